@@ -1,0 +1,140 @@
+# fedkit: build, test, install.  Plain GNU make; dependencies through pkg-config.
+#
+# B is the build root: the default build lands in the tree (lib/libfed.a,
+# bin/fedgate ...); `make check` repeats the suite on a sanitizer build in
+# B=.asan so both kinds of objects never mix.
+
+VERSION  = 0.1.0
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+SHAREDIR ?= $(PREFIX)/share/fedkit
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+SHARED  ?= ../shared
+
+B       ?= .
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+
+CFLAGS  ?= -O2 -g
+# Forced on every build: warnings are errors, and the hardening flags.
+WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith
+HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
+HARDEN_LD = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+SAN      =
+ALL_CFLAGS  = $(WARN) $(HARDEN) -D_DEFAULT_SOURCE -D_GNU_SOURCE \
+              -DFEDKIT_VERSION='"$(VERSION)"' -Ilib $(SAN) $(CFLAGS)
+ALL_LDFLAGS = $(HARDEN_LD) $(SAN) $(LDFLAGS)
+
+SSL_CFLAGS  := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
+SSL_LIBS    := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null)
+ARES_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcares 2>/dev/null)
+ARES_LIBS   := $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null)
+EDIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libedit 2>/dev/null)
+EDIT_LIBS   := $(shell $(PKG_CONFIG) --libs libedit 2>/dev/null)
+
+LIB_SRC  = $(sort $(wildcard lib/*.c))
+LIB_OBJ  = $(LIB_SRC:%.c=$(B)/%.o)
+LIBFED   = $(B)/lib/libfed.a
+TOOLS    = fedq fedlist fedgate fedstat
+TOOL_BIN = $(TOOLS:%=$(B)/bin/%)
+UNIT_SRC = $(sort $(wildcard t/unit/*.c))
+UNIT_BIN = $(UNIT_SRC:t/unit/%.c=$(B)/t/unit/%.t)
+HELPER_SRC = $(sort $(wildcard t/helper/*.c))
+HELPER_BIN = $(HELPER_SRC:t/helper/%.c=$(B)/t/helper/%)
+FUZZ_SRC = $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_REPLAY = $(FUZZ_SRC:fuzz/fuzz_%.c=$(B)/fuzz/replay_%)
+
+.PHONY: all deps check test test-asan demo bench fuzz install clean tests
+.DEFAULT_GOAL := all
+
+all: $(LIBFED) $(TOOL_BIN)
+
+tests: all $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
+
+$(B)/lib/%.o: lib/%.c lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) $(ARES_CFLAGS) -c -o $@ $<
+
+$(LIBFED): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+# Each tool links its own real dependencies, even before its issue lands.
+$(B)/bin/fedq:    LIBS_TOOL = $(ARES_LIBS) $(SSL_LIBS)
+$(B)/bin/fedlist: LIBS_TOOL = $(EDIT_LIBS)
+$(B)/bin/fedgate: LIBS_TOOL = $(SSL_LIBS)
+$(B)/bin/fedstat: LIBS_TOOL =
+
+$(B)/bin/%: bin/%.c $(LIBFED) lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) $(ARES_CFLAGS) $(EDIT_CFLAGS) \
+	    -o $@ $< $(ALL_LDFLAGS) $(LIBFED) -Wl,--no-as-needed $(LIBS_TOOL)
+
+$(B)/t/unit/%.t: t/unit/%.c t/tap.h $(LIBFED) lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -It -o $@ $< $(ALL_LDFLAGS) $(LIBFED)
+
+$(B)/t/helper/%: t/helper/%.c $(LIBFED) lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBFED)
+
+# The fuzz entry points, linked to a plain main() that feeds them files:
+# `make check` replays the RFC corpora and saved crashers through them.
+$(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(LIBFED) lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ fuzz/replay.c $< $(ALL_LDFLAGS) $(LIBFED)
+
+deps:
+	@sh .ci/deps
+
+PROVE = prove --exec '' --timer
+test: tests
+	FEDKIT_BUILD=$(B) FEDKIT_SHARED=$(SHARED) $(PROVE) t/*.t $(UNIT_BIN)
+
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+test-asan:
+	$(MAKE) B=.asan SAN='$(ASAN_FLAGS)' CFLAGS='-O1 -g' test \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+check: deps
+	$(MAKE) test
+	$(MAKE) test-asan
+
+demo: all $(B)/t/helper/sipscan
+	@sh share/demo/run
+
+bench: all $(B)/t/helper/sipscan $(B)/t/helper/gensip
+	@sh bench/run
+
+FUZZ_CC ?= clang
+FUZZ_BIN = $(FUZZ_SRC:fuzz/fuzz_%.c=fuzz/bin/fuzz_%)
+fuzz: $(FUZZ_BIN)
+fuzz/bin/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) lib/*.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -g -O1 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
+	    -DFEDKIT_VERSION='"$(VERSION)"' \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 755 $(B)/bin/fedq $(B)/bin/fedlist $(B)/bin/fedstat $(DESTDIR)$(BINDIR)
+	install -m 755 $(B)/bin/fedgate $(DESTDIR)$(SBINDIR)
+	for m in man/*.[1-8]; do \
+	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; done
+	cp -R share/. $(DESTDIR)$(SHAREDIR)/
+	for c in completions/bash/*; do install -m 644 $$c $(DESTDIR)$(BASHCOMPDIR); done
+	for c in completions/zsh/*; do install -m 644 $$c $(DESTDIR)$(ZSHCOMPDIR); done
+
+clean:
+	rm -rf .asan fuzz/bin lib/*.o lib/libfed.a t/unit/*.t t/helper/*[!.][!c] \
+	    $(TOOL_BIN) fuzz/replay_* t/trash.*

@@ -1,0 +1,36 @@
+/* fedgate.c: front end of fedgate (not yet built: see issue 3). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "fed.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: fedgate [-n] [-c file] [-u host:port] [--peer name]\n");
+	exit(FED_EXIT_USAGE);
+}
+
+int
+main(int argc, char *argv[])
+{
+	int ch;
+
+	fed_progname = "fedgate";
+	while ((ch = getopt(argc, argv, "c:hV")) != -1) {
+		switch (ch) {
+		case 'c':
+			break;
+		case 'V':
+			printf("fedgate %s\n", FEDKIT_VERSION);
+			printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+			return FED_EXIT_OK;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	fed_warnx("not implemented yet (issue 3)");
+	usage();
+}

@@ -1,0 +1,84 @@
+/* conf.h: fed.conf, every key with its built-in default (fed.conf(5)). */
+#ifndef CONF_H
+#define CONF_H
+
+#include "fed.h"
+#include "sip.h"
+
+#define CONF_DEFAULT_PATH "/etc/fedkit/fed.conf"
+
+enum conf_federation { FED_OPEN, FED_ALLOWLIST, FED_OFF };
+enum conf_verify { VERIFY_AUTO, VERIFY_SRV, VERIFY_NONE }; /* AUTO: srv with TLS */
+enum conf_tls { TLS_ON, TLS_OFF };
+
+/* A list value: owned strings. */
+struct conf_strv {
+	char **v;
+	size_t n;
+};
+
+struct conf {
+	char *path;			/* file read, NULL if defaults only */
+
+	struct conf_strv local_domains;	/* no default; `.suffix` allowed */
+	enum conf_federation federation;	/* open */
+	unsigned discovered_rate;	/* 20 requests/s */
+	unsigned max_uris;		/* 1000 */
+	unsigned report_period;		/* 3600 s */
+	unsigned char failure_code[700];	/* 403,404,410,484,485,604 */
+	unsigned suspect_min_responses;	/* 20 */
+	double suspect_fail_share;	/* 0.5 */
+	unsigned suspicious_rate;	/* 1 request/s */
+	unsigned watch_expire;		/* 0 s: until cleared */
+	struct conf_strv methods;	/* INVITE ACK BYE ... PUBLISH */
+	struct conf_strv refuse_user_agents;	/* friendly-scanner ... */
+	enum conf_verify verify;	/* auto */
+	enum conf_tls tls;		/* on */
+	char *tls_cert, *tls_key, *tls_ca, *tls_crl;	/* NULL */
+
+	char *allow_list;		/* /etc/fedkit/allow */
+	char *block_list;		/* /etc/fedkit/block */
+	char *edge_cache;		/* /var/lib/fedkit/edges */
+	char *state_dir;		/* /var/lib/fedkit */
+	char *verdict_log;		/* /var/log/fedkit/verdicts.log */
+
+	char *upstream;			/* HOST:PORT, NULL: only -u */
+	struct sip_limits limits;	/* max_message, max_line, max_headers */
+	unsigned message_timeout;	/* 10 s to receive one whole message */
+	unsigned idle_timeout;		/* 300 s without a byte */
+	unsigned upstream_timeout;	/* 5 s */
+};
+
+/* Built-in defaults only (what runs with no fed.conf). */
+void conf_defaults(struct conf *);
+
+/*
+ * Load the configuration: `path` (from -c) if not NULL, else $FEDKIT_CONF
+ * if set, else CONF_DEFAULT_PATH if it exists, else defaults only.  A
+ * named file that is missing is an error; so is any bad line:
+ * "FILE:LINE: problem".  Returns 0 or -1 with *err set.
+ */
+int conf_load(struct conf *, const char *path, struct fed_err *);
+
+/* Parse a buffer as the contents of file `name` over the current values. */
+int conf_parse(struct conf *, const char *name, const char *buf, size_t len,
+    struct fed_err *);
+
+void conf_free(struct conf *);
+
+/* "30s", "60m", "1h", "1d", bare seconds.  0 or -1. */
+int conf_parse_duration(const char *, unsigned *seconds);
+
+/* The known key nearest to `key` (edit distance), or NULL if none is close. */
+const char *conf_suggest_key(const char *key);
+
+/* Is `domain` (lowercase) one of local_domains (exact or `.suffix`)? */
+int conf_is_local(const struct conf *, const char *domain);
+
+/* Is `method` in the methods list? */
+int conf_method_allowed(const struct conf *, struct fed_str method);
+
+/* Does the User-Agent contain one of refuse_user_agents (any case)? */
+int conf_ua_refused(const struct conf *, struct fed_str user_agent);
+
+#endif

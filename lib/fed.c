@@ -1,0 +1,108 @@
+/* fed.c: slices, library errors and the tools' diagnostics. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fed.h"
+
+const char *fed_progname = "fedkit";
+
+void
+fed_err_set(struct fed_err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+}
+
+int
+fed_str_eq(struct fed_str s, const char *z)
+{
+	size_t n = strlen(z);
+
+	return s.n == n && (n == 0 || memcmp(s.p, z, n) == 0);
+}
+
+int
+fed_str_caseeq(struct fed_str s, const char *z)
+{
+	size_t n = strlen(z);
+
+	return s.n == n && (n == 0 || strncasecmp(s.p, z, n) == 0);
+}
+
+char *
+fed_str_copy(char *dst, size_t dstsz, struct fed_str s)
+{
+	size_t n = s.n;
+
+	if (dstsz == 0)
+		return dst;
+	if (n >= dstsz)
+		n = dstsz - 1;
+	if (n > 0)
+		memcpy(dst, s.p, n);
+	dst[n] = '\0';
+	return dst;
+}
+
+static void
+vwarn_common(int with_errno, const char *fmt, va_list ap)
+{
+	int saved = errno;
+
+	fprintf(stderr, "%s: ", fed_progname);
+	vfprintf(stderr, fmt, ap);
+	if (with_errno)
+		fprintf(stderr, ": %s", strerror(saved));
+	fputc('\n', stderr);
+}
+
+void
+fed_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn_common(0, fmt, ap);
+	va_end(ap);
+}
+
+void
+fed_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn_common(1, fmt, ap);
+	va_end(ap);
+}
+
+void
+fed_errx(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn_common(0, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void
+fed_err(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn_common(1, fmt, ap);
+	va_end(ap);
+	exit(code);
+}

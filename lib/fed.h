@@ -1,0 +1,49 @@
+/* fed.h: what every fedkit module shares: slices, errors, exit codes. */
+#ifndef FED_H
+#define FED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes shared by every tool (SPEC section 2). */
+enum {
+	FED_EXIT_OK = 0,	/* success */
+	FED_EXIT_NO = 1,	/* a policy or lookup "no" */
+	FED_EXIT_USAGE = 2,	/* bad usage or bad input */
+	FED_EXIT_SYS = 3	/* a system error */
+};
+
+/* A slice of someone else's buffer: never NUL-terminated, never owned. */
+struct fed_str {
+	const char *p;
+	size_t n;
+};
+
+#define FED_STR_NULL ((struct fed_str){ NULL, 0 })
+
+/*
+ * A library error: a complete message ready for `tool: message`.
+ * Library code fills it and returns -1; only front ends print.
+ */
+struct fed_err {
+	char msg[512];
+};
+
+void fed_err_set(struct fed_err *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+int fed_str_eq(struct fed_str, const char *);
+int fed_str_caseeq(struct fed_str, const char *);
+/* Copy a slice into a NUL-terminated buffer, truncating; returns dst. */
+char *fed_str_copy(char *dst, size_t dstsz, struct fed_str);
+
+/* Front-end helpers: `progname: message` on stderr. */
+extern const char *fed_progname;
+void fed_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fed_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fed_errx(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+_Noreturn void fed_err(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

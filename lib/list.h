@@ -1,0 +1,59 @@
+/* list.h: allow and block lists (SPEC section 3): parse, validate, match. */
+#ifndef LIST_H
+#define LIST_H
+
+#include "fed.h"
+
+#define DOMAIN_MAX 253		/* RFC 1035 name, without the trailing dot */
+#define LIST_UNSET (-1L)	/* rate= / max_uris= not given */
+#define LIST_UNLIMITED (-2L)	/* rate=unlimited / max_uris=unlimited */
+
+struct list_entry {
+	char *name;		/* lowercased; starts with '.' for a suffix entry */
+	char *edge;		/* edge=FQDN or NULL */
+	long rate;		/* requests/s, LIST_UNSET or LIST_UNLIMITED */
+	long max_uris;		/* likewise */
+	unsigned line;		/* line number in its file */
+};
+
+struct list {
+	char *path;		/* for messages; may be NULL */
+	struct list_entry *v;	/* sorted by name for lookup */
+	size_t n;
+	char *arena;		/* storage the entries point into */
+};
+
+/*
+ * Normalize and validate a domain name: lowercase, drop one trailing dot,
+ * RFC 1035 labels (letters, digits, hyphen, not at either end of a label;
+ * 1..63 octets; 253 in all), non-ASCII refused ("write punycode").  A
+ * leading '.' is kept when allow_suffix is set.  Writes a NUL-terminated
+ * name to out (DOMAIN_MAX + 2 bytes suffice).  0 or -1 with *err saying why
+ * (without the file and line, which the caller knows).
+ */
+int domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
+    size_t outsz, struct fed_err *);
+
+/* Does pattern ("a.b" exact, ".a.b" that and every subdomain) match? */
+int domain_match(const char *pattern, const char *domain);
+
+/*
+ * Parse list text: one entry a line, `DOMAIN [edge=FQDN] [rate=N|unlimited]
+ * [max_uris=N|unlimited] [# comment]`, `#` comment lines, blank lines.
+ * With options_allowed clear (the block list) any option is an error.  A
+ * bad line or a duplicate entry is an error "NAME:LINE: problem".
+ */
+int list_parse(struct list *, const char *name, const char *buf, size_t len,
+    int options_allowed, struct fed_err *);
+
+/* Read and parse a file; a missing file is an empty list. */
+int list_load(struct list *, const char *path, int options_allowed,
+    struct fed_err *);
+
+/* The entry matching `domain` (normalized): the exact entry, else the
+ * longest matching suffix entry; NULL if none. */
+const struct list_entry *list_lookup(const struct list *, const char *domain);
+
+void list_free(struct list *);
+
+#endif

@@ -1,0 +1,66 @@
+/* policy.h: the decision as a pure function of facts (SPEC 1.5). */
+#ifndef POLICY_H
+#define POLICY_H
+
+enum verdict { VERDICT_ACCEPT, VERDICT_LIMIT, VERDICT_REFUSE, VERDICT_OBSERVE };
+
+/* In the order of SPEC 1.5 after the accepts; names as in the log. */
+enum reason {
+	REASON_ALLOWLISTED, REASON_DISCOVERED,		/* accept */
+	REASON_RATE, REASON_SUSPICIOUS,			/* limit, 503 */
+	REASON_WATCH, REASON_BLOCKED, REASON_NOT_ALLOWED, REASON_UNVERIFIED,
+	REASON_MALFORMED, REASON_METHOD, REASON_SCANNER, REASON_SPOOF,
+	REASON_NOT_LOCAL, REASON_FEDERATION_OFF,	/* refuse */
+	REASON_RESPONSE,				/* observe */
+	REASON__COUNT
+};
+
+const char *verdict_name(enum verdict);
+const char *reason_name(enum reason);
+int verdict_from_name(const char *, size_t, enum verdict *);
+int reason_from_name(const char *, size_t, enum reason *);
+
+/*
+ * What the caller found out about one request and its partner.  The
+ * caller looks things up (lists, state, edge cache); policy_decide only
+ * orders the rules, so fedgate and `fedlist check` decide alike.
+ */
+struct policy_facts {
+	int malformed;		/* the parser rejected it */
+	int malformed_code;	/* the parser's response code (400, 505...) */
+	int is_ack;		/* never answered */
+	int mode;		/* enum conf_federation */
+	int from_local;		/* From host is one of our local_domains */
+	int from_not_domain;	/* From host is an IP literal or missing */
+	int ruri_local;		/* Request-URI host is one of local_domains */
+	int blocked;		/* on the block list (or on both lists) */
+	int allowed;		/* on the allow list (and not blocked) */
+	int method_ok;		/* method is in `methods` */
+	int scanner;		/* User-Agent matches refuse_user_agents */
+	int verify_needed;	/* verification applies to this partner */
+	int verified;		/* ... and it succeeded */
+	/* distinct URIs: does a limit apply, and does this request cross it? */
+	int uris_limited;	/* a max_uris applies (discovered, or entry's) */
+	int watched;		/* already on the watch list */
+	unsigned distinct_uris;	/* distinct URIs so far, this one excluded */
+	int uri_new;		/* this request's URI is not among them */
+	unsigned max_uris;
+	/* the bucket */
+	int rate_limited;	/* a rate applies (discovered, or entry's) */
+	int suspicious;		/* the partner is suspicious */
+	int token;		/* the bucket has a token for this request */
+};
+
+struct policy_decision {
+	enum verdict verdict;
+	enum reason reason;
+	int code;		/* response fedgate sends itself, -1 for none */
+	int watch_now;		/* this request puts the partner on the watch list */
+};
+
+struct policy_decision policy_decide(const struct policy_facts *);
+
+/* The reason phrase for a code fedgate sends ("Service Unavailable"). */
+const char *policy_code_phrase(int code);
+
+#endif

@@ -1,0 +1,86 @@
+# t/lib.sh: TAP helpers for the shell tests.  Source it first:
+#   . "${0%/*}/lib.sh"
+# Each script gets a scratch directory ($T), removed at exit unless
+# FEDKIT_KEEP is set, and finds the tools under $FEDKIT_BUILD (the normal
+# or the sanitizer build).
+
+set -u
+TOP=$(cd "${0%/*}/.." && pwd)
+B=${FEDKIT_BUILD:-.}
+case $B in /*) ;; *) B=$TOP/$B ;; esac
+SHARED=${FEDKIT_SHARED:-$TOP/../shared}
+case $SHARED in /*) ;; *) SHARED=$TOP/$SHARED ;; esac
+PATH=$B/bin:$B/t/helper:$PATH
+export PATH
+unset FEDKIT_CONF
+T=$(mktemp -d "${TMPDIR:-/tmp}/fedkit-t.XXXXXX")
+_n=0 _failed=0 _cleanups=
+
+_t_exit() {
+	rc=$?
+	for c in $_cleanups; do "$c" || :; done
+	[ -n "${FEDKIT_KEEP:-}" ] || rm -rf "$T"
+	echo "1..$_n"
+	[ "$_failed" -eq 0 ] && [ "$_n" -gt 0 ] && [ "$rc" -eq 0 ]
+}
+trap '_t_exit' EXIT
+trap 'exit 130' INT TERM
+
+# at_exit FUNC: run FUNC when the script ends (stop peers and the like).
+at_exit() { _cleanups="$1 $_cleanups"; }
+
+ok() {	# ok COND-EXIT-STATUS DESCRIPTION
+	_n=$((_n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $_n - $2"
+	else echo "not ok $_n - $2"; _failed=$((_failed + 1)); fi
+}
+
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+# expect DESC CMD...: the command must succeed (its output goes to $T/out,
+# $T/err; shown when it fails).
+expect() {
+	_d=$1; shift
+	if "$@" >"$T/out" 2>"$T/err"; then ok 0 "$_d"
+	else _rc=$?; ok 1 "$_d"; diag "exit $_rc: $*"; diag "$(cat "$T/err")"; fi
+}
+
+# expect_exit CODE DESC CMD...: the command must exit with CODE.
+expect_exit() {
+	_c=$1 _d=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"; _rc=$?
+	if [ "$_rc" -eq "$_c" ]; then ok 0 "$_d"
+	else ok 1 "$_d"; diag "exit $_rc, want $_c: $*"; diag "$(cat "$T/err")"; fi
+}
+
+# cmp_file DESC EXPECTED ACTUAL: files must be identical (diff shown).
+cmp_file() {
+	if cmp -s "$2" "$3"; then ok 0 "$1"
+	else ok 1 "$1"; diag "$(diff -u "$2" "$3" | head -40)"; fi
+}
+
+# grep_file DESC PATTERN FILE: FILE must contain a line matching PATTERN.
+grep_file() {
+	if grep -q -e "$2" "$3"; then ok 0 "$1"
+	else ok 1 "$1"; diag "no line matches '$2' in:"; diag "$(head -20 "$3")"; fi
+}
+
+# need CMD...: fail loudly (never skip) when a peer or tool is missing.
+need() {
+	for _c in "$@"; do
+		command -v "$_c" >/dev/null 2>&1 && continue
+		ok 1 "required program '$_c' is installed (run: make deps)"
+		exit 1
+	done
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.05 s, at most SECONDS.
+wait_for() {
+	_end=$(( $1 * 20 )); shift
+	_i=0
+	while [ "$_i" -lt "$_end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05; _i=$((_i + 1))
+	done
+	return 1
+}
