@@ -13,7 +13,7 @@ struct sip_limits {
 #define SIP_DEFAULT_MAX_MESSAGE	65536
 #define SIP_DEFAULT_MAX_LINE	8192
 #define SIP_DEFAULT_MAX_HEADERS	128
-#define SIP_HDR_MAX		1024	/* hard cap on max_headers */
+#define SIP_HDR_MAX		256	/* hard cap on max_headers */
 void sip_limits_default(struct sip_limits *);
 
 /* Headers the parser knows by name (long or compact form, any case). */
