@@ -98,10 +98,11 @@ test: tests
 
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
+# Any sanitizer report fails the test that caused it.
 test-asan:
-	$(MAKE) B=.asan SAN='$(ASAN_FLAGS)' CFLAGS='-O1 -g' test \
-	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) B=.asan SAN='$(ASAN_FLAGS)' CFLAGS='-O1 -g' test
 
 check: deps
 	$(MAKE) test

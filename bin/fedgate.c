@@ -5,11 +5,11 @@
 #include <openssl/crypto.h>
 #include "fed.h"
 
-static void
-usage(void)
+static _Noreturn void
+usage(int code)
 {
-	fprintf(stderr, "usage: fedgate [-n] [-c file] [-u host:port] [--peer name]\n");
-	exit(FED_EXIT_USAGE);
+	fprintf(code == 0 ? stdout : stderr, "usage: fedgate [-n] [-c file] [-u host:port] [--peer name]\n");
+	exit(code);
 }
 
 int
@@ -27,10 +27,11 @@ main(int argc, char *argv[])
 			printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
 			return FED_EXIT_OK;
 		case 'h':
+			usage(FED_EXIT_OK);
 		default:
-			usage();
+			usage(FED_EXIT_USAGE);
 		}
 	}
 	fed_warnx("not implemented yet (issue 3)");
-	usage();
+	usage(FED_EXIT_USAGE);
 }

@@ -6,11 +6,11 @@
 #include <openssl/crypto.h>
 #include "fed.h"
 
-static void
-usage(void)
+static _Noreturn void
+usage(int code)
 {
-	fprintf(stderr, "usage: fedq [-c file] [-t service] [-s addr[:port]] [-P n] [-w file] [--sorted] [--json] [--probe] domain... | -\n");
-	exit(FED_EXIT_USAGE);
+	fprintf(code == 0 ? stdout : stderr, "usage: fedq [-c file] [-t service] [-s addr[:port]] [-P n] [-w file] [--sorted] [--json] [--probe] domain... | -\n");
+	exit(code);
 }
 
 int
@@ -29,10 +29,11 @@ main(int argc, char *argv[])
 			    OpenSSL_version(OPENSSL_VERSION));
 			return FED_EXIT_OK;
 		case 'h':
+			usage(FED_EXIT_OK);
 		default:
-			usage();
+			usage(FED_EXIT_USAGE);
 		}
 	}
 	fed_warnx("not implemented yet (issue 6)");
-	usage();
+	usage(FED_EXIT_USAGE);
 }

@@ -5,11 +5,11 @@
 
 #include "fed.h"
 
-static void
-usage(void)
+static _Noreturn void
+usage(int code)
 {
-	fprintf(stderr, "usage: fedstat [-c file] [-f] [--since dur] [--by peer] [--top n] [--json] [--suggest] [log...]\n");
-	exit(FED_EXIT_USAGE);
+	fprintf(code == 0 ? stdout : stderr, "usage: fedstat [-c file] [-f] [--since dur] [--by peer] [--top n] [--json] [--suggest] [log...]\n");
+	exit(code);
 }
 
 int
@@ -26,10 +26,11 @@ main(int argc, char *argv[])
 			printf("fedstat %s\n", FEDKIT_VERSION);
 			return FED_EXIT_OK;
 		case 'h':
+			usage(FED_EXIT_OK);
 		default:
-			usage();
+			usage(FED_EXIT_USAGE);
 		}
 	}
 	fed_warnx("not implemented yet (issue 5)");
-	usage();
+	usage(FED_EXIT_USAGE);
 }
