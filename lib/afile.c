@@ -1,0 +1,262 @@
+/* afile.c: lock, write a temporary file, fsync, rename: nothing half-written. */
+#include <sys/file.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "afile.h"
+
+static char *
+concat(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *s = malloc(na + nb + 1);
+
+	if (s != NULL) {
+		memcpy(s, a, na);
+		memcpy(s + na, b, nb + 1);
+	}
+	return s;
+}
+
+static void
+afile_release(struct afile *af)
+{
+	if (af->fp != NULL)
+		fclose(af->fp);
+	if (af->tmp != NULL)
+		unlink(af->tmp);
+	if (af->lockfd >= 0)
+		close(af->lockfd);	/* drops the flock */
+	free(af->tmp);
+	free(af->path);
+	af->fp = NULL;
+	af->tmp = af->path = NULL;
+	af->lockfd = -1;
+}
+
+/*
+ * Temporary files are only ever created under the lock, so once we hold it
+ * any PATH.tmp.* left in the directory belongs to a writer that died
+ * (kill -9, power loss): remove them, or they would pile up forever.
+ */
+static void
+remove_stale(const char *path)
+{
+	char *dcopy = strdup(path), *bcopy = strdup(path), *full;
+	const char *dir, *base;
+	struct dirent *de;
+	size_t nb;
+	DIR *d;
+
+	if (dcopy == NULL || bcopy == NULL)
+		goto out;
+	dir = dirname(dcopy);
+	base = basename(bcopy);
+	nb = strlen(base);
+	if ((d = opendir(dir)) == NULL)
+		goto out;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, base, nb) != 0 ||
+		    strncmp(de->d_name + nb, ".tmp.", 5) != 0 ||
+		    strlen(de->d_name + nb + 5) != 6)
+			continue;
+		if ((full = malloc(strlen(dir) + strlen(de->d_name) + 2)) == NULL)
+			break;
+		sprintf(full, "%s/%s", dir, de->d_name);
+		unlink(full);
+		free(full);
+	}
+	closedir(d);
+out:
+	free(dcopy);
+	free(bcopy);
+}
+
+int
+afile_begin(struct afile *af, const char *path, int mode, struct fed_err *err)
+{
+	char *lockpath;
+	int fd;
+
+	af->fp = NULL;
+	af->tmp = NULL;
+	af->lockfd = -1;
+	if ((af->path = strdup(path)) == NULL ||
+	    (lockpath = concat(path, ".lock")) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		afile_release(af);
+		return -1;
+	}
+	af->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (af->lockfd < 0) {
+		fed_err_set(err, "%s: %s", lockpath, strerror(errno));
+		free(lockpath);
+		afile_release(af);
+		return -1;
+	}
+	while (flock(af->lockfd, LOCK_EX) != 0) {
+		if (errno == EINTR)
+			continue;
+		fed_err_set(err, "%s: lock: %s", lockpath, strerror(errno));
+		free(lockpath);
+		afile_release(af);
+		return -1;
+	}
+	free(lockpath);
+	remove_stale(path);
+	if ((af->tmp = concat(path, ".tmp.XXXXXX")) == NULL ||
+	    (fd = mkostemp(af->tmp, O_CLOEXEC)) < 0) {
+		fed_err_set(err, "%s: temporary file: %s", path, strerror(errno));
+		free(af->tmp);
+		af->tmp = NULL;
+		afile_release(af);
+		return -1;
+	}
+	if (fchmod(fd, (mode_t)mode) != 0 ||
+	    (af->fp = fdopen(fd, "w")) == NULL) {
+		fed_err_set(err, "%s: %s", af->tmp, strerror(errno));
+		close(fd);
+		afile_release(af);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fsync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, rc = -1;
+
+	if (copy == NULL)
+		return -1;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
+int
+afile_commit(struct afile *af, struct fed_err *err)
+{
+	FILE *fp = af->fp;
+	int fd = fileno(fp);
+
+	/* Every step is checked: a full disk must not become a short file. */
+	af->fp = NULL;
+	if (fflush(fp) != 0 || ferror(fp) || fsync(fd) != 0) {
+		fed_err_set(err, "%s: write: %s", af->tmp, strerror(errno));
+		fclose(fp);
+		afile_release(af);
+		return -1;
+	}
+	if (fclose(fp) != 0) {
+		fed_err_set(err, "%s: close: %s", af->tmp, strerror(errno));
+		afile_release(af);
+		return -1;
+	}
+	if (rename(af->tmp, af->path) != 0) {
+		fed_err_set(err, "%s: rename: %s", af->path, strerror(errno));
+		afile_release(af);
+		return -1;
+	}
+	free(af->tmp);
+	af->tmp = NULL;
+	/* The rename itself is durable only once the directory is synced. */
+	if (fsync_dir(af->path) != 0) {
+		fed_err_set(err, "%s: sync directory: %s", af->path,
+		    strerror(errno));
+		afile_release(af);
+		return -1;
+	}
+	afile_release(af);
+	return 0;
+}
+
+void
+afile_abort(struct afile *af)
+{
+	afile_release(af);
+}
+
+int
+afile_read(const char *path, size_t maxlen, char **bufp, size_t *lenp,
+    struct fed_err *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0, cap;
+	ssize_t r;
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		goto fail;
+	if (fstat(fd, &st) != 0)
+		goto fail;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	/* st_size is a hint only: the file may grow while we read it. */
+	cap = (st.st_size > 0 && (size_t)st.st_size <= maxlen ?
+	    (size_t)st.st_size : 4096) + 1;
+	if ((buf = malloc(cap)) == NULL)
+		goto fail;
+	for (;;) {
+		if (len + 1 == cap) {
+			char *nb;
+
+			if (cap > maxlen) {
+				close(fd);
+				free(buf);
+				fed_err_set(err, "%s: larger than %zu bytes",
+				    path, maxlen);
+				errno = EFBIG;
+				return -1;
+			}
+			if ((nb = realloc(buf, cap * 2)) == NULL)
+				goto fail;
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + len, cap - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > maxlen) {
+		close(fd);
+		free(buf);
+		fed_err_set(err, "%s: larger than %zu bytes", path, maxlen);
+		errno = EFBIG;
+		return -1;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+fail:
+	saved = errno;
+	fed_err_set(err, "%s: %s", path, strerror(saved));
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	errno = saved;
+	return -1;
+}

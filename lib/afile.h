@@ -1,0 +1,40 @@
+/* afile.h: the one write path for every file fedkit rewrites. */
+#ifndef AFILE_H
+#define AFILE_H
+
+#include <stdio.h>
+
+#include "fed.h"
+
+/*
+ * Rewriting a file safely: take the lock (PATH.lock, flock(2), so the
+ * lock survives the rename of PATH itself), read PATH if you need its
+ * current contents, write the new contents to `fp` (a temporary file in
+ * the same directory), then commit: fflush, fsync, close, rename over PATH,
+ * fsync the directory, unlock.  A reader never sees a partial file and a
+ * kill -9 at any moment leaves either the old or the new file; a stale
+ * temporary file (PATH.tmp.XXXXXX) is all that can remain.
+ */
+struct afile {
+	char *path;
+	char *tmp;		/* NULL once committed or aborted */
+	FILE *fp;		/* write the new contents here */
+	int lockfd;
+};
+
+/* Lock PATH and open its temporary file; mode is the new file's mode. */
+int afile_begin(struct afile *, const char *path, int mode, struct fed_err *);
+
+/* Make the new contents PATH's; always releases everything.  0 or -1. */
+int afile_commit(struct afile *, struct fed_err *);
+
+/* Drop the new contents; PATH is untouched.  Safe after commit. */
+void afile_abort(struct afile *);
+
+/* Read a whole file, NUL-terminated for convenience (len excludes it).
+ * A file larger than maxlen is an error.  Missing file: -1, errno ENOENT,
+ * and *err says "PATH: No such file or directory". */
+int afile_read(const char *path, size_t maxlen, char **buf, size_t *len,
+    struct fed_err *);
+
+#endif
