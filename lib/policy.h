@@ -2,6 +2,8 @@
 #ifndef POLICY_H
 #define POLICY_H
 
+#include <stddef.h>
+
 enum verdict { VERDICT_ACCEPT, VERDICT_LIMIT, VERDICT_REFUSE, VERDICT_OBSERVE };
 
 /* In the order of SPEC 1.5 after the accepts; names as in the log. */
@@ -19,6 +21,8 @@ const char *verdict_name(enum verdict);
 const char *reason_name(enum reason);
 int verdict_from_name(const char *, size_t, enum verdict *);
 int reason_from_name(const char *, size_t, enum reason *);
+/* The verdict a reason belongs to (SPEC 3): rate -> limit, ... */
+enum verdict reason_verdict(enum reason);
 
 /*
  * What the caller found out about one request and its partner.  The
