@@ -53,7 +53,7 @@ fed_str_copy(char *dst, size_t dstsz, struct fed_str s)
 	return dst;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vwarn_common(int with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;

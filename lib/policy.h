@@ -31,7 +31,8 @@ enum verdict reason_verdict(enum reason);
  */
 struct policy_facts {
 	int malformed;		/* the parser rejected it */
-	int malformed_code;	/* the parser's response code (400, 505...) */
+	int malformed_code;	/* the parser's response code (400, 505...);
+				 * 0 when no response can be built */
 	int is_ack;		/* never answered */
 	int mode;		/* enum conf_federation */
 	int from_local;		/* From host is one of our local_domains */
@@ -45,7 +46,8 @@ struct policy_facts {
 	int verified;		/* ... and it succeeded */
 	/* distinct URIs: does a limit apply, and does this request cross it? */
 	int uris_limited;	/* a max_uris applies (discovered, or entry's) */
-	int watched;		/* already on the watch list */
+	int watched;		/* on the watch list; counts only while
+				 * uris_limited (allow-listing lifts it) */
 	unsigned distinct_uris;	/* distinct URIs so far, this one excluded */
 	int uri_new;		/* this request's URI is not among them */
 	unsigned max_uris;
