@@ -109,7 +109,10 @@ struct sip_error {
  * It never reads past len and keeps no state: the caller keeps the buffer
  * and calls again with more bytes.  `scanned` lets the caller skip what an
  * earlier SIP_FRAME_MORE already searched (pass 0 the first time; the
- * framer updates it).
+ * framer updates it).  Treat it as opaque: after SIP_FRAME_MORE pass it
+ * back unchanged with the same buffer start; it is 0 after any other
+ * result, and must be reset to 0 whenever the buffer start moves.
+ * A NULL limits pointer means the defaults.
  */
 enum sip_frame_result {
 	SIP_FRAME_MORE, SIP_FRAME_KEEPALIVE, SIP_FRAME_MESSAGE,
@@ -134,8 +137,10 @@ int sip_uri_parse(struct fed_str, struct sip_uri *, struct sip_error *err);
  * The URI's address of record as policy keys it: `user@host`, the host
  * lowercased, the user's escapes of characters that need none decoded and
  * the rest written %HH in upper case (so equal URIs give equal keys, RFC
- * 3261 19.1.4), parameters and headers dropped.  No user: just `host`.
- * Returns the length, or -1 if it does not fit or the URI is not SIP.
+ * 3261 19.1.4), parameters and headers dropped, a trailing dot of the
+ * host dropped, IPv6 kept in brackets.  No user: just `host`.  Writes a
+ * NUL-terminated string; returns its length, or -1 if it does not fit or
+ * the URI is not SIP.  (%00 stays "%00": a key is never cut at a NUL.)
  */
 int sip_uri_aor(const struct sip_uri *, char *buf, size_t bufsz);
 
