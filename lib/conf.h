@@ -56,11 +56,16 @@ void conf_defaults(struct conf *);
  * Load the configuration: `path` (from -c) if not NULL, else $FEDKIT_CONF
  * if set, else CONF_DEFAULT_PATH if it exists, else defaults only.  A
  * named file that is missing is an error; so is any bad line:
- * "FILE:LINE: problem".  Returns 0 or -1 with *err set.
+ * "FILE:LINE: problem".  Returns 0 or -1 with *err set.  *conf is set to
+ * conf_defaults first (pass a fresh or conf_free'd struct); on error it
+ * still holds only owned memory: conf_free it.
  */
 int conf_load(struct conf *, const char *path, struct fed_err *);
 
-/* Parse a buffer as the contents of file `name` over the current values. */
+/*
+ * Parse a buffer as the contents of file `name` over the current values
+ * (start from conf_defaults).  A key given twice in the buffer is an error.
+ */
 int conf_parse(struct conf *, const char *name, const char *buf, size_t len,
     struct fed_err *);
 

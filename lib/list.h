@@ -41,17 +41,20 @@ int domain_match(const char *pattern, const char *domain);
  * Parse list text: one entry a line, `DOMAIN [edge=FQDN] [rate=N|unlimited]
  * [max_uris=N|unlimited] [# comment]`, `#` comment lines, blank lines.
  * With options_allowed clear (the block list) any option is an error.  A
- * bad line or a duplicate entry is an error "NAME:LINE: problem".
+ * bad line or a duplicate entry is an error "NAME:LINE: problem".  *list
+ * is overwritten (free it first); on error it is left empty.  CRLF line
+ * endings are accepted.
  */
 int list_parse(struct list *, const char *name, const char *buf, size_t len,
     int options_allowed, struct fed_err *);
 
-/* Read and parse a file; a missing file is an empty list. */
+/* Read and parse a file; a missing file is an empty list (path kept). */
 int list_load(struct list *, const char *path, int options_allowed,
     struct fed_err *);
 
-/* The entry matching `domain` (normalized): the exact entry, else the
- * longest matching suffix entry; NULL if none. */
+/* The entry matching `domain` (normalized; case and one trailing dot are
+ * forgiven): the exact entry, else the longest matching suffix entry;
+ * NULL if none.  O(labels x log n). */
 const struct list_entry *list_lookup(const struct list *, const char *domain);
 
 void list_free(struct list *);

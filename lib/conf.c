@@ -1,0 +1,950 @@
+/* conf.c: fed.conf(5): built-in defaults, the parser, and the lookups on it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "list.h"
+
+#define CONF_FILE_MAX	((size_t)1 << 20)	/* a config is small */
+#define MESSAGE_MIN	1024
+#define MESSAGE_MAX	((size_t)16 << 20)
+#define LINE_MIN	256
+#define SUGGEST_MAX	64	/* longer keys are not typos of ours */
+#define UA_PATTERN_MAX	256	/* a refuse_user_agents item */
+
+/* Quoting untrusted bytes for messages, as in list.c. */
+#define QUOTE_SHOW	64
+#define QUOTE_MAX	(QUOTE_SHOW * 4 + 8)
+
+static void
+quote(char *out, const char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	out[o++] = '"';
+	for (i = 0; i < n && i < QUOTE_SHOW; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			out[o++] = (char)c;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (i < n) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+static const char *const default_methods[] = {
+	"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "MESSAGE", "INFO",
+	"UPDATE", "PRACK", "REFER", "SUBSCRIBE", "NOTIFY", "PUBLISH"
+};
+static const char *const default_uas[] = {
+	"friendly-scanner", "sipvicious", "sipcli", "VaxSIPUserAgent", "pplsip"
+};
+static const int default_failures[] = { 403, 404, 410, 484, 485, 604 };
+
+/* Value kinds; each names its parser below. */
+enum ktype {
+	K_DOMAINS,		/* local_domains */
+	K_FEDERATION, K_VERIFY, K_TLS,
+	K_RATE,			/* unsigned, >= 1 */
+	K_COUNT,		/* unsigned, >= 1 */
+	K_PERIOD,		/* duration, >= 1 s */
+	K_DURATION,		/* duration, 0 allowed */
+	K_CODES,		/* failure_codes */
+	K_SHARE,		/* 0 < x <= 1 */
+	K_METHODS, K_UAS,
+	K_PATH,			/* a path, required */
+	K_OPTPATH,		/* a path, or empty for none */
+	K_UPSTREAM,
+	K_MESSAGE, K_LINE, K_HEADERS
+};
+
+struct key {
+	const char *name;
+	enum ktype type;
+	size_t off;
+};
+
+#define OFF(f) offsetof(struct conf, f)
+static const struct key keys[] = {
+	{ "local_domains", K_DOMAINS, OFF(local_domains) },
+	{ "federation", K_FEDERATION, OFF(federation) },
+	{ "discovered_rate", K_RATE, OFF(discovered_rate) },
+	{ "max_uris", K_COUNT, OFF(max_uris) },
+	{ "report_period", K_PERIOD, OFF(report_period) },
+	{ "failure_codes", K_CODES, OFF(failure_code) },
+	{ "suspect_min_responses", K_COUNT, OFF(suspect_min_responses) },
+	{ "suspect_fail_share", K_SHARE, OFF(suspect_fail_share) },
+	{ "suspicious_rate", K_RATE, OFF(suspicious_rate) },
+	{ "watch_expire", K_DURATION, OFF(watch_expire) },
+	{ "methods", K_METHODS, OFF(methods) },
+	{ "refuse_user_agents", K_UAS, OFF(refuse_user_agents) },
+	{ "verify", K_VERIFY, OFF(verify) },
+	{ "tls", K_TLS, OFF(tls) },
+	{ "tls_cert", K_OPTPATH, OFF(tls_cert) },
+	{ "tls_key", K_OPTPATH, OFF(tls_key) },
+	{ "tls_ca", K_OPTPATH, OFF(tls_ca) },
+	{ "tls_crl", K_OPTPATH, OFF(tls_crl) },
+	{ "allow_list", K_PATH, OFF(allow_list) },
+	{ "block_list", K_PATH, OFF(block_list) },
+	{ "edge_cache", K_PATH, OFF(edge_cache) },
+	{ "state_dir", K_PATH, OFF(state_dir) },
+	{ "verdict_log", K_PATH, OFF(verdict_log) },
+	{ "upstream", K_UPSTREAM, OFF(upstream) },
+	{ "max_message", K_MESSAGE, OFF(limits.max_message) },
+	{ "max_line", K_LINE, OFF(limits.max_line) },
+	{ "max_headers", K_HEADERS, OFF(limits.max_headers) },
+	{ "message_timeout", K_PERIOD, OFF(message_timeout) },
+	{ "idle_timeout", K_PERIOD, OFF(idle_timeout) },
+	{ "upstream_timeout", K_PERIOD, OFF(upstream_timeout) },
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static void
+strv_free(struct conf_strv *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}
+
+static int
+strv_add(struct conf_strv *sv, const char *p, size_t n)
+{
+	char **nv, *s;
+
+	if ((s = strndup(p, n)) == NULL)
+		return -1;
+	if ((nv = reallocarray(sv->v, sv->n + 1, sizeof *nv)) == NULL) {
+		free(s);
+		return -1;
+	}
+	sv->v = nv;
+	sv->v[sv->n++] = s;
+	return 0;
+}
+
+/*
+ * The defaults are a handful of small strings: if they cannot be
+ * allocated the process cannot do anything useful, and conf_defaults has
+ * no way to say so, so it stops here rather than run on half a policy.
+ */
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		abort();
+	return d;
+}
+
+void
+conf_defaults(struct conf *c)
+{
+	size_t i;
+
+	memset(c, 0, sizeof *c);
+	c->federation = FED_OPEN;
+	c->discovered_rate = 20;
+	c->max_uris = 1000;
+	c->report_period = 3600;
+	for (i = 0; i < sizeof default_failures / sizeof default_failures[0];
+	    i++)
+		c->failure_code[default_failures[i]] = 1;
+	c->suspect_min_responses = 20;
+	c->suspect_fail_share = 0.5;
+	c->suspicious_rate = 1;
+	c->watch_expire = 0;
+	for (i = 0; i < sizeof default_methods / sizeof default_methods[0];
+	    i++)
+		if (strv_add(&c->methods, default_methods[i],
+		    strlen(default_methods[i])) == -1)
+			abort();
+	for (i = 0; i < sizeof default_uas / sizeof default_uas[0]; i++)
+		if (strv_add(&c->refuse_user_agents, default_uas[i],
+		    strlen(default_uas[i])) == -1)
+			abort();
+	c->verify = VERIFY_AUTO;
+	c->tls = TLS_ON;
+	c->allow_list = xstrdup("/etc/fedkit/allow");
+	c->block_list = xstrdup("/etc/fedkit/block");
+	c->edge_cache = xstrdup("/var/lib/fedkit/edges");
+	c->state_dir = xstrdup("/var/lib/fedkit");
+	c->verdict_log = xstrdup("/var/log/fedkit/verdicts.log");
+	/* The SIP_DEFAULT_* numbers, as sip_limits_default() sets them. */
+	c->limits.max_message = SIP_DEFAULT_MAX_MESSAGE;
+	c->limits.max_line = SIP_DEFAULT_MAX_LINE;
+	c->limits.max_headers = SIP_DEFAULT_MAX_HEADERS;
+	c->message_timeout = 10;
+	c->idle_timeout = 300;
+	c->upstream_timeout = 5;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	strv_free(&c->local_domains);
+	strv_free(&c->methods);
+	strv_free(&c->refuse_user_agents);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_ca);
+	free(c->tls_crl);
+	free(c->allow_list);
+	free(c->block_list);
+	free(c->edge_cache);
+	free(c->state_dir);
+	free(c->verdict_log);
+	free(c->upstream);
+	memset(c, 0, sizeof *c);
+}
+
+/* Digits only, no sign, no junk; at most max.  0 or -1. */
+static int
+parse_uint(const char *p, size_t n, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+
+		if (p[i] < '0' || p[i] > '9' || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+duration(const char *p, size_t n, unsigned *seconds)
+{
+	unsigned long v, mult = 1;
+
+	if (n > 0) {
+		switch (p[n - 1]) {
+		case 's': mult = 1; n--; break;
+		case 'm': mult = 60; n--; break;
+		case 'h': mult = 3600; n--; break;
+		case 'd': mult = 86400; n--; break;
+		}
+	}
+	if (parse_uint(p, n, UINT_MAX, &v) == -1 || v > UINT_MAX / mult)
+		return -1;
+	*seconds = (unsigned)(v * mult);
+	return 0;
+}
+
+int
+conf_parse_duration(const char *s, unsigned *seconds)
+{
+	return duration(s, strlen(s), seconds);
+}
+
+/*
+ * A decimal 0 < x <= 1: digits, optionally '.' and digits; no sign, no
+ * exponent, and no locale (strtod would read "0,5" in some).  The digits
+ * are gathered as an integer and divided once, so "0.75" is exactly 0.75.
+ */
+static int
+parse_share(const char *p, size_t n, double *out)
+{
+	unsigned long long mant = 0;
+	double scale = 1, v;
+	size_t i = 0, digits = 0, used = 0;
+	int frac = 0;
+
+	for (; i < n; i++) {
+		if (p[i] == '.' && !frac) {
+			frac = 1;
+			continue;
+		}
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		digits++;
+		if (mant == 0 && p[i] == '0') {
+			if (frac)
+				scale *= 10;
+			continue;	/* leading zeros carry nothing */
+		}
+		if (used++ >= 17)
+			continue;	/* beyond double precision */
+		mant = mant * 10 + (unsigned)(p[i] - '0');
+		if (frac)
+			scale *= 10;
+	}
+	if (digits == 0)
+		return -1;
+	v = (double)mant / scale;
+	if (!(v > 0) || v > 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* An RFC 3261 token: a method name. */
+static int
+is_token(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-.!%*_+`'~", c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+/* HOST:PORT, HOST a name or IPv4 address, or [IPv6]:PORT. */
+static int
+check_upstream(const char *p, size_t n, struct fed_err *err)
+{
+	char host[DOMAIN_MAX + 2], addr[INET6_ADDRSTRLEN + 1];
+	const char *colon, *h = p;
+	size_t hn;
+	unsigned long port;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (n > 0 && p[0] == '[') {
+		const char *rb = memchr(p, ']', n);
+
+		if (rb == NULL) {
+			fed_err_set(err, "no \"]\" after the IPv6 address");
+			return -1;
+		}
+		h = p + 1;
+		hn = (size_t)(rb - h);
+		if (hn == 0 || hn >= sizeof addr) {
+			fed_err_set(err, "bad IPv6 address");
+			return -1;
+		}
+		memcpy(addr, h, hn);
+		addr[hn] = '\0';
+		if (inet_pton(AF_INET6, addr, &a6) != 1) {
+			fed_err_set(err, "bad IPv6 address");
+			return -1;
+		}
+		colon = rb + 1;
+		if (colon == p + n || *colon != ':') {
+			fed_err_set(err, "no \":PORT\" after the address");
+			return -1;
+		}
+	} else {
+		colon = memchr(p, ':', n);
+		if (colon == NULL) {
+			fed_err_set(err, "no \":PORT\"");
+			return -1;
+		}
+		if (memchr(colon + 1, ':', n - (size_t)(colon + 1 - p))) {
+			fed_err_set(err, "write an IPv6 address in brackets: "
+			    "[addr]:port");
+			return -1;
+		}
+		hn = (size_t)(colon - p);
+		if (hn > 0 && hn < sizeof addr) {
+			memcpy(addr, p, hn);
+			addr[hn] = '\0';
+		} else
+			addr[0] = '\0';
+		if (hn == 0 || (inet_pton(AF_INET, addr, &a4) != 1 &&
+		    domain_normalize(p, hn, 0, host, sizeof host, err) == -1)) {
+			if (hn == 0)
+				fed_err_set(err, "no host before \":\"");
+			return -1;
+		}
+	}
+	if (parse_uint(colon + 1, n - (size_t)(colon + 1 - p), 65535,
+	    &port) == -1 || port == 0) {
+		fed_err_set(err, "the port is not a number from 1 to 65535");
+		return -1;
+	}
+	return 0;
+}
+
+/* Split a list value on commas and blanks, calling f for each item. */
+static int
+each_item(const char *p, size_t n, void *arg,
+    int (*f)(void *, const char *, size_t))
+{
+	size_t i = 0, j;
+
+	for (;;) {
+		while (i < n && (p[i] == ',' || p[i] == ' ' || p[i] == '\t'))
+			i++;
+		if (i == n)
+			return 0;
+		for (j = i; j < n && p[j] != ',' && p[j] != ' ' &&
+		    p[j] != '\t'; j++)
+			;
+		if (f(arg, p + i, j - i) == -1)
+			return -1;
+		i = j;
+	}
+}
+
+/* The state of one list value being parsed. */
+struct item_ctx {
+	enum ktype type;
+	struct conf_strv sv;
+	unsigned char codes[700];
+	struct fed_err *err;
+};
+
+static int
+one_item(void *arg, const char *p, size_t n)
+{
+	struct item_ctx *x = arg;
+	char q[QUOTE_MAX], dom[DOMAIN_MAX + 2];
+	unsigned long code;
+
+	quote(q, p, n);
+	switch (x->type) {
+	case K_DOMAINS:
+		if (domain_normalize(p, n, 1, dom, sizeof dom, x->err) == -1)
+			return -1;
+		p = dom;
+		n = strlen(dom);
+		break;
+	case K_CODES:
+		if (parse_uint(p, n, 999, &code) == -1 || code < 100 ||
+		    code > 699) {
+			fed_err_set(x->err, "%s is not a SIP response code "
+			    "(100 to 699)", q);
+			return -1;
+		}
+		x->codes[code] = 1;
+		return 0;
+	case K_METHODS:
+		if (!is_token(p, n)) {
+			fed_err_set(x->err, "%s is not a SIP method name "
+			    "(a token, RFC 3261)", q);
+			return -1;
+		}
+		break;
+	default:
+		/* K_UAS: any text without separators, kept short so that
+		 * matching stays cheap (max_line x this, per pattern). */
+		if (n > UA_PATTERN_MAX) {
+			fed_err_set(x->err, "%s is longer than %d characters",
+			    q, UA_PATTERN_MAX);
+			return -1;
+		}
+		break;
+	}
+	if (strv_add(&x->sv, p, n) == -1) {
+		fed_err_set(x->err, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	return 0;
+}
+
+#define FIELD(c, k, t) ((t *)(void *)((char *)(c) + (k)->off))
+
+/* Set one key from its value [p, p + n); -1 with *err (without FILE:LINE). */
+static int
+set_key(struct conf *c, const struct key *k, const char *p, size_t n,
+    struct fed_err *err)
+{
+	char q[QUOTE_MAX];
+	struct item_ctx x;
+	unsigned long v;
+	unsigned d;
+	double share;
+	char *s;
+
+	quote(q, p, n);
+	switch (k->type) {
+	case K_FEDERATION:
+		if (n == 4 && memcmp(p, "open", 4) == 0)
+			c->federation = FED_OPEN;
+		else if (n == 9 && memcmp(p, "allowlist", 9) == 0)
+			c->federation = FED_ALLOWLIST;
+		else if (n == 3 && memcmp(p, "off", 3) == 0)
+			c->federation = FED_OFF;
+		else {
+			fed_err_set(err, "%s is not one of open, allowlist, "
+			    "off", q);
+			return -1;
+		}
+		return 0;
+	case K_VERIFY:
+		if (n == 3 && memcmp(p, "srv", 3) == 0)
+			c->verify = VERIFY_SRV;
+		else if (n == 4 && memcmp(p, "none", 4) == 0)
+			c->verify = VERIFY_NONE;
+		else if (n == 4 && memcmp(p, "auto", 4) == 0)
+			c->verify = VERIFY_AUTO;
+		else {
+			fed_err_set(err, "%s is not one of srv, none, auto", q);
+			return -1;
+		}
+		return 0;
+	case K_TLS:
+		if (n == 2 && memcmp(p, "on", 2) == 0)
+			c->tls = TLS_ON;
+		else if (n == 3 && memcmp(p, "off", 3) == 0)
+			c->tls = TLS_OFF;
+		else {
+			fed_err_set(err, "%s is not one of on, off", q);
+			return -1;
+		}
+		return 0;
+	case K_RATE:
+		if (parse_uint(p, n, UINT_MAX, &v) == -1 || v < 1) {
+			fed_err_set(err, "%s is not a rate of at least 1", q);
+			return -1;
+		}
+		*FIELD(c, k, unsigned) = (unsigned)v;
+		return 0;
+	case K_COUNT:
+		if (parse_uint(p, n, UINT_MAX, &v) == -1 || v < 1) {
+			fed_err_set(err, "%s is not a whole number of at "
+			    "least 1", q);
+			return -1;
+		}
+		*FIELD(c, k, unsigned) = (unsigned)v;
+		return 0;
+	case K_PERIOD:
+	case K_DURATION:
+		if (duration(p, n, &d) == -1 ||
+		    (k->type == K_PERIOD && d == 0)) {
+			fed_err_set(err, "%s is not a duration%s (30s, 60m, "
+			    "1h, 1d, or seconds)", q,
+			    k->type == K_PERIOD ? " of at least 1s" : "");
+			return -1;
+		}
+		*FIELD(c, k, unsigned) = d;
+		return 0;
+	case K_SHARE:
+		if (parse_share(p, n, &share) == -1) {
+			fed_err_set(err, "%s is not a share above 0 and at "
+			    "most 1 (such as 0.5)", q);
+			return -1;
+		}
+		c->suspect_fail_share = share;
+		return 0;
+	case K_MESSAGE:
+	case K_LINE: {
+		size_t lo = k->type == K_MESSAGE ? MESSAGE_MIN : LINE_MIN;
+		unsigned long mult = 1;
+
+		if (n > 0 && (p[n - 1] == 'k' || p[n - 1] == 'K'))
+			mult = 1024, n--;
+		else if (n > 0 && (p[n - 1] == 'm' || p[n - 1] == 'M'))
+			mult = 1024 * 1024, n--;
+		if (parse_uint(p, n, MESSAGE_MAX, &v) == -1 ||
+		    v > MESSAGE_MAX / mult || v * mult < lo) {
+			fed_err_set(err, "%s is not a size from %zu to %zu "
+			    "bytes (k: x1024, M: x1048576)", q, lo,
+			    MESSAGE_MAX);
+			return -1;
+		}
+		*FIELD(c, k, size_t) = v * mult;
+		return 0;
+	}
+	case K_HEADERS:
+		if (parse_uint(p, n, SIP_HDR_MAX, &v) == -1 || v < 1) {
+			fed_err_set(err, "%s is not a number from 1 to %d", q,
+			    SIP_HDR_MAX);
+			return -1;
+		}
+		c->limits.max_headers = (unsigned)v;
+		return 0;
+	case K_UPSTREAM:
+		if (n == 0) {
+			free(c->upstream);
+			c->upstream = NULL;
+			return 0;
+		}
+		if (check_upstream(p, n, err) == -1) {
+			char m[sizeof err->msg];
+
+			memcpy(m, err->msg, sizeof m);
+			fed_err_set(err, "%s is not HOST:PORT: %s", q, m);
+			return -1;
+		}
+		goto string;
+	case K_PATH:
+		if (n == 0) {
+			fed_err_set(err, "a path is needed");
+			return -1;
+		}
+		goto string;
+	case K_OPTPATH:
+		if (n == 0) {
+			free(*FIELD(c, k, char *));
+			*FIELD(c, k, char *) = NULL;
+			return 0;
+		}
+	string:
+		if ((s = strndup(p, n)) == NULL) {
+			fed_err_set(err, "%s", strerror(ENOMEM));
+			return -1;
+		}
+		free(*FIELD(c, k, char *));
+		*FIELD(c, k, char *) = s;
+		return 0;
+	case K_DOMAINS:
+	case K_CODES:
+	case K_METHODS:
+	case K_UAS:
+		break;
+	}
+
+	/* The lists: built aside, swapped in only when whole. */
+	memset(&x, 0, sizeof x);
+	x.type = k->type;
+	x.err = err;
+	if (each_item(p, n, &x, one_item) == -1) {
+		strv_free(&x.sv);
+		return -1;
+	}
+	if (k->type == K_CODES) {
+		if (memchr(x.codes, 1, sizeof x.codes) == NULL) {
+			fed_err_set(err, "the list is empty");
+			return -1;
+		}
+		memcpy(c->failure_code, x.codes, sizeof x.codes);
+		return 0;
+	}
+	if (x.sv.n == 0 && k->type != K_UAS) {
+		fed_err_set(err, "the list is empty");
+		return -1;
+	}
+	strv_free(FIELD(c, k, struct conf_strv));
+	*FIELD(c, k, struct conf_strv) = x.sv;
+	return 0;
+}
+
+/* Levenshtein distance of two short strings (both <= SUGGEST_MAX). */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t row[SUGGEST_MAX + 1], i, j, la = strlen(a), lb = strlen(b);
+
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+const char *
+conf_suggest_key(const char *key)
+{
+	size_t len = strnlen(key, SUGGEST_MAX + 1), i, d, best = SIZE_MAX;
+	size_t limit = len / 3 > 2 ? len / 3 : 2;
+	const char *pick = NULL;
+
+	if (len == 0 || len > SUGGEST_MAX)
+		return NULL;
+	for (i = 0; i < NKEYS; i++) {
+		size_t kl = strlen(keys[i].name);
+
+		/* The distance is at least the difference in length. */
+		if ((kl > len ? kl - len : len - kl) > limit)
+			continue;
+		d = distance(key, keys[i].name);
+		if (d < best) {
+			best = d;
+			pick = keys[i].name;
+		}
+	}
+	/* Close, and not a rewrite of the whole word. */
+	return best <= limit && best < len ? pick : NULL;
+}
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int
+conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
+    struct fed_err *err)
+{
+	unsigned seen[NKEYS] = { 0 }, lineno = 0;
+	const char *p = buf, *end = buf + len, *nl, *e, *kp, *ke, *vp, *ve, *t;
+	struct fed_err why;
+	size_t i;
+
+	if (name == NULL)
+		name = "fed.conf";
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		p += 3;		/* a byte order mark from some editor */
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		e = nl;
+		lineno++;
+		if (e > p && e[-1] == '\r')
+			e--;	/* CRLF line endings */
+		for (t = p; t < e; t++) {
+			unsigned char ch = (unsigned char)*t;
+
+			if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+				fed_err_set(err, "%s:%u: control character "
+				    "\\x%02x in line", name, lineno, ch);
+				return -1;
+			}
+		}
+		while (p < e && is_blank(*p))
+			p++;
+		if (p == e || *p == '#')
+			continue;
+
+		for (ke = p; ke < e && *ke != '=' && !is_blank(*ke); ke++)
+			;
+		kp = p;
+		for (t = ke; t < e && is_blank(*t); t++)
+			;
+		if (t == e || *t != '=') {
+			char q[QUOTE_MAX];
+
+			quote(q, p, (size_t)(e - p));
+			fed_err_set(err, "%s:%u: expected \"key = value\", "
+			    "got %s", name, lineno, q);
+			return -1;
+		}
+		if (ke == kp) {
+			fed_err_set(err, "%s:%u: no key before \"=\"", name,
+			    lineno);
+			return -1;
+		}
+		/* The value: up to a '#' at its start or after a blank. */
+		for (vp = t + 1; vp < e && is_blank(*vp); vp++)
+			;
+		for (ve = vp; ve < e; ve++)
+			if (*ve == '#' && (ve == vp || is_blank(ve[-1])))
+				break;
+		while (ve > vp && is_blank(ve[-1]))
+			ve--;
+
+		for (i = 0; i < NKEYS; i++)
+			if (strlen(keys[i].name) == (size_t)(ke - kp) &&
+			    memcmp(keys[i].name, kp, (size_t)(ke - kp)) == 0)
+				break;
+		if (i == NKEYS) {
+			char q[QUOTE_MAX], k[SUGGEST_MAX + 1];
+			const char *s = NULL;
+
+			quote(q, kp, (size_t)(ke - kp));
+			if ((size_t)(ke - kp) <= SUGGEST_MAX) {
+				memcpy(k, kp, (size_t)(ke - kp));
+				k[ke - kp] = '\0';
+				s = conf_suggest_key(k);
+			}
+			if (s != NULL)
+				fed_err_set(err, "%s:%u: unknown key %s (did "
+				    "you mean \"%s\"?)", name, lineno, q, s);
+			else
+				fed_err_set(err, "%s:%u: unknown key %s", name,
+				    lineno, q);
+			return -1;
+		}
+		if (seen[i] != 0) {
+			fed_err_set(err, "%s:%u: %s is given twice (first on "
+			    "line %u)", name, lineno, keys[i].name, seen[i]);
+			return -1;
+		}
+		seen[i] = lineno;
+		if (set_key(c, &keys[i], vp, (size_t)(ve - vp), &why) == -1) {
+			fed_err_set(err, "%s:%u: %s: %s", name, lineno,
+			    keys[i].name, why.msg);
+			return -1;
+		}
+	}
+
+	/* Keys that bound each other: report on the later of the two. */
+	if (c->limits.max_line > c->limits.max_message) {
+		unsigned lm = 0, ll = 0;
+
+		for (i = 0; i < NKEYS; i++) {
+			if (strcmp(keys[i].name, "max_message") == 0)
+				lm = seen[i];
+			if (strcmp(keys[i].name, "max_line") == 0)
+				ll = seen[i];
+		}
+		fed_err_set(err, "%s:%u: max_line (%zu) is larger than "
+		    "max_message (%zu)", name, lm > ll ? lm : ll,
+		    c->limits.max_line, c->limits.max_message);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read a whole file of at most CONF_FILE_MAX bytes.  0, or -1 with *err. */
+static int
+slurp(const char *path, char **out, size_t *outlen, struct fed_err *err)
+{
+	char *buf;
+	size_t len = 0;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* One byte more than allowed, to tell "too big" from "just fits". */
+	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		close(fd);
+		return -1;
+	}
+	while (len <= CONF_FILE_MAX) {
+		r = read(fd, buf + len, CONF_FILE_MAX + 1 - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			fed_err_set(err, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > CONF_FILE_MAX) {
+		fed_err_set(err, "%s: larger than %zu KiB: not a "
+		    "configuration file?", path, CONF_FILE_MAX >> 10);
+		goto fail;
+	}
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	close(fd);
+	free(buf);
+	return -1;
+}
+
+int
+conf_load(struct conf *c, const char *path, struct fed_err *err)
+{
+	const char *env = getenv("FEDKIT_CONF");
+	char *buf;
+	size_t len;
+	int rc;
+
+	conf_defaults(c);
+	if (path == NULL && env != NULL && env[0] != '\0')
+		path = env;
+	if (path == NULL) {
+		if (access(CONF_DEFAULT_PATH, F_OK) == -1 && errno == ENOENT)
+			return 0;	/* no fed.conf: built-in defaults */
+		path = CONF_DEFAULT_PATH;
+	}
+	if (path[0] == '\0') {
+		fed_err_set(err, "empty configuration file name");
+		return -1;
+	}
+	if ((c->path = strdup(path)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	if (slurp(path, &buf, &len, err) == -1)
+		return -1;
+	rc = conf_parse(c, path, buf, len, err);
+	free(buf);
+	return rc;
+}
+
+int
+conf_is_local(const struct conf *c, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < c->local_domains.n; i++)
+		if (domain_match(c->local_domains.v[i], domain))
+			return 1;
+	return 0;
+}
+
+int
+conf_method_allowed(const struct conf *c, struct fed_str method)
+{
+	size_t i;
+
+	for (i = 0; i < c->methods.n; i++)
+		if (fed_str_eq(method, c->methods.v[i]))
+			return 1;
+	return 0;
+}
+
+static char
+lower(char ch)
+{
+	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+}
+
+int
+conf_ua_refused(const struct conf *c, struct fed_str ua)
+{
+	size_t i, j, k, n;
+
+	for (i = 0; i < c->refuse_user_agents.n; i++) {
+		const char *pat = c->refuse_user_agents.v[i];
+
+		n = strlen(pat);
+		if (n == 0 || n > ua.n)
+			continue;
+		for (j = 0; j + n <= ua.n; j++) {
+			for (k = 0; k < n; k++)
+				if (lower(ua.p[j + k]) != lower(pat[k]))
+					break;
+			if (k == n)
+				return 1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,689 @@
+/* list.c: allow and block lists (SPEC section 3): parse, validate, match. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "list.h"
+
+/*
+ * A list file is read whole.  A million entries take about 30 MB; the cap
+ * only stops a wrong path (a disk image, /dev/zero) from eating memory.
+ */
+#define LIST_FILE_MAX	((size_t)256 << 20)
+#define LABEL_MAX	63
+#define LIST_NUM_MAX	2147483647L	/* fits a long everywhere */
+
+/*
+ * Quote untrusted bytes for a message: printable ASCII as is, the rest as
+ * \xHH, cut after QUOTE_SHOW bytes so a 100 KB token cannot fill the error.
+ */
+#define QUOTE_SHOW	64
+#define QUOTE_MAX	(QUOTE_SHOW * 4 + 8)
+
+static void
+quote(char *out, size_t outsz, const char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (outsz < QUOTE_MAX)
+		abort();	/* a programming error, not an input error */
+	out[o++] = '"';
+	for (i = 0; i < n && i < QUOTE_SHOW; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			out[o++] = (char)c;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (i < n) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* Byte classes: letters, digits and hyphen; control bytes (not tab). */
+#define C_LDH	1
+#define C_CTL	2
+static const unsigned char cclass[256] = {
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static char
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* An error about the name in[0..n): `"NAME": problem`. */
+static void name_err(struct fed_err *, const char *, size_t, const char *,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+name_err(struct fed_err *err, const char *in, size_t n, const char *fmt, ...)
+{
+	char q[QUOTE_MAX], m[sizeof err->msg];
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	quote(q, sizeof q, in, n);
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof m, fmt, ap);
+	va_end(ap);
+	fed_err_set(err, "%s: %s", q, m);
+}
+
+/*
+ * Validate first, then write: out may be the same memory as in, or lie
+ * before it (list_parse normalizes in place), as the copy runs forward.
+ */
+int
+domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
+    size_t outsz, struct fed_err *err)
+{
+	char ql[QUOTE_MAX];
+	size_t i, start = 0, end = n, label;
+
+	if (n == 0) {
+		fed_err_set(err, "empty name");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)in[i] >= 0x80) {
+			name_err(err, in, n, "non-ASCII name: write it in "
+			    "punycode (xn--...)");
+			return -1;
+		}
+	if (in[0] == '.') {
+		if (!allow_suffix) {
+			name_err(err, in, n, "a leading dot (the .suffix "
+			    "form) is not allowed here");
+			return -1;
+		}
+		start = 1;
+	}
+	/* One trailing dot is the root: "example.com." is example.com. */
+	if (end > start && in[end - 1] == '.')
+		end--;
+	if (end == start) {
+		name_err(err, in, n, "empty name");
+		return -1;
+	}
+	label = start;
+	for (i = start; i <= end; i++) {
+		if (i < end && in[i] != '.') {
+			if (!(cclass[(unsigned char)in[i]] & C_LDH)) {
+				quote(ql, sizeof ql, in + i, 1);
+				name_err(err, in, n, "invalid character %s (a "
+				    "name has only letters, digits, hyphens "
+				    "and dots)", ql);
+				return -1;
+			}
+			continue;
+		}
+		/* A label ends at in[i]. */
+		if (i == label) {
+			name_err(err, in, n, "empty label (two dots in a "
+			    "row)");
+			return -1;
+		}
+		if (i - label > LABEL_MAX) {
+			quote(ql, sizeof ql, in + label, i - label);
+			name_err(err, in, n, "label %s is %zu characters long "
+			    "(at most %d)", ql, i - label, LABEL_MAX);
+			return -1;
+		}
+		if (in[label] == '-' || in[i - 1] == '-') {
+			quote(ql, sizeof ql, in + label, i - label);
+			name_err(err, in, n, "label %s %s with a hyphen", ql,
+			    in[label] == '-' ? "starts" : "ends");
+			return -1;
+		}
+		label = i + 1;
+	}
+	if (end - start > DOMAIN_MAX) {
+		name_err(err, in, n, "name is %zu characters long (at most "
+		    "%d)", end - start, DOMAIN_MAX);
+		return -1;
+	}
+	if (outsz < end + 1) {
+		name_err(err, in, n, "name too long for its buffer");
+		return -1;
+	}
+	for (i = 0; i < end; i++)
+		out[i] = lower(in[i]);
+	out[end] = '\0';
+	return 0;
+}
+
+int
+domain_match(const char *pattern, const char *domain)
+{
+	size_t pl, dl;
+
+	if (pattern[0] != '.')
+		return strcasecmp(pattern, domain) == 0;
+	pattern++;
+	pl = strlen(pattern);
+	dl = strlen(domain);
+	if (pl == 0 || dl < pl)
+		return 0;
+	if (dl == pl)
+		return strcasecmp(pattern, domain) == 0;
+	return domain[dl - pl - 1] == '.' &&
+	    strcasecmp(domain + dl - pl, pattern) == 0;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct list_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+/*
+ * Sorting a million names with qsort and strcmp takes most of a second, so
+ * the entries are sorted by their first eight bytes with a radix sort
+ * (a few linear passes), and only runs that share those bytes are left to
+ * qsort.  The order is entry_cmp's: name, then line.
+ */
+struct skey {
+	uint64_t k;
+	const struct list_entry *e;
+};
+
+static int
+skey_cmp(const void *a, const void *b)
+{
+	return entry_cmp(((const struct skey *)a)->e,
+	    ((const struct skey *)b)->e);
+}
+
+static int
+sort_entries(struct list *l)
+{
+	struct skey *s, *tmp, *sw;
+	struct list_entry *w;
+	size_t i, j, n = l->n, count[256];
+	unsigned pass;
+
+	for (i = 1; i < n; i++)
+		if (entry_cmp(&l->v[i - 1], &l->v[i]) > 0)
+			break;
+	if (i >= n)
+		return 0;	/* already sorted, as fedlist often writes */
+	s = reallocarray(NULL, n, sizeof *s);
+	tmp = reallocarray(NULL, n, sizeof *tmp);
+	w = reallocarray(NULL, n, sizeof *w);
+	if (s == NULL || tmp == NULL || w == NULL) {
+		free(s);
+		free(tmp);
+		free(w);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = (const unsigned char *)l->v[i].name;
+		uint64_t k = 0;
+
+		for (j = 0; j < 8; j++) {
+			k = k << 8 | p[0];
+			if (p[0] != '\0')
+				p++;
+		}
+		s[i].k = k;
+		s[i].e = &l->v[i];
+	}
+	for (pass = 0; pass < 8; pass++) {
+		unsigned shift = pass * 8;
+		size_t sum = 0;
+
+		memset(count, 0, sizeof count);
+		for (i = 0; i < n; i++)
+			count[(s[i].k >> shift) & 0xff]++;
+		if (count[(s[0].k >> shift) & 0xff] == n)
+			continue;	/* this byte is the same everywhere */
+		for (i = 0; i < 256; i++) {
+			size_t c = count[i];
+
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)	/* stable: keeps earlier passes */
+			tmp[count[(s[i].k >> shift) & 0xff]++] = s[i];
+		sw = s;
+		s = tmp;
+		tmp = sw;
+	}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && s[j].k == s[i].k; j++)
+			;
+		if (j - i > 1)
+			qsort(s + i, j - i, sizeof *s, skey_cmp);
+	}
+	for (i = 0; i < n; i++)
+		w[i] = *s[i].e;
+	free(s);
+	free(tmp);
+	free(l->v);
+	l->v = w;
+	return 0;
+}
+
+/* rate= and max_uris=: 1..LIST_NUM_MAX or "unlimited"; digits only. */
+static int
+parse_limit(const char *p, size_t n, long *out)
+{
+	long v = 0;
+	size_t i;
+
+	if (n == 9 && memcmp(p, "unlimited", 9) == 0) {
+		*out = LIST_UNLIMITED;
+		return 0;
+	}
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		if (v > (LIST_NUM_MAX - (p[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	if (v < 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Parse one line [p, e) into *ent, writing the names into the arena at *a.
+ * The arena is the buffer being parsed: every name written is no longer
+ * than its token, and its NUL lands at most on the separator after it,
+ * which has been read already.  Returns 1 for an entry, 0 for a blank or
+ * comment line, -1 with *err (without file and line) for a bad line.
+ */
+static int
+parse_line(char *p, char *e, char *arena, size_t *a, int options_allowed,
+    struct list_entry *ent, struct fed_err *err)
+{
+	char q[QUOTE_MAX];
+	char *t, *te, *eq;
+	size_t n;
+	int have_edge = 0, have_rate = 0, have_max = 0;
+
+	if (e > p && e[-1] == '\r')
+		e--;		/* CRLF line endings */
+	for (t = p; t < e; t++)
+		if (cclass[(unsigned char)*t] & C_CTL) {
+			fed_err_set(err, "control character \\x%02x in line",
+			    (unsigned char)*t);
+			return -1;
+		}
+	while (p < e && is_blank(*p))
+		p++;
+	if (p == e || *p == '#')
+		return 0;
+
+	for (te = p; te < e && !is_blank(*te); te++)
+		;
+	if (domain_normalize(p, (size_t)(te - p), 1, arena + *a,
+	    DOMAIN_MAX + 2, err) == -1)
+		return -1;
+	ent->name = arena + *a;
+	*a += strlen(ent->name) + 1;
+	ent->edge = NULL;
+	ent->rate = ent->max_uris = LIST_UNSET;
+
+	/* The name's NUL may have landed on the blank after it: skip it. */
+	for (p = te < e ? te + 1 : e; p < e; p = te) {
+		while (p < e && is_blank(*p))
+			p++;
+		if (p == e || *p == '#')
+			break;
+		for (te = p; te < e && !is_blank(*te); te++)
+			;
+		eq = memchr(p, '=', (size_t)(te - p));
+		if (eq == NULL) {
+			quote(q, sizeof q, p, (size_t)(te - p));
+			fed_err_set(err, "unexpected %s: one domain a line, "
+			    "then options edge=, rate=, max_uris=", q);
+			return -1;
+		}
+		if (!options_allowed) {
+			quote(q, sizeof q, p, (size_t)(te - p));
+			fed_err_set(err, "option %s: the block list takes "
+			    "no options", q);
+			return -1;
+		}
+		n = (size_t)(te - eq - 1);
+		if (eq - p == 4 && memcmp(p, "edge", 4) == 0) {
+			if (have_edge++) {
+				fed_err_set(err, "edge= given twice");
+				return -1;
+			}
+			if (domain_normalize(eq + 1, n, 0, arena + *a,
+			    DOMAIN_MAX + 2, err) == -1) {
+				char m[sizeof err->msg];
+
+				memcpy(m, err->msg, sizeof m);
+				fed_err_set(err, "edge=: %s", m);
+				return -1;
+			}
+			ent->edge = arena + *a;
+			*a += strlen(ent->edge) + 1;
+		} else if (eq - p == 4 && memcmp(p, "rate", 4) == 0) {
+			if (have_rate++) {
+				fed_err_set(err, "rate= given twice");
+				return -1;
+			}
+			if (parse_limit(eq + 1, n, &ent->rate) == -1) {
+				quote(q, sizeof q, p, (size_t)(te - p));
+				fed_err_set(err, "%s: the rate must be a whole "
+				    "number from 1 to %ld or \"unlimited\"", q,
+				    LIST_NUM_MAX);
+				return -1;
+			}
+		} else if (eq - p == 8 && memcmp(p, "max_uris", 8) == 0) {
+			if (have_max++) {
+				fed_err_set(err, "max_uris= given twice");
+				return -1;
+			}
+			if (parse_limit(eq + 1, n, &ent->max_uris) == -1) {
+				quote(q, sizeof q, p, (size_t)(te - p));
+				fed_err_set(err, "%s: max_uris must be a whole "
+				    "number from 1 to %ld or \"unlimited\"", q,
+				    LIST_NUM_MAX);
+				return -1;
+			}
+		} else {
+			quote(q, sizeof q, p, (size_t)(te - p));
+			fed_err_set(err, "unknown option %s (the options are "
+			    "edge=, rate=, max_uris=)", q);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Parse buf[0..len), which the list owns from now on and whose names it
+ * rewrites in place: buf must have room for one more byte (buf[len]).
+ */
+static int
+parse_owned(struct list *l, const char *name, char *buf, size_t len,
+    int options_allowed, struct fed_err *err)
+{
+	struct fed_err e;
+	char *p = buf, *end = buf + len, *nl;
+	size_t a = 0, cap = 0, lines = 0, i, dup = 0;
+	unsigned lineno = 0;
+	int r;
+
+	l->arena = buf;
+	buf[len] = '\0';
+	/* A UTF-8 byte order mark, as some editors write, is no content. */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		p += 3, a = 3;
+	/*
+	 * At most one entry a line.  The array starts at that count or 64 K
+	 * entries, whichever is less, so a file of blank lines costs no
+	 * memory, and doubles up to it (large reallocs are mremap, no copy).
+	 */
+	for (nl = p; nl < end && (nl = memchr(nl, '\n', (size_t)(end - nl)));
+	    nl++)
+		lines++;
+	lines++;		/* the last line may lack its newline */
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		lineno++;
+		if (l->n == cap) {
+			struct list_entry *nv;
+			size_t ncap = cap == 0 ? 65536 : cap * 2;
+
+			if (ncap > lines)
+				ncap = lines;
+			nv = reallocarray(l->v, ncap, sizeof *nv);
+			if (nv == NULL) {
+				fed_err_set(err, "%s: %s", name,
+				    strerror(ENOMEM));
+				return -1;
+			}
+			l->v = nv;
+			cap = ncap;
+		}
+		r = parse_line(p, nl, buf, &a, options_allowed, &l->v[l->n],
+		    &e);
+		if (r == -1) {
+			fed_err_set(err, "%s:%u: %s", name, lineno, e.msg);
+			return -1;
+		}
+		if (r == 1)
+			l->v[l->n++].line = lineno;
+	}
+
+	if (sort_entries(l) == -1) {
+		fed_err_set(err, "%s: %s", name, strerror(ENOMEM));
+		return -1;
+	}
+
+	/* Report the duplicate met first in the file, naming its original. */
+	for (i = 1; i < l->n; i++)
+		if (strcmp(l->v[i - 1].name, l->v[i].name) == 0 &&
+		    (dup == 0 || l->v[i].line < l->v[dup].line))
+			dup = i;
+	if (dup != 0) {
+		size_t first = dup;
+
+		while (first > 0 &&
+		    strcmp(l->v[first - 1].name, l->v[dup].name) == 0)
+			first--;
+		fed_err_set(err, "%s:%u: %s is listed twice (first on line %u)",
+		    name, l->v[dup].line, l->v[dup].name, l->v[first].line);
+		return -1;
+	}
+	return 0;
+}
+
+int
+list_parse(struct list *l, const char *name, const char *buf, size_t len,
+    int options_allowed, struct fed_err *err)
+{
+	char *copy;
+
+	memset(l, 0, sizeof *l);
+	if (name == NULL)
+		name = "list";
+	if (len > LIST_FILE_MAX) {
+		fed_err_set(err, "%s: larger than %zu MiB", name,
+		    LIST_FILE_MAX >> 20);
+		return -1;
+	}
+	if ((l->path = strdup(name)) == NULL ||
+	    (copy = malloc(len + 1)) == NULL) {
+		fed_err_set(err, "%s: %s", name, strerror(ENOMEM));
+		list_free(l);
+		return -1;
+	}
+	if (len > 0)
+		memcpy(copy, buf, len);
+	if (parse_owned(l, name, copy, len, options_allowed, err) == -1) {
+		list_free(l);
+		return -1;
+	}
+	return 0;
+}
+
+int
+list_load(struct list *l, const char *path, int options_allowed,
+    struct fed_err *err)
+{
+	struct stat st;
+	char *buf = NULL, *nb;
+	size_t len = 0, cap;
+	ssize_t r;
+	int fd;
+
+	memset(l, 0, sizeof *l);
+	if ((l->path = strdup(path)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;	/* no list yet: nobody listed */
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	cap = 65536;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (size_t)st.st_size < LIST_FILE_MAX)
+		cap = (size_t)st.st_size + 2;	/* + 1 to see the end */
+	if ((buf = malloc(cap)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		goto fail;
+	}
+	for (;;) {
+		if (len + 1 == cap) {
+			if (len > LIST_FILE_MAX) {
+				fed_err_set(err, "%s: larger than %zu MiB",
+				    path, LIST_FILE_MAX >> 20);
+				goto fail;
+			}
+			if ((nb = realloc(buf, cap * 2)) == NULL) {
+				fed_err_set(err, "%s: %s", path,
+				    strerror(ENOMEM));
+				goto fail;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			fed_err_set(err, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	fd = -1;
+	if (len > LIST_FILE_MAX) {
+		fed_err_set(err, "%s: larger than %zu MiB", path,
+		    LIST_FILE_MAX >> 20);
+		goto fail;
+	}
+	if (parse_owned(l, path, buf, len, options_allowed, err) == -1) {
+		list_free(l);	/* frees buf, now the arena */
+		return -1;
+	}
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	list_free(l);
+	return -1;
+}
+
+static const struct list_entry *
+find(const struct list *l, const char *name)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, l->v[mid].name);
+
+		if (c == 0)
+			return &l->v[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct list_entry *
+list_lookup(const struct list *l, const char *domain)
+{
+	char buf[DOMAIN_MAX + 3];
+	const struct list_entry *e;
+	size_t n, i;
+
+	if (l == NULL || l->n == 0 || domain == NULL)
+		return NULL;
+	n = strnlen(domain, DOMAIN_MAX + 2);
+	if (n > 0 && domain[n - 1] == '.')
+		n--;
+	if (n == 0 || n > DOMAIN_MAX)
+		return NULL;	/* no entry is that long */
+	buf[0] = '.';
+	for (i = 0; i < n; i++)
+		buf[i + 1] = lower(domain[i]);
+	buf[n + 1] = '\0';
+	if ((e = find(l, buf + 1)) != NULL)
+		return e;
+	/* .a.b.example.com, then .b.example.com, ...: longest first. */
+	for (i = 0; i <= n; i++)
+		if (buf[i] == '.' && (e = find(l, buf + i)) != NULL)
+			return e;
+	return NULL;
+}
+
+void
+list_free(struct list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->path);
+	free(l->v);
+	free(l->arena);
+	memset(l, 0, sizeof *l);
+}
