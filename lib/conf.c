@@ -19,37 +19,6 @@
 #define SUGGEST_MAX	64	/* longer keys are not typos of ours */
 #define UA_PATTERN_MAX	256	/* a refuse_user_agents item */
 
-/* Quoting untrusted bytes for messages, as in list.c. */
-#define QUOTE_SHOW	64
-#define QUOTE_MAX	(QUOTE_SHOW * 4 + 8)
-
-static void
-quote(char *out, const char *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	out[o++] = '"';
-	for (i = 0; i < n && i < QUOTE_SHOW; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	if (i < n) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-}
-
 static const char *const default_methods[] = {
 	"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "MESSAGE", "INFO",
 	"UPDATE", "PRACK", "REFER", "SUBSCRIBE", "NOTIFY", "PUBLISH"
@@ -428,10 +397,10 @@ static int
 one_item(void *arg, const char *p, size_t n)
 {
 	struct item_ctx *x = arg;
-	char q[QUOTE_MAX], dom[DOMAIN_MAX + 2];
+	char q[FED_QUOTE_MAX], dom[DOMAIN_MAX + 2];
 	unsigned long code;
 
-	quote(q, p, n);
+	fed_quote(q, p, n);
 	switch (x->type) {
 	case K_DOMAINS:
 		if (domain_normalize(p, n, 1, dom, sizeof dom, x->err) == -1)
@@ -479,14 +448,14 @@ static int
 set_key(struct conf *c, const struct key *k, const char *p, size_t n,
     struct fed_err *err)
 {
-	char q[QUOTE_MAX];
+	char q[FED_QUOTE_MAX];
 	struct item_ctx x;
 	unsigned long v;
 	unsigned d;
 	double share;
 	char *s;
 
-	quote(q, p, n);
+	fed_quote(q, p, n);
 	switch (k->type) {
 	case K_FEDERATION:
 		if (n == 4 && memcmp(p, "open", 4) == 0)
@@ -748,9 +717,9 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 		for (t = ke; t < e && is_blank(*t); t++)
 			;
 		if (t == e || *t != '=') {
-			char q[QUOTE_MAX];
+			char q[FED_QUOTE_MAX];
 
-			quote(q, p, (size_t)(e - p));
+			fed_quote(q, p, (size_t)(e - p));
 			fed_err_set(err, "%s:%u: expected \"key = value\", "
 			    "got %s", name, lineno, q);
 			return -1;
@@ -774,10 +743,10 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 			    memcmp(keys[i].name, kp, (size_t)(ke - kp)) == 0)
 				break;
 		if (i == NKEYS) {
-			char q[QUOTE_MAX], k[SUGGEST_MAX + 1];
+			char q[FED_QUOTE_MAX], k[SUGGEST_MAX + 1];
 			const char *s = NULL;
 
-			quote(q, kp, (size_t)(ke - kp));
+			fed_quote(q, kp, (size_t)(ke - kp));
 			if ((size_t)(ke - kp) <= SUGGEST_MAX) {
 				memcpy(k, kp, (size_t)(ke - kp));
 				k[ke - kp] = '\0';

@@ -53,6 +53,33 @@ fed_str_copy(char *dst, size_t dstsz, struct fed_str s)
 	return dst;
 }
 
+void
+fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	out[o++] = '"';
+	for (i = 0; i < n && i < FED_QUOTE_SHOW; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			out[o++] = (char)c;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (i < n) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
 static void __attribute__((format(printf, 2, 0)))
 vwarn_common(int with_errno, const char *fmt, va_list ap)
 {

@@ -37,6 +37,16 @@ int fed_str_caseeq(struct fed_str, const char *);
 /* Copy a slice into a NUL-terminated buffer, truncating; returns dst. */
 char *fed_str_copy(char *dst, size_t dstsz, struct fed_str);
 
+/*
+ * Quote untrusted text for an error message: "text" with every byte that
+ * is not printable ASCII (and '"', '\\') as \xhh, cut after FED_QUOTE_SHOW
+ * bytes with "..." so a 100 KB token cannot fill the message.  `out` must
+ * hold FED_QUOTE_MAX bytes.
+ */
+#define FED_QUOTE_SHOW	64
+#define FED_QUOTE_MAX	(FED_QUOTE_SHOW * 4 + 8)
+void fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n);
+
 /* Front-end helpers: `progname: message` on stderr. */
 extern const char *fed_progname;
 void fed_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

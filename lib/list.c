@@ -21,42 +21,6 @@
 #define LABEL_MAX	63
 #define LIST_NUM_MAX	2147483647L	/* fits a long everywhere */
 
-/*
- * Quote untrusted bytes for a message: printable ASCII as is, the rest as
- * \xHH, cut after QUOTE_SHOW bytes so a 100 KB token cannot fill the error.
- */
-#define QUOTE_SHOW	64
-#define QUOTE_MAX	(QUOTE_SHOW * 4 + 8)
-
-static void
-quote(char *out, size_t outsz, const char *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	if (outsz < QUOTE_MAX)
-		abort();	/* a programming error, not an input error */
-	out[o++] = '"';
-	for (i = 0; i < n && i < QUOTE_SHOW; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	if (i < n) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-}
-
 /* Byte classes: letters, digits and hyphen; control bytes (not tab). */
 #define C_LDH	1
 #define C_CTL	2
@@ -92,12 +56,12 @@ static void name_err(struct fed_err *, const char *, size_t, const char *,
 static void
 name_err(struct fed_err *err, const char *in, size_t n, const char *fmt, ...)
 {
-	char q[QUOTE_MAX], m[sizeof err->msg];
+	char q[FED_QUOTE_MAX], m[sizeof err->msg];
 	va_list ap;
 
 	if (err == NULL)
 		return;
-	quote(q, sizeof q, in, n);
+	fed_quote(q, in, n);
 	va_start(ap, fmt);
 	vsnprintf(m, sizeof m, fmt, ap);
 	va_end(ap);
@@ -112,7 +76,7 @@ int
 domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
     size_t outsz, struct fed_err *err)
 {
-	char ql[QUOTE_MAX];
+	char ql[FED_QUOTE_MAX];
 	size_t i, start = 0, end = n, label;
 
 	if (n == 0) {
@@ -144,7 +108,7 @@ domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
 	for (i = start; i <= end; i++) {
 		if (i < end && in[i] != '.') {
 			if (!(cclass[(unsigned char)in[i]] & C_LDH)) {
-				quote(ql, sizeof ql, in + i, 1);
+				fed_quote(ql, in + i, 1);
 				name_err(err, in, n, "invalid character %s (a "
 				    "name has only letters, digits, hyphens "
 				    "and dots)", ql);
@@ -159,13 +123,13 @@ domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
 			return -1;
 		}
 		if (i - label > LABEL_MAX) {
-			quote(ql, sizeof ql, in + label, i - label);
+			fed_quote(ql, in + label, i - label);
 			name_err(err, in, n, "label %s is %zu characters long "
 			    "(at most %d)", ql, i - label, LABEL_MAX);
 			return -1;
 		}
 		if (in[label] == '-' || in[i - 1] == '-') {
-			quote(ql, sizeof ql, in + label, i - label);
+			fed_quote(ql, in + label, i - label);
 			name_err(err, in, n, "label %s %s with a hyphen", ql,
 			    in[label] == '-' ? "starts" : "ends");
 			return -1;
@@ -347,7 +311,7 @@ static int
 parse_line(char *p, char *e, char *arena, size_t *a, int options_allowed,
     struct list_entry *ent, struct fed_err *err)
 {
-	char q[QUOTE_MAX];
+	char q[FED_QUOTE_MAX];
 	char *t, *te, *eq;
 	size_t n;
 	int have_edge = 0, have_rate = 0, have_max = 0;
@@ -385,13 +349,13 @@ parse_line(char *p, char *e, char *arena, size_t *a, int options_allowed,
 			;
 		eq = memchr(p, '=', (size_t)(te - p));
 		if (eq == NULL) {
-			quote(q, sizeof q, p, (size_t)(te - p));
+			fed_quote(q, p, (size_t)(te - p));
 			fed_err_set(err, "unexpected %s: one domain a line, "
 			    "then options edge=, rate=, max_uris=", q);
 			return -1;
 		}
 		if (!options_allowed) {
-			quote(q, sizeof q, p, (size_t)(te - p));
+			fed_quote(q, p, (size_t)(te - p));
 			fed_err_set(err, "option %s: the block list takes "
 			    "no options", q);
 			return -1;
@@ -418,7 +382,7 @@ parse_line(char *p, char *e, char *arena, size_t *a, int options_allowed,
 				return -1;
 			}
 			if (parse_limit(eq + 1, n, &ent->rate) == -1) {
-				quote(q, sizeof q, p, (size_t)(te - p));
+				fed_quote(q, p, (size_t)(te - p));
 				fed_err_set(err, "%s: the rate must be a whole "
 				    "number from 1 to %ld or \"unlimited\"", q,
 				    LIST_NUM_MAX);
@@ -430,14 +394,14 @@ parse_line(char *p, char *e, char *arena, size_t *a, int options_allowed,
 				return -1;
 			}
 			if (parse_limit(eq + 1, n, &ent->max_uris) == -1) {
-				quote(q, sizeof q, p, (size_t)(te - p));
+				fed_quote(q, p, (size_t)(te - p));
 				fed_err_set(err, "%s: max_uris must be a whole "
 				    "number from 1 to %ld or \"unlimited\"", q,
 				    LIST_NUM_MAX);
 				return -1;
 			}
 		} else {
-			quote(q, sizeof q, p, (size_t)(te - p));
+			fed_quote(q, p, (size_t)(te - p));
 			fed_err_set(err, "unknown option %s (the options are "
 			    "edge=, rate=, max_uris=)", q);
 			return -1;

@@ -96,6 +96,24 @@ static int done_testing(void)
 	return tap_failed != 0 || tap_n == 0;
 }
 
+/* Test text made fit for a TAP description: one line, printable.  The
+ * result lives in a static buffer until the next call. */
+__attribute__((unused))
+static const char *tap_esc(const char *s)
+{
+	static char buf[72];
+	size_t o = 0;
+
+	for (; *s != '\0' && o < sizeof buf - 5; s++)
+		if (*s >= 0x20 && *s < 0x7f)
+			buf[o++] = *s;
+		else
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "\\x%02x",
+			    (unsigned char)*s);
+	buf[o] = '\0';
+	return buf;
+}
+
 /* Read a whole file (binary); NULL on error; *len set. */
 __attribute__((unused))
 static char *tap_slurp(const char *path, size_t *len)

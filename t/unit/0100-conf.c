@@ -13,23 +13,6 @@ S(const char *s)
 	return (struct fed_str){ s, strlen(s) };
 }
 
-/* Test text made fit for a TAP description: one line, printable. */
-static const char *
-esc(const char *s)
-{
-	static char buf[72];
-	size_t o = 0;
-
-	for (; *s != '\0' && o < sizeof buf - 5; s++)
-		if (*s >= 0x20 && *s < 0x7f)
-			buf[o++] = *s;
-		else
-			o += (size_t)snprintf(buf + o, sizeof buf - o, "\\x%02x",
-			    (unsigned char)*s);
-	buf[o] = '\0';
-	return buf;
-}
-
 /* Defaults, then `text` as file "fed.conf"; 0 or -1, *c to be freed. */
 static int
 parse(struct conf *c, const char *text, struct fed_err *e)
@@ -45,8 +28,8 @@ bad(const char *text, const char *want)
 	struct conf c;
 	struct fed_err e = { "" };
 
-	ok(parse(&c, text, &e) == -1, "refused: %s", esc(text));
-	is_str(e.msg, want, "message for %s", esc(text));
+	ok(parse(&c, text, &e) == -1, "refused: %s", tap_esc(text));
+	is_str(e.msg, want, "message for %s", tap_esc(text));
 	conf_free(&c);
 }
 

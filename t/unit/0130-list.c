@@ -16,23 +16,6 @@ parse(struct list *l, const char *text, int opts, struct fed_err *e)
 	    opts, e);
 }
 
-/* Test text made fit for a TAP description: one line, printable. */
-static const char *
-esc(const char *s)
-{
-	static char buf[64];
-	size_t o = 0;
-
-	for (; *s != '\0' && o < sizeof buf - 5; s++)
-		if (*s >= 0x20 && *s < 0x7f)
-			buf[o++] = *s;
-		else
-			o += (size_t)snprintf(buf + o, sizeof buf - o, "\\x%02x",
-			    (unsigned char)*s);
-	buf[o] = '\0';
-	return buf;
-}
-
 /* A list that must fail with exactly `want`. */
 static void
 bad(const char *text, int opts, const char *want)
@@ -42,7 +25,7 @@ bad(const char *text, int opts, const char *want)
 	int rc = parse(&l, text, opts, &e);
 
 	ok(rc == -1, "refused: %s", want);
-	is_str(e.msg, want, "message for %s", esc(text));
+	is_str(e.msg, want, "message for %s", tap_esc(text));
 	ok(l.n == 0 && l.v == NULL && l.arena == NULL, "left empty");
 	list_free(&l);
 }
