@@ -103,7 +103,7 @@ strv_add(struct conf_strv *sv, const char *p, size_t n)
 {
 	char **nv, *s;
 
-	if ((s = strndup(p, n)) == NULL)
+	if ((s = fed_strdup_n(p, n)) == NULL)
 		return -1;
 	if ((nv = reallocarray(sv->v, sv->n + 1, sizeof *nv)) == NULL) {
 		free(s);
@@ -580,7 +580,7 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 			return 0;
 		}
 	string:
-		if ((s = strndup(p, n)) == NULL) {
+		if ((s = fed_strdup_n(p, n)) == NULL) {
 			fed_err_set(err, "%s", strerror(ENOMEM));
 			return -1;
 		}

@@ -39,6 +39,19 @@ fed_str_caseeq(struct fed_str s, const char *z)
 }
 
 char *
+fed_strdup_n(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (s != NULL) {
+		if (n > 0)
+			memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+char *
 fed_str_copy(char *dst, size_t dstsz, struct fed_str s)
 {
 	size_t n = s.n;

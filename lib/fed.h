@@ -34,6 +34,9 @@ void fed_err_set(struct fed_err *, const char *fmt, ...)
 
 int fed_str_eq(struct fed_str, const char *);
 int fed_str_caseeq(struct fed_str, const char *);
+/* A new NUL-terminated copy of n bytes of a slice, which (unlike
+ * strndup's argument) need not be a C string; NULL if out of memory. */
+char *fed_strdup_n(const char *p, size_t n);
 /* Copy a slice into a NUL-terminated buffer, truncating; returns dst. */
 char *fed_str_copy(char *dst, size_t dstsz, struct fed_str);
 
