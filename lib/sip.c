@@ -3,6 +3,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "sip.h"
 
 /*
@@ -19,106 +23,107 @@
  *   C_HEX     hex digits
  *   C_GVAL    gen-value without quotes: token chars and [ ] : (host)
  *   C_SCHEME  URI scheme after its first letter: alphanum + - .
+ *   C_UFAST   C_USER but '?': the bytes of a plain user@ prefix
  * (unreserved = alphanum - _ . ! ~ * ' ( ).)
  */
 enum {
 	C_TOKEN = 1 << 0, C_USER = 1 << 1, C_PASS = 1 << 2, C_PARAM = 1 << 3,
 	C_UHDR = 1 << 4, C_HOST = 1 << 5, C_WORD = 1 << 6, C_HEX = 1 << 7,
-	C_GVAL = 1 << 8, C_SCHEME = 1 << 9
+	C_GVAL = 1 << 8, C_SCHEME = 1 << 9, C_UFAST = 1 << 10
 };
 
 static const uint16_t cls[256] = {
-	['!'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL,
+	['!'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL | C_UFAST,
 	['"'] = C_WORD,
-	['$'] = C_USER | C_PASS | C_PARAM | C_UHDR,
+	['$'] = C_USER | C_PASS | C_PARAM | C_UHDR | C_UFAST,
 	['%'] = C_TOKEN | C_PARAM | C_UHDR | C_WORD | C_GVAL,
-	['&'] = C_USER | C_PASS | C_PARAM | C_UHDR,
-	['\''] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL,
-	['('] = C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD,
-	[')'] = C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD,
-	['*'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL,
-	['+'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL | C_SCHEME,
-	[','] = C_USER | C_PASS,
-	['-'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['.'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['/'] = C_USER | C_PARAM | C_UHDR | C_WORD,
-	['0'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['1'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['2'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['3'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['4'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['5'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['6'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['7'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['8'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['9'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
+	['&'] = C_USER | C_PASS | C_PARAM | C_UHDR | C_UFAST,
+	['\''] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL | C_UFAST,
+	['('] = C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_UFAST,
+	[')'] = C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_UFAST,
+	['*'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL | C_UFAST,
+	['+'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	[','] = C_USER | C_PASS | C_UFAST,
+	['-'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['.'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['/'] = C_USER | C_PARAM | C_UHDR | C_WORD | C_UFAST,
+	['0'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['1'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['2'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['3'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['4'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['5'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['6'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['7'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['8'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['9'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
 	[':'] = C_PARAM | C_UHDR | C_WORD | C_GVAL,
-	[';'] = C_USER | C_PARAM,
+	[';'] = C_USER | C_PARAM | C_UFAST,
 	['<'] = C_WORD,
-	['='] = C_USER | C_PASS | C_PARAM | C_UHDR,
+	['='] = C_USER | C_PASS | C_PARAM | C_UHDR | C_UFAST,
 	['>'] = C_WORD,
 	['?'] = C_USER | C_UHDR | C_WORD,
 	['@'] = C_UHDR,
-	['A'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['B'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['C'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['D'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['E'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['F'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['G'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['H'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['I'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['J'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['K'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['L'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['M'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['N'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['O'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['P'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['Q'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['R'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['S'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['T'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['U'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['V'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['W'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['X'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['Y'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['Z'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
+	['A'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['B'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['C'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['D'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['E'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['F'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['G'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['H'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['I'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['J'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['K'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['L'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['M'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['N'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['O'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['P'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['Q'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['R'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['S'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['T'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['U'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['V'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['W'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['X'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['Y'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['Z'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
 	['['] = C_PARAM | C_UHDR | C_WORD | C_GVAL,
 	['\\'] = C_WORD,
 	[']'] = C_PARAM | C_UHDR | C_WORD | C_GVAL,
-	['_'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL,
+	['_'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL | C_UFAST,
 	['`'] = C_TOKEN | C_WORD | C_GVAL,
-	['a'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['b'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['c'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['d'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['e'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['f'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME,
-	['g'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['h'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['i'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['j'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['k'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['l'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['m'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['n'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['o'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['p'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['q'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['r'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['s'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['t'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['u'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['v'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['w'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['x'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['y'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
-	['z'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME,
+	['a'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['b'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['c'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['d'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['e'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['f'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_HEX | C_GVAL | C_SCHEME | C_UFAST,
+	['g'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['h'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['i'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['j'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['k'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['l'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['m'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['n'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['o'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['p'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['q'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['r'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['s'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['t'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['u'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['v'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['w'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['x'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['y'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
+	['z'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_HOST | C_WORD | C_GVAL | C_SCHEME | C_UFAST,
 	['{'] = C_WORD,
 	['}'] = C_WORD,
-	['~'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL,
+	['~'] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_UHDR | C_WORD | C_GVAL | C_UFAST,
 };
 
 #define IS(c, k)	((cls[(unsigned char)(c)] & (k)) != 0)
@@ -182,7 +187,7 @@ is_lws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static const char *
+static inline const char *
 skip_class(const char *p, const char *e, unsigned k)
 {
 	/*
@@ -234,12 +239,13 @@ name_is(const char *p, const char *lower, size_t n)
 }
 
 static int
-str_caseis(struct fed_str s, const char *lower)
+str_caseis_n(struct fed_str s, const char *lower, size_t n)
 {
-	size_t n = strlen(lower);
-
 	return s.n == n && name_is(s.p, lower, n);
 }
+
+/* A literal's length is known at compile time: no strlen per call. */
+#define str_caseis(s, lit)	str_caseis_n((s), (lit), sizeof(lit) - 1)
 
 void
 sip_limits_default(struct sip_limits *l)
@@ -291,14 +297,39 @@ sip_hdr_find(const struct sip_msg *m, enum sip_hdr_id id)
 }
 
 /*
+ * name_is() for n <= 16 when 16 bytes at p may be read: two word compares.
+ * `lower` is the name zero-padded to 17 bytes.
+ */
+static int
+name_is16(const char *p, const char *lower, size_t n)
+{
+	static const unsigned char ff[32] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+	};
+	const uint64_t f = 0x2020202020202020ULL;
+	uint64_t a, b, la, lb, ma, mb;
+
+	memcpy(&a, p, 8);
+	memcpy(&b, p + 8, 8);
+	memcpy(&la, lower, 8);
+	memcpy(&lb, lower + 8, 8);
+	memcpy(&ma, ff + 16 - n, 8);	/* 0xff on the name's n bytes */
+	memcpy(&mb, ff + 24 - n, 8);
+	return (((a | f) & ma) ^ la) == 0 && (((b | f) & mb) ^ lb) == 0;
+}
+
+/*
  * Header names by length, then first letter, then a folded compare: one
  * switch instead of a chain of strcasecmp.  Compact forms are RFC 3261
- * 7.3.3 and the later RFCs' (o Event, r Refer-To, k Supported).
+ * 7.3.3 and the later RFCs' (o Event, r Refer-To, k Supported).  `wide`
+ * says 16 bytes at p may be read.
  */
 static enum sip_hdr_id
-hdr_id(const char *p, size_t n)
+hdr_id(const char *p, size_t n, int wide)
 {
-#define H(s, id) if (name_is(p, s, sizeof s - 1)) return id
+#define H(s, id) if (wide ? name_is16(p, (const char [17]){ s }, n) : \
+    name_is(p, s, sizeof s - 1)) return id
 	switch (n) {
 	case 1:
 		switch (p[0] | 0x20) {
@@ -402,6 +433,34 @@ is_ipv4(const char *p, const char *e)
 }
 
 /*
+ * Host name bytes for parse_host(); 0 for any other byte.  A '.' or '-'
+ * after a '.' (or at the start), and a '.' after a '-', are the faults:
+ * the high nibble of a byte's entry holds the kinds that may not follow.
+ */
+enum {
+	H_DOT = 1 | (1 | 2) << 4, H_DASH = 2 | 1 << 4, H_DIGIT = 4,
+	H_ALPHA = 8
+};
+static const unsigned char hostc[256] = {
+	['-'] = H_DASH, ['.'] = H_DOT, ['0'] = H_DIGIT, ['1'] = H_DIGIT,
+	['2'] = H_DIGIT, ['3'] = H_DIGIT, ['4'] = H_DIGIT, ['5'] = H_DIGIT,
+	['6'] = H_DIGIT, ['7'] = H_DIGIT, ['8'] = H_DIGIT, ['9'] = H_DIGIT,
+	['A'] = H_ALPHA, ['B'] = H_ALPHA, ['C'] = H_ALPHA, ['D'] = H_ALPHA,
+	['E'] = H_ALPHA, ['F'] = H_ALPHA, ['G'] = H_ALPHA, ['H'] = H_ALPHA,
+	['I'] = H_ALPHA, ['J'] = H_ALPHA, ['K'] = H_ALPHA, ['L'] = H_ALPHA,
+	['M'] = H_ALPHA, ['N'] = H_ALPHA, ['O'] = H_ALPHA, ['P'] = H_ALPHA,
+	['Q'] = H_ALPHA, ['R'] = H_ALPHA, ['S'] = H_ALPHA, ['T'] = H_ALPHA,
+	['U'] = H_ALPHA, ['V'] = H_ALPHA, ['W'] = H_ALPHA, ['X'] = H_ALPHA,
+	['Y'] = H_ALPHA, ['Z'] = H_ALPHA, ['a'] = H_ALPHA, ['b'] = H_ALPHA,
+	['c'] = H_ALPHA, ['d'] = H_ALPHA, ['e'] = H_ALPHA, ['f'] = H_ALPHA,
+	['g'] = H_ALPHA, ['h'] = H_ALPHA, ['i'] = H_ALPHA, ['j'] = H_ALPHA,
+	['k'] = H_ALPHA, ['l'] = H_ALPHA, ['m'] = H_ALPHA, ['n'] = H_ALPHA,
+	['o'] = H_ALPHA, ['p'] = H_ALPHA, ['q'] = H_ALPHA, ['r'] = H_ALPHA,
+	['s'] = H_ALPHA, ['t'] = H_ALPHA, ['u'] = H_ALPHA, ['v'] = H_ALPHA,
+	['w'] = H_ALPHA, ['x'] = H_ALPHA, ['y'] = H_ALPHA, ['z'] = H_ALPHA
+};
+
+/*
  * host = hostname / IPv4address / IPv6reference.  Returns the end of the
  * host, or NULL.  Inside brackets only hex digits, ':' and '.' are checked
  * (RFC 5118 4.10: the 3-colon form the RFC 3261 ABNF allows must pass).
@@ -409,9 +468,9 @@ is_ipv4(const char *p, const char *e)
 static const char *
 parse_host(const char *p, const char *e, int *is_ip)
 {
-	const char *q, *top = p;
-	int colons = 0, alldigits = 1;
-	char prev = '.';
+	const char *q, *top;
+	int colons = 0;
+	unsigned b, prev = H_DOT, bad = 0;
 
 	*is_ip = 0;
 	if (p < e && *p == '[') {
@@ -423,34 +482,32 @@ parse_host(const char *p, const char *e, int *is_ip)
 		*is_ip = 1;
 		return q + 1;
 	}
-	/* One pass: labels of alphanum and inner '-', a trailing dot. */
-	for (q = p; q < e; prev = *q++) {
-		if (*q == '.') {
-			if (prev == '.' || prev == '-')
-				return NULL;
-		} else if (*q == '-') {
-			if (prev == '.')
-				return NULL;
-			alldigits = 0;
-		} else if (IS_DIGIT(*q) || IS_ALPHA(*q)) {
-			if (prev == '.')
-				top = q;
-			if (!IS_DIGIT(*q))
-				alldigits = 0;
-		} else
-			break;
+	/*
+	 * One branch-free pass: labels of alphanum and inner '-', a
+	 * trailing dot.  Each byte is checked against the one before it
+	 * (the start counts as a '.'), no test on the way but the end.
+	 */
+	for (q = p; q < e && (b = hostc[(unsigned char)*q]) != 0; q++) {
+		bad |= b & (prev >> 4);
+		prev = b;
 	}
-	if (q == p || prev == '-')
+	if (q == p || (bad & 15) || prev == H_DASH)
 		return NULL;
-	if (alldigits) {
-		if (!is_ipv4(p, q))
-			return NULL;
-		*is_ip = 1;
-		return q;
-	}
 	/* toplabel = ALPHA *( alphanum / "-" ): "1.2.3" is no host name. */
-	if (!IS_ALPHA(*top))
+	top = q;
+	if (top[-1] == '.')
+		top--;			/* the trailing dot */
+	while (top > p && top[-1] != '.')
+		top--;
+	if (IS_ALPHA(*top))
+		return q;
+	/* Digits and dots only: an IPv4 address, or nothing. */
+	for (top = p; top < q && hostc[(unsigned char)*top] != H_ALPHA &&
+	    hostc[(unsigned char)*top] != H_DASH; top++)
+		;
+	if (top < q || !is_ipv4(p, q))
 		return NULL;
+	*is_ip = 1;
 	return q;
 }
 
@@ -538,18 +595,29 @@ sip_uri_parse(struct fed_str s, struct sip_uri *u, struct sip_error *err)
 	const char *p = s.p, *e = s.p + s.n, *q, *at, *ques, *ui = NULL;
 	const char *why = NULL;
 	struct sip_uri tmp;
+	static const struct sip_uri zero_uri;
+	int sip;
 
-	memset(u, 0, sizeof *u);
+	*u = zero_uri;		/* a copy, not a memset: no rep stos */
 	if (s.n == 0 || !IS_ALPHA(*p))
 		return uri_fail(err, "bad URI scheme");
-	q = skip_class(p + 1, e, C_SCHEME);
-	if (q == e || *q != ':')
-		return uri_fail(err, "bad URI scheme");
+	if (e - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
+	    (p[2] | 0x20) == 'p' && (p[3] == ':' || (e - p >= 5 &&
+	    (p[3] | 0x20) == 's' && p[4] == ':'))) {
+		q = p[3] == ':' ? p + 3 : p + 4;	/* sip: or sips: */
+		sip = 1;
+	} else {
+		q = skip_class(p + 1, e, C_SCHEME);
+		if (q == e || *q != ':')
+			return uri_fail(err, "bad URI scheme");
+		sip = str_caseis(mkstr(p, q), "sip") ||
+		    str_caseis(mkstr(p, q), "sips");
+	}
 	u->scheme = mkstr(p, q);
 	u->opaque = mkstr(q + 1, e);
 	if (u->opaque.n == 0)
 		return uri_fail(err, "empty URI");
-	if (!str_caseis(u->scheme, "sip") && !str_caseis(u->scheme, "sips")) {
+	if (!sip) {
 		/* Any scheme is taken (RFC 4475 unkscm, novelsc, unksm2),
 		 * if it holds no white space, control, quote or < >. */
 		for (q = u->opaque.p; q < e; q++) {
@@ -565,6 +633,18 @@ sip_uri_parse(struct fed_str s, struct sip_uri *u, struct sip_error *err)
 
 	u->is_sip = 1;
 	p = u->opaque.p;
+	/*
+	 * The common user@host: user bytes with no '?', ':' or '%' up to the
+	 * '@' need none of the care below (the first '@', no '?' before it,
+	 * no password, nothing escaped).
+	 */
+	for (q = p; q < e && IS(*q, C_UFAST); q++)
+		;
+	if (q < e && *q == '@' && q > p) {
+		u->user = mkstr(p, q);
+		p = q + 1;
+		goto hostpart;
+	}
 	/*
 	 * The userinfo ends at an '@'.  The user part may hold '?' and ';'
 	 * (RFC 4475 intmeth, semiuri), but '@' can only be escaped there,
@@ -593,6 +673,7 @@ sip_uri_parse(struct fed_str s, struct sip_uri *u, struct sip_error *err)
 		u->user = mkstr(p, ue);
 		p = ui + 1;
 	}
+hostpart:
 	q = parse_hostpart(p, e, u, &why);
 	if (q == NULL)
 		return uri_fail(err, why);
@@ -715,7 +796,7 @@ static const char *const r_via[R__N] = {
  * value of the first parameter named `want` (branch, tag).
  */
 static const char *
-parse_params(const char *p, const char *e, const char *want,
+parse_params(const char *p, const char *e, const char *want, size_t wantn,
     struct fed_str *val, const char **why, const char *const *r)
 {
 	const char *n, *ne, *q, *v, *ve;
@@ -755,7 +836,7 @@ parse_params(const char *p, const char *e, const char *want,
 			p = ve;
 		}
 		if (val != NULL && val->p == NULL &&
-		    str_caseis(mkstr(n, ne), want))
+		    str_caseis_n(mkstr(n, ne), want, wantn))
 			*val = mkstr(v, ve);
 	}
 }
@@ -841,7 +922,7 @@ parse_addr(const char *p, const char *e, const char *const *r,
 		*why = ue_err.reason;
 		return NULL;
 	}
-	return parse_params(p, e, "tag", tag, why, r);
+	return parse_params(p, e, "tag", 3, tag, why, r);
 }
 
 /* From or To: exactly one address. */
@@ -893,6 +974,17 @@ check_via(const char *p, const char *e, struct fed_str *branch)
 		p = skip_lws(p, e);
 		if (p == e || *p == ',')
 			return r_via[R_EMPTY];
+		if (e - p >= 8 && (p[0] | 0x20) == 's' &&
+		    (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
+		    memcmp(p + 3, "/2.0/", 5) == 0) {
+			/* The usual SIP/2.0/transport, without any LWS
+			 * inside: only the transport token to walk. */
+			n = skip_lws(p + 8, e);
+			p = skip_class(n, e, C_TOKEN);
+			if (p == n)
+				return "bad Via protocol";
+			goto sent_by;
+		}
 		for (i = 0; i < 3; i++) {
 			if (i > 0) {
 				if (p == e || *p != '/')
@@ -910,6 +1002,7 @@ check_via(const char *p, const char *e, struct fed_str *branch)
 		}
 		if (!str_caseis(part[0], "sip") || !fed_str_eq(part[1], "2.0"))
 			return "bad Via protocol version";
+sent_by:
 		q = skip_lws(p, e);
 		if (q == p)
 			return "bad Via sent-by";
@@ -922,7 +1015,7 @@ check_via(const char *p, const char *e, struct fed_str *branch)
 			if (p == NULL)
 				return "bad Via sent-by port";
 		}
-		p = parse_params(p, e, "branch", branch, &why, r_via);
+		p = parse_params(p, e, "branch", 6, branch, &why, r_via);
 		if (p == NULL)
 			return why;
 		if (p == e)
@@ -992,6 +1085,60 @@ has_ctl(const char *s, const char *e)
 	for (; s < e; s++)
 		acc |= (unsigned char)*s < 0x20 || *s == 0x7f;
 	return acc != 0;
+}
+
+/*
+ * The first byte in p..e below 0x20 or DEL (CR, LF and HT included), or e.
+ * The head's line walk: one pass finds each line's end and tells whether
+ * the line holds any other control byte, so the common line is read once.
+ */
+static const char *
+find_ctl(const char *p, const char *e)
+{
+#if defined(__SSE2__) && defined(__GNUC__)
+	const __m128i lo = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+
+	/* 32 bytes a turn: most header lines end within two. */
+	for (; e - p >= 32; p += 32) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i y = _mm_loadu_si128((const __m128i *)(const void *)
+		    (p + 16));
+		__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, lo),
+		    x), _mm_cmpeq_epi8(x, del));
+		__m128i d = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(y, lo),
+		    y), _mm_cmpeq_epi8(y, del));
+		unsigned mask = (unsigned)_mm_movemask_epi8(c) |
+		    (unsigned)_mm_movemask_epi8(d) << 16;
+
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+	}
+	for (; e - p >= 16; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, lo),
+		    x), _mm_cmpeq_epi8(x, del));
+		unsigned mask = (unsigned)_mm_movemask_epi8(c);
+
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+	}
+#else
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	uint64_t w;
+
+	for (; e - p >= 8; p += 8) {
+		memcpy(&w, p, 8);
+		if ((((w - ones * 0x20) & ~w & highs) |
+		    (((w ^ (ones * 0x7f)) - ones) & ~(w ^ (ones * 0x7f)) &
+		    highs)) != 0)
+			break;
+	}
+#endif
+	for (; p < e; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return p;
+	return e;
 }
 
 /*
@@ -1098,17 +1245,21 @@ parse_start(struct head *h, const char *p, const char *e)
 		return;
 	}
 	m->ruri_raw = mkstr(u, last);
-	if (memchr(u, ' ', (size_t)(last - u)) != NULL ||
-	    memchr(u, '\t', (size_t)(last - u)) != NULL) {
-		bad(h, "white space in the Request-URI", 400);
-		return;
-	}
-	if (memchr(u, '<', (size_t)(last - u)) != NULL) {
-		bad(h, "Request-URI in < >", 400);
-		return;
-	}
+	/*
+	 * A URI that parses holds no SP, HT or '<' (no URI grammar takes
+	 * them), so those are only looked for when it fails: the reasons
+	 * for them come first, and the URI then stays unset.
+	 */
 	if (sip_uri_parse(m->ruri_raw, &m->ruri, &ue) < 0) {
-		bad(h, ue.reason, 400);
+		if (memchr(u, ' ', (size_t)(last - u)) != NULL ||
+		    memchr(u, '\t', (size_t)(last - u)) != NULL) {
+			memset(&m->ruri, 0, sizeof m->ruri);
+			bad(h, "white space in the Request-URI", 400);
+		} else if (memchr(u, '<', (size_t)(last - u)) != NULL) {
+			memset(&m->ruri, 0, sizeof m->ruri);
+			bad(h, "Request-URI in < >", 400);
+		} else
+			bad(h, ue.reason, 400);
 		return;
 	}
 	/* RFC 4475 escruri: never let a Request-URI carry headers. */
@@ -1239,18 +1390,50 @@ header(struct head *h, struct sip_hdr *hd)
 		bad(h, why, 400);
 }
 
-/* One logical header line ls..le (le after its LF). */
+/*
+ * One logical header line ls..le (le after its LF).  `ctl` says whether a
+ * control byte occurs before the line's final (CR)LF.
+ */
 static void
-header_line(struct head *h, const char *ls, const char *le)
+header_line(struct head *h, const char *ls, const char *le, int ctl)
 {
 	struct sip_msg *m = h->m;
 	struct sip_hdr *hd = &m->hdr[m->nhdr++];
 	const char *ee, *ne, *c, *vs, *ve;
+	enum sip_hdr_id id;
 
 	ee = le - 1;			/* at the LF */
 	if (ee > ls && ee[-1] == '\r')
 		ee--;
-	ne = skip_class(ls, ee, C_TOKEN);
+	ne = NULL;
+	id = SIP_H_OTHER;
+#if defined(__SSE2__) && defined(__GNUC__)
+	/*
+	 * A name known by the first ':', SP or HT of a 16-byte line start is
+	 * all token bytes and ends there: no byte-by-byte walk.  Not with
+	 * a control byte in the line: CR | 0x20 is '-'.
+	 */
+	if (!ctl && ee - ls >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)ls);
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')),
+		    _mm_cmpeq_epi8(x, _mm_set1_epi8(' '))),
+		    _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'))));
+
+		if (mask != 0) {
+			size_t n = (size_t)__builtin_ctz(mask);
+
+			id = hdr_id(ls, n, 1);
+			if (id != SIP_H_OTHER)
+				ne = ls + n;
+		}
+	}
+#endif
+	if (ne == NULL) {
+		for (ne = ls; ne < ee && IS(*ne, C_TOKEN); ne++)
+			;		/* names are short: no call */
+		id = hdr_id(ls, (size_t)(ne - ls), 0);
+	}
 	hd->id = SIP_H_OTHER;
 	hd->name = mkstr(ls, ne);
 	hd->value = mkstr(ee, ee);
@@ -1269,13 +1452,13 @@ header_line(struct head *h, const char *ls, const char *le)
 		return;
 	}
 	c++;
-	if (has_ctl(c, ee) && !ctl_ok(c, ee))
+	if (ctl && has_ctl(c, ee) && !ctl_ok(c, ee))
 		bad(h, "control character in a header value", 400);
 	vs = skip_lws(c, ee);
 	for (ve = ee; ve > vs && is_lws(ve[-1]); ve--)
 		;
 	hd->value = mkstr(vs, ve);
-	hd->id = hdr_id(ls, (size_t)(ne - ls));
+	hd->id = id;
 	if (hd->id != SIP_H_OTHER)
 		header(h, hd);
 }
@@ -1302,7 +1485,8 @@ parse_head(struct head *h, const char *buf, const char *limit,
     const struct sip_limits *lim, int final)
 {
 	struct sip_msg *m = h->m;
-	const char *p, *nl, *ls;
+	const char *p, *q, *nl, *ls;
+	int ctl;
 	unsigned maxh = lim->max_headers < SIP_HDR_MAX ? lim->max_headers :
 	    SIP_HDR_MAX;
 
@@ -1327,12 +1511,23 @@ parse_head(struct head *h, const char *buf, const char *limit,
 		    p - buf >= 2 && p[-2] == '\r')
 			return p;
 		ls = p;
+		ctl = 0;
 		for (;;) {
-			nl = memchr(p, '\n', (size_t)(limit - p));
-			if (nl == NULL)
+			/* The next LF; any other control byte on the way
+			 * (HT, a lone CR ...) sets ctl. */
+			q = find_ctl(p, limit);
+			if (q == limit)
 				return NULL;
-			if (nl == p || nl[-1] != '\r')
+			if (*q == '\r' && limit - q >= 2 && q[1] == '\n')
+				nl = q + 1;
+			else if (*q == '\n') {
+				nl = q;
 				bad(h, "bare LF in the header section", 400);
+			} else {
+				ctl = 1;
+				p = q + 1;
+				continue;
+			}
 			p = nl + 1;
 			if ((size_t)(p - ls) > lim->max_line) {
 				head_fatal(h, "header line too long");
@@ -1340,15 +1535,17 @@ parse_head(struct head *h, const char *buf, const char *limit,
 			}
 			if (p == limit && !final)
 				return NULL;	/* folded or not? */
-			if (p < limit && IS_WSP(*p))
+			if (p < limit && IS_WSP(*p)) {
+				ctl = 1;
 				continue;	/* folding */
+			}
 			break;
 		}
 		if (m->nhdr >= maxh) {
 			head_fatal(h, "too many header lines");
 			return NULL;
 		}
-		header_line(h, ls, p);
+		header_line(h, ls, p, ctl);
 	}
 	return NULL;
 }
