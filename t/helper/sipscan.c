@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fed.h"
@@ -26,7 +27,17 @@ struct totals {
 	unsigned long long bytes;
 	unsigned long long malformed;
 	unsigned long long keepalives;
+	double parse_seconds;		/* wall time outside read(2) */
 };
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* The parsed message is large (SIP_HDR_MAX headers): keep it off the stack. */
 static struct sip_msg msg;
@@ -376,6 +387,9 @@ scan(int fd, const char *name, enum mode mode, struct totals *tot)
 	char *buf;
 	ssize_t got;
 	int eof = 0, rc = 0;
+	/* The bench wants the parser's own speed too: time everything but
+	 * the reads, two clock calls a 1 MiB chunk. */
+	double t_run = now_seconds();
 
 	sip_limits_default(&lim);
 	cap = CHUNK + lim.max_message;
@@ -463,10 +477,12 @@ scan(int fd, const char *name, enum mode mode, struct totals *tot)
 			rc = FED_EXIT_USAGE;
 			goto done;
 		}
+		tot->parse_seconds += now_seconds() - t_run;
 		do
 			got = read(fd, buf + len, cap - len < CHUNK ?
 			    cap - len : CHUNK);
 		while (got < 0 && errno == EINTR);
+		t_run = now_seconds();
 		if (got < 0)
 			fed_err(FED_EXIT_SYS, "%s: read", name);
 		if (got == 0)
@@ -475,6 +491,7 @@ scan(int fd, const char *name, enum mode mode, struct totals *tot)
 		tot->bytes += (unsigned long long)got;
 	}
 done:
+	tot->parse_seconds += now_seconds() - t_run;
 	free(buf);
 	return rc;
 }
@@ -518,8 +535,9 @@ main(int argc, char **argv)
 	}
 	rc = scan(fd, name, mode, &tot);
 	if (mode == M_COUNT)
-		printf("messages %llu bytes %llu malformed %llu keepalives %llu\n",
-		    tot.messages, tot.bytes, tot.malformed, tot.keepalives);
+		printf("messages %llu bytes %llu malformed %llu keepalives %llu "
+		    "parse_seconds %.6f\n", tot.messages, tot.bytes,
+		    tot.malformed, tot.keepalives, tot.parse_seconds);
 	else if (mode == M_SUMMARY)
 		summary_print();
 	if (fflush(stdout) == EOF || ferror(stdout))
