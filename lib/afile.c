@@ -95,7 +95,9 @@ afile_begin(struct afile *af, const char *path, int mode, struct fed_err *err)
 		afile_release(af);
 		return -1;
 	}
-	af->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* flock needs no write access: a lock file made by one user can be
+	 * taken by another (fedgate and fedlist may run as different users). */
+	af->lockfd = open(lockpath, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (af->lockfd < 0) {
 		fed_err_set(err, "%s: %s", lockpath, strerror(errno));
 		free(lockpath);
@@ -151,11 +153,19 @@ int
 afile_commit(struct afile *af, struct fed_err *err)
 {
 	FILE *fp = af->fp;
-	int fd = fileno(fp);
+	int fd;
 
+	if (fp == NULL) {
+		fed_err_set(err, "afile_commit without afile_begin");
+		afile_release(af);
+		return -1;
+	}
+	fd = fileno(fp);
 	/* Every step is checked: a full disk must not become a short file. */
 	af->fp = NULL;
-	if (fflush(fp) != 0 || ferror(fp) || fsync(fd) != 0) {
+	if (ferror(fp))
+		errno = EIO;	/* an earlier write failed; errno is stale */
+	if (ferror(fp) || fflush(fp) != 0 || fsync(fd) != 0) {
 		fed_err_set(err, "%s: write: %s", af->tmp, strerror(errno));
 		fclose(fp);
 		afile_release(af);
@@ -173,13 +183,13 @@ afile_commit(struct afile *af, struct fed_err *err)
 	}
 	free(af->tmp);
 	af->tmp = NULL;
-	/* The rename itself is durable only once the directory is synced. */
-	if (fsync_dir(af->path) != 0) {
-		fed_err_set(err, "%s: sync directory: %s", af->path,
-		    strerror(errno));
-		afile_release(af);
-		return -1;
-	}
+	/*
+	 * The rename is durable only once the directory is synced.  If that
+	 * fails the new contents are nevertheless in place for every reader,
+	 * so reporting failure would mislead the caller into thinking the
+	 * old ones are: only a crash before the next sync could lose it.
+	 */
+	(void)fsync_dir(af->path);
 	afile_release(af);
 	return 0;
 }
@@ -215,20 +225,18 @@ afile_read(const char *path, size_t maxlen, char **bufp, size_t *lenp,
 		goto fail;
 	for (;;) {
 		if (len + 1 == cap) {
+			size_t ncap;
 			char *nb;
 
-			if (cap > maxlen) {
-				close(fd);
-				free(buf);
-				fed_err_set(err, "%s: larger than %zu bytes",
-				    path, maxlen);
-				errno = EFBIG;
-				return -1;
-			}
-			if ((nb = realloc(buf, cap * 2)) == NULL)
+			/* Room for maxlen bytes, the NUL, and one byte more
+			 * to tell a file of maxlen bytes from a longer one. */
+			if (len > maxlen)
+				break;
+			ncap = cap > (maxlen + 2) / 2 ? maxlen + 2 : cap * 2;
+			if ((nb = realloc(buf, ncap)) == NULL)
 				goto fail;
 			buf = nb;
-			cap *= 2;
+			cap = ncap;
 		}
 		r = read(fd, buf + len, cap - 1 - len);
 		if (r < 0 && errno == EINTR)

@@ -25,7 +25,8 @@ struct afile {
 /* Lock PATH and open its temporary file; mode is the new file's mode. */
 int afile_begin(struct afile *, const char *path, int mode, struct fed_err *);
 
-/* Make the new contents PATH's; always releases everything.  0 or -1. */
+/* Make the new contents PATH's; always releases everything.  0 or -1;
+ * once it has returned 0 every reader sees the new contents. */
 int afile_commit(struct afile *, struct fed_err *);
 
 /* Drop the new contents; PATH is untouched.  Safe after commit. */

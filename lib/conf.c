@@ -409,10 +409,12 @@ one_item(void *arg, const char *p, size_t n)
 		n = strlen(dom);
 		break;
 	case K_CODES:
-		if (parse_uint(p, n, 999, &code) == -1 || code < 100 ||
+		/* A success (2xx) or a provisional response can never be a
+		 * failure: it would count on both sides of the share. */
+		if (parse_uint(p, n, 999, &code) == -1 || code < 300 ||
 		    code > 699) {
-			fed_err_set(x->err, "%s is not a SIP response code "
-			    "(100 to 699)", q);
+			fed_err_set(x->err, "%s is not a final non-2xx SIP "
+			    "response code (300 to 699)", q);
 			return -1;
 		}
 		x->codes[code] = 1;

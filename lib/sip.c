@@ -1379,8 +1379,14 @@ header(struct head *h, struct sip_hdr *hd)
 		why = check_contact(vs, ve);
 		break;
 	case SIP_H_USER_AGENT:
-		if (!(h->seen & SEEN_UA))
-			m->user_agent = hd->value;
+		/* Not a comma-list header, so never repeated (RFC 3261
+		 * 7.3.1); a second one could hide a scanner's name from the
+		 * User-Agent rule behind an innocent first one. */
+		if (h->seen & SEEN_UA) {
+			why = "more than one User-Agent header";
+			break;
+		}
+		m->user_agent = hd->value;
 		h->seen |= SEEN_UA;
 		break;
 	default:

@@ -272,7 +272,9 @@ test_errors(void)
 	    "none, auto");
 	bad("tls = OFF\n", "fed.conf:1: tls: \"OFF\" is not one of on, off");
 	bad("failure_codes = 404, 700\n", "fed.conf:1: failure_codes: \"700\" "
-	    "is not a SIP response code (100 to 699)");
+	    "is not a final non-2xx SIP response code (300 to 699)");
+	bad("failure_codes = 404, 200\n", "fed.conf:1: failure_codes: \"200\" "
+	    "is not a final non-2xx SIP response code (300 to 699)");
 	bad("failure_codes = ,\n", "fed.conf:1: failure_codes: the list is "
 	    "empty");
 	bad("methods = INVITE, RE GISTER, B@D\n", "fed.conf:1: methods: "

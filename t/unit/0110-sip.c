@@ -475,6 +475,10 @@ test_malformed(void)
 	    "Max-Forwards 256", "Max-Forwards out of range", 400);
 	malformed(req("Call-ID: other\r\n", "OPTIONS", "1 OPTIONS"),
 	    "two Call-IDs", "more than one Call-ID header", 400);
+	malformed(req("User-Agent: Mozilla/5.0\r\n"
+	    "User-Agent: friendly-scanner\r\n", "OPTIONS", "1 OPTIONS"),
+	    "two User-Agents hide a scanner", "more than one User-Agent header",
+	    400);
 	malformed(req("Date: Sat, 13 Nov 2010 23:29:00 EST\r\n", "OPTIONS",
 	    "1 OPTIONS"), "Date not GMT", "Date not in GMT", 400);
 	malformed(req("Contact: <sip:a@b>;;\r\n", "OPTIONS", "1 OPTIONS"),
