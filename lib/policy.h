@@ -6,7 +6,7 @@
 
 enum verdict { VERDICT_ACCEPT, VERDICT_LIMIT, VERDICT_REFUSE, VERDICT_OBSERVE };
 
-/* In the order of SPEC 1.5 after the accepts; names as in the log. */
+/* Grouped by verdict in the order SPEC 3 lists them; names as in the log. */
 enum reason {
 	REASON_ALLOWLISTED, REASON_DISCOVERED,		/* accept */
 	REASON_RATE, REASON_SUSPICIOUS,			/* limit, 503 */
