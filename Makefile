@@ -133,8 +133,10 @@ install: all
 	for m in man/*.[1-8]; do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; done
 	cp -R share/. $(DESTDIR)$(SHAREDIR)/
-	for c in completions/bash/*; do install -m 644 $$c $(DESTDIR)$(BASHCOMPDIR); done
-	for c in completions/zsh/*; do install -m 644 $$c $(DESTDIR)$(ZSHCOMPDIR); done
+	for c in completions/bash/*; do [ ! -f $$c ] || \
+	    install -m 644 $$c $(DESTDIR)$(BASHCOMPDIR); done
+	for c in completions/zsh/*; do [ ! -f $$c ] || \
+	    install -m 644 $$c $(DESTDIR)$(ZSHCOMPDIR); done
 
 clean:
 	rm -rf .asan fuzz/bin lib/*.o lib/libfed.a t/unit/*.t t/helper/*[!.][!c] \

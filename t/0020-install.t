@@ -1,0 +1,16 @@
+#!/bin/sh
+# make install puts the tools, pages and shared files under DESTDIR/PREFIX.
+. "${0%/*}/lib.sh"
+
+unset MAKEFLAGS MFLAGS MAKELEVEL
+expect 'make install into a scratch DESTDIR' \
+    make -s -C "$TOP" B="$B" DESTDIR="$T/root" PREFIX=/usr install
+r=$T/root/usr
+for f in bin/fedq bin/fedlist bin/fedstat sbin/fedgate; do
+	[ -x "$r/$f" ]; ok $? "$f is installed and executable"
+done
+for f in share/man/man5/fed.conf.5 share/man/man7/fedkit.7 \
+    share/fedkit/fed.conf; do
+	[ -f "$r/$f" ]; ok $? "$f is installed"
+done
+expect 'the installed fedgate runs' "$r/sbin/fedgate" -V
