@@ -446,6 +446,27 @@ one_item(void *arg, const char *p, size_t n)
 #define FIELD(c, k, t) ((t *)(void *)((char *)(c) + (k)->off))
 
 /* Set one key from its value [p, p + n); -1 with *err (without FILE:LINE). */
+
+/* The index of the value among `words` ("open, allowlist, off"), or -1
+ * with an error listing them. */
+static int
+keyword(const char *p, size_t n, const char *words, const char *q,
+    struct fed_err *err)
+{
+	const char *w = words, *e;
+	int i;
+
+	for (i = 0; *w != '\0'; i++) {
+		e = strchr(w, ',');
+		if (e == NULL)
+			e = w + strlen(w);
+		if ((size_t)(e - w) == n && memcmp(w, p, n) == 0)
+			return i;
+		w = *e == ',' ? e + 2 : e;
+	}
+	fed_err_set(err, "%s is not one of %s", q, words);
+	return -1;
+}
 static int
 set_key(struct conf *c, const struct key *k, const char *p, size_t n,
     struct fed_err *err)
@@ -454,46 +475,37 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 	struct item_ctx x;
 	unsigned long v;
 	unsigned d;
+	int i;
 	double share;
 	char *s;
 
 	fed_quote(q, p, n);
 	switch (k->type) {
-	case K_FEDERATION:
-		if (n == 4 && memcmp(p, "open", 4) == 0)
-			c->federation = FED_OPEN;
-		else if (n == 9 && memcmp(p, "allowlist", 9) == 0)
-			c->federation = FED_ALLOWLIST;
-		else if (n == 3 && memcmp(p, "off", 3) == 0)
-			c->federation = FED_OFF;
-		else {
-			fed_err_set(err, "%s is not one of open, allowlist, "
-			    "off", q);
+	case K_FEDERATION: {
+		static const int v_fed[] = { FED_OPEN, FED_ALLOWLIST, FED_OFF };
+
+		if ((i = keyword(p, n, "open, allowlist, off", q, err)) < 0)
 			return -1;
-		}
+		c->federation = (enum conf_federation)v_fed[i];
 		return 0;
-	case K_VERIFY:
-		if (n == 3 && memcmp(p, "srv", 3) == 0)
-			c->verify = VERIFY_SRV;
-		else if (n == 4 && memcmp(p, "none", 4) == 0)
-			c->verify = VERIFY_NONE;
-		else if (n == 4 && memcmp(p, "auto", 4) == 0)
-			c->verify = VERIFY_AUTO;
-		else {
-			fed_err_set(err, "%s is not one of srv, none, auto", q);
+	}
+	case K_VERIFY: {
+		static const int v_ver[] = { VERIFY_SRV, VERIFY_NONE,
+		    VERIFY_AUTO };
+
+		if ((i = keyword(p, n, "srv, none, auto", q, err)) < 0)
 			return -1;
-		}
+		c->verify = (enum conf_verify)v_ver[i];
 		return 0;
-	case K_TLS:
-		if (n == 2 && memcmp(p, "on", 2) == 0)
-			c->tls = TLS_ON;
-		else if (n == 3 && memcmp(p, "off", 3) == 0)
-			c->tls = TLS_OFF;
-		else {
-			fed_err_set(err, "%s is not one of on, off", q);
+	}
+	case K_TLS: {
+		static const int v_tls[] = { TLS_ON, TLS_OFF };
+
+		if ((i = keyword(p, n, "on, off", q, err)) < 0)
 			return -1;
-		}
+		c->tls = (enum conf_tls)v_tls[i];
 		return 0;
+	}
 	case K_RATE:
 		if (parse_uint(p, n, UINT_MAX, &v) == -1 || v < 1) {
 			fed_err_set(err, "%s is not a rate of at least 1", q);
