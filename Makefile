@@ -108,7 +108,7 @@ check: deps
 	$(MAKE) test
 	$(MAKE) test-asan
 
-demo: all $(B)/t/helper/sipscan $(B)/t/helper/gensip
+demo: all $(B)/t/helper/gensip
 	@sh share/demo/run
 
 bench: all $(B)/t/helper/sipscan $(B)/t/helper/gensip

@@ -1,26 +1,261 @@
-/* fedgate.c: front end of fedgate (not yet built: see issue 3). */
+/* fedgate.c: the SIP federation filter: parse options, run the pipe-mode loop. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
 #include <openssl/crypto.h>
+
+#include "conf.h"
 #include "fed.h"
+#include "gate.h"
+#include "sip.h"
+#include "vlog.h"
+
+#define READ_CHUNK 65536
 
 static _Noreturn void
 usage(int code)
 {
-	fprintf(code == 0 ? stdout : stderr, "usage: fedgate [-n] [-c file] [-u host:port] [--peer name]\n");
+	fprintf(code == 0 ? stdout : stderr,
+	    "usage: fedgate [-hnV] [-c file] [-p name] [-r file] [-u host:port]\n"
+	    "  -c file       configuration (default $FEDKIT_CONF, "
+	    CONF_DEFAULT_PATH ")\n"
+	    "  -n            dry run: decide and log, change no state\n"
+	    "  -p, --peer name\n"
+	    "                the connection's identity (pipe mode)\n"
+	    "  -r, --replies file\n"
+	    "                write the responses fedgate builds to file (pipe mode)\n"
+	    "  -u host:port  our internal SIP server (socket mode)\n"
+	    "  -h            this help;  -V  version\n");
 	exit(code);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Bytes to pass on, gathered per chunk of input so that the log lines
+ * describing them are written first. */
+struct outbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static int
+out_add(struct outbuf *o, const char *p, size_t n)
+{
+	char *np;
+	size_t cap;
+
+	if (o->n + n > o->cap) {
+		cap = o->cap ? o->cap : READ_CHUNK;
+		while (cap < o->n + n)
+			cap *= 2;
+		if ((np = realloc(o->p, cap)) == NULL)
+			return -1;
+		o->p = np;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->n, p, n);
+	o->n += n;
+	return 0;
+}
+
+struct pipe_run {
+	struct gate *g;
+	const struct conf *c;
+	int replies_fd;
+	struct outbuf out;
+	struct sip_msg msg;
+	struct gate_result res;
+};
+
+static void
+flush_out(struct pipe_run *r)
+{
+	struct fed_err err;
+
+	if (gate_log_flush(r->g, &err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	if (r->out.n > 0 && write_all(STDOUT_FILENO, r->out.p, r->out.n) != 0)
+		fed_err(FED_EXIT_SYS, "stdout");
+	r->out.n = 0;
+}
+
+/* Decide every whole message at the start of buf; returns bytes used, or
+ * -1 after an unframeable stream has been logged. */
+static long
+pipe_chunk(struct pipe_run *r, const char *buf, size_t len, size_t *scanned,
+    size_t consumed, int64_t now)
+{
+	struct sip_error se;
+	struct fed_err err;
+	size_t off = 0, used;
+	enum sip_frame_result fr;
+
+	for (;;) {
+		used = 0;
+		fr = sip_frame(buf + off, len - off, &r->c->limits, scanned,
+		    &used, &r->msg, &se);
+		switch (fr) {
+		case SIP_FRAME_MORE:
+			return (long)off;
+		case SIP_FRAME_KEEPALIVE:
+			if (out_add(&r->out, buf + off, used) != 0)
+				fed_err(FED_EXIT_SYS, "memory");
+			break;
+		case SIP_FRAME_MESSAGE:
+		case SIP_FRAME_MALFORMED:
+			if (gate_message(r->g, &r->msg,
+			    fr == SIP_FRAME_MALFORMED ? &se : NULL, now, &r->res,
+			    &err) != 0)
+				fed_errx(FED_EXIT_SYS, "%s", err.msg);
+			if ((r->res.d.verdict == VERDICT_ACCEPT ||
+			    r->res.d.verdict == VERDICT_OBSERVE) &&
+			    out_add(&r->out, buf + off, used) != 0)
+				fed_err(FED_EXIT_SYS, "memory");
+			if (r->res.reply_len > 0 && r->replies_fd >= 0 &&
+			    write_all(r->replies_fd, r->res.reply,
+			    r->res.reply_len) != 0)
+				fed_err(FED_EXIT_SYS, "replies");
+			break;
+		case SIP_FRAME_ERROR:
+			if (gate_unframeable(r->g, &se, now, &err) != 0)
+				fed_errx(FED_EXIT_SYS, "%s", err.msg);
+			flush_out(r);
+			fed_warnx("stdin: byte %zu: %s; the rest of the stream "
+			    "cannot be read", consumed + off, se.reason);
+			return -1;
+		}
+		off += used;
+	}
+}
+
+static int
+run_pipe(struct gate *g, const struct conf *c, int replies_fd)
+{
+	struct pipe_run *r;
+	struct fed_err err;
+	size_t cap, len = 0, scanned = 0, consumed = 0;
+	char *buf;
+	ssize_t n;
+	long used;
+	int64_t now;
+	int eof = 0;
+
+	/* Room for one whole message of the largest size plus a read. */
+	cap = c->limits.max_message + READ_CHUNK;
+	if ((buf = malloc(cap)) == NULL || (r = calloc(1, sizeof *r)) == NULL)
+		fed_err(FED_EXIT_SYS, "memory");
+	r->g = g;
+	r->c = c;
+	r->replies_fd = replies_fd;
+	gate_log_buffer(g, 1);
+	while (!eof) {
+		if (len == cap)		/* the framer refuses long before */
+			fed_errx(FED_EXIT_SYS, "stdin: internal error: buffer full");
+		n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fed_err(FED_EXIT_SYS, "stdin");
+		}
+		if (n == 0)
+			eof = 1;
+		len += (size_t)n;
+		now = gate_now_ms();
+		if (gate_tick(g, now, &err) != 0)
+			fed_errx(FED_EXIT_SYS, "%s", err.msg);
+		used = pipe_chunk(r, buf, len, &scanned, consumed, now);
+		if (used < 0)
+			return FED_EXIT_USAGE;
+		flush_out(r);
+		if (used > 0) {
+			memmove(buf, buf + used, len - (size_t)used);
+			len -= (size_t)used;
+			consumed += (size_t)used;
+			scanned = 0;
+		}
+		/* A lone CRLF keep-alive ends many captures: the framer
+		 * waits for a second one that never comes. */
+		if (eof && ((len == 2 && memcmp(buf, "\r\n", 2) == 0) ||
+		    (len == 1 && buf[0] == '\n'))) {
+			if (write_all(STDOUT_FILENO, buf, len) != 0)
+				fed_err(FED_EXIT_SYS, "stdout");
+			len = 0;
+		}
+		if (eof && len > 0) {
+			struct sip_error se = { "message cut short at end of "
+			    "input", 400 };
+
+			if (gate_unframeable(g, &se, now, &err) != 0 ||
+			    gate_log_flush(g, &err) != 0)
+				fed_errx(FED_EXIT_SYS, "%s", err.msg);
+			fed_warnx("stdin: byte %zu: %s", consumed, se.reason);
+			return FED_EXIT_USAGE;
+		}
+	}
+	free(r->out.p);
+	free(r);
+	free(buf);
+	return FED_EXIT_OK;
 }
 
 int
 main(int argc, char *argv[])
 {
-	int ch;
+	static const struct option longopts[] = {
+		{ "peer", required_argument, NULL, 'p' },
+		{ "replies", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf_path = NULL, *replies = NULL, *upstream = NULL;
+	struct gate_opts o = { NULL, 0, 0, -1 };
+	struct fed_err err;
+	struct conf c;
+	struct gate *g;
+	struct stat st;
+	int ch, rc, replies_fd = -1;
 
 	fed_progname = "fedgate";
-	while ((ch = getopt(argc, argv, "c:hV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:hnp:r:u:V", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
+			conf_path = optarg;
+			break;
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case 'p':
+			o.peer = optarg;
+			break;
+		case 'r':
+			replies = optarg;
+			break;
+		case 'u':
+			upstream = optarg;
 			break;
 		case 'V':
 			printf("fedgate %s\n", FEDKIT_VERSION);
@@ -32,6 +267,44 @@ main(int argc, char *argv[])
 			usage(FED_EXIT_USAGE);
 		}
 	}
-	fed_warnx("not implemented yet (issue 3)");
-	usage(FED_EXIT_USAGE);
+	if (optind != argc)
+		usage(FED_EXIT_USAGE);
+	if (o.peer != NULL && (o.peer[0] == '\0' || strlen(o.peer) >= 256))
+		fed_errx(FED_EXIT_USAGE, "--peer: a name of 1 to 255 bytes");
+	(void)upstream;
+
+	if (fstat(STDIN_FILENO, &st) != 0)
+		fed_err(FED_EXIT_SYS, "stdin");
+	if (S_ISSOCK(st.st_mode))
+		fed_errx(FED_EXIT_USAGE, "stdin is a socket: socket mode is "
+		    "not built yet (pipe mode reads a file or a pipe)");
+
+	if (conf_load(&c, conf_path, &err) != 0) {
+		conf_free(&c);
+		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
+	}
+	if (c.local_domains.n == 0)
+		fed_errx(FED_EXIT_USAGE, "%s: local_domains is not set: fedgate "
+		    "needs our own SIP domains to tell partners from us",
+		    c.path != NULL ? c.path : "no fed.conf (built-in defaults)");
+	/* A closed reader must not kill us in the middle of a log write. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((o.log_fd = vlog_open(c.verdict_log)) < 0)
+		fed_err(FED_EXIT_SYS, "%s", c.verdict_log);
+	if (replies != NULL && (replies_fd = open(replies,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		fed_err(FED_EXIT_SYS, "%s", replies);
+	if (gate_open(&g, &c, &o, &err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	rc = run_pipe(g, &c, replies_fd);
+	if (gate_close(g, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		if (rc == FED_EXIT_OK)
+			rc = FED_EXIT_SYS;
+	}
+	if (replies_fd >= 0 && close(replies_fd) != 0)
+		fed_err(FED_EXIT_SYS, "%s", replies);
+	close(o.log_fd);
+	conf_free(&c);
+	return rc;
 }

@@ -80,11 +80,12 @@ out:
 	free(bcopy);
 }
 
+static int open_tmp(struct afile *, const char *, int, struct fed_err *);
+
 int
 afile_begin(struct afile *af, const char *path, int mode, struct fed_err *err)
 {
 	char *lockpath;
-	int fd;
 
 	af->fp = NULL;
 	af->tmp = NULL;
@@ -114,6 +115,28 @@ afile_begin(struct afile *af, const char *path, int mode, struct fed_err *err)
 	}
 	free(lockpath);
 	remove_stale(path);
+	return open_tmp(af, path, mode, err);
+}
+
+int
+afile_begin_held(struct afile *af, const char *path, int mode,
+    struct fed_err *err)
+{
+	af->fp = NULL;
+	af->tmp = NULL;
+	af->lockfd = -1;
+	if ((af->path = strdup(path)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return open_tmp(af, path, mode, err);
+}
+
+static int
+open_tmp(struct afile *af, const char *path, int mode, struct fed_err *err)
+{
+	int fd;
+
 	if ((af->tmp = concat(path, ".tmp.XXXXXX")) == NULL ||
 	    (fd = mkostemp(af->tmp, O_CLOEXEC)) < 0) {
 		fed_err_set(err, "%s: temporary file: %s", path, strerror(errno));

@@ -25,6 +25,15 @@ struct afile {
 /* Lock PATH and open its temporary file; mode is the new file's mode. */
 int afile_begin(struct afile *, const char *path, int mode, struct fed_err *);
 
+/*
+ * The same, for a caller that already holds a lock covering PATH (the
+ * state directory locks shards of many files) and removes stale
+ * temporary files itself: no PATH.lock is taken and the commit releases
+ * no lock.
+ */
+int afile_begin_held(struct afile *, const char *path, int mode,
+    struct fed_err *);
+
 /* Make the new contents PATH's; always releases everything.  0 or -1;
  * once it has returned 0 every reader sees the new contents. */
 int afile_commit(struct afile *, struct fed_err *);

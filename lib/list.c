@@ -13,11 +13,6 @@
 
 #include "list.h"
 
-/*
- * A list file is read whole.  A million entries take about 30 MB; the cap
- * only stops a wrong path (a disk image, /dev/zero) from eating memory.
- */
-#define LIST_FILE_MAX	((size_t)256 << 20)
 #define LABEL_MAX	63
 #define LIST_NUM_MAX	2147483647L	/* fits a long everywhere */
 
@@ -302,17 +297,19 @@ is_blank(char c)
 
 /*
  * Parse one line [p, e) into *ent, writing the names into the arena at *a.
- * The arena is the buffer being parsed: every name written is no longer
- * than its token, and its NUL lands at most on the separator after it,
- * which has been read already.  Returns 1 for an entry, 0 for a blank or
- * comment line, -1 with *err (without file and line) for a bad line.
+ * For list_parse the arena is the buffer being parsed: every name written
+ * is no longer than its token, and its NUL lands at most on the separator
+ * after it, which has been read already.  For list_parse_line it is the
+ * caller's scratch, which is why the line itself is const here.  Returns 1
+ * for an entry, 0 for a blank or comment line, -1 with *err (without file
+ * and line) for a bad line.
  */
 static int
-parse_line(char *p, char *e, char *arena, size_t *a, int options_allowed,
-    struct list_entry *ent, struct fed_err *err)
+parse_line(const char *p, const char *e, char *arena, size_t *a,
+    int options_allowed, struct list_entry *ent, struct fed_err *err)
 {
 	char q[FED_QUOTE_MAX];
-	char *t, *te, *eq;
+	const char *t, *te, *eq;
 	size_t n;
 	int have_edge = 0, have_rate = 0, have_max = 0;
 
@@ -464,8 +461,10 @@ parse_owned(struct list *l, const char *name, char *buf, size_t len,
 			fed_err_set(err, "%s:%u: %s", name, lineno, e.msg);
 			return -1;
 		}
-		if (r == 1)
-			l->v[l->n++].line = lineno;
+		if (r == 1) {
+			l->v[l->n].line = lineno;
+			l->v[l->n++].off = (size_t)(p - buf);
+		}
 	}
 
 	if (sort_entries(l) == -1) {
@@ -521,25 +520,61 @@ list_parse(struct list *l, const char *name, const char *buf, size_t len,
 }
 
 int
+list_parse_line(const char *line, size_t n, int options_allowed,
+    struct list_entry *e, char *scratch, size_t scratchsz,
+    struct fed_err *err)
+{
+	size_t a = 0;
+	int r;
+
+	memset(e, 0, sizeof *e);
+	if (scratchsz < LIST_LINE_SCRATCH) {
+		fed_err_set(err, "list_parse_line: scratch of %zu bytes, "
+		    "needs %d", scratchsz, LIST_LINE_SCRATCH);
+		return -1;
+	}
+	r = parse_line(line, line + n, scratch, &a, options_allowed, e, err);
+	if (r != 1)
+		memset(e, 0, sizeof *e);
+	return r;
+}
+
+int
 list_load(struct list *l, const char *path, int options_allowed,
+    struct fed_err *err)
+{
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		memset(l, 0, sizeof *l);
+		if ((l->path = strdup(path)) == NULL) {
+			fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+			return -1;
+		}
+		if (errno == ENOENT)
+			return 0;	/* no list yet: nobody listed */
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		list_free(l);
+		return -1;
+	}
+	rc = list_load_fd(l, fd, path, options_allowed, err);
+	close(fd);
+	return rc;
+}
+
+int
+list_load_fd(struct list *l, int fd, const char *path, int options_allowed,
     struct fed_err *err)
 {
 	struct stat st;
 	char *buf = NULL, *nb;
 	size_t len = 0, cap;
 	ssize_t r;
-	int fd;
 
 	memset(l, 0, sizeof *l);
 	if ((l->path = strdup(path)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		return -1;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return 0;	/* no list yet: nobody listed */
-		fed_err_set(err, "%s: %s", path, strerror(errno));
-		goto fail;
 	}
 	cap = 65536;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
@@ -575,8 +610,6 @@ list_load(struct list *l, const char *path, int options_allowed,
 			break;
 		len += (size_t)r;
 	}
-	close(fd);
-	fd = -1;
 	if (len > LIST_FILE_MAX) {
 		fed_err_set(err, "%s: larger than %zu MiB", path,
 		    LIST_FILE_MAX >> 20);
@@ -588,8 +621,6 @@ list_load(struct list *l, const char *path, int options_allowed,
 	}
 	return 0;
 fail:
-	if (fd != -1)
-		close(fd);
 	free(buf);
 	list_free(l);
 	return -1;

@@ -5,6 +5,11 @@
 #include "fed.h"
 
 #define DOMAIN_MAX 253		/* RFC 1035 name, without the trailing dot */
+/* A list file is read whole.  A million entries take about 30 MB; the cap
+ * only stops a wrong path (a disk image, /dev/zero) from eating memory. */
+#define LIST_FILE_MAX ((size_t)256 << 20)
+/* list_parse_line's scratch: a .suffix name and an edge, each with its NUL. */
+#define LIST_LINE_SCRATCH (DOMAIN_MAX * 2 + 4)
 #define LIST_UNSET (-1L)	/* rate= / max_uris= not given */
 #define LIST_UNLIMITED (-2L)	/* rate=unlimited / max_uris=unlimited */
 
@@ -13,7 +18,8 @@ struct list_entry {
 	char *edge;		/* edge=FQDN or NULL */
 	long rate;		/* requests/s, LIST_UNSET or LIST_UNLIMITED */
 	long max_uris;		/* likewise */
-	unsigned line;		/* line number in its file */
+	unsigned line;		/* line number in its file; 0 if unknown */
+	size_t off;		/* where the entry's line starts in the text */
 };
 
 struct list {
@@ -48,9 +54,29 @@ int domain_match(const char *pattern, const char *domain);
 int list_parse(struct list *, const char *name, const char *buf, size_t len,
     int options_allowed, struct fed_err *);
 
+/*
+ * Parse one line of list text, [line, line + n) without its newline, as
+ * list_parse does, for a reader that found the line through an index and
+ * wants its options (listdb).  The names are written into scratch
+ * (LIST_LINE_SCRATCH bytes), where e->name and e->edge then point;
+ * e->line and e->off are set to 0.  1: an entry, 0: a blank or comment
+ * line, -1: a bad line, *err saying why (without file and line).
+ */
+int list_parse_line(const char *line, size_t n, int options_allowed,
+    struct list_entry *e, char *scratch, size_t scratchsz, struct fed_err *);
+
 /* Read and parse a file; a missing file is an empty list (path kept). */
 int list_load(struct list *, const char *path, int options_allowed,
     struct fed_err *);
+
+/*
+ * The same from an open descriptor, read from its current offset to its
+ * end and not closed: for a caller that fstat()s the descriptor and needs
+ * the identity it records to be that of the bytes parsed.  `path` names
+ * the file in messages.
+ */
+int list_load_fd(struct list *, int fd, const char *path,
+    int options_allowed, struct fed_err *);
 
 /* The entry matching `domain` (normalized; case and one trailing dot are
  * forgiven): the exact entry, else the longest matching suffix entry;

@@ -1,0 +1,312 @@
+/* edges.c: read the edge cache and say whether a peer is one of a domain's edges. */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "afile.h"
+#include "edges.h"
+#include "list.h"
+#include "vlog.h"
+
+#define EDGES_FILE_MAX ((size_t)256 << 20)
+
+static int
+cmp_edge(const void *a, const void *b)
+{
+	return strcmp(((const struct edge *)a)->domain,
+	    ((const struct edge *)b)->domain);
+}
+
+static void
+edges_clear(struct edges *ed)
+{
+	size_t i;
+
+	for (i = 0; i < ed->n; i++) {
+		free(ed->v[i].domain);
+		free(ed->v[i].target);
+		free(ed->v[i].addrs);
+	}
+	free(ed->v);
+	ed->v = NULL;
+	ed->n = 0;
+}
+
+void
+edges_free(struct edges *ed)
+{
+	edges_clear(ed);
+	free(ed->path);
+	ed->path = NULL;
+}
+
+/* Split a line into at most 6 whitespace-separated fields. */
+static size_t
+split(char *s, char **f, size_t max)
+{
+	size_t n = 0;
+
+	while (*s != '\0') {
+		while (*s == ' ' || *s == '\t' || *s == '\r')
+			*s++ = '\0';
+		if (*s == '\0' || *s == '#')
+			break;
+		if (n == max)
+			return max + 1;
+		f[n++] = s;
+		while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\r')
+			s++;
+	}
+	return n;
+}
+
+static int
+parse_expires(const char *s, int64_t *ms)
+{
+	char *end;
+	long long v;
+
+	if (isdigit((unsigned char)s[0]) && strchr(s, '-') == NULL) {
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno != 0 || *end != '\0' || v < 0 || v > INT64_MAX / 1000)
+			return -1;
+		*ms = (int64_t)v * 1000;
+		return 0;
+	}
+	return vlog_time_parse(s, strlen(s), ms);
+}
+
+static int
+parse_line(struct edge *e, char *line, const char *path, unsigned lineno,
+    struct fed_err *err)
+{
+	char *f[6], dom[DOMAIN_MAX + 2], tgt[DOMAIN_MAX + 2], *end;
+	struct fed_err why;
+	unsigned long port;
+	size_t n = split(line, f, 5);
+
+	if (n != 4 && n != 5) {
+		fed_err_set(err, "%s:%u: expected `domain target port expires "
+		    "[addresses]`", path, lineno);
+		return -1;
+	}
+	if (domain_normalize(f[0], strlen(f[0]), 0, dom, sizeof dom, &why) != 0 ||
+	    domain_normalize(f[1], strlen(f[1]), 0, tgt, sizeof tgt, &why) != 0) {
+		fed_err_set(err, "%s:%u: %s", path, lineno, why.msg);
+		return -1;
+	}
+	errno = 0;
+	port = strtoul(f[2], &end, 10);
+	if (errno != 0 || *end != '\0' || port == 0 || port > 65535) {
+		fed_err_set(err, "%s:%u: bad port \"%.16s\"", path, lineno, f[2]);
+		return -1;
+	}
+	if (parse_expires(f[3], &e->expires_ms) != 0) {
+		fed_err_set(err, "%s:%u: bad expiry time \"%.40s\"", path,
+		    lineno, f[3]);
+		return -1;
+	}
+	e->port = (unsigned)port;
+	e->domain = strdup(dom);
+	e->target = strdup(tgt);
+	e->addrs = n == 5 ? strdup(f[4]) : NULL;
+	if (e->domain == NULL || e->target == NULL || (n == 5 && e->addrs == NULL)) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+edges_parse(struct edges *ed, char *buf, struct fed_err *err)
+{
+	size_t cap = 0;
+	unsigned lineno = 0;
+	char *line = buf, *nl;
+	struct edge *v;
+
+	for (; line != NULL && *line != '\0'; line = nl) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		lineno++;
+		line += strspn(line, " \t\r");
+		if (*line == '\0' || *line == '#')
+			continue;
+		if (ed->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((v = realloc(ed->v, cap * sizeof *v)) == NULL) {
+				fed_err_set(err, "%s: %s", ed->path, strerror(ENOMEM));
+				return -1;
+			}
+			ed->v = v;
+		}
+		memset(&ed->v[ed->n], 0, sizeof ed->v[ed->n]);
+		if (parse_line(&ed->v[ed->n], line, ed->path, lineno, err) != 0) {
+			ed->n++;	/* so edges_clear frees its parts */
+			return -1;
+		}
+		ed->n++;
+	}
+	if (ed->n > 1)
+		qsort(ed->v, ed->n, sizeof *ed->v, cmp_edge);
+	return 0;
+}
+
+static int
+load_into(struct edges *ed, const char *path, struct fed_err *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len;
+
+	memset(ed, 0, sizeof *ed);
+	if ((ed->path = strdup(path)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (afile_read(path, EDGES_FILE_MAX, &buf, &len, err) != 0)
+		return errno == ENOENT ? 0 : -1;
+	ed->exists = 1;
+	ed->dev = st.st_dev;
+	ed->ino = st.st_ino;
+	ed->size = st.st_size;
+	ed->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (edges_parse(ed, buf, err) != 0) {
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	return 0;
+}
+
+int
+edges_load(struct edges *ed, const char *path, struct fed_err *err)
+{
+	if (load_into(ed, path, err) != 0) {
+		edges_free(ed);
+		return -1;
+	}
+	return 0;
+}
+
+int
+edges_refresh(struct edges *ed, int64_t now_ms, struct fed_err *err)
+{
+	struct edges fresh;
+	struct stat st;
+	int exists;
+
+	if (ed->path == NULL || now_ms - ed->checked_ms < 1000)
+		return 0;
+	ed->checked_ms = now_ms;
+	exists = stat(ed->path, &st) == 0;
+	if (exists == ed->exists && (!exists || (st.st_dev == ed->dev &&
+	    st.st_ino == ed->ino && st.st_size == ed->size &&
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
+	    ed->mtime_ns)))
+		return 0;
+	if (edges_load(&fresh, ed->path, err) != 0)
+		return -1;	/* keep what we had */
+	fresh.checked_ms = now_ms;
+	edges_free(ed);
+	*ed = fresh;
+	return 1;
+}
+
+/* The host part of a peer: without brackets, port and trailing dot. */
+static size_t
+peer_host(const char *peer, char *out, size_t outsz)
+{
+	const char *p = peer, *end, *colon;
+	size_t n;
+
+	if (*p == '[') {
+		p++;
+		end = strchr(p, ']');
+		if (end == NULL)
+			end = p + strlen(p);
+	} else {
+		colon = strchr(p, ':');
+		/* one colon: host:port; more: a bare IPv6 address */
+		if (colon != NULL && strchr(colon + 1, ':') == NULL)
+			end = colon;
+		else
+			end = p + strlen(p);
+	}
+	n = (size_t)(end - p);
+	if (n > 0 && p[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= outsz)
+		return 0;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return n;
+}
+
+static int
+in_addr_list(const char *list, const char *host)
+{
+	size_t hn = strlen(host);
+	const char *p = list, *comma;
+
+	while (p != NULL && *p != '\0') {
+		comma = strchr(p, ',');
+		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (n == hn && strncasecmp(p, host, n) == 0)
+			return 1;
+		p = comma != NULL ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+int
+edges_peer_is(const char *peer, const char *fqdn)
+{
+	char host[DOMAIN_MAX + 2];
+	size_t fn = strlen(fqdn);
+
+	if (peer == NULL || peer_host(peer, host, sizeof host) == 0)
+		return 0;
+	if (fn > 0 && fqdn[fn - 1] == '.')
+		fn--;
+	return strlen(host) == fn && strncasecmp(host, fqdn, fn) == 0;
+}
+
+int
+edges_match(const struct edges *ed, const char *domain, const char *peer,
+    int64_t now_ms)
+{
+	char host[DOMAIN_MAX + 2];
+	size_t lo = 0, hi = ed->n, mid;
+
+	if (peer == NULL || peer_host(peer, host, sizeof host) == 0)
+		return 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(ed->v[mid].domain, domain) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ed->n && strcmp(ed->v[lo].domain, domain) == 0; lo++) {
+		const struct edge *e = &ed->v[lo];
+
+		if (e->expires_ms <= now_ms)
+			continue;
+		if (strcasecmp(e->target, host) == 0 ||
+		    (e->addrs != NULL && in_addr_list(e->addrs, host)))
+			return 1;
+	}
+	return 0;
+}

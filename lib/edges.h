@@ -1,0 +1,59 @@
+/* edges.h: the edge cache fedq -w writes and fedgate reads (SPEC 1.3, 3). */
+#ifndef EDGES_H
+#define EDGES_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "fed.h"
+
+/*
+ * One line a target: `domain target port expires [addresses]`, separated
+ * by tabs or spaces; `expires` is RFC 3339 UTC (or seconds since the
+ * epoch), `addresses` an optional comma-separated list of the target's
+ * IPv4/IPv6 addresses so a peer known only by its address (no TLS) can be
+ * verified.  `#` comments and blank lines are ignored; a bad line is an
+ * error naming file and line.
+ */
+struct edge {
+	char *domain;		/* lowercased, no trailing dot */
+	char *target;		/* likewise */
+	unsigned port;
+	int64_t expires_ms;
+	char *addrs;		/* comma-separated, or NULL */
+};
+
+struct edges {
+	char *path;
+	struct edge *v;		/* sorted by domain */
+	size_t n;
+	int exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+	int64_t checked_ms;
+};
+
+/* Read the cache (missing: empty, exists = 0). */
+int edges_load(struct edges *, const char *path, struct fed_err *);
+
+/* Reload if the file changed, checked at most once a second. */
+int edges_refresh(struct edges *, int64_t now_ms, struct fed_err *);
+
+/*
+ * Is `peer` one of domain's unexpired edges?  peer is a name (a TLS name
+ * or --peer), or an address with or without a port (`192.0.2.1:5061`,
+ * `[2001:db8::1]:5061`); names are compared with the targets, addresses
+ * with the targets' addresses.
+ */
+int edges_match(const struct edges *, const char *domain, const char *peer,
+    int64_t now_ms);
+
+/* Is `peer` (as above) the name `fqdn`?  For an allow entry's edge=. */
+int edges_peer_is(const char *peer, const char *fqdn);
+
+void edges_free(struct edges *);
+
+#endif

@@ -1,0 +1,726 @@
+/* gate.c: gather the facts about one message, let policy decide, keep state. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edges.h"
+#include "gate.h"
+#include "listdb.h"
+#include "sipreply.h"
+#include "state.h"
+
+#define LOGBUF_FLUSH	65536	/* flush buffered log lines beyond this */
+#define LCACHE_SIZE	1024	/* partners whose list answers are cached */
+
+/* One partner's list answers, valid while `gen` is the lists' generation. */
+struct lcache {
+	uint32_t gen;
+	char domain[DOMAIN_MAX + 1];
+	int blocked, allowed;
+	long rate, max_uris;	/* the allow entry's, LIST_UNSET if none */
+	char edge[DOMAIN_MAX + 1];
+};
+
+struct gate {
+	const struct conf *c;
+	struct gate_opts o;
+	struct listdb allow, block;
+	struct edges edges;
+	int edges_loaded;
+	struct state *st;
+	struct state_params sp;
+	uint32_t gen;		/* bumped whenever a list is reloaded */
+	struct lcache *lc;	/* LCACHE_SIZE, allocated on first use */
+	int warned_both;
+	int warned_edges;
+	char *logbuf;
+	size_t loglen;
+	int logbuffered;
+	char *reply;
+	size_t replycap;
+	char allow_hdr[SIP_REPLY_EXTRA_MAX];
+};
+
+int64_t
+gate_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+build_allow_header(struct gate *g)
+{
+	size_t i, n = 0, cap = sizeof g->allow_hdr;
+	int w;
+
+	w = snprintf(g->allow_hdr, cap, "Allow: ");
+	n = (size_t)w;
+	for (i = 0; i < g->c->methods.n && n < cap; i++) {
+		w = snprintf(g->allow_hdr + n, cap - n, "%s%s", i ? ", " : "",
+		    g->c->methods.v[i]);
+		if (w < 0 || (size_t)w >= cap - n)
+			break;
+		n += (size_t)w;
+	}
+	if (n + 3 > cap)
+		n = cap - 3;
+	memcpy(g->allow_hdr + n, "\r\n", 3);
+}
+
+int
+gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
+    struct fed_err *err)
+{
+	struct gate *g;
+
+	*gp = NULL;
+	if ((g = calloc(1, sizeof *g)) == NULL) {
+		fed_err_set(err, "%s", strerror(errno));
+		return -1;
+	}
+	g->c = c;
+	g->o = *o;
+	g->sp.report_period = c->report_period;
+	g->sp.watch_expire = c->watch_expire;
+	g->replycap = SIP_REPLY_CAP(c->limits.max_message);
+	if ((g->reply = malloc(g->replycap)) == NULL) {
+		fed_err_set(err, "%s", strerror(errno));
+		goto fail;
+	}
+	build_allow_header(g);
+	if (listdb_open(&g->block, c->block_list, 0, err) != 0)
+		goto fail;
+	if (listdb_open(&g->allow, c->allow_list, 1, err) != 0)
+		goto fail;
+	if (state_open(&g->st, c->state_dir, &g->sp, o->dry_run, err) != 0)
+		goto fail;
+	*gp = g;
+	return 0;
+fail:
+	listdb_close(&g->block);
+	listdb_close(&g->allow);
+	free(g->reply);
+	free(g);
+	return -1;
+}
+
+int
+gate_close(struct gate *g, struct fed_err *err)
+{
+	int64_t now = gate_now_ms();
+	int rc = 0;
+
+	if (g == NULL)
+		return 0;
+	if (gate_log_flush(g, err) != 0)
+		rc = -1;
+	if (g->st != NULL) {
+		if (rc == 0 && state_sweep(g->st, now, err) != 0)
+			rc = -1;
+		if (state_close(g->st, now, rc == 0 ? err : NULL) != 0)
+			rc = -1;
+	}
+	listdb_close(&g->block);
+	listdb_close(&g->allow);
+	if (g->edges_loaded)
+		edges_free(&g->edges);
+	free(g->lc);
+	free(g->logbuf);
+	free(g->reply);
+	free(g);
+	return rc;
+}
+
+int
+gate_tick(struct gate *g, int64_t now_ms, struct fed_err *err)
+{
+	int a, b;
+
+	/* A bad edit keeps the old list in force; say so, once a second at
+	 * most, but do not stop the gate for it. */
+	b = listdb_refresh(&g->block, now_ms, err);
+	if (b < 0)
+		fprintf(stderr, "%s: %s (keeping the previous block list)\n",
+		    fed_progname, err->msg);
+	a = listdb_refresh(&g->allow, now_ms, err);
+	if (a < 0)
+		fprintf(stderr, "%s: %s (keeping the previous allow list)\n",
+		    fed_progname, err->msg);
+	if (a > 0 || b > 0)
+		g->gen++;
+	if (g->edges_loaded && edges_refresh(&g->edges, now_ms, err) < 0)
+		fprintf(stderr, "%s: %s (keeping the previous edge cache)\n",
+		    fed_progname, err->msg);
+	return state_flush_due(g->st, now_ms, err);
+}
+
+/* ---- the verdict log ---- */
+
+void
+gate_log_buffer(struct gate *g, int on)
+{
+	g->logbuffered = on;
+}
+
+int
+gate_log_flush(struct gate *g, struct fed_err *err)
+{
+	ssize_t w;
+
+	if (g->loglen == 0)
+		return 0;
+	/* One write(2) of whole lines: an O_APPEND write to a regular file
+	 * is not interleaved with other processes' writes. */
+	do
+		w = write(g->o.log_fd, g->logbuf, g->loglen);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 || (size_t)w != g->loglen) {
+		fed_err_set(err, "verdict log: write: %s",
+		    w < 0 ? strerror(errno) : "short write");
+		g->loglen = 0;
+		return -1;
+	}
+	g->loglen = 0;
+	return 0;
+}
+
+static int
+log_line(struct gate *g, const struct vlog_rec *r, struct fed_err *err)
+{
+	if (g->o.log_fd < 0)
+		return 0;
+	if (!g->logbuffered) {
+		if (vlog_write(g->o.log_fd, r) != 0) {
+			fed_err_set(err, "verdict log: write: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (g->logbuf == NULL &&
+	    (g->logbuf = malloc(LOGBUF_FLUSH + VLOG_LINE_MAX)) == NULL) {
+		fed_err_set(err, "verdict log: %s", strerror(errno));
+		return -1;
+	}
+	g->loglen += vlog_format(g->logbuf + g->loglen, r);
+	if (g->loglen >= LOGBUF_FLUSH)
+		return gate_log_flush(g, err);
+	return 0;
+}
+
+/* ---- facts ---- */
+
+static uint32_t
+hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static void
+warn_both(struct gate *g, const char *domain)
+{
+	if (g->warned_both)
+		return;
+	g->warned_both = 1;
+	fprintf(stderr, "%s: %s is on both the allow list (%s) and the block "
+	    "list (%s); treating it as blocked\n", fed_progname, domain,
+	    g->c->allow_list, g->c->block_list);
+}
+
+/*
+ * The partner's list answers.  The allow list is asked for the domain and,
+ * failing that, for the peer's name: an entry may name the partner's edge
+ * (SPEC 1.1 "or partner edge FQDNs").
+ */
+static const struct lcache *
+list_facts(struct gate *g, const char *domain)
+{
+	struct list_entry e;
+	char scratch[DOMAIN_MAX * 2 + 4];
+	struct lcache *lc;
+	char peerhost[DOMAIN_MAX + 2];
+	const char *colon;
+	size_t n;
+
+	if (g->lc == NULL && (g->lc = calloc(LCACHE_SIZE, sizeof *g->lc)) == NULL)
+		return NULL;
+	lc = &g->lc[hash_str(domain) % LCACHE_SIZE];
+	if (lc->gen == g->gen + 1 && strcmp(lc->domain, domain) == 0)
+		return lc;
+	memset(lc, 0, sizeof *lc);
+	snprintf(lc->domain, sizeof lc->domain, "%s", domain);
+	lc->gen = g->gen + 1;	/* 0 stays "never filled" */
+	lc->rate = lc->max_uris = LIST_UNSET;
+	lc->blocked = listdb_lookup(&g->block, domain, &e, scratch,
+	    sizeof scratch);
+	if (listdb_lookup(&g->allow, domain, &e, scratch, sizeof scratch) == 0) {
+		if (g->o.peer == NULL)
+			return lc;
+		colon = strrchr(g->o.peer, ':');
+		n = colon != NULL && strchr(g->o.peer, ':') == colon ?
+		    (size_t)(colon - g->o.peer) : strlen(g->o.peer);
+		if (n < sizeof peerhost) {
+			memcpy(peerhost, g->o.peer, n);
+			peerhost[n] = '\0';
+			if (domain_normalize(peerhost, n, 0, peerhost,
+			    sizeof peerhost, NULL) == 0 &&
+			    listdb_lookup(&g->allow, peerhost, &e, scratch,
+			    sizeof scratch) == 1)
+				goto allowed;
+		}
+		return lc;
+	}
+allowed:
+	if (lc->blocked) {
+		warn_both(g, domain);
+		return lc;
+	}
+	lc->allowed = 1;
+	lc->rate = e.rate;
+	lc->max_uris = e.max_uris;
+	if (e.edge != NULL)
+		snprintf(lc->edge, sizeof lc->edge, "%s", e.edge);
+	return lc;
+}
+
+static int
+verify_mode(const struct gate *g)
+{
+	if (g->c->verify == VERIFY_AUTO)
+		return g->o.tls ? VERIFY_SRV : VERIFY_NONE;
+	return (int)g->c->verify;
+}
+
+static int
+verified_by_srv(struct gate *g, const char *domain, int64_t now)
+{
+	struct fed_err err;
+
+	if (!g->edges_loaded) {
+		/* A cache that does not parse counts as empty (unverifiable
+		 * is unverified) and is tried again when it changes. */
+		if (edges_load(&g->edges, g->c->edge_cache, &err) != 0) {
+			fprintf(stderr, "%s: %s\n", fed_progname, err.msg);
+			memset(&g->edges, 0, sizeof g->edges);
+			g->edges.path = strdup(g->c->edge_cache);
+			g->edges.exists = 1;	/* do not also say "missing" */
+		}
+		g->edges_loaded = 1;
+		g->edges.checked_ms = now;
+	}
+	if (!g->edges.exists && !g->warned_edges) {
+		g->warned_edges = 1;
+		fprintf(stderr, "%s: %s: no edge cache (write it with fedq -w); "
+		    "every partner is unverified\n", fed_progname,
+		    g->c->edge_cache);
+	}
+	return edges_match(&g->edges, domain, g->o.peer, now);
+}
+
+static int
+is_local_cb(const char *host, void *arg)
+{
+	return conf_is_local(arg, host);
+}
+
+/* The limits that apply to a partner: rate 0 means none. */
+struct limits {
+	unsigned rate, max_uris;
+	int uris_limited;
+	int discovered;
+};
+
+static struct limits
+partner_limits(const struct gate *g, const struct lcache *lc)
+{
+	struct limits l = { 0, 0, 0, 0 };
+
+	if (!lc->allowed) {
+		l.rate = g->c->discovered_rate;
+		l.max_uris = g->c->max_uris;
+		l.uris_limited = 1;
+		l.discovered = 1;
+		return l;
+	}
+	if (lc->rate > 0)
+		l.rate = (unsigned)lc->rate;
+	if (lc->max_uris >= 0) {
+		l.max_uris = (unsigned)lc->max_uris;
+		l.uris_limited = 1;
+	}
+	return l;
+}
+
+static int
+is_suspicious(const struct gate *g, const struct state_partner *p,
+    int64_t now)
+{
+	unsigned ok, fail;
+
+	state_responses(p, now, &g->sp, &ok, &fail);
+	return ok + fail >= g->c->suspect_min_responses && ok + fail > 0 &&
+	    (double)fail >= g->c->suspect_fail_share * (double)(ok + fail);
+}
+
+/* Fill the state-dependent facts from a record; returns the bucket's rate. */
+static unsigned
+state_facts(const struct gate *g, const struct state_partner *p,
+    const struct limits *l, const char *key, int64_t now,
+    struct policy_facts *f)
+{
+	unsigned rate;
+
+	f->uris_limited = l->uris_limited;
+	f->max_uris = l->max_uris;
+	f->watched = p->watch_ms != 0;
+	f->distinct_uris = state_uri_count(p);
+	f->uri_new = !state_uri_has(p, key);
+	f->suspicious = l->discovered && is_suspicious(g, p, now);
+	rate = f->suspicious ? g->c->suspicious_rate : l->rate;
+	f->rate_limited = rate > 0;
+	f->token = f->rate_limited ? state_bucket_peek(p, now, rate, rate) : 1;
+	return rate;
+}
+
+static int
+peer_fresh(const struct state_partner *p, const char *peer, int64_t now)
+{
+	unsigned i;
+
+	if (peer == NULL)
+		return 1;
+	for (i = 0; i < p->npeer; i++)
+		if (strcmp(p->peer[i].name, peer) == 0)
+			return now - p->peer[i].last_ms < 60000;
+	return 0;
+}
+
+/* Does this decision change the partner's record? */
+static int
+changes_state(const struct policy_facts *f, const struct policy_decision *d,
+    const struct state_partner *p, int64_t now)
+{
+	if (d->watch_now)
+		return 1;
+	if (f->uris_limited && f->uri_new && d->reason != REASON_WATCH)
+		return 1;
+	if (d->verdict == VERDICT_ACCEPT && f->rate_limited)
+		return 1;
+	if ((f->suspicious != 0) != (p->suspicious_ms != 0))
+		return 1;
+	(void)now;
+	return 0;
+}
+
+/*
+ * The state step (SPEC 1.5 from `watch` on).  First decide on the cached
+ * record: if that decision changes nothing it stands without a lock,
+ * because a stale record errs only towards refusing (other processes only
+ * spend tokens and add URIs).  Otherwise decide again under the lock on
+ * the fresh record and write what changed.
+ */
+static int
+judge_state(struct gate *g, const char *domain, const struct limits *l,
+    const char *key, int64_t now, struct policy_facts *f,
+    struct policy_decision *d, struct fed_err *err)
+{
+	struct state_partner *p;
+	unsigned rate;
+	int rc;
+
+	if ((p = state_get(g->st, domain, now, err)) == NULL)
+		return -1;
+	state_facts(g, p, l, key, now, f);
+	*d = policy_decide(f);
+	if (!changes_state(f, d, p, now) && peer_fresh(p, g->o.peer, now))
+		return 0;
+	if (state_lock(g->st, p, now, err) != 0)
+		return -1;
+	state_expire(p, now, &g->sp);
+	rate = state_facts(g, p, l, key, now, f);
+	*d = policy_decide(f);
+	if (f->uris_limited && f->uri_new &&
+	    (d->reason != REASON_WATCH || d->watch_now)) {
+		if (state_uri_add(p, key, now) == 0)
+			p->dirty = 1;
+	}
+	if (d->watch_now) {
+		p->watch_ms = now;
+		p->dirty = 1;
+	}
+	if (d->verdict == VERDICT_ACCEPT && f->rate_limited &&
+	    state_bucket_take(p, now, rate, rate))
+		p->dirty = 1;
+	if (f->suspicious && p->suspicious_ms == 0) {
+		p->suspicious_ms = now;
+		p->dirty = 1;
+	} else if (!f->suspicious && p->suspicious_ms != 0) {
+		p->suspicious_ms = 0;
+		p->dirty = 1;
+	}
+	if (g->o.peer != NULL && state_peer_note(p, g->o.peer, now))
+		p->dirty = 1;
+	rc = state_unlock(g->st, p, now, err);
+	return rc;
+}
+
+/* ---- one message ---- */
+
+static void
+rec_init(struct gate *g, struct gate_result *res, int64_t now)
+{
+	memset(&res->rec, 0, sizeof res->rec);
+	res->rec.time_ms = now;
+	if (g->o.peer != NULL) {
+		res->rec.peer.p = g->o.peer;
+		res->rec.peer.n = strlen(g->o.peer);
+	}
+	res->rec.code = -1;
+	res->partner[0] = res->uri[0] = '\0';
+	res->reply_len = 0;
+	res->reply = g->reply;
+	res->rule = "";
+}
+
+/* The partner a URI names (From, as a rule): a normalized domain, or
+ * NULL.  The log's partner field gets the host lowercased even when it is
+ * no domain. */
+static const char *
+uri_partner(const struct sip_uri *u, char *dom, size_t domsz,
+    struct gate_result *res)
+{
+	char host[DOMAIN_MAX + 2];
+	int n;
+
+	if (!u->is_sip || u->host.n == 0)
+		return NULL;
+	n = sip_uri_domain(u, host, sizeof host);
+	if (n <= 0)
+		return NULL;
+	snprintf(res->partner, sizeof res->partner, "%s", host);
+	res->rec.partner.p = res->partner;
+	res->rec.partner.n = strlen(res->partner);
+	if (u->host_is_ip ||
+	    domain_normalize(host, (size_t)n, 0, dom, domsz, NULL) != 0)
+		return NULL;
+	return dom;
+}
+
+/* The key the distinct-URI count uses: the Request-URI's user@host, or
+ * the To URI's when the Request-URI has no user part (SPEC 1.2). */
+static int
+uri_key(const struct sip_msg *m, char *buf, size_t bufsz)
+{
+	const struct sip_uri *u = m->ruri.user.n == 0 && m->to.is_sip &&
+	    m->to.user.n > 0 ? &m->to : &m->ruri;
+
+	if (!u->is_sip)
+		return -1;
+	return sip_uri_aor(u, buf, bufsz);
+}
+
+static void
+make_reply(struct gate *g, const struct sip_msg *m, struct gate_result *res)
+{
+	const char *extra = NULL;
+
+	if (res->d.code <= 0)
+		return;
+	if (res->d.code == 503)
+		extra = "Retry-After: 1\r\n";
+	else if (res->d.code == 405)
+		extra = g->allow_hdr;
+	res->reply_len = sip_reply_build(g->reply, g->replycap, m, res->d.code,
+	    policy_code_phrase(res->d.code), extra);
+	/* No response could be built: the log says `-`, as SPEC 2 asks. */
+	if (res->reply_len == 0)
+		res->d.code = -1;
+}
+
+static int
+finish(struct gate *g, const struct sip_msg *m, struct gate_result *res,
+    struct fed_err *err)
+{
+	res->rec.verdict = res->d.verdict;
+	res->rec.reason = res->d.reason;
+	if (res->d.verdict != VERDICT_OBSERVE)
+		make_reply(g, m, res);
+	res->rec.code = res->d.code;
+	if (res->rule[0] == '\0')
+		res->rule = reason_name(res->d.reason);
+	return log_line(g, &res->rec, err);
+}
+
+static int
+judge_malformed(struct gate *g, const struct sip_msg *m,
+    const struct sip_error *se, struct gate_result *res, struct fed_err *err)
+{
+	struct policy_facts f;
+	char dom[DOMAIN_MAX + 2];
+
+	memset(&f, 0, sizeof f);
+	f.malformed = 1;
+	f.malformed_code = m->is_request ? se->code : 0;
+	f.is_ack = m->is_request && m->method_id == SIP_M_ACK;
+	(void)uri_partner(&m->from, dom, sizeof dom, res);
+	if (m->is_request)
+		res->rec.method = m->method;
+	res->rec.callid = m->call_id;
+	res->d = policy_decide(&f);
+	res->rule = se->reason != NULL ? se->reason : "malformed";
+	return finish(g, m, res, err);
+}
+
+static int
+observe(struct gate *g, const struct sip_msg *m, int64_t now,
+    struct gate_result *res, struct fed_err *err)
+{
+	char dom[DOMAIN_MAX + 2];
+	const char *domain = uri_partner(&m->from, dom, sizeof dom, res);
+	const struct lcache *lc;
+	struct state_partner *p;
+	int success, failure;
+
+	snprintf(res->method, sizeof res->method, "%d", m->status);
+	res->rec.method.p = res->method;
+	res->rec.method.n = strlen(res->method);
+	res->rec.callid = m->call_id;
+	res->d.verdict = VERDICT_OBSERVE;
+	res->d.reason = REASON_RESPONSE;
+	res->d.code = -1;
+	res->d.watch_now = 0;
+	/* A response to one of our own requests (From is ours) is the
+	 * partner's answer: the partner is then the To domain.  It is
+	 * logged, but only our server's answers count for suspicion. */
+	if (domain != NULL && conf_is_local(g->c, domain)) {
+		(void)uri_partner(&m->to, dom, sizeof dom, res);
+		return finish(g, m, res, err);
+	}
+	success = m->status >= 200 && m->status < 300;
+	failure = m->status >= 300 && m->status < 700 &&
+	    g->c->failure_code[m->status];
+	/* Only discovered partners are judged by their responses. */
+	if (domain != NULL && (success || failure) &&
+	    (lc = list_facts(g, domain)) != NULL && !lc->allowed &&
+	    !lc->blocked) {
+		if ((p = state_get(g->st, domain, now, err)) == NULL)
+			return -1;
+		state_response_add(p, now, success, &g->sp);
+	}
+	return finish(g, m, res, err);
+}
+
+static int
+judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
+    struct gate_result *res, struct fed_err *err)
+{
+	struct policy_facts f;
+	char dom[DOMAIN_MAX + 2], rhost[DOMAIN_MAX + 2];
+	const char *domain;
+	const struct lcache *lc = NULL;
+	struct limits l;
+	int n, vm;
+
+	memset(&f, 0, sizeof f);
+	res->rec.method = m->method;
+	res->rec.callid = m->call_id;
+	f.mode = (int)g->c->federation;
+	f.is_ack = m->method_id == SIP_M_ACK;
+	domain = uri_partner(&m->from, dom, sizeof dom, res);
+	if (domain == NULL)
+		f.from_not_domain = 1;
+	else
+		f.from_local = conf_is_local(g->c, domain);
+	n = m->ruri.is_sip ? sip_uri_domain(&m->ruri, rhost, sizeof rhost) : -1;
+	f.ruri_local = n > 0 && conf_is_local(g->c, rhost) &&
+	    !sip_request_reroutes(m, is_local_cb, (void *)g->c);
+	if (!m->ruri.is_sip) {
+		/* tel: and the like name no user of ours (RFC 3261 21.4.17) */
+		f.malformed = 1;
+		f.malformed_code = 416;
+		res->rule = "Request-URI is not a SIP URI";
+	} else if (uri_key(m, res->uri, sizeof res->uri) < 0) {
+		/* Longer than any log field: no key to count, so no way
+		 * to apply the distinct-URI limit. */
+		f.malformed = 1;
+		f.malformed_code = 414;
+		res->rule = "Request-URI too long";
+	} else {
+		res->rec.uri.p = res->uri;
+		res->rec.uri.n = strlen(res->uri);
+	}
+	if (domain != NULL && !f.malformed) {
+		if ((lc = list_facts(g, domain)) == NULL) {
+			fed_err_set(err, "%s", strerror(ENOMEM));
+			return -1;
+		}
+		f.blocked = lc->blocked;
+		f.allowed = lc->allowed;
+	}
+	f.method_ok = conf_method_allowed(g->c, m->method);
+	f.scanner = m->user_agent.n > 0 && conf_ua_refused(g->c, m->user_agent);
+	if (lc != NULL) {
+		vm = verify_mode(g);
+		if (lc->allowed && lc->edge[0] != '\0') {
+			f.verify_needed = 1;	/* pinned: edge= is the proof */
+			f.verified = edges_peer_is(g->o.peer, lc->edge);
+		} else if (vm == VERIFY_SRV) {
+			f.verify_needed = 1;
+		}
+	}
+	/* Decide without state first: most refusals need none. */
+	res->d = policy_decide(&f);
+	if (res->d.reason == REASON_UNVERIFIED && !f.verified &&
+	    !(lc->allowed && lc->edge[0] != '\0')) {
+		f.verified = verified_by_srv(g, domain, now);
+		res->d = policy_decide(&f);
+	}
+	if (res->d.verdict == VERDICT_ACCEPT) {
+		l = partner_limits(g, lc);
+		if (l.rate > 0 || l.uris_limited) {
+			if (judge_state(g, domain, &l, res->uri, now, &f, &res->d,
+			    err) != 0)
+				return -1;
+		}
+	}
+	return finish(g, m, res, err);
+}
+
+int
+gate_message(struct gate *g, const struct sip_msg *m,
+    const struct sip_error *se, int64_t now_ms, struct gate_result *res,
+    struct fed_err *err)
+{
+	rec_init(g, res, now_ms);
+	if (se != NULL)
+		return judge_malformed(g, m, se, res, err);
+	if (!m->is_request)
+		return observe(g, m, now_ms, res, err);
+	return judge_request(g, m, now_ms, res, err);
+}
+
+int
+gate_unframeable(struct gate *g, const struct sip_error *se, int64_t now_ms,
+    struct fed_err *err)
+{
+	struct gate_result res;
+
+	rec_init(g, &res, now_ms);
+	res.d.verdict = VERDICT_REFUSE;
+	res.d.reason = REASON_MALFORMED;
+	res.d.code = -1;
+	res.d.watch_now = 0;
+	res.rec.verdict = res.d.verdict;
+	res.rec.reason = res.d.reason;
+	(void)se;
+	return log_line(g, &res.rec, err);
+}

@@ -1,0 +1,81 @@
+/* gate.h: fedgate's judgment of one message, shared with `fedlist check`. */
+#ifndef GATE_H
+#define GATE_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "fed.h"
+#include "list.h"
+#include "policy.h"
+#include "sip.h"
+#include "vlog.h"
+
+struct gate_opts {
+	const char *peer;	/* the connection's identity, NULL if none */
+	int tls;		/* peer is a verified TLS name (verify=auto: srv) */
+	int dry_run;		/* -n: state changes live in memory only */
+	int log_fd;		/* verdict log, -1 for none */
+};
+
+/*
+ * What was decided about one message, with everything the caller needs to
+ * act on it: the decision, the log line (its string fields point into
+ * this struct or into the message), and the response fedgate sends
+ * itself, if any.
+ */
+struct gate_result {
+	struct policy_decision d;
+	const char *rule;	/* which rule decided, for `fedlist check` */
+	struct vlog_rec rec;
+	char partner[DOMAIN_MAX + 2];
+	char uri[VLOG_URI_MAX + 1];
+	char method[8];		/* a response's status code */
+	char *reply;		/* the response to send, reply_len bytes */
+	size_t reply_len;	/* 0: nothing to send */
+};
+
+struct gate;
+
+/* Open lists, edge cache, state and log as the configuration says.  The
+ * gate keeps a pointer to conf, which must outlive it. */
+int gate_open(struct gate **, const struct conf *, const struct gate_opts *,
+    struct fed_err *);
+
+/* Flush state (pending response counts) and sweep old partners if due. */
+int gate_close(struct gate *, struct fed_err *);
+
+/*
+ * Judge a message the framer returned.  `err` is the framer's complaint
+ * for a malformed message (NULL for a good one).  Requests are decided
+ * (SPEC 1.5), responses observed (our server's answers to the partner).
+ * The verdict log line is written unless `defer_log` was asked for in
+ * gate_log_buffer.  Returns 0, or -1 on a system error (state
+ * directory, log) with *ferr set: the caller should stop.
+ */
+int gate_message(struct gate *, const struct sip_msg *, const struct sip_error *,
+    int64_t now_ms, struct gate_result *, struct fed_err *ferr);
+
+/*
+ * An unframeable stream: log one `refuse malformed` line for what could
+ * not be read (no partner, no Call-ID).
+ */
+int gate_unframeable(struct gate *, const struct sip_error *, int64_t now_ms,
+    struct fed_err *);
+
+/*
+ * Collect log lines in memory instead of writing each at once; they are
+ * written by gate_log_flush in one write(2) of whole lines, so appenders
+ * never tear each other's lines.  The pipe-mode loop flushes before it
+ * writes the accepted bytes they describe.
+ */
+void gate_log_buffer(struct gate *, int on);
+int gate_log_flush(struct gate *, struct fed_err *);
+
+/* Reload lists (and notice a changed fed.conf) at most once a second. */
+int gate_tick(struct gate *, int64_t now_ms, struct fed_err *);
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t gate_now_ms(void);
+
+#endif

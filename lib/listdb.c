@@ -1,0 +1,754 @@
+/* listdb.c: lists searched in place through a sorted line index (listdb.h). */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "afile.h"
+#include "listdb.h"
+
+/* The index file's header, in host byte order (listdb.h). */
+struct idxhdr {
+	char magic[32];
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_sec;
+	int64_t mtime_nsec;
+	uint64_t count;
+	uint64_t reserved;
+};
+
+_Static_assert(sizeof(struct idxhdr) == LISTDB_HDR_SIZE,
+    "the header is 80 bytes, without padding");
+_Static_assert(sizeof LISTDB_MAGIC <= 32, "the magic fits its field");
+_Static_assert(LIST_FILE_MAX <= LISTDB_TEXT_MAX,
+    "every line offset of a text list_parse takes fits 32 bits");
+_Static_assert(LISTDB_SCRATCH >= (DOMAIN_MAX + 2) + (DOMAIN_MAX + 1),
+    "scratch holds a .suffix name and an edge");
+
+/* Results of one attempt at opening. */
+enum { OPEN_ERR = -1, OPEN_OK = 0, OPEN_STALE = 1 };
+
+static char *
+concat(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *s = malloc(na + nb + 1);
+
+	if (s != NULL) {
+		memcpy(s, a, na);
+		memcpy(s + na, b, nb + 1);
+	}
+	return s;
+}
+
+static char
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+ident_of(struct listdb_ident *id, const struct stat *st)
+{
+	id->exists = 1;
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+}
+
+/* A file that cannot be stat()ed for another reason than ENOENT counts as
+ * changed (exists = -1), so the reopen reports why. */
+static void
+ident_stat(struct listdb_ident *id, const char *path)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof *id);
+	if (stat(path, &st) == 0)
+		ident_of(id, &st);
+	else if (errno != ENOENT)
+		id->exists = -1;
+}
+
+static int
+ident_eq(const struct listdb_ident *a, const struct listdb_ident *b)
+{
+	if (a->exists != b->exists)
+		return 0;
+	if (a->exists != 1)
+		return 1;
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_ns == b->mtime_ns;
+}
+
+static void
+text_ident(const struct listdb *db, struct listdb_ident *id)
+{
+	memset(id, 0, sizeof *id);
+	id->exists = db->exists;
+	id->dev = db->dev;
+	id->ino = db->ino;
+	id->size = db->size;
+	id->mtime_ns = db->mtime_ns;
+}
+
+/*
+ * Is a writer rewriting the list now?  Every writer holds PATH.lock (an
+ * exclusive flock, afile.h) across rewriting the text and its index; a
+ * shared lock that cannot be had means one is at work.  The lock file is
+ * never created here: a reader has no business writing beside the list,
+ * and without a lock file no writer has ever run.
+ */
+static int
+writer_busy(const char *path)
+{
+	char *lp = concat(path, ".lock");
+	int fd, busy = 0;
+
+	if (lp == NULL)
+		return 0;
+	fd = open(lp, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	free(lp);
+	if (fd == -1)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1)
+		busy = errno == EWOULDBLOCK;
+	close(fd);		/* drops the shared lock, if we got it */
+	return busy;
+}
+
+/* Close and free what an open attempt loaded; keep path and options. */
+static void
+unload(struct listdb *db)
+{
+	if (db->indexed) {
+		close(db->textfd);
+		close(db->idxfd);
+	}
+	list_free(&db->mem);
+	db->textfd = db->idxfd = -1;
+	db->textlen = 0;
+	db->n = 0;
+	db->indexed = 0;
+	db->exists = 0;
+	db->dev = 0;
+	db->ino = 0;
+	db->size = 0;
+	db->mtime_ns = 0;
+	memset(&db->idx, 0, sizeof db->idx);
+}
+
+/*
+ * Does the index open on ifd describe the text whose stat is *st?  Only
+ * the header is read.  The offsets are not checked one by one, which
+ * would read the whole index at every start: lookups treat an offset out
+ * of the text as an empty name instead.
+ */
+static int
+index_matches(int ifd, const struct stat *ist, const struct stat *st,
+    uint64_t *count)
+{
+	struct idxhdr h;
+	char magic[32];
+	uint64_t isz = (uint64_t)ist->st_size;
+
+	if (!S_ISREG(ist->st_mode) || isz < LISTDB_HDR_SIZE ||
+	    (isz - LISTDB_HDR_SIZE) % sizeof(uint32_t) != 0)
+		return 0;
+	if (pread(ifd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+		return 0;
+	memset(magic, 0, sizeof magic);
+	memcpy(magic, LISTDB_MAGIC, sizeof LISTDB_MAGIC - 1);
+	if (memcmp(h.magic, magic, sizeof magic) != 0)
+		return 0;	/* another version, or not an index */
+	if (h.ino != (uint64_t)st->st_ino ||
+	    h.size != (uint64_t)st->st_size ||
+	    h.mtime_sec != (int64_t)st->st_mtim.tv_sec ||
+	    h.mtime_nsec != (int64_t)st->st_mtim.tv_nsec)
+		return 0;	/* built from another text */
+	if (h.count != (isz - LISTDB_HDR_SIZE) / sizeof(uint32_t) ||
+	    h.count > (uint64_t)st->st_size)
+		return 0;	/* truncated, or not of this text */
+	*count = h.count;
+	return 1;
+}
+
+/*
+ * One attempt at loading db->path into db (which holds path, idxpath and
+ * options only).  Text and index are each opened once and everything is
+ * judged on those descriptors, so the identity recorded is that of the
+ * bytes used even if a writer renames new files in meanwhile.  With
+ * parse_ok clear, an index that exists but does not describe the text
+ * loads nothing and returns OPEN_STALE: the caller decides whether to
+ * wait for its writer or parse.
+ */
+static int
+open_try(struct listdb *db, int parse_ok, struct fed_err *err)
+{
+	struct stat st, ist;
+	uint64_t count = 0;
+	int fd, ifd, saved;
+
+	unload(db);
+	if ((ifd = open(db->idxpath, O_RDONLY | O_CLOEXEC | O_NOCTTY)) != -1 &&
+	    fstat(ifd, &ist) == 0)
+		ident_of(&db->idx, &ist);
+	if ((fd = open(db->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		saved = errno;
+		if (ifd != -1)
+			close(ifd);
+		if (saved == ENOENT)
+			return OPEN_OK;	/* no list yet: nobody listed */
+		fed_err_set(err, "%s: %s", db->path, strerror(saved));
+		unload(db);
+		return OPEN_ERR;
+	}
+	if (fstat(fd, &st) == -1) {
+		fed_err_set(err, "%s: %s", db->path, strerror(errno));
+		goto fail;
+	}
+	db->exists = 1;
+	db->dev = st.st_dev;
+	db->ino = st.st_ino;
+	db->size = st.st_size;
+	db->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec;
+
+	if (db->idx.exists && S_ISREG(st.st_mode) &&
+	    index_matches(ifd, &ist, &st, &count)) {
+		/* A lookup reads a piece here and there: reading ahead
+		 * around each would only cost time when the list is not in
+		 * the page cache. */
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+		(void)posix_fadvise(ifd, 0, 0, POSIX_FADV_RANDOM);
+		db->textfd = fd;
+		db->idxfd = ifd;
+		db->textlen = (size_t)st.st_size;
+		db->n = (size_t)count;
+		db->indexed = 1;
+		return OPEN_OK;
+	}
+	if (!parse_ok && db->idx.exists) {
+		close(fd);
+		close(ifd);
+		unload(db);
+		return OPEN_STALE;
+	}
+	if (list_load_fd(&db->mem, fd, db->path, db->options_allowed, err) ==
+	    -1)
+		goto fail;
+	close(fd);
+	if (ifd != -1)
+		close(ifd);
+	return OPEN_OK;
+fail:
+	close(fd);
+	if (ifd != -1)
+		close(ifd);
+	unload(db);
+	return OPEN_ERR;
+}
+
+/* A fresh db for path, nothing loaded yet. */
+static int
+init(struct listdb *db, const char *path, int options_allowed,
+    struct fed_err *err)
+{
+	memset(db, 0, sizeof *db);
+	db->textfd = db->idxfd = -1;
+	db->options_allowed = options_allowed;
+	if ((db->path = strdup(path)) == NULL ||
+	    (db->idxpath = concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		listdb_close(db);
+		return -1;
+	}
+	return 0;
+}
+
+int
+listdb_open(struct listdb *db, const char *path, int options_allowed,
+    struct fed_err *err)
+{
+	struct timespec pause = { 0, 10 * 1000000 };
+	int64_t deadline = mono_ms() + LISTDB_WRITER_WAIT_MS;
+	int r;
+
+	if (init(db, path, options_allowed, err) == -1)
+		return -1;
+	/*
+	 * A stale index usually means fedlist is between renaming the new
+	 * text and renaming its index: waiting a moment for it is cheaper
+	 * than parsing a million lines.  A writer that keeps the lock too
+	 * long, or a hand edit with no writer at all, gets the parse.
+	 */
+	while ((r = open_try(db, 0, err)) == OPEN_STALE) {
+		if (!writer_busy(path) || mono_ms() >= deadline) {
+			r = open_try(db, 1, err);
+			break;
+		}
+		nanosleep(&pause, NULL);
+	}
+	if (r == OPEN_ERR) {
+		listdb_close(db);
+		return -1;
+	}
+	return 0;
+}
+
+int
+listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
+{
+	struct listdb_ident t, i, cur;
+	struct listdb nd;
+	int r;
+
+	/* A clock stepped back must not stop the checks for that long. */
+	if (now_ms >= db->checked_ms && now_ms - db->checked_ms < 1000)
+		return 0;
+	db->checked_ms = now_ms;
+	ident_stat(&t, db->path);
+	ident_stat(&i, db->idxpath);
+	text_ident(db, &cur);
+	if (ident_eq(&t, &cur) && ident_eq(&i, &db->idx)) {
+		db->busy_since_ms = 0;
+		return 0;
+	}
+	if (ident_eq(&t, &db->bad) && ident_eq(&i, &db->bad_idx))
+		return 0;	/* refused already; the old list stays */
+	if (init(&nd, db->path, db->options_allowed, err) == -1)
+		return -1;
+	r = open_try(&nd, 0, err);
+	if (r == OPEN_STALE) {
+		if (writer_busy(db->path) && (db->busy_since_ms == 0 ||
+		    now_ms - db->busy_since_ms < LISTDB_WRITER_WAIT_MS)) {
+			/* Keep the old list; look again in 100 ms. */
+			if (db->busy_since_ms == 0)
+				db->busy_since_ms = now_ms;
+			db->checked_ms = now_ms - 900;
+			listdb_close(&nd);
+			return 0;
+		}
+		r = open_try(&nd, 1, err);
+	}
+	db->busy_since_ms = 0;
+	if (r == OPEN_ERR) {
+		/* Remember what failed (as stat saw it before the attempt: a
+		 * file replaced since then is a change, and tried again). */
+		db->bad = t;
+		db->bad_idx = i;
+		listdb_close(&nd);
+		return -1;
+	}
+	nd.checked_ms = now_ms;
+	listdb_close(db);
+	*db = nd;
+	return 1;
+}
+
+/*
+ * The text as a lookup reads it: a window of it, refilled by pread(2) when
+ * a position falls outside.  A position past the size the text had when
+ * opened, or a failed or short read (a text truncated since), reads as the
+ * end, so a corrupt index or a hand edit gives wrong answers at worst,
+ * never a bad read.
+ */
+#define PROBE_WINDOW (DOMAIN_MAX + 64)
+
+struct reader {
+	const struct listdb *db;
+	off_t at;		/* text offset of win[0] */
+	size_t have;		/* bytes in win */
+	char win[PROBE_WINDOW];
+};
+
+static int
+text_byte(struct reader *r, size_t pos)
+{
+	ssize_t got;
+
+	if (pos >= r->db->textlen)
+		return -1;
+	if ((off_t)pos < r->at || (off_t)pos >= r->at + (off_t)r->have) {
+		got = pread(r->db->textfd, r->win, sizeof r->win, (off_t)pos);
+		if (got <= 0) {
+			r->have = 0;
+			return -1;
+		}
+		r->at = (off_t)pos;
+		r->have = (size_t)got;
+	}
+	return (unsigned char)r->win[pos - (size_t)r->at];
+}
+
+static int
+is_delim(int c)
+{
+	return c == -1 || c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Compare key[0..klen) with the normalized name of the entry whose line
+ * starts at text offset `off`, as strcmp would compare the two normalized
+ * names: the line's first field, lowercased, one trailing dot dropped.
+ * The normalization happens on the fly, so a hand-written line in upper
+ * case needs no copy.
+ */
+static int
+probe_cmp(struct reader *r, const char *key, size_t klen, uint32_t off)
+{
+	size_t p = off, i;
+	int c;
+
+	while ((c = text_byte(r, p)) == ' ' || c == '\t')
+		p++;
+	for (i = 0;; i++) {
+		int kc = i < klen ? (unsigned char)key[i] : -1;
+		int tc = text_byte(r, p + i);
+
+		if (is_delim(tc) || (tc == '.' && is_delim(text_byte(r,
+		    p + i + 1))))
+			tc = -1;	/* the end of the normalized name */
+		else
+			tc = (unsigned char)lower((char)tc);
+		if (kc != tc)
+			return kc < tc ? -1 : 1;
+		if (kc == -1)
+			return 0;
+	}
+}
+
+/* Offsets read at once when the search has narrowed to this many. */
+#define FIND_WINDOW 256
+
+/* index entry i's offset; an unreadable one reads as past the text. */
+static uint32_t
+index_off(const struct listdb *db, size_t i)
+{
+	uint32_t o;
+
+	if (pread(db->idxfd, &o, sizeof o, (off_t)(LISTDB_HDR_SIZE +
+	    i * sizeof o)) != (ssize_t)sizeof o)
+		return UINT32_MAX;
+	return o;
+}
+
+/*
+ * Binary search of the index: the line offset of key's entry, or -1.
+ * Each probe reads one offset and a piece of the text; once the range is
+ * down to FIND_WINDOW entries their offsets are read in one go, which
+ * saves the last eight reads of the index.
+ */
+static long long
+find(const struct listdb *db, struct reader *r, const char *key,
+    size_t klen)
+{
+	uint32_t win[FIND_WINDOW];
+	size_t lo = 0, hi = db->n, base = 0, nwin = 0;
+	ssize_t got;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t o;
+		int c;
+
+		if (nwin == 0 && hi - lo <= FIND_WINDOW) {
+			got = pread(db->idxfd, win, (hi - lo) * sizeof *win,
+			    (off_t)(LISTDB_HDR_SIZE + lo * sizeof *win));
+			if (got == (ssize_t)((hi - lo) * sizeof *win)) {
+				base = lo;
+				nwin = hi - lo;
+			}
+		}
+		o = nwin != 0 ? win[mid - base] : index_off(db, mid);
+		if ((c = probe_cmp(r, key, klen, o)) == 0)
+			return (long long)o;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* *e from an entry of the parsed list, its strings copied to scratch. */
+static void
+copy_entry(struct list_entry *e, const struct list_entry *x, char *scratch)
+{
+	size_t nl = strlen(x->name);
+
+	*e = *x;
+	memcpy(scratch, x->name, nl + 1);
+	e->name = scratch;
+	if (x->edge != NULL) {
+		e->edge = scratch + nl + 1;
+		memcpy(e->edge, x->edge, strlen(x->edge) + 1);
+	}
+}
+
+/*
+ * Read the line at off for its options into buf (bufsz bytes), or into
+ * *heap for a long one.  Only the part before a comment matters to
+ * list_parse_line, and a comment starts with a '#' after a blank, so a
+ * line cut there parses the same; only a line of more than bufsz bytes
+ * before its comment (many blanks between options) needs the heap.
+ * Returns the length, 0 when the line cannot be read.
+ */
+static size_t
+read_line(const struct listdb *db, size_t off, char *buf, size_t bufsz,
+    char **heap)
+{
+	const char *nl;
+	size_t have = 0, cap = bufsz, i;
+	char *p = buf, *np;
+	ssize_t got;
+
+	*heap = NULL;
+	for (;;) {
+		got = pread(db->textfd, p + have, cap - have,
+		    (off_t)(off + have));
+		if (got <= 0)
+			return have;	/* the end of the text */
+		have += (size_t)got;
+		if ((nl = memchr(p, '\n', have)) != NULL)
+			return (size_t)(nl - p);
+		for (i = 1; i < have; i++)
+			if (p[i] == '#' && (p[i - 1] == ' ' ||
+			    p[i - 1] == '\t'))
+				return i;
+		if (have < cap || off + have >= db->textlen)
+			return have;
+		if (cap > LIST_FILE_MAX || (np = realloc(*heap, cap * 2)) ==
+		    NULL)
+			return 0;
+		if (*heap == NULL)
+			memcpy(np, buf, have);
+		*heap = p = np;
+		cap *= 2;
+	}
+}
+
+/* *e from the line at off, which matched key. */
+static void
+entry_at(const struct listdb *db, size_t off, const char *key, size_t klen,
+    struct list_entry *e, char *scratch, size_t scratchsz)
+{
+	struct fed_err perr;
+	char buf[1024], *heap;
+	size_t n = read_line(db, off, buf, sizeof buf, &heap);
+
+	if (n == 0 || list_parse_line(heap != NULL ? heap : buf, n,
+	    db->options_allowed, e, scratch, scratchsz, &perr) != 1) {
+		/* Cannot happen with a text that matches its index; if it
+		 * does, the name matched, so it is listed, without options. */
+		memset(e, 0, sizeof *e);
+		memcpy(scratch, key, klen);
+		scratch[klen] = '\0';
+		e->name = scratch;
+		e->rate = e->max_uris = LIST_UNSET;
+	}
+	free(heap);
+	e->off = off;
+}
+
+int
+listdb_lookup(const struct listdb *db, const char *domain,
+    struct list_entry *e, char *scratch, size_t scratchsz)
+{
+	char buf[DOMAIN_MAX + 3];
+	const struct list_entry *x;
+	struct reader r;
+	long long off;
+	size_t n, i;
+
+	if (scratchsz < LISTDB_SCRATCH)
+		return -1;
+	if (db == NULL || !db->exists || domain == NULL)
+		return 0;
+	if (!db->indexed) {
+		if ((x = list_lookup(&db->mem, domain)) == NULL)
+			return 0;
+		copy_entry(e, x, scratch);
+		return 1;
+	}
+	/* The same steps as list_lookup, so both give the same answer. */
+	if (db->n == 0)
+		return 0;
+	n = strnlen(domain, DOMAIN_MAX + 2);
+	if (n > 0 && domain[n - 1] == '.')
+		n--;
+	if (n == 0 || n > DOMAIN_MAX)
+		return 0;	/* no entry is that long */
+	buf[0] = '.';
+	for (i = 0; i < n; i++)
+		buf[i + 1] = lower(domain[i]);
+	buf[n + 1] = '\0';
+	r.db = db;
+	r.at = 0;
+	r.have = 0;
+	if ((off = find(db, &r, buf + 1, n)) != -1) {
+		entry_at(db, (size_t)off, buf + 1, n, e, scratch, scratchsz);
+		return 1;
+	}
+	/* .a.b.example.com, then .b.example.com, ...: longest first. */
+	for (i = 0; i <= n; i++)
+		if (buf[i] == '.' &&
+		    (off = find(db, &r, buf + i, n + 1 - i)) != -1) {
+			entry_at(db, (size_t)off, buf + i, n + 1 - i, e,
+			    scratch, scratchsz);
+			return 1;
+		}
+	return 0;
+}
+
+size_t
+listdb_count(const struct listdb *db)
+{
+	if (db == NULL || !db->exists)
+		return 0;
+	return db->indexed ? db->n : db->mem.n;
+}
+
+void
+listdb_close(struct listdb *db)
+{
+	if (db == NULL)
+		return;
+	unload(db);
+	free(db->path);
+	free(db->idxpath);
+	memset(db, 0, sizeof *db);
+}
+
+/*
+ * Which lock protects what.  The index is a function of the text, so the
+ * lock that matters is the text's, PATH.lock, which every writer of PATH
+ * holds (afile_begin on PATH; fedlist across rewriting text and index).
+ * Reading the text and renaming the index under it means no writer can
+ * rename a new text between our read and our rename, so the index put in
+ * place describes the text in place.  Were only PATH.idx.lock taken, a
+ * `listidx` could read the old text, fedlist rename a new text and its
+ * index, and `listidx` then rename the old text's index over the new one:
+ * readers would notice (the identity differs) and stay correct, but every
+ * one of them would parse the whole text until the next edit.  Readers
+ * also look at PATH.lock: a stale index while it is held means "wait".
+ *
+ * The index itself is written with afile_begin on PATH.idx, so
+ * PATH.idx.lock is taken too, always after PATH.lock.  It is never
+ * contended (every index writer holds PATH.lock first), but afile_begin
+ * uses it to remove the temporary index files of a killed writer, which
+ * afile_begin_held would leave behind for good.
+ *
+ * Without `held`, PATH.lock is taken through afile_begin on PATH, the one
+ * lock protocol; the empty temporary text it opens is dropped, and the
+ * lock released, by afile_abort once the index is in place.
+ */
+int
+list_index_write(const char *path, int options_allowed, int held,
+    struct fed_err *err)
+{
+	struct afile lock, idx;
+	struct idxhdr h;
+	struct stat st, st2;
+	struct list l;
+	uint32_t *offs = NULL;
+	char *idxpath = NULL;
+	size_t i;
+	int fd = -1, locked = 0, rc = -1;
+
+	memset(&l, 0, sizeof l);
+	if ((idxpath = concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	if (!held) {
+		if (afile_begin(&lock, path, 0644, err) == -1)
+			goto out;
+		locked = 1;
+	}
+	/* One open file for the identity and the bytes: a text renamed in
+	 * meanwhile cannot get the identity of the one read. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fed_err_set(err, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > LISTDB_TEXT_MAX) {
+		fed_err_set(err, "%s: larger than %zu bytes", path,
+		    LISTDB_TEXT_MAX);
+		goto out;
+	}
+	if (list_load_fd(&l, fd, path, options_allowed, err) == -1)
+		goto out;
+	/*
+	 * Only a writer ignoring the lock (a hand edit in place) can change
+	 * the file under us; then the bytes read may not be those of the
+	 * identity, so refuse rather than guess.
+	 */
+	if (fstat(fd, &st2) == -1 || st2.st_size != st.st_size ||
+	    st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+	    st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
+		fed_err_set(err, "%s: changed while it was read; try again",
+		    path);
+		goto out;
+	}
+	if (l.n > 0 && (offs = reallocarray(NULL, l.n, sizeof *offs)) ==
+	    NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < l.n; i++)
+		offs[i] = (uint32_t)l.v[i].off;
+
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, LISTDB_MAGIC, sizeof LISTDB_MAGIC - 1);
+	h.ino = (uint64_t)st.st_ino;
+	h.size = (uint64_t)st.st_size;
+	h.mtime_sec = (int64_t)st.st_mtim.tv_sec;
+	h.mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
+	h.count = (uint64_t)l.n;
+	/* The index tells no more than the text: the same permissions. */
+	if (afile_begin(&idx, idxpath, (int)(st.st_mode & 0666), err) == -1)
+		goto out;
+	if (fwrite(&h, sizeof h, 1, idx.fp) != 1 ||
+	    (l.n > 0 && fwrite(offs, sizeof *offs, l.n, idx.fp) != l.n)) {
+		fed_err_set(err, "%s: write: %s", idx.tmp, strerror(errno));
+		afile_abort(&idx);
+		goto out;
+	}
+	if (afile_commit(&idx, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (locked)
+		afile_abort(&lock);
+	list_free(&l);
+	free(offs);
+	free(idxpath);
+	return rc;
+}

@@ -1,0 +1,107 @@
+#!/bin/sh
+# fedgate's shared state: 8 processes on one partner, kill -9 mid-stream,
+# list edits seen by a running fedgate, an unknown state version.
+. "${0%/*}/lib.sh"
+
+D=$T/g
+mkdir -p "$D"
+cat >"$T/fed.conf" <<EOF
+local_domains = example.com
+allow_list = $D/allow
+block_list = $D/block
+state_dir = $D/state
+verdict_log = $D/log
+edge_cache = $D/edges
+EOF
+: >"$D/allow"; : >"$D/block"
+
+# ---- 8 processes, one partner, one state directory ----
+i=0
+while [ "$i" -lt 8 ]; do
+	# 125 distinct URIs each, disjoint, each sent twice: 2,000 requests
+	# to 1,000 URIs in all, exactly max_uris.
+	{ sipmsg -n 125 -s $((i * 125)) -f sip:p@shared.example -r sip:u%d@example.com
+	  sipmsg -n 125 -s $((i * 125)) -f sip:p@shared.example -r sip:u%d@example.com -c d
+	} >"$T/in$i"
+	i=$((i + 1))
+done
+t0=$(date +%s%N)
+pids=
+i=0
+while [ "$i" -lt 8 ]; do
+	fedgate -c "$T/fed.conf" <"$T/in$i" >"$T/out$i" 2>"$T/err$i" & pids="$pids $!"
+	i=$((i + 1))
+done
+rc=0
+for p in $pids; do wait "$p" || rc=1; done
+t1=$(date +%s%N)
+ok $rc "8 concurrent fedgate processes all exit 0"
+ms=$(( (t1 - t0) / 1000000 ))
+a=$(awk -F '\t' '$6 == "accept"' "$D/log" | wc -l)
+max=$(( 20 * ms / 1000 + 20 + 1 ))
+[ "$a" -le "$max" ]; ok $? "admitted $a in $ms ms: within rate x time + burst ($max)"
+[ "$a" -ge 20 ]; ok $? "... and at least the burst ($a)"
+n=$(wc -l <"$D/log")
+[ "$n" -eq 2000 ]; ok $? "the log has one line per request ($n of 2000)"
+bad=$(awk -F '\t' 'NF != 9 || $1 !~ /^20[0-9][0-9]-.*Z$/' "$D/log" | wc -l)
+[ "$bad" -eq 0 ]; ok $? "every log line is whole ($bad are not)"
+w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l)
+[ "$w" -eq 0 ]; ok $? "exactly max_uris distinct URIs: nobody watched ($w)"
+u=$(grep -c '^uri	' "$D/state/partners/shared.example")
+[ "$u" -eq 1000 ]; ok $? "the distinct-URI count is exact: 1000 ($u)"
+sipmsg -n 1 -s 5000 -f sip:p@shared.example -r sip:u%d@example.com >"$T/in"
+fedgate -c "$T/fed.conf" <"$T/in" >/dev/null
+w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l)
+[ "$w" -eq 1 ]; ok $? "the next new URI crosses max_uris: watch"
+
+# ---- kill -9 in mid-stream, 20 times ----
+sipmsg -n 4000 -f sip:p@crash.example -r sip:c%d@example.com -R 404 >"$T/big"
+i=0 bad=0
+while [ "$i" -lt 20 ]; do
+	fedgate -c "$T/fed.conf" <"$T/big" >/dev/null 2>&1 &
+	pid=$!
+	sleep "0.0$(( (i * 37) % 9 + 1 ))"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	f=$D/state/partners/crash.example
+	if [ -f "$f" ] && ! head -1 "$f" | grep -q '^fedkit-state 1$'; then
+		bad=$((bad + 1))
+	fi
+	i=$((i + 1))
+done
+[ "$bad" -eq 0 ]; ok $? "after 20 kill -9: the state file is always whole ($bad bad)"
+# Every URI a logged request counted is in the state: state is written
+# before the log line that reports it.
+awk -F '\t' '$3 == "crash.example" && ($6 == "accept" || $6 == "limit") { print $5 }' \
+    "$D/log" | sort -u >"$T/logged"
+awk -F '\t' '$1 == "uri" { print $2 }' "$D/state/partners/crash.example" | sort -u >"$T/stored"
+missing=$(comm -23 "$T/logged" "$T/stored" | wc -l)
+[ "$missing" -eq 0 ]; ok $? "every URI the log reports is in the state ($missing missing)"
+sipmsg -n 1 -s 9999 -f sip:p@crash.example -r sip:c%d@example.com >"$T/in"
+expect "a fedgate after the kills still works" fedgate -c "$T/fed.conf" <"$T/in"
+tail -1 "$D/log" | grep -q 'crash.example'; ok $? "... and decides"
+
+# ---- a list edit is seen by a running fedgate within a second ----
+mkfifo "$T/fifo"
+fedgate -c "$T/fed.conf" <"$T/fifo" >"$T/live.out" 2>"$T/live.err" &
+gpid=$!
+exec 7>"$T/fifo"
+stop_gate() { exec 7>&-; kill "$gpid" 2>/dev/null; }
+at_exit stop_gate
+sipmsg -n 1 -s 1 -f sip:a@later.example >&7
+wait_for 5 grep -q 'later.example.*accept' "$D/log"
+ok $? "a running fedgate accepts later.example"
+echo "later.example" >"$D/block.new" && mv "$D/block.new" "$D/block"
+sleep 1.2
+sipmsg -n 1 -s 2 -f sip:a@later.example >&7
+wait_for 5 grep -q 'later.example.*refuse	blocked' "$D/log"
+ok $? "after the block list changes, the same process refuses it within a second"
+exec 7>&-
+wait "$gpid"; ok $? "... and exits 0 at end of input"
+
+# ---- an unknown state version is refused ----
+echo "fedkit-state 9" >"$D/state/format"
+sipmsg -n 1 -f sip:a@x.example >"$T/in"
+fedgate -c "$T/fed.conf" <"$T/in" >/dev/null 2>"$T/err"; rc=$?
+[ "$rc" -eq 3 ]; ok $? "a state directory of version 9 is refused (exit $rc)"
+grep_file "... saying which version it found" "version 9" "$T/err"
