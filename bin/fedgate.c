@@ -81,8 +81,66 @@ out_add(struct outbuf *o, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * fed.conf is re-read when it changes (checked at most once a second), so
+ * an operator can change a rate or the methods without a restart.  A bad
+ * edit, or one that moves a file, keeps the running configuration.
+ */
+struct conf_watch {
+	struct conf *c;
+	const char *arg;	/* -c, or NULL */
+	struct stat st;
+	int64_t checked_ms;
+};
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void
+conf_recheck(struct conf_watch *w, struct gate *g, int64_t now)
+{
+	struct fed_err err;
+	struct conf fresh;
+	struct stat st;
+
+	if (w->c->path == NULL || now - w->checked_ms < 1000)
+		return;
+	w->checked_ms = now;
+	if (stat(w->c->path, &st) != 0 || same_file(&st, &w->st))
+		return;
+	w->st = st;
+	if (conf_load(&fresh, w->c->path, &err) != 0) {
+		fed_warnx("%s (keeping the running configuration)", err.msg);
+		conf_free(&fresh);
+		return;
+	}
+	if (fresh.local_domains.n == 0) {
+		fed_warnx("%s: local_domains is not set (keeping the running "
+		    "configuration)", w->c->path);
+		conf_free(&fresh);
+		return;
+	}
+	if (gate_conf_compatible(w->c, &fresh, &err) != 0) {
+		fed_warnx("%s: %s (keeping the running configuration)",
+		    w->c->path, err.msg);
+		conf_free(&fresh);
+		return;
+	}
+	/* The gate holds a pointer to *w->c: replace the contents. */
+	conf_free(w->c);
+	*w->c = fresh;
+	gate_conf_changed(g);
+}
+
 struct pipe_run {
 	struct gate *g;
+	struct conf_watch *cw;
 	const struct conf *c;
 	int replies_fd;
 	struct outbuf out;
@@ -152,8 +210,9 @@ pipe_chunk(struct pipe_run *r, const char *buf, size_t len, size_t *scanned,
 }
 
 static int
-run_pipe(struct gate *g, const struct conf *c, int replies_fd)
+run_pipe(struct gate *g, struct conf_watch *cw, int replies_fd)
 {
+	const struct conf *c = cw->c;
 	struct pipe_run *r;
 	struct fed_err err;
 	size_t cap, len = 0, scanned = 0, consumed = 0;
@@ -168,6 +227,7 @@ run_pipe(struct gate *g, const struct conf *c, int replies_fd)
 	if ((buf = malloc(cap)) == NULL || (r = calloc(1, sizeof *r)) == NULL)
 		fed_err(FED_EXIT_SYS, "memory");
 	r->g = g;
+	r->cw = cw;
 	r->c = c;
 	r->replies_fd = replies_fd;
 	gate_log_buffer(g, 1);
@@ -184,6 +244,7 @@ run_pipe(struct gate *g, const struct conf *c, int replies_fd)
 			eof = 1;
 		len += (size_t)n;
 		now = gate_now_ms();
+		conf_recheck(r->cw, g, now);
 		if (gate_tick(g, now, &err) != 0)
 			fed_errx(FED_EXIT_SYS, "%s", err.msg);
 		used = pipe_chunk(r, buf, len, &scanned, consumed, now);
@@ -232,6 +293,7 @@ main(int argc, char *argv[])
 	};
 	const char *conf_path = NULL, *replies = NULL, *upstream = NULL;
 	struct gate_opts o = { NULL, 0, 0, -1 };
+	struct conf_watch cw;
 	struct fed_err err;
 	struct conf c;
 	struct gate *g;
@@ -296,7 +358,12 @@ main(int argc, char *argv[])
 		fed_err(FED_EXIT_SYS, "%s", replies);
 	if (gate_open(&g, &c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	rc = run_pipe(g, &c, replies_fd);
+	cw.c = &c;
+	cw.arg = conf_path;
+	cw.checked_ms = gate_now_ms();
+	if (c.path != NULL && stat(c.path, &cw.st) != 0)
+		memset(&cw.st, 0, sizeof cw.st);
+	rc = run_pipe(g, &cw, replies_fd);
 	if (gate_close(g, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		if (rc == FED_EXIT_OK)

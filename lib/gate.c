@@ -1,5 +1,6 @@
 /* gate.c: gather the facts about one message, let policy decide, keep state. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,57 @@ gate_close(struct gate *g, struct fed_err *err)
 	free(g->reply);
 	free(g);
 	return rc;
+}
+
+static int
+same_path(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+int
+gate_conf_compatible(const struct conf *old, const struct conf *new,
+    struct fed_err *err)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} paths[] = {
+		{ "allow_list", offsetof(struct conf, allow_list) },
+		{ "block_list", offsetof(struct conf, block_list) },
+		{ "edge_cache", offsetof(struct conf, edge_cache) },
+		{ "state_dir", offsetof(struct conf, state_dir) },
+		{ "verdict_log", offsetof(struct conf, verdict_log) },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		const char *a = *(char *const *)((const char *)old + paths[i].off);
+		const char *b = *(char *const *)((const char *)new + paths[i].off);
+
+		if (!same_path(a, b)) {
+			fed_err_set(err, "%s changed: restart fedgate to use it",
+			    paths[i].key);
+			return -1;
+		}
+	}
+	if (old->report_period != new->report_period ||
+	    old->watch_expire != new->watch_expire ||
+	    old->limits.max_message != new->limits.max_message) {
+		fed_err_set(err, "report_period, watch_expire or max_message "
+		    "changed: restart fedgate to use them");
+		return -1;
+	}
+	return 0;
+}
+
+void
+gate_conf_changed(struct gate *g)
+{
+	build_allow_header(g);
+	g->gen++;		/* local_domains may name other partners now */
 }
 
 int

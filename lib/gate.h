@@ -75,6 +75,17 @@ int gate_log_flush(struct gate *, struct fed_err *);
 /* Reload lists (and notice a changed fed.conf) at most once a second. */
 int gate_tick(struct gate *, int64_t now_ms, struct fed_err *);
 
+/*
+ * The configuration changed under the gate (the caller replaced the
+ * struct it passed to gate_open with a newly loaded one): take up the
+ * new numbers, lists of methods and user agents.  Files cannot move
+ * under a running gate: -1 if a path differs from `old`'s (the caller
+ * keeps the old configuration and says a restart is needed).
+ */
+int gate_conf_compatible(const struct conf *old, const struct conf *new,
+    struct fed_err *);
+void gate_conf_changed(struct gate *);
+
 /* Wall-clock milliseconds since the epoch. */
 int64_t gate_now_ms(void);
 

@@ -96,8 +96,22 @@ sleep 1.2
 sipmsg -n 1 -s 2 -f sip:a@later.example >&7
 wait_for 5 grep -q 'later.example.*refuse	blocked' "$D/log"
 ok $? "after the block list changes, the same process refuses it within a second"
+cp "$T/fed.conf" "$T/off.conf" && echo "federation = off" >>"$T/off.conf"
+cp "$T/fed.conf" "$T/fed.conf.orig"
+mv "$T/off.conf" "$T/fed.conf"
+sleep 1.2
+sipmsg -n 1 -s 3 -f sip:a@other.example >&7
+wait_for 5 grep -q 'other.example.*refuse	federation_off' "$D/log"
+ok $? "after fed.conf changes to federation = off, the same process refuses everyone"
+printf 'federation = sideways\n' >>"$T/fed.conf"
+sleep 1.2
+sipmsg -n 1 -s 4 -f sip:a@other.example >&7
+wait_for 5 grep -q 'federation_off.*c4@' "$D/log"
+ok $? "a bad edit of fed.conf keeps the running configuration"
 exec 7>&-
 wait "$gpid"; ok $? "... and exits 0 at end of input"
+grep_file "... and says so, naming file and line" "fed.conf:[0-9]*:.*keeping the running configuration" "$T/live.err"
+mv "$T/fed.conf.orig" "$T/fed.conf"
 
 # ---- an unknown state version is refused ----
 echo "fedkit-state 9" >"$D/state/format"
