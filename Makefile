@@ -111,7 +111,7 @@ check: deps
 demo: all $(B)/t/helper/gensip
 	@sh share/demo/run
 
-bench: all $(B)/t/helper/sipscan $(B)/t/helper/gensip
+bench: all tests
 	@sh bench/run
 
 FUZZ_CC ?= clang

@@ -1,4 +1,4 @@
-/* listdb.c: lists searched in place through a sorted line index (listdb.h). */
+/* listdb.c: lists searched on disk through a sorted line index (listdb.h). */
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -333,7 +333,9 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 		db->busy_since_ms = 0;
 		return 0;
 	}
-	if (ident_eq(&t, &db->bad) && ident_eq(&i, &db->bad_idx))
+	if (db->bad.exists && ident_eq(&t, &db->bad) &&
+	    ident_eq(&i, &db->bad_idx) && now_ms >= db->bad_ms &&
+	    now_ms - db->bad_ms < LISTDB_RETRY_MS)
 		return 0;	/* refused already; the old list stays */
 	if (init(&nd, db->path, db->options_allowed, err) == -1)
 		return -1;
@@ -356,6 +358,7 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 		 * file replaced since then is a change, and tried again). */
 		db->bad = t;
 		db->bad_idx = i;
+		db->bad_ms = now_ms;
 		listdb_close(&nd);
 		return -1;
 	}

@@ -19,8 +19,8 @@
  * opens both and binary-searches with pread(2), a few dozen small reads.
  *
  * The files are read, not mapped.  A mapping faults in 16 pages around
- * each page touched (the kernel's fault-around): a lookup in a 1,000,000
- * entry list then maps about 10 MB of page cache, which smaps counts as
+ * each page touched (the kernel's fault-around): four lookups in a
+ * 1,000,000-entry list mapped 10 MB of page cache, which smaps counts as
  * the process's own (Private_Clean) while it is the only one mapping it,
  * against a 1 MiB budget; and a text truncated in place by a hand edit
  * would kill the process with SIGBUS at its next probe.  pread costs a
@@ -32,8 +32,9 @@
  * list_load does, so the answer is always that of the text.  That path is
  * slower but correct; listdb_open says which path it took (`indexed`).
  *
- * Index layout (little-endian as the host; a version mismatch is refused
- * and the text parsed instead):
+ * Index layout, in the host's byte order (an index is never copied to
+ * another machine: fedlist or listidx builds it beside its text); a
+ * version mismatch is refused and the text parsed instead:
  *   "fedkit-listidx 1\n" padded with NULs to 32 bytes
  *   uint64 inode, uint64 size, int64 mtime seconds, int64 mtime nsec,
  *   uint64 count, uint64 reserved (0)
@@ -54,6 +55,8 @@
  * text instead: see listdb_open.
  */
 #define LISTDB_WRITER_WAIT_MS 3000
+/* How long refresh leaves files it could not load alone. */
+#define LISTDB_RETRY_MS 60000
 
 /* Which file a path names now: refresh compares these. */
 struct listdb_ident {
@@ -68,7 +71,7 @@ struct listdb {
 	char *path;
 	char *idxpath;		/* PATH.idx */
 	int options_allowed;	/* allow list: edge=, rate=, max_uris= */
-	int indexed;		/* 1: searching the mapped text in place */
+	int indexed;		/* 1: searching the text through its index */
 	int exists;		/* the text exists (a missing list is empty) */
 	/* identity of the text now loaded */
 	dev_t dev;
@@ -78,8 +81,10 @@ struct listdb {
 	/* PATH.idx when the list was opened: refresh notices a new index */
 	struct listdb_ident idx;
 	/* the last text and index refresh could not load: not parsed again
-	 * (every second, in every process) until one of them changes */
+	 * (every second, in every process) until one of them changes or
+	 * LISTDB_RETRY_MS have passed (the failure may have been ENOMEM) */
 	struct listdb_ident bad, bad_idx;
+	int64_t bad_ms;
 	int64_t checked_ms;	/* last identity check (listdb_refresh) */
 	int64_t busy_since_ms;	/* refresh waiting for a writer, or 0 */
 	/* indexed: both files stay open (valid only while `indexed`) */
@@ -107,7 +112,7 @@ int listdb_open(struct listdb *, const char *path, int options_allowed,
  * text and its index and reopen when either changed.  1: reloaded, 0:
  * unchanged, -1: the new text is bad (*err says why) and the old contents
  * stay in use; that is reported once, and the same files are not tried
- * again until one of them changes.  A change whose index is not written yet while a writer
+ * again until one of them changes, or for LISTDB_RETRY_MS.  A change whose index is not written yet while a writer
  * holds PATH.lock is left for a later call (0; checked again 100 ms
  * later, for at most LISTDB_WRITER_WAIT_MS), so running processes do not
  * all parse a big list in the moment between the two renames.
