@@ -297,7 +297,7 @@ static const struct lcache *
 list_facts(struct gate *g, const char *domain)
 {
 	struct list_entry e;
-	char scratch[DOMAIN_MAX * 2 + 4];
+	char scratch[LISTDB_SCRATCH];
 	struct lcache *lc;
 	char peerhost[DOMAIN_MAX + 2];
 	const char *colon;
@@ -312,9 +312,11 @@ list_facts(struct gate *g, const char *domain)
 	snprintf(lc->domain, sizeof lc->domain, "%s", domain);
 	lc->gen = g->gen + 1;	/* 0 stays "never filled" */
 	lc->rate = lc->max_uris = LIST_UNSET;
+	/* A lookup error (-1) cannot happen with this scratch size; should
+	 * it, both fail closed: blocked, and not allowed. */
 	lc->blocked = listdb_lookup(&g->block, domain, &e, scratch,
-	    sizeof scratch);
-	if (listdb_lookup(&g->allow, domain, &e, scratch, sizeof scratch) == 0) {
+	    sizeof scratch) != 0;
+	if (listdb_lookup(&g->allow, domain, &e, scratch, sizeof scratch) != 1) {
 		if (g->o.peer == NULL)
 			return lc;
 		colon = strrchr(g->o.peer, ':');

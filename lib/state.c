@@ -1197,8 +1197,9 @@ rec_free(struct state *s, struct state_rec *r)
 
 /* ---- locks ---- */
 
+/* Take a shard's lock; with `nb`, 1 if another process holds it. */
 static int
-shard_lock(struct state *s, unsigned shard, struct fed_err *err)
+shard_lock_how(struct state *s, unsigned shard, int nb, struct fed_err *err)
 {
 	char path[PATH_MAX];
 	int fd;
@@ -1220,15 +1221,23 @@ shard_lock(struct state *s, unsigned shard, struct fed_err *err)
 		}
 		s->lockfd[shard] = fd;
 	}
-	while (flock(s->lockfd[shard], LOCK_EX) != 0) {
+	while (flock(s->lockfd[shard], LOCK_EX | (nb ? LOCK_NB : 0)) != 0) {
 		if (errno == EINTR)
 			continue;
+		if (nb && errno == EWOULDBLOCK)
+			return 1;
 		fed_err_set(err, "%s/locks/%02x: lock: %s", s->dir, shard,
 		    strerror(errno));
 		return -1;
 	}
 	s->lockcnt[shard] = 1;
 	return 0;
+}
+
+static int
+shard_lock(struct state *s, unsigned shard, struct fed_err *err)
+{
+	return shard_lock_how(s, shard, 0, err);
 }
 
 static void
@@ -1659,9 +1668,22 @@ is_partner_name(const char *name)
 	char norm[DOMAIN_MAX + 2];
 	struct fed_err e;
 
-	return name[0] != '.' && strstr(name, ".tmp.") == NULL &&
+	return name[0] != '.' &&
 	    domain_normalize(name, strlen(name), 0, norm, sizeof norm,
 	    &e) == 0 && strcmp(norm, name) == 0;
+}
+
+/*
+ * A writer's temporary file, NAME.tmp.XXXXXX as afile names it.  Such a
+ * name can also be a partner's: mkstemp's six characters are often all
+ * lower case or digits, and "mail.tmp.global" is a fine domain.  Only the
+ * contents tell them apart, so such a name is read before it is judged.
+ */
+static int
+is_tmp_name(const char *name, size_t len)
+{
+	return len > STATE_TMP_SUFFIX &&
+	    memcmp(name + len - STATE_TMP_SUFFIX, ".tmp.", 5) == 0;
 }
 
 static int
@@ -1718,7 +1740,9 @@ state_walk(struct state *s, int64_t now_ms,
 		got = state_read(path, names[i], &s->params, &p, &fd, &st, &e2);
 		if (fd >= 0)
 			close(fd);
-		if (got < 0 && !bad) {
+		/* A temporary file that looks like a partner's is none. */
+		if (got < 0 && !bad &&
+		    !is_tmp_name(names[i], strlen(names[i]))) {
 			*err = e2;
 			bad = 1;
 		}
@@ -1745,14 +1769,61 @@ out:
 }
 
 /*
- * Remove one partner's file if it holds nothing of value: re-read under
- * its shard lock, so a writer that just changed it keeps it.
+ * Remove a temporary file of partner `name`.  Writers make them only
+ * under the partner's shard lock, so once we hold it the file is a dead
+ * writer's.  With `nb` the lock is not waited for (the caller holds
+ * another): a busy writer's file is left for the next sweep.
  */
 static void
-sweep_partner(struct state *s, const char *name, int64_t cutoff,
-    int64_t now_ms)
+sweep_tmp_of(struct state *s, const char *path, const char *name, int nb)
 {
-	char path[PATH_MAX];
+	unsigned shard = state_shard(name);
+	struct fed_err e2;
+
+	if (shard_lock_how(s, shard, nb, &e2) != 0)
+		return;
+	(void)unlink(path);
+	shard_unlock(s, shard);
+}
+
+/*
+ * A name that ends like a temporary file (see is_tmp_name).  When the
+ * part before ".tmp." is no partner name, nobody's lock covers the file
+ * and only its age says its writer is gone.
+ */
+static void
+sweep_tmp(struct state *s, const char *fname, size_t len, int64_t now_ms)
+{
+	char path[PATH_MAX], name[DOMAIN_MAX + 2];
+	struct stat st;
+	size_t nl = len - STATE_TMP_SUFFIX;
+
+	if (partner_path(s, fname, path, sizeof path) != 0)
+		return;
+	if (nl <= DOMAIN_MAX) {
+		memcpy(name, fname, nl);
+		name[nl] = '\0';
+		if (is_partner_name(name)) {
+			sweep_tmp_of(s, path, name, 0);
+			return;
+		}
+	}
+	if (lstat(path, &st) == 0 &&
+	    mtime_ns(&st) / 1000000 <= now_ms - STATE_TMP_AGE_MS)
+		(void)unlink(path);
+}
+
+/*
+ * Remove one partner's file if it holds nothing of value: re-read under
+ * its shard lock, so a writer that just changed it keeps it.  A file that
+ * cannot be read stays for the operator to see, unless its name is also
+ * a temporary file's: then that is what it is.
+ */
+static void
+sweep_partner(struct state *s, const char *name, size_t len,
+    int64_t cutoff, int64_t now_ms)
+{
+	char path[PATH_MAX], prefix[DOMAIN_MAX + 2];
 	struct state_partner p;
 	struct state_rec *r;
 	struct fed_err e2;
@@ -1763,53 +1834,28 @@ sweep_partner(struct state *s, const char *name, int64_t cutoff,
 	/* Our own record being changed right now: leave it be. */
 	if ((r = rec_find(s, name, fnv64(name))) != NULL && r->p.locked)
 		return;
-	if (shard_lock(s, shard, &e2) != 0)
+	if (partner_path(s, name, path, sizeof path) != 0 ||
+	    shard_lock(s, shard, &e2) != 0)
 		return;
-	snprintf(path, sizeof path, "%s/partners/%s", s->dir, name);
 	partner_init(&p, name);
 	got = state_read(path, name, &s->params, &p, &fd, &st, &e2);
 	if (fd >= 0)
 		close(fd);
 	if (got == 1) {
 		state_expire(&p, now_ms, &s->params);
-		/* A file that cannot be read stays for the operator to see. */
 		if (p.changed_ms <= cutoff && p.watch_ms == 0)
 			(void)unlink(path);
+	} else if (got < 0 && is_tmp_name(name, len)) {
+		/* Holding this name's lock, no partner file can be renamed
+		 * here meanwhile; the writer's lock is only tried, because
+		 * waiting for a second lock could deadlock. */
+		memcpy(prefix, name, len - STATE_TMP_SUFFIX);
+		prefix[len - STATE_TMP_SUFFIX] = '\0';
+		if (is_partner_name(prefix))
+			sweep_tmp_of(s, path, prefix, 1);
 	}
 	uriset_free(p.uris);
 	shard_unlock(s, shard);
-}
-
-/*
- * A writer's temporary file, NAME.tmp.XXXXXX: writers make them only
- * under NAME's shard lock, so once we hold it the file is a dead
- * writer's.  A temporary file of no partner name is removed by age.
- */
-static void
-sweep_tmp(struct state *s, const char *fname, size_t len, int64_t now_ms)
-{
-	char path[PATH_MAX], name[DOMAIN_MAX + 2];
-	struct fed_err e2;
-	struct stat st;
-	size_t nl = len - STATE_TMP_SUFFIX;
-	unsigned shard;
-
-	snprintf(path, sizeof path, "%s/partners/%s", s->dir, fname);
-	if (nl <= DOMAIN_MAX) {
-		memcpy(name, fname, nl);
-		name[nl] = '\0';
-		if (is_partner_name(name)) {
-			shard = state_shard(name);
-			if (shard_lock(s, shard, &e2) != 0)
-				return;
-			(void)unlink(path);
-			shard_unlock(s, shard);
-			return;
-		}
-	}
-	if (lstat(path, &st) == 0 &&
-	    mtime_ns(&st) / 1000000 <= now_ms - STATE_TMP_AGE_MS)
-		(void)unlink(path);
 }
 
 int
@@ -1864,9 +1910,14 @@ state_sweep(struct state *s, int64_t now_ms, struct fed_err *err)
 	ts[0].tv_sec = ts[1].tv_sec = (time_t)(now_ms / 1000);
 	ts[0].tv_nsec = ts[1].tv_nsec = (long)(now_ms % 1000) * 1000000;
 	if (futimens(fd, ts) != 0) {
-		fed_err_set(err, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
+		/* A stamp of another user (fedlist run as root): only its
+		 * owner may set its times.  Remove it, so that the next
+		 * sweeper makes its own, and sweep now. */
+		if ((errno != EPERM && errno != EACCES) || unlink(path) != 0) {
+			fed_err_set(err, "%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
 	}
 	snprintf(path, sizeof path, "%s/partners", s->dir);
 	if ((d = opendir(path)) == NULL) {
@@ -1881,20 +1932,19 @@ state_sweep(struct state *s, int64_t now_ms, struct fed_err *err)
 		if (de->d_name[0] == '.')
 			continue;
 		len = strlen(de->d_name);
-		if (len > STATE_TMP_SUFFIX &&
-		    memcmp(de->d_name + len - STATE_TMP_SUFFIX, ".tmp.", 5) == 0) {
-			sweep_tmp(s, de->d_name, len, now_ms);
+		if (!is_partner_name(de->d_name)) {
+			if (is_tmp_name(de->d_name, len))
+				sweep_tmp(s, de->d_name, len, now_ms);
 			continue;
 		}
-		if (!is_partner_name(de->d_name))
+		/* Changed recently, by its mtime: no need to read it (but a
+		 * name that may be a temporary file's must be read now). */
+		if (partner_path(s, de->d_name, path, sizeof path) != 0 ||
+		    lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (mtime_ns(&st) / 1000000 > cutoff &&
+		    !is_tmp_name(de->d_name, len)))
 			continue;
-		/* Changed recently, by its mtime: no need to read it. */
-		snprintf(path, sizeof path, "%s/partners/%s", s->dir,
-		    de->d_name);
-		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-		    mtime_ns(&st) / 1000000 > cutoff)
-			continue;
-		sweep_partner(s, de->d_name, cutoff, now_ms);
+		sweep_partner(s, de->d_name, len, cutoff, now_ms);
 	}
 	closedir(d);
 	close(fd);
