@@ -10,7 +10,9 @@ for f in bin/fedq bin/fedlist bin/fedstat sbin/fedgate; do
 	[ -x "$r/$f" ]; ok $? "$f is installed and executable"
 done
 for f in share/man/man5/fed.conf.5 share/man/man7/fedkit.7 \
-    share/fedkit/fed.conf; do
+    share/man/man8/fedgate.8 share/fedkit/fed.conf \
+    share/bash-completion/completions/fedgate \
+    share/zsh/vendor-completions/_fedgate; do
 	[ -f "$r/$f" ]; ok $? "$f is installed"
 done
 expect 'the installed fedgate runs' "$r/sbin/fedgate" -V
