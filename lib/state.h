@@ -14,9 +14,13 @@
  *
  *   format          "fedkit-state 1\n": the version of everything below
  *   partners/NAME   one plain-text file per partner domain NAME
- *   locks/00..ff    flock(2) shards; a partner's shard is a hash of NAME.
+ *   locks/00..ff    flock(2) shards; a partner's shard is the low byte of
+ *                   the 32-bit FNV-1a hash of NAME, in lower-case hex.
  *                   Lock files are never removed, so a partner file can be
- *                   removed safely under its shard lock.
+ *                   removed safely under its shard lock.  Every change to
+ *                   partners/NAME (and its NAME.tmp.XXXXXX) is made
+ *                   holding NAME's shard lock.
+ *   sweep           stamp: its mtime is the last state_sweep
  *
  * A partner file (one record a line, fields separated by one tab, shown
  * aligned here; written whole through afile; blank and `#` lines are
