@@ -220,7 +220,7 @@ run_pipe(struct gate *g, struct conf_watch *cw, int replies_fd)
 	ssize_t n;
 	long used;
 	int64_t now;
-	int eof = 0;
+	int eof = 0, rc = FED_EXIT_OK;
 
 	/* Room for one whole message of the largest size plus a read. */
 	cap = c->limits.max_message + READ_CHUNK;
@@ -248,8 +248,10 @@ run_pipe(struct gate *g, struct conf_watch *cw, int replies_fd)
 		if (gate_tick(g, now, &err) != 0)
 			fed_errx(FED_EXIT_SYS, "%s", err.msg);
 		used = pipe_chunk(r, buf, len, &scanned, consumed, now);
-		if (used < 0)
-			return FED_EXIT_USAGE;
+		if (used < 0) {
+			rc = FED_EXIT_USAGE;
+			break;
+		}
 		flush_out(r);
 		if (used > 0) {
 			memmove(buf, buf + used, len - (size_t)used);
@@ -273,13 +275,14 @@ run_pipe(struct gate *g, struct conf_watch *cw, int replies_fd)
 			    gate_log_flush(g, &err) != 0)
 				fed_errx(FED_EXIT_SYS, "%s", err.msg);
 			fed_warnx("stdin: byte %zu: %s", consumed, se.reason);
-			return FED_EXIT_USAGE;
+			rc = FED_EXIT_USAGE;
+			break;
 		}
 	}
 	free(r->out.p);
 	free(r);
 	free(buf);
-	return FED_EXIT_OK;
+	return rc;
 }
 
 int

@@ -87,6 +87,7 @@ afile_begin(struct afile *af, const char *path, int mode, struct fed_err *err)
 {
 	char *lockpath;
 
+	af->no_dirsync = 0;
 	af->fp = NULL;
 	af->tmp = NULL;
 	af->lockfd = -1;
@@ -125,6 +126,7 @@ afile_begin_held(struct afile *af, const char *path, int mode,
 	af->fp = NULL;
 	af->tmp = NULL;
 	af->lockfd = -1;
+	af->no_dirsync = 0;
 	if ((af->path = strdup(path)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(errno));
 		return -1;
@@ -212,7 +214,8 @@ afile_commit(struct afile *af, struct fed_err *err)
 	 * so reporting failure would mislead the caller into thinking the
 	 * old ones are: only a crash before the next sync could lose it.
 	 */
-	(void)fsync_dir(af->path);
+	if (!af->no_dirsync)
+		(void)fsync_dir(af->path);
 	afile_release(af);
 	return 0;
 }

@@ -20,6 +20,7 @@ struct afile {
 	char *tmp;		/* NULL once committed or aborted */
 	FILE *fp;		/* write the new contents here */
 	int lockfd;
+	int no_dirsync;		/* set after begin: skip the directory fsync */
 };
 
 /* Lock PATH and open its temporary file; mode is the new file's mode. */

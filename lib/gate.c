@@ -510,6 +510,7 @@ judge_state(struct gate *g, const char *domain, const struct limits *l,
 	if (d->watch_now) {
 		p->watch_ms = now;
 		p->dirty = 1;
+		p->durable = 1;
 	}
 	if (d->verdict == VERDICT_ACCEPT && f->rate_limited &&
 	    state_bucket_take(p, now, rate, rate))

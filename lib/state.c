@@ -20,6 +20,7 @@
 
 #define STATE_SHARDS	256
 #define STATE_PIN_MAX	64	/* partner files kept open (see pin_set) */
+#define STATE_CACHE_MAX	4096	/* records cached before idle ones are dropped */
 #define STATE_RECHECK_MS 1000	/* state_get looks at the file this often */
 #define STATE_FLUSH_MS	1000	/* pending responses are written this often */
 #define STATE_SCAN_MS	100	/* state_flush_due looks at records this often */
@@ -1366,6 +1367,57 @@ fail:
 
 /* ---- lock, write, unlock ---- */
 
+/*
+ * A stream with a new From domain in every message must not grow the
+ * cache without bound: past STATE_CACHE_MAX records, write every pending
+ * response count and drop every record not locked.  The files keep all
+ * that matters; a dropped record is read again when its partner returns.
+ * A dry run keeps its records (they are its only copy of its changes).
+ */
+static int
+cache_trim(struct state *s, int64_t now_ms, struct fed_err *err)
+{
+	/* state_lock and state_unlock are declared in state.h */
+	struct state_rec *r, **keep;
+	struct fed_err e2;
+	size_t i, j, mask;
+
+	if (s->dry_run)
+		return 0;
+	for (i = 0; i < s->tabsz; i++) {
+		if ((r = s->tab[i]) == NULL || r->p.locked ||
+		    !has_pending(&r->p))
+			continue;
+		if (state_lock(s, &r->p, now_ms, &e2) != 0 ||
+		    state_unlock(s, &r->p, now_ms, &e2) != 0) {
+			*err = e2;
+			return -1;
+		}
+	}
+	if ((keep = calloc(s->tabsz, sizeof *keep)) == NULL) {
+		fed_err_set(err, "state cache: %s", strerror(errno));
+		return -1;
+	}
+	mask = s->tabsz - 1;
+	s->n = 0;
+	for (i = 0; i < s->tabsz; i++) {
+		if ((r = s->tab[i]) == NULL)
+			continue;
+		if (!r->p.locked && !has_pending(&r->p)) {
+			rec_free(s, r);
+			continue;
+		}
+		for (j = (size_t)r->hash & mask; keep[j] != NULL;
+		    j = (j + 1) & mask)
+			;
+		keep[j] = r;
+		s->n++;
+	}
+	free(s->tab);
+	s->tab = keep;
+	return 0;
+}
+
 struct state_partner *
 state_get(struct state *s, const char *domain, int64_t now_ms,
     struct fed_err *err)
@@ -1382,8 +1434,10 @@ state_get(struct state *s, const char *domain, int64_t now_ms,
 		return NULL;
 	}
 	h = fnv64(name);
-	if ((r = rec_find(s, name, h)) == NULL &&
-	    (r = rec_new(s, name, h)) == NULL) {
+	if ((r = rec_find(s, name, h)) == NULL && s->n >= STATE_CACHE_MAX &&
+	    cache_trim(s, now_ms, err) != 0)
+		return NULL;
+	if (r == NULL && (r = rec_new(s, name, h)) == NULL) {
 		fed_err_set(err, "%s: %s", name, strerror(errno));
 		return NULL;
 	}
@@ -1522,6 +1576,15 @@ state_write(struct state *s, struct state_rec *r, int64_t now_ms,
 	p->changed_ms = now_ms;
 	if (afile_begin_held(&af, path, STATE_FILE_MODE, err) != 0)
 		goto fail;
+	/*
+	 * The file itself is synced before the rename, so no crash leaves
+	 * a partner file empty or cut.  The directory is synced only when
+	 * the change must outlive a power loss (a watch starts): for a
+	 * bucket or a URI, an older whole file after a power cut is
+	 * harmless, and skipping that fsync doubles the rate of new
+	 * partners a process can take.
+	 */
+	af.no_dirsync = !p->durable;
 	state_print(af.fp, p);
 	/* The temporary file becomes the partner file: a second descriptor
 	 * on it pins the new inode (see pin_set) and gives its identity. */
@@ -1536,6 +1599,7 @@ state_write(struct state *s, struct state_rec *r, int64_t now_ms,
 	}
 	memset(p->pend, 0, sizeof p->pend);
 	p->dirty = 0;
+	p->durable = 0;
 	p->flushed_ms = now_ms;
 	r->exists = 1;
 	if (fstat(fd, &st) != 0) {
@@ -1655,7 +1719,7 @@ state_clear(struct state *s, const char *domain, int64_t now_ms,
 	memset(p->pend, 0, sizeof p->pend);
 	/* A partner without a file has nothing to clear on disk. */
 	if (((struct state_rec *)p)->exists)
-		p->dirty = 1;
+		p->dirty = p->durable = 1;
 	return state_unlock(s, p, now_ms, err);
 }
 

@@ -100,6 +100,9 @@ struct state_partner {
 	struct state_uriset *uris;
 	/* bookkeeping of the cache; not part of the file */
 	int dirty;		/* changed since read: write at unlock */
+	int durable;		/* ... and the change must outlive a power
+				 * loss (a watch begins or ends): the write
+				 * also syncs the directory */
 	int locked;
 	int64_t checked_ms;	/* when the file's identity was last checked */
 	int64_t flushed_ms;	/* when pending responses were last written */
