@@ -696,19 +696,29 @@ gen_bulk(unsigned long long count, const struct mix *m, const struct who *w)
 	struct txn t;
 	char fuser[48], tuser[48], pdom[32];
 	const char *fdomain, *ua;
+	unsigned first, last;
 
+	/*
+	 * Every random number is drawn in a statement of its own: C leaves
+	 * the order in which a call's arguments are evaluated unspecified,
+	 * and the stream must not depend on the compiler.  The order is the
+	 * one GCC gave the first version of this loop, which drew several
+	 * in one call (last argument first), so its output stays the same.
+	 */
 	while (n < count) {
 		enum kind k = pick_kind(m);
 		int code;
 
-		make_user(fuser, sizeof fuser, rndn(1000), rndn(1000));
+		last = rndn(1000);
+		first = rndn(1000);
+		make_user(fuser, sizeof fuser, first, last);
 		if (w->users > 0)
 			target_user(tuser, sizeof tuser, rndn(w->users));
-		else
-			make_user(tuser, sizeof tuser, rndn(1000), rndn(1000));
-		/* The user agent is drawn before the domain: the order in
-		 * which this line's first version, a call with both PICKs
-		 * among its arguments, drew them when built with GCC. */
+		else {
+			last = rndn(1000);
+			first = rndn(1000);
+			make_user(tuser, sizeof tuser, first, last);
+		}
 		ua = PICK(user_agents);
 		if (w->partners > 0) {
 			snprintf(pdom, sizeof pdom, "p%u.example",
