@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "conf.h"
 #include "fed.h"
 #include "gate.h"
@@ -295,7 +293,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf_path = NULL, *replies = NULL, *upstream = NULL;
-	struct gate_opts o = { NULL, 0, 0, -1 };
+	struct gate_opts o = { NULL, 0, 0, -1, 0 };
 	struct conf_watch cw;
 	struct fed_err err;
 	struct conf c;
@@ -324,7 +322,6 @@ main(int argc, char *argv[])
 			break;
 		case 'V':
 			printf("fedgate %s\n", FEDKIT_VERSION);
-			printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
 			return FED_EXIT_OK;
 		case 'h':
 			usage(FED_EXIT_OK);
@@ -359,6 +356,7 @@ main(int argc, char *argv[])
 	if (replies != NULL && (replies_fd = open(replies,
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		fed_err(FED_EXIT_SYS, "%s", replies);
+	o.replies = replies_fd >= 0;
 	if (gate_open(&g, &c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	cw.c = &c;

@@ -14,11 +14,13 @@
 #include "state.h"
 
 #define LOGBUF_FLUSH	65536	/* flush buffered log lines beyond this */
-#define LCACHE_SIZE	1024	/* partners whose list answers are cached */
+#define LCACHE_SETS	1024	/* partners whose list answers are cached: */
+#define LCACHE_WAYS	4	/* 4,096 in sets of 4, least recent out */
 
 /* One partner's list answers, valid while `gen` is the lists' generation. */
 struct lcache {
 	uint32_t gen;
+	uint32_t used;		/* a clock for least-recently-used */
 	char domain[DOMAIN_MAX + 1];
 	int blocked, allowed;
 	long rate, max_uris;	/* the allow entry's, LIST_UNSET if none */
@@ -34,7 +36,8 @@ struct gate {
 	struct state *st;
 	struct state_params sp;
 	uint32_t gen;		/* bumped whenever a list is reloaded */
-	struct lcache *lc;	/* LCACHE_SIZE, allocated on first use */
+	struct lcache *lc;	/* LCACHE_SETS x WAYS, allocated on first use */
+	uint32_t lclock;
 	int warned_both;
 	int warned_edges;
 	char *logbuf;
@@ -303,12 +306,29 @@ list_facts(struct gate *g, const char *domain)
 	const char *colon;
 	size_t n;
 
-	if (g->lc == NULL && (g->lc = calloc(LCACHE_SIZE, sizeof *g->lc)) == NULL)
+	struct lcache *set;
+	size_t w;
+
+	/* calloc'd pages are touched only as partners arrive, so a process
+	 * serving one partner pays for one entry, not the table. */
+	if (g->lc == NULL && (g->lc = calloc(LCACHE_SETS * LCACHE_WAYS,
+	    sizeof *g->lc)) == NULL)
 		return NULL;
-	lc = &g->lc[hash_str(domain) % LCACHE_SIZE];
-	if (lc->gen == g->gen + 1 && strcmp(lc->domain, domain) == 0)
-		return lc;
+	set = &g->lc[(hash_str(domain) % LCACHE_SETS) * LCACHE_WAYS];
+	lc = &set[0];
+	for (w = 0; w < LCACHE_WAYS; w++) {
+		if (set[w].gen == g->gen + 1 &&
+		    strcmp(set[w].domain, domain) == 0) {
+			set[w].used = ++g->lclock;
+			return &set[w];
+		}
+		if (set[w].gen != g->gen + 1 || set[w].used < lc->used)
+			lc = &set[w];	/* stale, or older than the pick */
+		if (set[w].gen != g->gen + 1)
+			break;
+	}
 	memset(lc, 0, sizeof *lc);
+	lc->used = ++g->lclock;
 	snprintf(lc->domain, sizeof lc->domain, "%s", domain);
 	lc->gen = g->gen + 1;	/* 0 stays "never filled" */
 	lc->rate = lc->max_uris = LIST_UNSET;
@@ -561,9 +581,9 @@ uri_partner(const struct sip_uri *u, char *dom, size_t domsz,
 	n = sip_uri_domain(u, host, sizeof host);
 	if (n <= 0)
 		return NULL;
-	snprintf(res->partner, sizeof res->partner, "%s", host);
+	memcpy(res->partner, host, (size_t)n + 1);	/* n < sizeof host */
 	res->rec.partner.p = res->partner;
-	res->rec.partner.n = strlen(res->partner);
+	res->rec.partner.n = (size_t)n;
 	if (u->host_is_ip ||
 	    domain_normalize(host, (size_t)n, 0, dom, domsz, NULL) != 0)
 		return NULL;
@@ -589,6 +609,11 @@ make_reply(struct gate *g, const struct sip_msg *m, struct gate_result *res)
 	const char *extra = NULL;
 
 	if (res->d.code <= 0)
+		return;
+	/* A well-formed request always has what a response copies (the
+	 * parser demands Via, From, To, Call-ID and CSeq): build it only
+	 * for a caller that sends it. */
+	if (!g->o.replies && res->d.reason != REASON_MALFORMED)
 		return;
 	if (res->d.code == 503)
 		extra = "Retry-After: 1\r\n";

@@ -16,6 +16,9 @@ struct gate_opts {
 	int tls;		/* peer is a verified TLS name (verify=auto: srv) */
 	int dry_run;		/* -n: state changes live in memory only */
 	int log_fd;		/* verdict log, -1 for none */
+	int replies;		/* the caller sends the responses fedgate
+				 * builds; 0: build one only to learn
+				 * whether it can be (a malformed request) */
 };
 
 /*
