@@ -262,3 +262,42 @@ gate dry -n; ok $? "-n: exit 0"
 [ ! -e "$T/dry/state" ]; ok $? "-n creates nothing under state_dir"
 a=$(count dry accept)
 [ "$a" -ge 20 ] && [ "$a" -le 21 ]; ok $? "-n still decides with state evolving in memory ($a accepted)"
+
+# ---- verification (SPEC 1.3) against the edge cache ----
+mkconf ver "verify = srv"
+exp=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%S.000Z)
+old=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%S.000Z)
+cat >"$T/ver/edges" <<EOT
+# domain target port expires [addresses]
+fabrikam.example	sip.fabrikam.example	5061	$exp	192.0.2.10,2001:db8::10
+stale.example	sip.stale.example	5061	$old
+EOT
+sipmsg -f sip:a@fabrikam.example >"$T/in"
+gate ver --peer sip.fabrikam.example
+[ "$(count ver accept discovered)" -eq 1 ]; ok $? "verify = srv: a peer named as the domain's SRV target is verified"
+gate ver --peer SIP.Fabrikam.Example.
+[ "$(count ver accept discovered)" -eq 2 ]; ok $? "... in any case, with a trailing dot"
+gate ver --peer 192.0.2.10:5061
+[ "$(count ver accept discovered)" -eq 3 ]; ok $? "... or by one of the target's addresses, port or not"
+gate ver --peer '[2001:db8::10]:5061'
+[ "$(count ver accept discovered)" -eq 4 ]; ok $? "... IPv6 in brackets too"
+gate ver --peer sip.evil.example
+[ "$(count ver refuse unverified)" -eq 1 ]; ok $? "another peer is refused (unverified)"
+gate ver
+[ "$(count ver refuse unverified)" -eq 2 ]; ok $? "no peer at all is unverified"
+sipmsg -f sip:a@stale.example >"$T/in"
+gate ver --peer sip.stale.example
+[ "$(count ver refuse unverified)" -eq 3 ]; ok $? "an expired edge cache entry verifies nothing"
+mkconf pin
+echo "pinned.example edge=sip.pinned.example" >"$T/pin/allow"
+sipmsg -f sip:a@pinned.example >"$T/in"
+gate pin --peer sip.pinned.example
+[ "$(count pin accept allowlisted)" -eq 1 ]; ok $? "edge= pins the partner's edge: that peer passes"
+gate pin --peer sip.other.example
+[ "$(count pin refuse unverified)" -eq 1 ]; ok $? "... any other peer is unverified, even with verify = none"
+mkconf noedges "verify = srv"
+rm -f "$T/noedges/edges"
+sipmsg -f sip:a@fabrikam.example >"$T/in"
+gate noedges --peer sip.fabrikam.example
+[ "$(count noedges refuse unverified)" -eq 1 ]; ok $? "verify = srv without an edge cache: unverified"
+grep_file "... with a warning naming the cache" "noedges/edges: no edge cache" "$T/err"
