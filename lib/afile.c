@@ -13,19 +13,6 @@
 
 #include "afile.h"
 
-static char *
-concat(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-	char *s = malloc(na + nb + 1);
-
-	if (s != NULL) {
-		memcpy(s, a, na);
-		memcpy(s + na, b, nb + 1);
-	}
-	return s;
-}
-
 static void
 afile_release(struct afile *af)
 {
@@ -92,7 +79,7 @@ afile_begin(struct afile *af, const char *path, int mode, struct fed_err *err)
 	af->tmp = NULL;
 	af->lockfd = -1;
 	if ((af->path = strdup(path)) == NULL ||
-	    (lockpath = concat(path, ".lock")) == NULL) {
+	    (lockpath = fed_concat(path, ".lock")) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(errno));
 		afile_release(af);
 		return -1;
@@ -139,7 +126,7 @@ open_tmp(struct afile *af, const char *path, int mode, struct fed_err *err)
 {
 	int fd;
 
-	if ((af->tmp = concat(path, ".tmp.XXXXXX")) == NULL ||
+	if ((af->tmp = fed_concat(path, ".tmp.XXXXXX")) == NULL ||
 	    (fd = mkostemp(af->tmp, O_CLOEXEC)) < 0) {
 		fed_err_set(err, "%s: temporary file: %s", path, strerror(errno));
 		free(af->tmp);

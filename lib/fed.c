@@ -146,3 +146,16 @@ fed_err(int code, const char *fmt, ...)
 	va_end(ap);
 	exit(code);
 }
+
+char *
+fed_concat(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *s = malloc(na + nb + 1);
+
+	if (s != NULL) {
+		memcpy(s, a, na);
+		memcpy(s + na, b, nb + 1);
+	}
+	return s;
+}

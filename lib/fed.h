@@ -37,6 +37,10 @@ int fed_str_caseeq(struct fed_str, const char *);
 /* A new NUL-terminated copy of n bytes of a slice, which (unlike
  * strndup's argument) need not be a C string; NULL if out of memory. */
 char *fed_strdup_n(const char *p, size_t n);
+/* A new string a followed by b (for PATH.lock and the like); NULL if out
+ * of memory. */
+char *fed_concat(const char *a, const char *b);
+
 /* Copy a slice into a NUL-terminated buffer, truncating; returns dst. */
 char *fed_str_copy(char *dst, size_t dstsz, struct fed_str);
 

@@ -36,19 +36,6 @@ _Static_assert(LISTDB_SCRATCH >= (DOMAIN_MAX + 2) + (DOMAIN_MAX + 1),
 /* Results of one attempt at opening. */
 enum { OPEN_ERR = -1, OPEN_OK = 0, OPEN_STALE = 1 };
 
-static char *
-concat(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-	char *s = malloc(na + nb + 1);
-
-	if (s != NULL) {
-		memcpy(s, a, na);
-		memcpy(s + na, b, nb + 1);
-	}
-	return s;
-}
-
 static char
 lower(char c)
 {
@@ -121,7 +108,7 @@ text_ident(const struct listdb *db, struct listdb_ident *id)
 static int
 writer_busy(const char *path)
 {
-	char *lp = concat(path, ".lock");
+	char *lp = fed_concat(path, ".lock");
 	int fd, busy = 0;
 
 	if (lp == NULL)
@@ -277,7 +264,7 @@ init(struct listdb *db, const char *path, int options_allowed,
 	db->textfd = db->idxfd = -1;
 	db->options_allowed = options_allowed;
 	if ((db->path = strdup(path)) == NULL ||
-	    (db->idxpath = concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
+	    (db->idxpath = fed_concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		listdb_close(db);
 		return -1;
@@ -679,7 +666,7 @@ list_index_write(const char *path, int options_allowed, int held,
 	int fd = -1, locked = 0, rc = -1;
 
 	memset(&l, 0, sizeof l);
-	if ((idxpath = concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
+	if ((idxpath = fed_concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		return -1;
 	}

@@ -215,8 +215,8 @@ skip_class(const char *p, const char *e, unsigned k)
 }
 
 /* p at '"': the byte after the closing quote, or NULL if unterminated. */
-static const char *
-skip_quoted(const char *p, const char *e)
+const char *
+sip_skip_quoted(const char *p, const char *e)
 {
 	for (p++; p < e; p++) {
 		if (*p == '\\') {
@@ -824,7 +824,7 @@ parse_params(const char *p, const char *e, const char *want, size_t wantn,
 		if (q < e && *q == '=') {
 			v = skip_lws(q + 1, e);
 			if (v < e && *v == '"') {
-				ve = skip_quoted(v, e);
+				ve = sip_skip_quoted(v, e);
 				if (ve == NULL) {
 					*why = r[R_QUOTE];
 					return NULL;
@@ -865,7 +865,7 @@ parse_addr(const char *p, const char *e, const char *const *r,
 		return NULL;
 	}
 	if (*p == '"') {
-		p = skip_quoted(p, e);
+		p = sip_skip_quoted(p, e);
 		if (p == NULL) {
 			*why = r[R_QUOTE];
 			return NULL;

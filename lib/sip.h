@@ -147,6 +147,11 @@ int sip_uri_aor(const struct sip_uri *, char *buf, size_t bufsz);
 /* The host lowercased, without brackets, trailing dot dropped; -1 as above. */
 int sip_uri_domain(const struct sip_uri *, char *buf, size_t bufsz);
 
+/* Given p at an opening '"', the byte after its closing quote (a
+ * backslash escapes the next byte); NULL if the string does not end
+ * before e. */
+const char *sip_skip_quoted(const char *p, const char *e);
+
 /* First header with this id, or NULL. */
 const struct sip_hdr *sip_hdr_find(const struct sip_msg *, enum sip_hdr_id);
 

@@ -293,18 +293,6 @@ is_token(char c)
 }
 
 /* p at '"': the byte after the closing quote, or NULL if unterminated. */
-static const char *
-skip_quoted(const char *p, const char *e)
-{
-	for (p++; p < e; p++) {
-		if (*p == '\\') {
-			if (++p == e)
-				return NULL;
-		} else if (*p == '"')
-			return p + 1;
-	}
-	return NULL;
-}
 
 /*
  * One route-param = name-addr *( SEMI rr-param ) (RFC 3261 25.1): only
@@ -319,7 +307,7 @@ route_param(const char *p, const char *e, struct fed_str *uri)
 
 	p = skip_ws(p, e);
 	if (p < e && *p == '"') {
-		if ((p = skip_quoted(p, e)) == NULL)
+		if ((p = sip_skip_quoted(p, e)) == NULL)
 			return NULL;
 		p = skip_ws(p, e);
 	} else
@@ -342,7 +330,7 @@ route_param(const char *p, const char *e, struct fed_str *uri)
 		/* A parameter: a quoted value may hold ',' or ';'. */
 		for (p++; p < e && *p != ';' && *p != ','; )
 			if (*p == '"') {
-				if ((p = skip_quoted(p, e)) == NULL)
+				if ((p = sip_skip_quoted(p, e)) == NULL)
 					return NULL;
 			} else
 				p++;
