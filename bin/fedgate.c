@@ -142,6 +142,7 @@ struct pipe_run {
 	const struct conf *c;
 	int replies_fd;
 	struct outbuf out;
+	struct outbuf replies;
 	struct sip_msg msg;
 	struct gate_result res;
 };
@@ -151,11 +152,29 @@ flush_out(struct pipe_run *r)
 {
 	struct fed_err err;
 
+	/* The log first: whatever the other outputs hold, a decision is on
+	 * record before its effects are. */
 	if (gate_log_flush(r->g, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	if (r->replies.n > 0 && write_all(r->replies_fd, r->replies.p,
+	    r->replies.n) != 0)
+		fed_err(FED_EXIT_SYS, "replies");
+	r->replies.n = 0;
 	if (r->out.n > 0 && write_all(STDOUT_FILENO, r->out.p, r->out.n) != 0)
 		fed_err(FED_EXIT_SYS, "stdout");
 	r->out.n = 0;
+}
+
+/* A system error in the middle of a chunk: what was decided before it is
+ * logged and passed on, then fedgate stops. */
+static _Noreturn void
+pipe_fail(struct pipe_run *r, const char *msg)
+{
+	char copy[sizeof ((struct fed_err *)0)->msg];
+
+	snprintf(copy, sizeof copy, "%s", msg);
+	flush_out(r);
+	fed_errx(FED_EXIT_SYS, "%s", copy);
 }
 
 /* Decide every whole message at the start of buf; returns bytes used, or
@@ -178,26 +197,26 @@ pipe_chunk(struct pipe_run *r, const char *buf, size_t len, size_t *scanned,
 			return (long)off;
 		case SIP_FRAME_KEEPALIVE:
 			if (out_add(&r->out, buf + off, used) != 0)
-				fed_err(FED_EXIT_SYS, "memory");
+				pipe_fail(r, "output buffer: out of memory");
 			break;
 		case SIP_FRAME_MESSAGE:
 		case SIP_FRAME_MALFORMED:
 			if (gate_message(r->g, &r->msg,
 			    fr == SIP_FRAME_MALFORMED ? &se : NULL, now, &r->res,
 			    &err) != 0)
-				fed_errx(FED_EXIT_SYS, "%s", err.msg);
+				pipe_fail(r, err.msg);
 			if ((r->res.d.verdict == VERDICT_ACCEPT ||
 			    r->res.d.verdict == VERDICT_OBSERVE) &&
 			    out_add(&r->out, buf + off, used) != 0)
-				fed_err(FED_EXIT_SYS, "memory");
+				pipe_fail(r, "output buffer: out of memory");
 			if (r->res.reply_len > 0 && r->replies_fd >= 0 &&
-			    write_all(r->replies_fd, r->res.reply,
+			    out_add(&r->replies, r->res.reply,
 			    r->res.reply_len) != 0)
-				fed_err(FED_EXIT_SYS, "replies");
+				pipe_fail(r, "replies buffer: out of memory");
 			break;
 		case SIP_FRAME_ERROR:
 			if (gate_unframeable(r->g, &se, now, &err) != 0)
-				fed_errx(FED_EXIT_SYS, "%s", err.msg);
+				pipe_fail(r, err.msg);
 			flush_out(r);
 			fed_warnx("stdin: byte %zu: %s; the rest of the stream "
 			    "cannot be read", consumed + off, se.reason);
@@ -278,6 +297,7 @@ run_pipe(struct gate *g, struct conf_watch *cw, int replies_fd)
 		}
 	}
 	free(r->out.p);
+	free(r->replies.p);
 	free(r);
 	free(buf);
 	return rc;

@@ -216,8 +216,19 @@ edges_refresh(struct edges *ed, int64_t now_ms, struct fed_err *err)
 	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
 	    ed->mtime_ns)))
 		return 0;
-	if (edges_load(&fresh, ed->path, err) != 0)
-		return -1;	/* keep what we had */
+	if (edges_load(&fresh, ed->path, err) != 0) {
+		/* Keep what we had, and do not read this bad file again
+		 * until it changes: remember it as seen. */
+		ed->exists = exists;
+		if (exists) {
+			ed->dev = st.st_dev;
+			ed->ino = st.st_ino;
+			ed->size = st.st_size;
+			ed->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+			    st.st_mtim.tv_nsec;
+		}
+		return -1;
+	}
 	fresh.checked_ms = now_ms;
 	edges_free(ed);
 	*ed = fresh;

@@ -1,4 +1,6 @@
 /* gate.c: gather the facts about one message, let policy decide, keep state. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -85,7 +87,7 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 
 	*gp = NULL;
 	if ((g = calloc(1, sizeof *g)) == NULL) {
-		fed_err_set(err, "%s", strerror(errno));
+		fed_err_set(err, "gate: %s", strerror(errno));
 		return -1;
 	}
 	g->c = c;
@@ -94,7 +96,7 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 	g->sp.watch_expire = c->watch_expire;
 	g->replycap = SIP_REPLY_CAP(c->limits.max_message);
 	if ((g->reply = malloc(g->replycap)) == NULL) {
-		fed_err_set(err, "%s", strerror(errno));
+		fed_err_set(err, "response buffer: %s", strerror(errno));
 		goto fail;
 	}
 	build_allow_header(g);
@@ -308,6 +310,7 @@ list_facts(struct gate *g, const char *domain)
 
 	struct lcache *set;
 	size_t w;
+	int by_domain;
 
 	/* calloc'd pages are touched only as partners arrive, so a process
 	 * serving one partner pays for one entry, not the table. */
@@ -336,7 +339,9 @@ list_facts(struct gate *g, const char *domain)
 	 * it, both fail closed: blocked, and not allowed. */
 	lc->blocked = listdb_lookup(&g->block, domain, &e, scratch,
 	    sizeof scratch) != 0;
-	if (listdb_lookup(&g->allow, domain, &e, scratch, sizeof scratch) != 1) {
+	by_domain = listdb_lookup(&g->allow, domain, &e, scratch,
+	    sizeof scratch) == 1;
+	if (!by_domain) {
 		if (g->o.peer == NULL)
 			return lc;
 		colon = strrchr(g->o.peer, ':');
@@ -355,7 +360,8 @@ list_facts(struct gate *g, const char *domain)
 	}
 allowed:
 	if (lc->blocked) {
-		warn_both(g, domain);
+		if (by_domain)
+			warn_both(g, domain);
 		return lc;
 	}
 	lc->allowed = 1;
@@ -384,9 +390,18 @@ verified_by_srv(struct gate *g, const char *domain, int64_t now)
 		 * is unverified) and is tried again when it changes. */
 		if (edges_load(&g->edges, g->c->edge_cache, &err) != 0) {
 			fprintf(stderr, "%s: %s\n", fed_progname, err.msg);
+			struct stat st;
+
 			memset(&g->edges, 0, sizeof g->edges);
 			g->edges.path = strdup(g->c->edge_cache);
 			g->edges.exists = 1;	/* do not also say "missing" */
+			if (stat(g->c->edge_cache, &st) == 0) {
+				g->edges.dev = st.st_dev;
+				g->edges.ino = st.st_ino;
+				g->edges.size = st.st_size;
+				g->edges.mtime_ns = (int64_t)st.st_mtim.tv_sec *
+				    1000000000 + st.st_mtim.tv_nsec;
+			}
 		}
 		g->edges_loaded = 1;
 		g->edges.checked_ms = now;
@@ -440,9 +455,15 @@ is_suspicious(const struct gate *g, const struct state_partner *p,
 {
 	unsigned ok, fail;
 
+	uint64_t share;
+
 	state_responses(p, now, &g->sp, &ok, &fail);
-	return ok + fail >= g->c->suspect_min_responses && ok + fail > 0 &&
-	    (double)fail >= g->c->suspect_fail_share * (double)(ok + fail);
+	if (ok + fail < g->c->suspect_min_responses || ok + fail == 0)
+		return 0;
+	/* In millionths and integers: 7 failures of 200 are exactly a share
+	 * of 0.035, which doubles would put a hair above 7. */
+	share = (uint64_t)(g->c->suspect_fail_share * 1000000.0 + 0.5);
+	return (uint64_t)fail * 1000000u >= share * (uint64_t)(ok + fail);
 }
 
 /* Fill the state-dependent facts from a record; returns the bucket's rate. */
@@ -455,7 +476,12 @@ state_facts(const struct gate *g, const struct state_partner *p,
 
 	f->uris_limited = l->uris_limited;
 	f->max_uris = l->max_uris;
-	f->watched = p->watch_ms != 0;
+	/* A discovered partner stays watched until cleared; under an allow
+	 * entry's own max_uris it is watched while it is over that limit,
+	 * so raising the entry's limit lifts it (SPEC 1.2: allow-listing
+	 * lifts a watch). */
+	f->watched = p->watch_ms != 0 && (l->discovered ||
+	    state_uri_count(p) >= l->max_uris);
 	f->distinct_uris = state_uri_count(p);
 	f->uri_new = !state_uri_has(p, key);
 	f->suspicious = l->discovered && is_suspicious(g, p, now);
@@ -515,7 +541,10 @@ judge_state(struct gate *g, const char *domain, const struct limits *l,
 		return -1;
 	state_facts(g, p, l, key, now, f);
 	*d = policy_decide(f);
-	if (!changes_state(f, d, p, now) && peer_fresh(p, g->o.peer, now))
+	/* Only a refusal or a limit may stand on the cached record: a stale
+	 * record may lack a watch another process set. */
+	if (d->verdict != VERDICT_ACCEPT && !changes_state(f, d, p, now) &&
+	    peer_fresh(p, g->o.peer, now))
 		return 0;
 	if (state_lock(g->st, p, now, err) != 0)
 		return -1;
@@ -523,9 +552,15 @@ judge_state(struct gate *g, const char *domain, const struct limits *l,
 	rate = state_facts(g, p, l, key, now, f);
 	*d = policy_decide(f);
 	if (f->uris_limited && f->uri_new &&
-	    (d->reason != REASON_WATCH || d->watch_now)) {
-		if (state_uri_add(p, key, now) == 0)
-			p->dirty = 1;
+	    (d->reason != REASON_WATCH || d->watch_now) &&
+	    state_uri_add(p, key, now) < 0) {
+		/* The set is full (STATE_URIS_MAX, above any sane max_uris)
+		 * or memory is: the URI cannot be counted, so it cannot be
+		 * let in either. */
+		d->verdict = VERDICT_REFUSE;
+		d->reason = REASON_WATCH;
+		d->code = f->is_ack ? -1 : 403;
+		d->watch_now = p->watch_ms == 0;
 	}
 	if (d->watch_now) {
 		p->watch_ms = now;
@@ -688,13 +723,20 @@ observe(struct gate *g, const struct sip_msg *m, int64_t now,
 	success = m->status >= 200 && m->status < 300;
 	failure = m->status >= 300 && m->status < 700 &&
 	    g->c->failure_code[m->status];
-	/* Only discovered partners are judged by their responses. */
+	/*
+	 * Only discovered partners are judged by their responses, and only
+	 * those with state already (one of their requests got in within the
+	 * report period): a response alone never creates a partner file, or
+	 * a stream of answers from made-up domains would fill the disk.
+	 */
 	if (domain != NULL && (success || failure) &&
+	    g->c->federation == FED_OPEN &&
 	    (lc = list_facts(g, domain)) != NULL && !lc->allowed &&
 	    !lc->blocked) {
 		if ((p = state_get(g->st, domain, now, err)) == NULL)
 			return -1;
-		state_response_add(p, now, success, &g->sp);
+		if (p->changed_ms != 0 || p->bucket_ms != 0)
+			state_response_add(p, now, success, &g->sp);
 	}
 	return finish(g, m, res, err);
 }
@@ -733,14 +775,15 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 		 * to apply the distinct-URI limit. */
 		f.malformed = 1;
 		f.malformed_code = 414;
-		res->rule = "Request-URI too long";
+		res->rule = m->ruri.user.n == 0 ? "To URI too long" :
+		    "Request-URI too long";
 	} else {
 		res->rec.uri.p = res->uri;
 		res->rec.uri.n = strlen(res->uri);
 	}
 	if (domain != NULL && !f.malformed) {
 		if ((lc = list_facts(g, domain)) == NULL) {
-			fed_err_set(err, "%s", strerror(ENOMEM));
+			fed_err_set(err, "list cache: %s", strerror(ENOMEM));
 			return -1;
 		}
 		f.blocked = lc->blocked;

@@ -145,7 +145,7 @@ static size_t
 state_key(const char *raw, char out[STATE_KEY_MAX])
 {
 	const unsigned char *c = (const unsigned char *)raw;
-	const size_t cut = STATE_KEY_MAX - 1 - 17;	/* room for '#' + hash */
+	const size_t cut = STATE_KEY_LONG - 17;	/* room for '#' + hash */
 	uint64_t h = FNV64_OFFSET;
 	size_t total = 0, o = 0, i, k;
 	char e[3];
@@ -174,12 +174,12 @@ state_key(const char *raw, char out[STATE_KEY_MAX])
 			k = 1;
 		}
 		/* Never cut inside an escape. */
-		if (total > STATE_KEY_MAX - 1 && o + k > cut)
+		if (total > STATE_KEY_LONG && o + k > cut)
 			break;
 		memcpy(out + o, e, k);
 		o += k;
 	}
-	if (total > STATE_KEY_MAX - 1) {
+	if (total > STATE_KEY_LONG) {
 		out[o++] = '#';
 		for (k = 0; k < 16; k++)
 			out[o++] = state_hex[(h >> (60 - 4 * k)) & 0xf];

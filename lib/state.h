@@ -51,6 +51,13 @@
 #define STATE_PEERS_MAX 8	/* the most recently seen are kept */
 #define STATE_URIS_MAX 100000	/* hard cap whatever max_uris says */
 #define STATE_KEY_MAX 1100	/* a stored URI key, NUL included */
+/*
+ * Keys longer than this are stored as their first bytes, '#' and a
+ * 64-bit hash of the whole key: every rewrite of a partner file copies
+ * its URIs, so a harvester sending 1,000-byte URIs must not make it
+ * 1 MB (each distinct URI still counts once; the log keeps it whole).
+ */
+#define STATE_KEY_LONG 127
 #define STATE_PEER_MAX 257	/* as VLOG_PEER_MAX, NUL included */
 
 struct state_params {
@@ -159,7 +166,7 @@ void state_expire(struct state_partner *, int64_t now_ms,
 /*
  * Distinct URIs.  Keys are AORs as sip_uri_aor writes them; bytes that
  * could break the file (controls, space, non-ASCII) are stored %HH.  A key
- * longer than STATE_KEY_MAX - 1 once escaped is stored cut, with a hash of
+ * longer than STATE_KEY_LONG once escaped is stored cut, with a hash of
  * the whole key in place of its tail, so long keys stay distinct.
  * state_uri_add: 1 added, 0 already there, -1 with errno ENOSPC when
  * STATE_URIS_MAX keys are held, ENOMEM when out of memory.

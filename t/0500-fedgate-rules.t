@@ -301,3 +301,37 @@ sipmsg -f sip:a@fabrikam.example >"$T/in"
 gate noedges --peer sip.fabrikam.example
 [ "$(count noedges refuse unverified)" -eq 1 ]; ok $? "verify = srv without an edge cache: unverified"
 grep_file "... with a warning naming the cache" "noedges/edges: no edge cache" "$T/err"
+
+# ---- hostile shapes found in review ----
+mkconf long
+U=$(head -c 1000 /dev/zero | tr '\0' a)
+sipmsg -n 300 -f sip:x@long.example -r "sip:${U}%d@example.com" >"$T/in"
+gate long
+n=$(grep -c '^uri	' "$T/long/state/partners/long.example")
+[ "$n" -eq 300 ]; ok $? "300 distinct 1,000-byte URIs count as 300 ($n)"
+sz=$(wc -c <"$T/long/state/partners/long.example")
+[ "$sz" -lt 60000 ]; ok $? "... but the partner file stays small: long keys are stored hashed ($sz bytes)"
+
+mkconf respalone
+sipmsg -n 50 -f sip:x@r%d.example -R 404 | awk 'BEGIN { RS = "\r\n\r\n"; ORS = "\r\n\r\n" } /^SIP\/2.0/' >"$T/in"
+gate respalone
+n=$(ls "$T/respalone/state/partners" | wc -l)
+[ "$n" -eq 0 ]; ok $? "responses alone create no partner state ($n files)"
+[ "$(count respalone observe)" -eq 50 ]; ok $? "... though each is logged"
+
+mkconf raise
+echo "big.example max_uris=3" >"$T/raise/allow"
+sipmsg -n 4 -f sip:x@big.example -r sip:u%d@example.com >"$T/in"
+gate raise
+[ "$(count raise refuse watch)" -eq 1 ]; ok $? "an entry's own max_uris=3: the 4th URI puts it on the watch list"
+echo "big.example max_uris=5000" >"$T/raise/allow"
+sipmsg -n 1 -f sip:x@big.example -r sip:u%d@example.com >"$T/in"
+gate raise
+[ "$(count raise accept allowlisted)" -eq 4 ]; ok $? "raising the entry's max_uris lifts the watch"
+
+mkconf exact "suspect_fail_share = 0.035" "suspect_min_responses = 200" "discovered_rate = 1000"
+{ sipmsg -n 193 -f sip:x@ex.example -r sip:u%d@example.com -R 200
+  sipmsg -n 7 -s 500 -f sip:x@ex.example -r sip:u%d@example.com -R 404
+  sipmsg -n 3 -s 900 -f sip:x@ex.example -r sip:u%d@example.com; } >"$T/in"
+gate exact
+[ "$(count exact limit suspicious)" -ge 2 ]; ok $? "7 failures of 200 is exactly a share of 0.035: suspicious"
