@@ -81,11 +81,13 @@ struct state_uriset;		/* a hash set of keys with first-seen times */
  * One partner as this process knows it.  Between state_lock and
  * state_unlock it is exactly the file's contents plus this process's
  * changes; outside, it may be stale, but stale only in the safe direction
- * for the fast path: other processes only take tokens and add URIs, so a
- * stale copy never shows fewer tokens or more URIs than the truth, and a
- * request it already refuses (no token, too many URIs) the truth refuses
- * too; letting one through needs the lock.  (Operators' clears excepted,
- * seen within a second.)
+ * for the fast path: other processes take tokens, add URIs and set
+ * watches, so a stale copy never shows fewer tokens, more URIs or less
+ * watch than the truth, and a request it already refuses (no token, too
+ * many URIs) the truth refuses too, perhaps for another reason (watch
+ * rather than rate); letting one through needs the lock.  Operators'
+ * clears and other processes' response counts (suspicion) are seen
+ * within a second.
  *
  * Records come from state_get and belong to the state: change them
  * (tokens, URIs, peers, watch, suspicion) only between state_lock and
