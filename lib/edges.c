@@ -157,12 +157,34 @@ edges_parse(struct edges *ed, char *buf, struct fed_err *err)
 	return 0;
 }
 
+static void
+note_ident(struct edges *ed, const struct stat *st)
+{
+	ed->exists = 1;
+	ed->dev = st->st_dev;
+	ed->ino = st->st_ino;
+	ed->size = st->st_size;
+	ed->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+}
+
 static int
-load_into(struct edges *ed, const char *path, struct fed_err *err)
+same_ident(const struct edges *ed, int exists, const struct stat *st)
+{
+	if (exists != ed->exists)
+		return 0;
+	return !exists || (st->st_dev == ed->dev && st->st_ino == ed->ino &&
+	    st->st_size == ed->size && (int64_t)st->st_mtim.tv_sec *
+	    1000000000 + st->st_mtim.tv_nsec == ed->mtime_ns);
+}
+
+int
+edges_load(struct edges *ed, const char *path, struct fed_err *err)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t len;
+	int rc;
 
 	memset(ed, 0, sizeof *ed);
 	if ((ed->path = strdup(path)) == NULL) {
@@ -175,29 +197,16 @@ load_into(struct edges *ed, const char *path, struct fed_err *err)
 		fed_err_set(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* Even a file that does not parse is remembered as seen, so it is
+	 * read again only once it changes. */
+	note_ident(ed, &st);
 	if (afile_read(path, EDGES_FILE_MAX, &buf, &len, err) != 0)
 		return errno == ENOENT ? 0 : -1;
-	ed->exists = 1;
-	ed->dev = st.st_dev;
-	ed->ino = st.st_ino;
-	ed->size = st.st_size;
-	ed->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if (edges_parse(ed, buf, err) != 0) {
-		free(buf);
-		return -1;
-	}
+	rc = edges_parse(ed, buf, err);
 	free(buf);
-	return 0;
-}
-
-int
-edges_load(struct edges *ed, const char *path, struct fed_err *err)
-{
-	if (load_into(ed, path, err) != 0) {
-		edges_free(ed);
-		return -1;
-	}
-	return 0;
+	if (rc != 0)
+		edges_clear(ed);	/* empty: nobody is verified by it */
+	return rc;
 }
 
 int
@@ -211,22 +220,14 @@ edges_refresh(struct edges *ed, int64_t now_ms, struct fed_err *err)
 		return 0;
 	ed->checked_ms = now_ms;
 	exists = stat(ed->path, &st) == 0;
-	if (exists == ed->exists && (!exists || (st.st_dev == ed->dev &&
-	    st.st_ino == ed->ino && st.st_size == ed->size &&
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
-	    ed->mtime_ns)))
+	if (same_ident(ed, exists, &st))
 		return 0;
 	if (edges_load(&fresh, ed->path, err) != 0) {
-		/* Keep what we had, and do not read this bad file again
-		 * until it changes: remember it as seen. */
-		ed->exists = exists;
-		if (exists) {
-			ed->dev = st.st_dev;
-			ed->ino = st.st_ino;
-			ed->size = st.st_size;
-			ed->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-			    st.st_mtim.tv_nsec;
-		}
+		/* Keep what we had, but take the bad file's identity. */
+		ed->exists = fresh.exists;
+		if (fresh.exists)
+			note_ident(ed, &st);
+		edges_free(&fresh);
 		return -1;
 	}
 	fresh.checked_ms = now_ms;

@@ -36,7 +36,9 @@ struct edges {
 	int64_t checked_ms;
 };
 
-/* Read the cache (missing: empty, exists = 0). */
+/* Read the cache (missing: empty, exists = 0).  On -1 the struct is
+ * still usable: an empty cache that remembers the file, so a bad file is
+ * not read again until it changes; free it with edges_free. */
 int edges_load(struct edges *, const char *path, struct fed_err *);
 
 /* Reload if the file changed, checked at most once a second. */

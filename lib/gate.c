@@ -387,22 +387,9 @@ verified_by_srv(struct gate *g, const char *domain, int64_t now)
 
 	if (!g->edges_loaded) {
 		/* A cache that does not parse counts as empty (unverifiable
-		 * is unverified) and is tried again when it changes. */
-		if (edges_load(&g->edges, g->c->edge_cache, &err) != 0) {
+		 * is unverified), and is read again once it changes. */
+		if (edges_load(&g->edges, g->c->edge_cache, &err) != 0)
 			fprintf(stderr, "%s: %s\n", fed_progname, err.msg);
-			struct stat st;
-
-			memset(&g->edges, 0, sizeof g->edges);
-			g->edges.path = strdup(g->c->edge_cache);
-			g->edges.exists = 1;	/* do not also say "missing" */
-			if (stat(g->c->edge_cache, &st) == 0) {
-				g->edges.dev = st.st_dev;
-				g->edges.ino = st.st_ino;
-				g->edges.size = st.st_size;
-				g->edges.mtime_ns = (int64_t)st.st_mtim.tv_sec *
-				    1000000000 + st.st_mtim.tv_nsec;
-			}
-		}
 		g->edges_loaded = 1;
 		g->edges.checked_ms = now;
 	}

@@ -335,3 +335,41 @@ mkconf exact "suspect_fail_share = 0.035" "suspect_min_responses = 200" "discove
   sipmsg -n 3 -s 900 -f sip:x@ex.example -r sip:u%d@example.com; } >"$T/in"
 gate exact
 [ "$(count exact limit suspicious)" -ge 2 ]; ok $? "7 failures of 200 is exactly a share of 0.035: suspicious"
+
+# ---- hostile or odd input as a whole ----
+mkconf odd
+: >"$T/in"
+gate odd; rc=$?
+[ "$rc" -eq 0 ] && [ ! -s "$T/out" ]; ok $? "empty input: exit 0, nothing out ($rc)"
+head -c 20000 /dev/urandom >"$T/in"
+gate odd; rc=$?
+[ "$rc" -eq 2 ]; ok $? "20 KB of random bytes: exit 2, no crash ($rc)"
+grep_file "... saying why" "stdin: byte 0:" "$T/err"
+{ printf 'MESSAGE sip:u@example.com SIP/2.0\r\nVia: SIP/2.0/TLS h;branch=z9hG4bKz\r\nFrom: <sip:a@partner.example>;tag=1\r\nTo: <sip:u@example.com>\r\nCall-ID: big\r\nCSeq: 1 MESSAGE\r\nContent-Length: 70000\r\n\r\n'
+  head -c 70000 /dev/zero | tr '\0' x; } >"$T/in"
+gate odd; rc=$?
+[ "$rc" -eq 2 ]; ok $? "a body over max_message: exit 2 ($rc)"
+grep_file "... message too large" "message too large" "$T/err"
+{ printf 'MESSAGE sip:u@example.com SIP/2.0\r\n'; head -c 100000 /dev/zero | tr '\0' 'X'; } >"$T/in"
+gate odd; rc=$?
+[ "$rc" -eq 2 ]; ok $? "a 100 KB header line without end: exit 2 ($rc)"
+sipmsg -n 1 -f sip:a@partner.example >"$T/in"
+fedgate -c "$T/odd.conf" -u 127.0.0.1:5060 <"$T/in" >"$T/out" 2>"$T/err"; rc=$?
+[ "$rc" -eq 0 ] && cmp -s "$T/in" "$T/out"; ok $? "-u is accepted and unused in pipe mode ($rc)"
+
+# A bad edge cache is reported once, not on every request.
+mkconf badedge "verify = srv"
+echo "fabrikam.example sip.fabrikam.example notaport 2030-01-01T00:00:00.000Z" >"$T/badedge/edges"
+mkfifo "$T/bfifo"
+fedgate -c "$T/badedge.conf" --peer sip.fabrikam.example <"$T/bfifo" >/dev/null 2>"$T/berr" &
+bpid=$!
+exec 8>"$T/bfifo"
+sipmsg -n 1 -s 1 -f sip:a@fabrikam.example >&8
+sleep 1.2
+sipmsg -n 1 -s 2 -f sip:a@fabrikam.example >&8
+exec 8>&-
+wait "$bpid"
+[ "$(count badedge refuse unverified)" -eq 2 ]; ok $? "a bad edge cache verifies nobody"
+n=$(grep -c 'bad port' "$T/berr")
+[ "$n" -eq 1 ]; ok $? "... and is reported once, naming file and line ($n times)"
+grep_file "... file:line" "badedge/edges:1: bad port" "$T/berr"
