@@ -442,15 +442,9 @@ is_suspicious(const struct gate *g, const struct state_partner *p,
 {
 	unsigned ok, fail;
 
-	uint64_t share;
-
 	state_responses(p, now, &g->sp, &ok, &fail);
-	if (ok + fail < g->c->suspect_min_responses || ok + fail == 0)
-		return 0;
-	/* In millionths and integers: 7 failures of 200 are exactly a share
-	 * of 0.035, which doubles would put a hair above 7. */
-	share = (uint64_t)(g->c->suspect_fail_share * 1000000.0 + 0.5);
-	return (uint64_t)fail * 1000000u >= share * (uint64_t)(ok + fail);
+	return policy_suspicious(ok, fail, g->c->suspect_min_responses,
+	    g->c->suspect_fail_share);
 }
 
 /* Fill the state-dependent facts from a record; returns the bucket's rate. */

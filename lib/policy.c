@@ -1,5 +1,6 @@
 /* policy.c: the decision as a pure function of facts, in the order of SPEC 1.5. */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "conf.h"
@@ -239,4 +240,26 @@ policy_code_phrase(int code)
 	if (code >= 100 && code <= 699)
 		return class_phrase[code / 100 - 1];
 	return "Unknown";
+}
+
+int
+policy_suspicious(unsigned ok, unsigned fail, unsigned min, double share)
+{
+	uint64_t milli;
+
+	if ((uint64_t)ok + fail < min || (uint64_t)ok + fail == 0)
+		return 0;
+	/* In millionths and integers: 7 failures of 200 are exactly a share
+	 * of 0.035, which doubles would put a hair above 7. */
+	milli = (uint64_t)(share * 1000000.0 + 0.5);
+	return (uint64_t)fail * 1000000u >= milli * ((uint64_t)ok + fail);
+}
+
+int
+policy_near(unsigned long count, unsigned long limit)
+{
+	if (limit == 0)
+		return 0;
+	return (unsigned long long)count * 100u >=
+	    (unsigned long long)limit * POLICY_NEAR_PERCENT;
 }

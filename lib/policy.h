@@ -66,6 +66,22 @@ struct policy_decision {
 
 struct policy_decision policy_decide(const struct policy_facts *);
 
+/*
+ * Is a partner with `ok` successes and `fail` failures (within the report
+ * period) suspicious?  At least `min` of them, and fail / (ok + fail) at
+ * least `share` (SPEC 1.2).  fedgate decides with it and fedstat scores
+ * with it, so both agree to the last response.
+ */
+int policy_suspicious(unsigned ok, unsigned fail, unsigned min, double share);
+
+/*
+ * Is `count` near `limit`: at least 80% of it (SPEC 1.2, shown to the
+ * operator so a big legitimate partner can be allow-listed in time)?
+ * A limit of 0 is never near.
+ */
+#define POLICY_NEAR_PERCENT 80
+int policy_near(unsigned long count, unsigned long limit);
+
 /* The reason phrase for a code fedgate sends ("Service Unavailable"). */
 const char *policy_code_phrase(int code);
 

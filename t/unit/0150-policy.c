@@ -360,9 +360,28 @@ test_names(void)
 		    "phrase of %d", phrases[i].code);
 }
 
+/* The thresholds fedgate and fedstat share. */
+static void
+test_thresholds(void)
+{
+	ok(!policy_suspicious(0, 19, 20, 0.5), "19 failures are too few");
+	ok(policy_suspicious(0, 20, 20, 0.5), "20 failures are enough");
+	ok(policy_suspicious(10, 10, 20, 0.5), "a share of exactly 0.5");
+	ok(!policy_suspicious(11, 9, 20, 0.5), "a share of 0.45");
+	ok(policy_suspicious(193, 7, 20, 0.035), "7 of 200 at 0.035");
+	ok(!policy_suspicious(194, 6, 20, 0.035), "6 of 200 at 0.035");
+	ok(!policy_suspicious(0, 0, 0, 0.5), "no responses at all");
+	ok(!policy_near(799, 1000), "799 of 1000 is not near");
+	ok(policy_near(800, 1000), "800 of 1000 is near");
+	ok(policy_near(16, 20), "16 of 20 is near");
+	ok(!policy_near(15, 20), "15 of 20 is not near");
+	ok(!policy_near(5, 0), "no limit is never near");
+}
+
 int
 main(void)
 {
+	test_thresholds();
 	test_rows();
 	test_order();
 	test_names();
