@@ -1,5 +1,9 @@
-/* fedgate.c: the SIP federation filter: parse options, run the pipe-mode loop. */
+/* fedgate.c: the SIP federation filter: options, pipe mode, socket mode. */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +17,7 @@
 #include "conf.h"
 #include "fed.h"
 #include "gate.h"
+#include "relay.h"
 #include "sip.h"
 #include "vlog.h"
 
@@ -303,6 +308,75 @@ run_pipe(struct gate *g, struct conf_watch *cw, int replies_fd)
 	return rc;
 }
 
+/* fed.conf is checked again from the relay loop, about once a second. */
+static struct gate *tick_gate;
+
+static void
+socket_tick(void *arg, int64_t now)
+{
+	conf_recheck(arg, tick_gate, now);
+}
+
+/*
+ * The connection's identity: the address getpeername gives (what inetd,
+ * systemd and tcpserver all hand us), else tcpserver's variables.
+ */
+static void
+socket_peer(char *buf, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char a[INET6_ADDRSTRLEN];
+	const char *proto, *ip, *port;
+	char var[64];
+
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &in->sin_addr, a, sizeof a);
+			snprintf(buf, cap, "%s:%u", a, ntohs(in->sin_port));
+			return;
+		}
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof a);
+			snprintf(buf, cap, "[%s]:%u", a, ntohs(in6->sin6_port));
+			return;
+		}
+	}
+	if ((proto = getenv("PROTO")) != NULL && strlen(proto) < 16) {
+		snprintf(var, sizeof var, "%sREMOTEIP", proto);
+		ip = getenv(var);
+		snprintf(var, sizeof var, "%sREMOTEPORT", proto);
+		port = getenv(var);
+		if (ip != NULL && port != NULL && strlen(ip) < 64 &&
+		    strlen(port) < 8) {
+			snprintf(buf, cap, strchr(ip, ':') ? "[%s]:%s" :
+			    "%s:%s", ip, port);
+			return;
+		}
+	}
+	snprintf(buf, cap, "-");
+}
+
+/*
+ * SPEC 2: in socket mode no diagnostic may reach the connection, and
+ * under inetd fd 2 is the connection too.  Diagnostics go to syslog when
+ * fd 2 is the socket (or closed); a separate stderr (systemd's journal,
+ * a terminal, a test's file) keeps them.
+ */
+static void
+socket_diagnostics(void)
+{
+	struct stat s0, s2;
+
+	if (fstat(STDERR_FILENO, &s2) != 0 || (fstat(STDIN_FILENO, &s0) == 0 &&
+	    s0.st_dev == s2.st_dev && s0.st_ino == s2.st_ino))
+		fed_use_syslog();
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -319,7 +393,8 @@ main(int argc, char *argv[])
 	struct conf c;
 	struct gate *g;
 	struct stat st;
-	int ch, rc, replies_fd = -1;
+	char peer[128];
+	int ch, rc, replies_fd = -1, sock = 0;
 
 	fed_progname = "fedgate";
 	while ((ch = getopt_long(argc, argv, "c:hnp:r:u:V", longopts,
@@ -353,13 +428,31 @@ main(int argc, char *argv[])
 		usage(FED_EXIT_USAGE);
 	if (o.peer != NULL && (o.peer[0] == '\0' || strlen(o.peer) >= 256))
 		fed_errx(FED_EXIT_USAGE, "--peer: a name of 1 to 255 bytes");
-	(void)upstream;
 
 	if (fstat(STDIN_FILENO, &st) != 0)
 		fed_err(FED_EXIT_SYS, "stdin");
-	if (S_ISSOCK(st.st_mode))
-		fed_errx(FED_EXIT_USAGE, "stdin is a socket: socket mode is "
-		    "not built yet (pipe mode reads a file or a pipe)");
+	if (S_ISSOCK(st.st_mode)) {
+		int type = 0;
+		socklen_t tl = sizeof type;
+
+		socket_diagnostics();
+		if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_TYPE, &type,
+		    &tl) != 0)
+			fed_err(FED_EXIT_SYS, "stdin");
+		if (type != SOCK_STREAM)
+			fed_errx(FED_EXIT_USAGE, "stdin is a datagram socket: "
+			    "UDP is not built yet");
+		tl = sizeof type;
+		if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &type,
+		    &tl) == 0 && type)
+			fed_errx(FED_EXIT_USAGE, "stdin is a listening socket: "
+			    "run one fedgate per connection (inetd nowait, "
+			    "systemd Accept=yes)");
+		if (o.peer != NULL || replies != NULL || o.dry_run)
+			fed_errx(FED_EXIT_USAGE, "--peer, --replies and -n are "
+			    "for pipe mode (stdin is a socket)");
+		sock = 1;
+	}
 
 	if (conf_load(&c, conf_path, &err) != 0) {
 		conf_free(&c);
@@ -376,7 +469,24 @@ main(int argc, char *argv[])
 	if (replies != NULL && (replies_fd = open(replies,
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		fed_err(FED_EXIT_SYS, "%s", replies);
-	o.replies = replies_fd >= 0;
+	o.replies = replies_fd >= 0 || sock;
+	if (sock) {
+		if (upstream == NULL)
+			upstream = c.upstream;
+		if (upstream == NULL)
+			fed_errx(FED_EXIT_USAGE, "socket mode needs our internal "
+			    "server: -u host:port or upstream = in %s",
+			    c.path != NULL ? c.path : "fed.conf");
+		/* SPEC 1.4: a network socket speaks TLS unless the operator
+		 * says otherwise, explicitly. */
+		if (c.tls != TLS_OFF)
+			fed_errx(FED_EXIT_USAGE, "%s: socket mode without TLS: "
+			    "TLS is not built yet; set tls = off to relay "
+			    "plain TCP", c.path != NULL ? c.path :
+			    "no fed.conf (built-in defaults)");
+		socket_peer(peer, sizeof peer);
+		o.peer = peer;
+	}
 	if (gate_open(&g, &c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	cw.c = &c;
@@ -384,7 +494,22 @@ main(int argc, char *argv[])
 	cw.checked_ms = gate_now_ms();
 	if (c.path != NULL && stat(c.path, &cw.st) != 0)
 		memset(&cw.st, 0, sizeof cw.st);
-	rc = run_pipe(g, &cw, replies_fd);
+	if (sock) {
+		struct relay_opts ro;
+
+		memset(&ro, 0, sizeof ro);
+		ro.in_fd = STDIN_FILENO;
+		ro.out_fd = STDOUT_FILENO;
+		ro.upstream = upstream;
+		ro.peer = o.peer;
+		ro.tick = socket_tick;
+		ro.tick_arg = &cw;
+		tick_gate = g;
+		rc = relay_stream(g, &c, &ro, &err);
+		if (rc != FED_EXIT_OK)
+			fed_warnx("%s: %s", o.peer, err.msg);
+	} else
+		rc = run_pipe(g, &cw, replies_fd);
 	if (gate_close(g, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		if (rc == FED_EXIT_OK)

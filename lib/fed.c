@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <strings.h>
 
 #include "fed.h"
@@ -93,11 +94,29 @@ fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n)
 	out[o] = '\0';
 }
 
+static int use_syslog;
+
+void
+fed_use_syslog(void)
+{
+	openlog(fed_progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	use_syslog = 1;
+}
+
 static void __attribute__((format(printf, 2, 0)))
 vwarn_common(int with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
+	char msg[1024];
 
+	if (use_syslog) {
+		vsnprintf(msg, sizeof msg, fmt, ap);
+		if (with_errno)
+			syslog(LOG_WARNING, "%s: %s", msg, strerror(saved));
+		else
+			syslog(LOG_WARNING, "%s", msg);
+		return;
+	}
 	fprintf(stderr, "%s: ", fed_progname);
 	vfprintf(stderr, fmt, ap);
 	if (with_errno)

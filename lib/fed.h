@@ -56,6 +56,9 @@ void fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n);
 
 /* Front-end helpers: `progname: message` on stderr. */
 extern const char *fed_progname;
+/* From now on send these messages to syslog (daemon facility) instead:
+ * under inetd fd 2 is the partner's connection (SPEC 2). */
+void fed_use_syslog(void);
 void fed_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fed_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fed_errx(int code, const char *fmt, ...)

@@ -1,0 +1,680 @@
+/* relay.c: socket mode: one partner connection relayed to our server. */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relay.h"
+#include "sipreply.h"
+
+#define READ_CHUNK 65536
+/* A side whose output holds this many bytes is not read from until it
+ * drains: the peer that does not read cannot make us buffer more. */
+#define OUT_HIGH(c) (4 * (c)->limits.max_message)
+/* After the partner closed, how long our server may take to answer what
+ * it still has (its responses can no longer be delivered anyway when the
+ * partner closed both ways; a half-closed partner still reads them). */
+#define DRAIN_MS(c) ((int64_t)(c)->upstream_timeout * 1000)
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+struct side {
+	const char *name;	/* for messages: "partner", "upstream" */
+	int rfd, wfd;
+	struct buf in;		/* read, not yet framed */
+	size_t scanned;		/* the framer's memo for `in` */
+	struct buf out;		/* to write to this side */
+	int eof;		/* nothing more will be read */
+	int broken;		/* a write failed: the side is gone */
+	int64_t last_ms;	/* last byte read */
+	int64_t first_ms;	/* when `in` began to hold a partial message */
+};
+
+struct relay {
+	struct gate *g;
+	const struct conf *c;
+	const struct relay_opts *o;
+	struct side p, u;
+	int up_down;		/* our server cannot be reached */
+	int stop;		/* stop reading the partner: flush and end */
+	int hostile;		/* ... and do not wait for our server: the
+				 * partner broke the rules (slowloris, an
+				 * unframeable stream) */
+	unsigned pending;	/* requests relayed, not finally answered */
+	int rc;
+	struct fed_err err;
+	struct sip_msg msg;
+	struct gate_result res;
+	char *scratch;		/* a relayed request, rewritten */
+	size_t scratchcap;
+	char *reply;		/* a 503 when our server is down */
+	size_t replycap;
+};
+
+static int
+buf_add(struct buf *b, const char *p, size_t n)
+{
+	size_t cap;
+	char *np;
+
+	if (b->n + n > b->cap) {
+		cap = b->cap ? b->cap : READ_CHUNK;
+		while (cap < b->n + n)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL)
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+	return 0;
+}
+
+static void
+buf_drop(struct buf *b, size_t n)
+{
+	memmove(b->p, b->p + n, b->n - n);
+	b->n -= n;
+}
+
+static int
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+int
+relay_connect(const char *hostport, int socktype, unsigned timeout_ms,
+    struct fed_err *err)
+{
+	char host[256], port[16];
+	const char *colon, *h = hostport;
+	struct addrinfo hints, *ai = NULL, *a;
+	struct pollfd pfd;
+	socklen_t sl;
+	size_t hl;
+	int fd = -1, rc, soerr = 0, one = 1;
+
+	if (*h == '[') {
+		const char *rb = strchr(h, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			goto bad;
+		hl = (size_t)(rb - h - 1);
+		h++;
+		colon = rb + 1;
+	} else {
+		if ((colon = strrchr(h, ':')) == NULL)
+			goto bad;
+		hl = (size_t)(colon - h);
+	}
+	if (hl == 0 || hl >= sizeof host || strlen(colon + 1) == 0 ||
+	    strlen(colon + 1) >= sizeof port)
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	snprintf(port, sizeof port, "%s", colon + 1);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = socktype;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		fed_err_set(err, "upstream %s: %s", hostport, gai_strerror(rc));
+		return -1;
+	}
+	for (a = ai; a != NULL; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, a->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			do
+				rc = poll(&pfd, 1, (int)timeout_ms);
+			while (rc < 0 && errno == EINTR);
+			sl = sizeof soerr;
+			if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR,
+			    &soerr, &sl) == 0 && soerr == 0)
+				break;
+			errno = rc == 0 ? ETIMEDOUT : soerr ? soerr : errno;
+		}
+		soerr = errno;
+		close(fd);
+		fd = -1;
+		errno = soerr;
+	}
+	if (fd < 0) {
+		fed_err_set(err, "upstream %s: connect: %s", hostport,
+		    strerror(errno));
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	/* Messages go out whole, one write each: no reason to wait. */
+	if (socktype == SOCK_STREAM)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof one);
+	return fd;
+bad:
+	fed_err_set(err, "upstream %s: not HOST:PORT", hostport);
+	return -1;
+}
+
+size_t
+relay_fed_trust(char *buf, size_t cap, const struct gate_result *res,
+    int verified, const char *peer)
+{
+	char qpeer[300];
+	size_t i, o = 0;
+	int n;
+
+	/* The peer is an address, a certificate name or a tcpserver
+	 * variable: quote it, and drop what a quoted-string cannot hold. */
+	if (peer == NULL)
+		peer = "-";
+	for (i = 0; peer[i] != '\0' && o < sizeof qpeer - 1; i++)
+		if ((unsigned char)peer[i] > 0x20 &&
+		    (unsigned char)peer[i] < 0x7f && peer[i] != '"' &&
+		    peer[i] != '\\')
+			qpeer[o++] = peer[i];
+	qpeer[o] = '\0';
+	n = snprintf(buf, cap, "source=%s; verified=%s; partner=%s; "
+	    "peer=\"%s\"", res->d.reason == REASON_ALLOWLISTED ?
+	    "allowlisted" : "discovered", verified ? "yes" : "no",
+	    res->partner, qpeer);
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+size_t
+relay_rewrite(char *out, size_t cap, const char *msg, size_t len,
+    const struct sip_msg *m, const char *trust, size_t trustlen)
+{
+	const char *eol = memchr(msg, '\n', len), *from;
+	static const char name[] = "Fed-Trust: ";
+	size_t o, n;
+	unsigned i;
+
+	if (eol == NULL)
+		return 0;
+	n = (size_t)(eol + 1 - msg);
+	if (n + sizeof name - 1 + trustlen + 2 > cap)
+		return 0;
+	memcpy(out, msg, n);
+	o = n;
+	memcpy(out + o, name, sizeof name - 1);
+	o += sizeof name - 1;
+	memcpy(out + o, trust, trustlen);
+	o += trustlen;
+	memcpy(out + o, "\r\n", 2);
+	o += 2;
+	/* Copy the rest in runs between the Fed-Trust lines it skips. */
+	from = eol + 1;
+	for (i = 0; i < m->nhdr; i++) {
+		const struct sip_hdr *h = &m->hdr[i];
+
+		if (h->id != SIP_H_FED_TRUST)
+			continue;
+		n = (size_t)(h->line.p - from);
+		if (o + n > cap)
+			return 0;
+		memcpy(out + o, from, n);
+		o += n;
+		from = h->line.p + h->line.n;
+	}
+	n = (size_t)(msg + len - from);
+	if (o + n > cap)
+		return 0;
+	memcpy(out + o, from, n);
+	return o + n;
+}
+
+/* Whom an accepted request was verified as (SPEC 1.3): with verification
+ * on, fedgate accepts nobody unverified. */
+static int
+accepted_verified(const struct relay *r)
+{
+	/* XXX socket mode has no TLS yet: verify = auto means none, so only
+	 * an explicit `verify = srv` verified the peer by its address. */
+	return r->c->verify == VERIFY_SRV;
+}
+
+static void
+fail(struct relay *r, int rc, const char *what)
+{
+	if (r->rc == FED_EXIT_OK) {
+		r->rc = rc;
+		fed_err_set(&r->err, "%s", what);
+	}
+	r->stop = 1;
+	if (rc == FED_EXIT_USAGE)
+		r->hostile = 1;
+}
+
+/* A request we accepted but cannot deliver: our server is down. */
+static int
+answer_down(struct relay *r, const struct sip_msg *m)
+{
+	size_t n = sip_reply_build(r->reply, r->replycap, m, 503,
+	    "Service Unavailable", "Retry-After: 30\r\n");
+
+	return n == 0 ? 0 : buf_add(&r->p.out, r->reply, n);
+}
+
+static int
+relay_request(struct relay *r, const char *msg, size_t len)
+{
+	char trust[512];
+	size_t tn, n;
+
+	if (r->up_down)
+		return answer_down(r, &r->msg);
+	tn = relay_fed_trust(trust, sizeof trust, &r->res,
+	    accepted_verified(r), r->o->peer);
+	n = relay_rewrite(r->scratch, r->scratchcap, msg, len, &r->msg, trust,
+	    tn);
+	if (tn == 0 || n == 0)		/* cannot happen: room is reserved */
+		return -1;
+	if (r->msg.method_id != SIP_M_ACK)
+		r->pending++;
+	return buf_add(&r->u.out, r->scratch, n);
+}
+
+/* Frame and judge what the partner sent. */
+static void
+from_partner(struct relay *r, int64_t now)
+{
+	struct side *s = &r->p;
+	struct sip_error se;
+	struct fed_err ferr;
+	enum sip_frame_result fr;
+	size_t off = 0, used;
+
+	while (!r->stop && off < s->in.n) {
+		used = 0;
+		fr = sip_frame(s->in.p + off, s->in.n - off, &r->c->limits,
+		    &s->scanned, &used, &r->msg, &se);
+		if (fr == SIP_FRAME_MORE)
+			break;
+		if (fr == SIP_FRAME_KEEPALIVE) {
+			/* RFC 5626 4.4.1: a ping (CRLFCRLF) gets a pong. */
+			if (used == 4 && buf_add(&s->out, "\r\n", 2) != 0)
+				fail(r, FED_EXIT_SYS, "out of memory");
+		} else if (fr == SIP_FRAME_ERROR) {
+			/* The rest cannot be read: answer if we can (the
+			 * framer knows 400 or 513) and close. */
+			if (gate_unframeable(r->g, &se, now, &ferr) != 0)
+				fail(r, FED_EXIT_SYS, ferr.msg);
+			else {
+				char m[200];
+
+				snprintf(m, sizeof m, "partner: %s; closing",
+				    se.reason);
+				fail(r, FED_EXIT_USAGE, m);
+			}
+			return;
+		} else {
+			if (gate_message(r->g, &r->msg,
+			    fr == SIP_FRAME_MALFORMED ? &se : NULL, now,
+			    &r->res, &ferr) != 0) {
+				fail(r, FED_EXIT_SYS, ferr.msg);
+				return;
+			}
+			if (r->res.d.verdict == VERDICT_ACCEPT) {
+				if (relay_request(r, s->in.p + off, used) != 0)
+					fail(r, FED_EXIT_SYS, "out of memory");
+			} else if (r->res.d.verdict == VERDICT_OBSERVE) {
+				/* The partner's answer to our own request. */
+				if (!r->up_down && buf_add(&r->u.out,
+				    s->in.p + off, used) != 0)
+					fail(r, FED_EXIT_SYS, "out of memory");
+			} else if (r->res.reply_len > 0) {
+				if (buf_add(&s->out, r->res.reply,
+				    r->res.reply_len) != 0)
+					fail(r, FED_EXIT_SYS, "out of memory");
+			} else if (r->res.d.reason == REASON_MALFORMED &&
+			    r->msg.is_request &&
+			    r->msg.method_id != SIP_M_ACK) {
+				/* SPEC 2: a malformed request that cannot
+				 * be answered closes the connection. */
+				fail(r, FED_EXIT_USAGE, "partner: malformed "
+				    "request that cannot be answered; closing");
+			}
+		}
+		off += used;
+	}
+	if (off > 0) {
+		buf_drop(&s->in, off);
+		s->scanned = 0;
+	}
+	s->first_ms = s->in.n > 0 ? (s->first_ms ? s->first_ms : now) : 0;
+}
+
+/* Frame what our server sent: responses are counted, everything passes. */
+static void
+from_upstream(struct relay *r, int64_t now)
+{
+	struct side *s = &r->u;
+	struct sip_error se;
+	struct fed_err ferr;
+	enum sip_frame_result fr;
+	size_t off = 0, used;
+
+	while (off < s->in.n) {
+		used = 0;
+		fr = sip_frame(s->in.p + off, s->in.n - off, NULL,
+		    &s->scanned, &used, &r->msg, &se);
+		if (fr == SIP_FRAME_MORE)
+			break;
+		if (fr == SIP_FRAME_ERROR) {
+			char m[200];
+
+			snprintf(m, sizeof m, "upstream: %s; closing",
+			    se.reason);
+			fail(r, FED_EXIT_SYS, m);
+			s->eof = 1;
+			return;
+		}
+		/* Our server's final responses feed the partner's counts;
+		 * its own requests to the partner are not judged. */
+		if (fr == SIP_FRAME_MESSAGE && !r->msg.is_request) {
+			if (gate_message(r->g, &r->msg, NULL, now, &r->res,
+			    &ferr) != 0) {
+				fail(r, FED_EXIT_SYS, ferr.msg);
+				return;
+			}
+			if (r->msg.status >= 200 && r->pending > 0)
+				r->pending--;
+		}
+		if (buf_add(&r->p.out, s->in.p + off, used) != 0) {
+			fail(r, FED_EXIT_SYS, "out of memory");
+			return;
+		}
+		off += used;
+	}
+	if (off > 0) {
+		buf_drop(&s->in, off);
+		s->scanned = 0;
+	}
+}
+
+/* Read what is there; 0 at EOF or on an error (which ends the side). */
+static size_t
+side_read(struct relay *r, struct side *s, size_t cap, int64_t now)
+{
+	ssize_t n;
+
+	if (s->in.cap < cap) {
+		char *np = realloc(s->in.p, cap);
+
+		if (np == NULL) {
+			fail(r, FED_EXIT_SYS, "out of memory");
+			return 0;
+		}
+		s->in.p = np;
+		s->in.cap = cap;
+	}
+	if (s->in.n == s->in.cap) {	/* the framer refuses long before */
+		fail(r, FED_EXIT_SYS, "internal error: input buffer full");
+		return 0;
+	}
+	n = read(s->rfd, s->in.p + s->in.n, s->in.cap - s->in.n);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		s->eof = 1;
+		return 0;
+	}
+	s->in.n += (size_t)n;
+	s->last_ms = now;
+	return (size_t)n;
+}
+
+static void
+side_write(struct side *s)
+{
+	ssize_t n;
+
+	while (s->out.n > 0 && !s->broken) {
+		n = write(s->wfd, s->out.p, s->out.n);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			s->broken = 1;
+			s->out.n = 0;
+			return;
+		}
+		buf_drop(&s->out, (size_t)n);
+	}
+}
+
+static int
+timeout_left(int64_t deadline, int64_t now)
+{
+	int64_t d = deadline - now;
+
+	return d <= 0 ? 0 : d > 1000 ? 1000 : (int)d;
+}
+
+int
+relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
+    struct fed_err *err)
+{
+	struct relay *r;
+	struct pollfd pfd[3];
+	struct fed_err ferr;
+	size_t cap = c->limits.max_message + READ_CHUNK;
+	int64_t now, drain_until = 0, next_tick = 0;
+	int np, ip, op, iu, wait, rc;
+
+	if ((r = calloc(1, sizeof *r)) == NULL) {
+		fed_err_set(err, "out of memory");
+		return FED_EXIT_SYS;
+	}
+	r->g = g;
+	r->c = c;
+	r->o = o;
+	r->p.name = "partner";
+	r->p.rfd = o->in_fd;
+	r->p.wfd = o->out_fd;
+	r->u.name = "upstream";
+	r->scratchcap = c->limits.max_message + 1024;
+	r->replycap = SIP_REPLY_CAP(c->limits.max_message);
+	if ((r->scratch = malloc(r->scratchcap)) == NULL ||
+	    (r->reply = malloc(r->replycap)) == NULL) {
+		fed_err_set(err, "out of memory");
+		free(r->scratch);
+		free(r);
+		return FED_EXIT_SYS;
+	}
+	now = gate_now_ms();
+	r->p.last_ms = now;
+	(void)set_nonblock(o->in_fd);
+	(void)set_nonblock(o->out_fd);
+	r->u.rfd = r->u.wfd = relay_connect(o->upstream, SOCK_STREAM,
+	    c->upstream_timeout * 1000, &ferr);
+	if (r->u.rfd < 0) {
+		/* Every request that would have gone there is answered 503
+		 * (with what the partner sent in this first read), then the
+		 * connection ends: the partner retries after Retry-After. */
+		r->up_down = 1;
+		r->u.eof = 1;
+		r->rc = FED_EXIT_SYS;
+		r->err = ferr;
+	}
+	gate_log_buffer(g, 1);
+	for (;;) {
+		now = gate_now_ms();
+		if (now >= next_tick) {
+			if (o->tick != NULL)
+				o->tick(o->tick_arg, now);
+			if (gate_tick(g, now, &ferr) != 0)
+				fail(r, FED_EXIT_SYS, ferr.msg);
+			next_tick = now + 1000;
+		}
+		/* Deadlines: a message must arrive whole within
+		 * message_timeout of its first byte (slowloris), and a
+		 * connection may not sit idle for idle_timeout. */
+		if (!r->stop && r->p.first_ms != 0 &&
+		    now - r->p.first_ms >= (int64_t)c->message_timeout * 1000) {
+			struct sip_error se = { "message not complete within "
+			    "message_timeout", 408 };
+
+			if (gate_unframeable(g, &se, now, &ferr) != 0)
+				fail(r, FED_EXIT_SYS, ferr.msg);
+			else
+				fail(r, FED_EXIT_USAGE, "partner: a message "
+				    "took longer than message_timeout; closing");
+		}
+		if (!r->stop && now - r->p.last_ms >=
+		    (int64_t)c->idle_timeout * 1000)
+			fail(r, FED_EXIT_OK, "idle");
+		if (gate_log_flush(g, &ferr) != 0)
+			fail(r, FED_EXIT_SYS, ferr.msg);
+		side_write(&r->u);
+		side_write(&r->p);
+		if (r->u.broken && !r->up_down) {
+			r->up_down = 1;
+			r->u.eof = 1;
+			fail(r, FED_EXIT_SYS, "upstream: connection lost");
+		}
+		if (r->p.broken)
+			break;
+		/* The end: the partner is done (closed, or we stopped it)
+		 * and everything for our server is written; then our
+		 * server's last answers are relayed until it closes or
+		 * upstream_timeout passes. */
+		if (r->hostile || ((r->p.eof || r->stop) && r->pending == 0 &&
+		    r->u.out.n == 0)) {
+			/* Nothing is owed the partner but what is buffered
+			 * for it: write that (for a second at most), then
+			 * close. */
+			if (drain_until == 0)
+				drain_until = now + 1000;
+			if (r->p.out.n == 0 || now >= drain_until)
+				break;
+		} else if ((r->p.eof || r->stop) && (r->u.out.n == 0 || r->u.broken ||
+		    r->up_down)) {
+			if (drain_until == 0) {
+				drain_until = now + DRAIN_MS(c);
+				if (!r->up_down && r->u.wfd >= 0)
+					(void)shutdown(r->u.wfd, SHUT_WR);
+			}
+			if ((r->u.eof || now >= drain_until) && r->p.out.n == 0)
+				break;
+			if (now >= drain_until + DRAIN_MS(c))
+				break;	/* the partner does not read */
+		}
+		if (r->u.eof && !r->up_down && r->u.in.n == 0 &&
+		    r->p.out.n == 0 && !r->p.eof) {
+			/* Our server closed: nothing more can be relayed. */
+			break;
+		}
+		np = 0;
+		ip = op = iu = -1;
+		if (!r->p.eof && !r->stop && r->p.out.n < OUT_HIGH(c) &&
+		    r->u.out.n < OUT_HIGH(c)) {
+			ip = np;
+			pfd[np].fd = r->p.rfd;
+			pfd[np++].events = POLLIN;
+		}
+		if (r->p.out.n > 0) {
+			if (ip >= 0 && r->p.wfd == r->p.rfd)
+				pfd[ip].events |= POLLOUT;
+			else {
+				op = np;
+				pfd[np].fd = r->p.wfd;
+				pfd[np++].events = POLLOUT;
+			}
+		}
+		if (!r->up_down && (!r->u.eof || r->u.out.n > 0)) {
+			iu = np;
+			pfd[np].fd = r->u.rfd;
+			pfd[np].events = 0;
+			if (!r->u.eof && r->p.out.n < OUT_HIGH(c))
+				pfd[np].events |= POLLIN;
+			if (r->u.out.n > 0)
+				pfd[np].events |= POLLOUT;
+			np++;
+		}
+		wait = timeout_left(next_tick, now);
+		if (r->p.first_ms != 0 && timeout_left(r->p.first_ms +
+		    (int64_t)c->message_timeout * 1000, now) < wait)
+			wait = timeout_left(r->p.first_ms +
+			    (int64_t)c->message_timeout * 1000, now);
+		if (drain_until != 0 && timeout_left(drain_until, now) < wait)
+			wait = timeout_left(drain_until, now);
+		if (np == 0 && wait == 0)
+			wait = 10;
+		rc = poll(pfd, (nfds_t)np, wait);
+		if (rc < 0 && errno != EINTR) {
+			fail(r, FED_EXIT_SYS, "poll failed");
+			break;
+		}
+		if (rc <= 0)
+			continue;
+		now = gate_now_ms();
+		if (ip >= 0 && (pfd[ip].revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (side_read(r, &r->p, cap, now) > 0 || r->p.in.n > 0)
+				from_partner(r, now);
+			if (r->p.eof && r->p.in.n > 0 && !r->stop) {
+				/* Cut short: half a message never arrives. */
+				struct sip_error se = { "message cut short by "
+				    "the partner", 400 };
+
+				if (gate_unframeable(g, &se, now, &ferr) != 0)
+					fail(r, FED_EXIT_SYS, ferr.msg);
+				r->p.in.n = 0;
+			}
+			if (r->up_down && r->rc == FED_EXIT_SYS)
+				r->stop = 1;
+		}
+		if (iu >= 0 && (pfd[iu].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    !r->u.eof) {
+			if (side_read(r, &r->u, cap, now) > 0)
+				from_upstream(r, now);
+		}
+		(void)op;
+	}
+	/* What was decided is on record even when the end was abrupt. */
+	if (gate_log_flush(g, &ferr) != 0 && r->rc == FED_EXIT_OK) {
+		r->rc = FED_EXIT_SYS;
+		r->err = ferr;
+	}
+	/* Under inetd fd 2 is the connection too: closing 0 and 1 at exit
+	 * would not end it. */
+	(void)shutdown(o->in_fd, SHUT_RDWR);
+	rc = r->rc;
+	if (rc != FED_EXIT_OK)
+		*err = r->err;
+	if (r->u.rfd >= 0)
+		close(r->u.rfd);
+	free(r->p.in.p);
+	free(r->p.out.p);
+	free(r->u.in.p);
+	free(r->u.out.p);
+	free(r->scratch);
+	free(r->reply);
+	free(r);
+	return rc;
+}

@@ -1,0 +1,180 @@
+#!/bin/sh
+# fedgate in socket mode over TCP: systemd-socket-activate runs one fedgate
+# per connection (Accept=yes, inetd style), sipp plays the partner and our
+# internal server.  Everything listens on 127.0.0.1 only; every peer is
+# stopped at exit and every wait is bounded.
+. "${0%/*}/lib.sh"
+need sipp systemd-socket-activate socat ss
+
+# Three ports of our own, away from the usual ones.
+base=$((20000 + ($$ % 9000) * 3))
+GATE=$base UAS=$((base + 1)) DEAD=$((base + 2))
+pids=
+stop_all() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	pids=
+}
+at_exit stop_all
+
+listening() { ss -ltnH "sport = :$1" | grep -q .; }
+
+mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
+	rm -rf "$T/state" "$T/v.log" "$T/uas.msg"
+	mkdir -p "$T/state"
+	{
+		echo "local_domains = example.com"
+		echo "verdict_log = $T/v.log"
+		echo "state_dir = $T/state"
+		echo "allow_list = $T/allow"
+		echo "block_list = $T/block"
+		for l in "$@"; do echo "$l"; done
+	} >"$T/fed.conf"
+	: >"$T/allow"
+	: >"$T/block"
+}
+
+start_uas() {	# start_uas CODE: our server, answering every MESSAGE so
+	sed "s/@CODE@/$1/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
+	sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
+	    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
+	pids="$pids $!"
+	wait_for 10 listening "$UAS"
+}
+
+start_gate() {	# start_gate [ARGS...]: fedgate behind a socket activator
+	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+	    "$B/bin/fedgate" -c "$T/fed.conf" "$@" 2>"$T/gate.err" &
+	pids="$pids $!"
+	wait_for 10 listening "$GATE"
+}
+
+users() {	# users N PREFIX: sipp's injection file of N distinct users
+	echo SEQUENTIAL
+	i=1
+	while [ "$i" -le "$1" ]; do echo "$2$i;"; i=$((i + 1)); done
+}
+
+uac() {		# uac FROM-DOMAIN CALLS RATE USERS-FILE
+	rm -f "$T/uac.msg"
+	timeout 120 sipp -sf "$TOP/t/sipp/uac.xml" -key from "$1" \
+	    -inf "$4" -t t1 -i 127.0.0.1 "127.0.0.1:$GATE" -m "$2" -r "$3" \
+	    -nostdin -timeout 60s -trace_msg -message_file "$T/uac.msg" \
+	    >"$T/uac.out" 2>&1
+}
+
+count() {	# count VERDICT REASON: lines of the verdict log
+	awk -F '\t' -v v="$1" -v r="$2" '$6 == v && $7 == r' "$T/v.log" | wc -l
+}
+
+# -- legitimate traffic passes end to end, with our Fed-Trust only ------
+mkconf "tls = off"
+users 50 bob >"$T/u50"
+start_uas 200
+start_gate -u "127.0.0.1:$UAS"
+uac partner.example 50 15 "$T/u50"
+ok $? "sipp partner: 50 MESSAGEs answered, no failed call"
+[ "$(count accept discovered)" -eq 50 ]; ok $? "50 requests accepted"
+[ "$(count observe response)" -eq 50 ]; ok $? "50 answers of our server observed"
+n=$(grep -c '^Fed-Trust: source=discovered; verified=no; partner=partner.example; peer="127.0.0.1:[0-9]*"' "$T/uas.msg")
+[ "$n" -eq 50 ]; ok $? "our server saw fedgate's Fed-Trust on all 50 ($n)"
+! grep -q 'forged.example' "$T/uas.msg"; ok $? "the partner's forged Fed-Trust never reached our server"
+awk -F '\t' '$2 !~ /^127\.0\.0\.1:[0-9]+$/ { exit 1 }' "$T/v.log"
+ok $? "the log names the peer by address:port"
+stop_all
+
+# -- a flood gets 503 beyond the bucket ---------------------------------
+mkconf "tls = off"
+start_uas 200
+start_gate -u "127.0.0.1:$UAS"
+t0=$(date +%s)
+uac flood.example 200 400 "$T/u50"
+ok $? "sipp flooder: every call got an answer"
+t1=$(date +%s)
+acc=$(count accept discovered) lim=$(count limit rate)
+most=$((20 + 20 * (t1 - t0 + 1)))
+[ "$acc" -ge 20 ] && [ "$acc" -le "$most" ] && [ $((acc + lim)) -eq 200 ]
+ok $? "flood: $acc accepted (20..$most in $((t1 - t0 + 1)) s), $lim limited"
+n=$(grep -c '^MESSAGE sip:' "$T/uas.msg")
+[ "$n" -eq "$acc" ]; ok $? "our server got exactly the accepted ones ($n)"
+[ "$(awk -F '\t' '$6 == "limit" && $8 != "503"' "$T/v.log" | wc -l)" -eq 0 ]
+ok $? "every limited request was answered 503"
+stop_all
+
+# -- a blocked domain never reaches our server --------------------------
+mkconf "tls = off"
+echo spam.example >"$T/block"
+start_uas 200
+start_gate -u "127.0.0.1:$UAS"
+uac spam.example 10 50 "$T/u50"
+ok $? "sipp spammer: every call got an answer"
+[ "$(count refuse blocked)" -eq 10 ]; ok $? "10 refused as blocked"
+[ "$(awk -F '\t' '$7 == "blocked" && $8 != "403"' "$T/v.log" | wc -l)" -eq 0 ]
+ok $? "each with a 403"
+! grep -q '^MESSAGE' "$T/uas.msg" 2>/dev/null; ok $? "our server saw none of them"
+stop_all
+
+# -- a harvester answered 404 becomes suspicious, then watched ----------
+mkconf "tls = off" "discovered_rate = 1000"
+users 1200 u >"$T/u1200"
+start_uas 404
+start_gate -u "127.0.0.1:$UAS"
+uac harvest.example 1200 300 "$T/u1200"
+ok $? "sipp harvester: every call got an answer"
+s=$(count limit suspicious) w=$(count refuse watch)
+[ "$s" -gt 0 ]; ok $? "its 404s made it suspicious ($s limited so)"
+[ "$w" -ge 1 ]; ok $? "its 1,001st address put it on the watch list ($w refused)"
+grep -q '^watch' "$T/state/partners/harvest.example"
+ok $? "the state file says watched"
+n=$(grep -c '^uri' "$T/state/partners/harvest.example")
+[ "$n" -eq 1001 ]; ok $? "the state holds the 1,001 URIs tried, the last refused ($n)"
+stop_all
+
+# -- our server down: the partner gets 503, fedgate ends cleanly --------
+mkconf "tls = off"
+start_gate -u "127.0.0.1:$DEAD"
+uac partner.example 1 10 "$T/u50"
+ok $? "sipp partner: its request was answered"
+grep -q '^SIP/2.0 503' "$T/uac.msg"; ok $? "the partner got 503"
+[ "$(count accept discovered)" -eq 1 ]; ok $? "the decision is logged"
+wait_for 5 grep -q "upstream 127.0.0.1:$DEAD: connect" "$T/gate.err"
+ok $? "fedgate says why on stderr (not on the connection)"
+stop_all
+
+# -- slowloris: half a message is cut at message_timeout ----------------
+mkconf "tls = off" "message_timeout = 2s"
+start_uas 200
+start_gate -u "127.0.0.1:$UAS"
+mkfifo "$T/slow"
+{ printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1'
+  sleep 12; } >"$T/slow" &
+writer=$!
+t0=$(date +%s)
+timeout 20 socat -t 1 - "TCP:127.0.0.1:$GATE" <"$T/slow" >/dev/null 2>&1
+t1=$(date +%s)
+kill "$writer" 2>/dev/null
+[ $((t1 - t0)) -lt 10 ]; ok $? "the connection was closed at the deadline ($((t1 - t0)) s)"
+grep -q 'refuse	malformed' "$T/v.log"; ok $? "and logged refuse malformed"
+# A keep-alive ping gets its pong (RFC 5626).
+printf '\r\n\r\n' | timeout 10 socat -t 2 - "TCP:127.0.0.1:$GATE" >"$T/pong" 2>/dev/null
+printf '\r\n' >"$T/pong.want"
+cmp_file "a CRLFCRLF ping is answered with CRLF" "$T/pong.want" "$T/pong"
+stop_all
+
+# -- misuse is refused with a message -----------------------------------
+mkconf
+start_uas 200
+start_gate -u "127.0.0.1:$UAS"
+echo | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >/dev/null 2>&1
+wait_for 5 grep -q 'socket mode without TLS' "$T/gate.err"
+ok $? "a socket without TLS and without tls = off is refused"
+stop_all
+mkconf "tls = off"
+systemd-socket-activate --inetd -l "127.0.0.1:$GATE" "$B/bin/fedgate" \
+    -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
+pids="$pids $!"
+wait_for 10 listening "$GATE"
+echo | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >/dev/null 2>&1
+wait_for 5 grep -q 'listening socket' "$T/gate.err"
+ok $? "a listening socket on stdin (Accept=no) is refused with a message"
+stop_all
