@@ -394,7 +394,7 @@ main(int argc, char *argv[])
 	struct gate *g;
 	struct stat st;
 	char peer[128];
-	int ch, rc, replies_fd = -1, sock = 0;
+	int ch, rc, replies_fd = -1, sock = 0, dgram = 0;
 
 	fed_progname = "fedgate";
 	while ((ch = getopt_long(argc, argv, "c:hnp:r:u:V", longopts,
@@ -439,9 +439,11 @@ main(int argc, char *argv[])
 		if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_TYPE, &type,
 		    &tl) != 0)
 			fed_err(FED_EXIT_SYS, "stdin");
-		if (type != SOCK_STREAM)
-			fed_errx(FED_EXIT_USAGE, "stdin is a datagram socket: "
-			    "UDP is not built yet");
+		if (type == SOCK_DGRAM)
+			dgram = 1;
+		else if (type != SOCK_STREAM)
+			fed_errx(FED_EXIT_USAGE, "stdin: a socket that is "
+			    "neither TCP nor UDP");
 		tl = sizeof type;
 		if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &type,
 		    &tl) == 0 && type)
@@ -484,7 +486,10 @@ main(int argc, char *argv[])
 			    "TLS is not built yet; set tls = off to relay "
 			    "plain TCP", c.path != NULL ? c.path :
 			    "no fed.conf (built-in defaults)");
-		socket_peer(peer, sizeof peer);
+		if (dgram)
+			snprintf(peer, sizeof peer, "-");
+		else
+			socket_peer(peer, sizeof peer);
 		o.peer = peer;
 	}
 	if (gate_open(&g, &c, &o, &err) != 0)
@@ -505,7 +510,11 @@ main(int argc, char *argv[])
 		ro.tick = socket_tick;
 		ro.tick_arg = &cw;
 		tick_gate = g;
-		rc = relay_stream(g, &c, &ro, &err);
+		if (dgram)
+			rc = relay_datagrams(g, &c, &ro, peer, sizeof peer,
+			    &err);
+		else
+			rc = relay_stream(g, &c, &ro, &err);
 		if (rc != FED_EXIT_OK)
 			fed_warnx("%s: %s", o.peer, err.msg);
 	} else

@@ -206,26 +206,21 @@ relay_fed_trust(char *buf, size_t cap, const struct gate_result *res,
 
 size_t
 relay_rewrite(char *out, size_t cap, const char *msg, size_t len,
-    const struct sip_msg *m, const char *trust, size_t trustlen)
+    const struct sip_msg *m, const char *insert, size_t insertlen)
 {
 	const char *eol = memchr(msg, '\n', len), *from;
-	static const char name[] = "Fed-Trust: ";
 	size_t o, n;
 	unsigned i;
 
 	if (eol == NULL)
 		return 0;
 	n = (size_t)(eol + 1 - msg);
-	if (n + sizeof name - 1 + trustlen + 2 > cap)
+	if (n + insertlen > cap)
 		return 0;
 	memcpy(out, msg, n);
 	o = n;
-	memcpy(out + o, name, sizeof name - 1);
-	o += sizeof name - 1;
-	memcpy(out + o, trust, trustlen);
-	o += trustlen;
-	memcpy(out + o, "\r\n", 2);
-	o += 2;
+	memcpy(out + o, insert, insertlen);
+	o += insertlen;
 	/* Copy the rest in runs between the Fed-Trust lines it skips. */
 	from = eol + 1;
 	for (i = 0; i < m->nhdr; i++) {
@@ -247,14 +242,31 @@ relay_rewrite(char *out, size_t cap, const char *msg, size_t len,
 	return o + n;
 }
 
-/* Whom an accepted request was verified as (SPEC 1.3): with verification
- * on, fedgate accepts nobody unverified. */
-static int
-accepted_verified(const struct relay *r)
+size_t
+relay_trust_line(char *buf, size_t cap, const struct gate_result *res, int verified,
+    const char *peer)
+{
+	static const char name[] = "Fed-Trust: ";
+	size_t n;
+
+	if (cap < sizeof name + 2)
+		return 0;
+	memcpy(buf, name, sizeof name - 1);
+	n = relay_fed_trust(buf + sizeof name - 1, cap - (sizeof name - 1) - 2,
+	    res, verified, peer);
+	if (n == 0)
+		return 0;
+	n += sizeof name - 1;
+	memcpy(buf + n, "\r\n", 2);
+	return n + 2;
+}
+
+int
+relay_verified(const struct conf *c)
 {
 	/* XXX socket mode has no TLS yet: verify = auto means none, so only
 	 * an explicit `verify = srv` verified the peer by its address. */
-	return r->c->verify == VERIFY_SRV;
+	return c->verify == VERIFY_SRV;
 }
 
 static void
@@ -287,8 +299,8 @@ relay_request(struct relay *r, const char *msg, size_t len)
 
 	if (r->up_down)
 		return answer_down(r, &r->msg);
-	tn = relay_fed_trust(trust, sizeof trust, &r->res,
-	    accepted_verified(r), r->o->peer);
+	tn = relay_trust_line(trust, sizeof trust, &r->res,
+	    relay_verified(r->c), r->o->peer);
 	n = relay_rewrite(r->scratch, r->scratchcap, msg, len, &r->msg, trust,
 	    tn);
 	if (tn == 0 || n == 0)		/* cannot happen: room is reserved */

@@ -66,13 +66,35 @@ int relay_connect(const char *hostport, int socktype, unsigned timeout_ms,
 size_t relay_fed_trust(char *buf, size_t cap, const struct gate_result *,
     int verified, const char *peer);
 
+/* "Fed-Trust: VALUE\r\n"; its length, 0 if it does not fit. */
+size_t relay_trust_line(char *buf, size_t cap, const struct gate_result *,
+    int verified, const char *peer);
+
+/* Was a request the gate accepted verified (SPEC 1.3)?  With verification
+ * on, fedgate accepts nobody unverified. */
+int relay_verified(const struct conf *);
+
+/*
+ * UDP (inetd `dgram wait`): fd 0 is the bound datagram socket.  Each
+ * datagram is judged on its own; accepted requests go to our server with
+ * our Via on top (its branch names the partner's address, so our
+ * server's responses come back to us and are sent on to that partner, as
+ * a stateless proxy does, RFC 3261 16.11), refusals are sent back to the
+ * sender.  Ends after idle_timeout without a datagram.  Returns an exit
+ * status as relay_stream does.
+ */
+int relay_datagrams(struct gate *, const struct conf *,
+    const struct relay_opts *, char *peerbuf, size_t peercap,
+    struct fed_err *);
+
 /*
  * Write the message (bytes msg[0..len) that sip_frame parsed into m) to
- * out as relayed: every Fed-Trust header that came with it removed, the
- * given Fed-Trust value inserted as the first header.  Returns the length
+ * out as relayed: every Fed-Trust header that came with it removed, and
+ * `insert` (whole header lines, each ending in CRLF: our Fed-Trust, and
+ * in UDP our Via) put right after the start line.  Returns the length
  * written, or 0 if it does not fit in cap.
  */
 size_t relay_rewrite(char *out, size_t cap, const char *msg, size_t len,
-    const struct sip_msg *m, const char *trust, size_t trustlen);
+    const struct sip_msg *m, const char *insert, size_t insertlen);
 
 #endif

@@ -34,12 +34,16 @@ mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
 	: >"$T/block"
 }
 
-start_uas() {	# start_uas CODE: our server, answering every MESSAGE so
+start_uas() {	# start_uas CODE [TRANSPORT]: our server answering every MESSAGE so
 	sed "s/@CODE@/$1/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-	sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
+	sipp -sf "$T/uas.xml" -t "${2:-t1}" -i 127.0.0.1 -p "$UAS" -nostdin \
 	    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
 	pids="$pids $!"
-	wait_for 10 listening "$UAS"
+	if [ "${2:-t1}" = u1 ]; then
+		wait_for 10 ss -lunH "sport = :$UAS"
+	else
+		wait_for 10 listening "$UAS"
+	fi
 }
 
 start_gate() {	# start_gate [ARGS...]: fedgate behind a socket activator
@@ -55,10 +59,10 @@ users() {	# users N PREFIX: sipp's injection file of N distinct users
 	while [ "$i" -le "$1" ]; do echo "$2$i;"; i=$((i + 1)); done
 }
 
-uac() {		# uac FROM-DOMAIN CALLS RATE USERS-FILE
+uac() {		# uac FROM-DOMAIN CALLS RATE USERS-FILE [TRANSPORT]
 	rm -f "$T/uac.msg"
 	timeout 120 sipp -sf "$TOP/t/sipp/uac.xml" -key from "$1" \
-	    -inf "$4" -t t1 -i 127.0.0.1 "127.0.0.1:$GATE" -m "$2" -r "$3" \
+	    -inf "$4" -t "${5:-t1}" -i 127.0.0.1 "127.0.0.1:$GATE" -m "$2" -r "$3" \
 	    -nostdin -timeout 60s -trace_msg -message_file "$T/uac.msg" \
 	    >"$T/uac.out" 2>&1
 }
@@ -177,4 +181,42 @@ wait_for 10 listening "$GATE"
 echo | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >/dev/null 2>&1
 wait_for 5 grep -q 'listening socket' "$T/gate.err"
 ok $? "a listening socket on stdin (Accept=no) is refused with a message"
+stop_all
+
+# -- UDP: inetd `dgram wait`, datagram by datagram ----------------------
+mkconf "tls = off" "idle_timeout = 3s" "max_message = 4096" "max_line = 2048"
+echo spam.example >"$T/block"
+start_uas 200 u1
+systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
+    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
+act=$!
+pids="$pids $act"
+wait_for 10 ss -lunH "sport = :$GATE"
+uac partner.example 20 10 "$T/u50" u1
+ok $? "UDP: sipp partner's 20 MESSAGEs all answered"
+[ "$(count accept discovered)" -eq 20 ]; ok $? "UDP: 20 accepted"
+[ "$(count observe response)" -eq 20 ]; ok $? "UDP: our server's 20 answers observed and sent back"
+n=$(grep -c '^Fed-Trust: source=discovered; verified=no; partner=partner.example; peer="127.0.0.1:' "$T/uas.msg")
+[ "$n" -eq 20 ]; ok $? "UDP: our server saw Fed-Trust on all 20 ($n)"
+n=$(grep -c '^Via: SIP/2.0/UDP 127.0.0.1:[0-9]*;branch=z9hG4bKfg' "$T/uas.msg")
+[ "$n" -ge 20 ]; ok $? "UDP: each relayed with fedgate's Via on top ($n)"
+! grep -q 'z9hG4bKfg' "$T/uac.msg"; ok $? "UDP: the partner never sees fedgate's Via"
+# Hostile datagrams: random bytes, a header section without end, a
+# request over max_message (here 4 KiB): logged, never fatal.
+head -c 3000 /dev/urandom | socat -u - "UDP:127.0.0.1:$GATE"
+printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\n' |
+    socat -u - "UDP:127.0.0.1:$GATE"
+{ printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nX: '; head -c 5000 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } |
+    socat -u - "UDP:127.0.0.1:$GATE"
+uac spam.example 5 10 "$T/u50" u1
+ok $? "UDP: the blocked partner's requests were answered"
+[ "$(count refuse blocked)" -eq 5 ]; ok $? "UDP: 5 refused as blocked"
+grep -q '^SIP/2.0 403' "$T/uac.msg"; ok $? "UDP: with 403 sent back to the sender"
+n=$(count refuse malformed)
+[ "$n" -eq 3 ]; ok $? "UDP: the 3 hostile datagrams were logged refuse malformed ($n), and fedgate went on"
+# Nothing more comes: after idle_timeout fedgate exits (and with it the
+# activator, which ran it in place).
+i=0
+while kill -0 "$act" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+! kill -0 "$act" 2>/dev/null; ok $? "UDP: fedgate ends after idle_timeout"
 stop_all
