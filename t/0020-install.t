@@ -11,6 +11,9 @@ for f in bin/fedq bin/fedlist bin/fedstat sbin/fedgate; do
 done
 for f in share/man/man5/fed.conf.5 share/man/man7/fedkit.7 \
     share/man/man8/fedgate.8 share/fedkit/fed.conf \
+    share/fedkit/systemd/fedgate.socket share/fedkit/systemd/fedgate@.service \
+    share/fedkit/inetd/inetd.conf share/fedkit/xinetd/fedgate \
+    share/fedkit/tcpserver/run \
     share/bash-completion/completions/fedgate \
     share/zsh/vendor-completions/_fedgate; do
 	[ -f "$r/$f" ]; ok $? "$f is installed"
