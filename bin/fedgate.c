@@ -393,7 +393,9 @@ main(int argc, char *argv[])
 	struct conf c;
 	struct gate *g;
 	struct stat st;
-	char peer[128];
+	char peer[TLS_NAME_MAX];
+	struct tls_srv *tls = NULL;
+	struct tls_peer tpeer;
 	int ch, rc, replies_fd = -1, sock = 0, dgram = 0;
 
 	fed_progname = "fedgate";
@@ -481,16 +483,30 @@ main(int argc, char *argv[])
 			    c.path != NULL ? c.path : "fed.conf");
 		/* SPEC 1.4: a network socket speaks TLS unless the operator
 		 * says otherwise, explicitly. */
-		if (c.tls != TLS_OFF)
-			fed_errx(FED_EXIT_USAGE, "%s: socket mode without TLS: "
-			    "TLS is not built yet; set tls = off to relay "
-			    "plain TCP", c.path != NULL ? c.path :
-			    "no fed.conf (built-in defaults)");
 		if (dgram)
 			snprintf(peer, sizeof peer, "-");
 		else
 			socket_peer(peer, sizeof peer);
 		o.peer = peer;
+		if (c.tls != TLS_OFF && (dgram || c.tls_cert == NULL))
+			fed_errx(FED_EXIT_USAGE, "%s: socket mode without TLS: "
+			    "%s", c.path != NULL ? c.path :
+			    "no fed.conf (built-in defaults)", dgram ?
+			    "UDP cannot carry TLS; set tls = off to serve it" :
+			    "set tls_cert, tls_key and tls_ca, or tls = off "
+			    "to relay plain TCP");
+		if (c.tls != TLS_OFF) {
+			/* The peer is who its certificate says (RFC 5922),
+			 * verified before a byte of SIP is read. */
+			if (tls_srv_open(&tls, &c, &err) != 0)
+				fed_errx(FED_EXIT_USAGE, "%s", err.msg);
+			if (tls_srv_accept(tls, STDIN_FILENO,
+			    c.message_timeout * 1000, &tpeer, &err) != 0)
+				fed_errx(FED_EXIT_USAGE, "%s: %s", peer,
+				    err.msg);
+			snprintf(peer, sizeof peer, "%s", tpeer.name[0]);
+			o.tls = 1;
+		}
 	}
 	if (gate_open(&g, &c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
@@ -507,6 +523,7 @@ main(int argc, char *argv[])
 		ro.out_fd = STDOUT_FILENO;
 		ro.upstream = upstream;
 		ro.peer = o.peer;
+		ro.tls = tls;
 		ro.tick = socket_tick;
 		ro.tick_arg = &cw;
 		tick_gate = g;
@@ -519,6 +536,7 @@ main(int argc, char *argv[])
 			fed_warnx("%s: %s", o.peer, err.msg);
 	} else
 		rc = run_pipe(g, &cw, replies_fd);
+	tls_srv_close(tls);
 	if (gate_close(g, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		if (rc == FED_EXIT_OK)

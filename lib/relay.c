@@ -41,6 +41,9 @@ struct side {
 	int broken;		/* a write failed: the side is gone */
 	int64_t last_ms;	/* last byte read */
 	int64_t first_ms;	/* when `in` began to hold a partial message */
+	struct tls_srv *tls;	/* NULL: plain */
+	short rd_wants;		/* what to poll for before reading again */
+	short wr_wants;		/* ... before writing again (TLS: either) */
 };
 
 struct relay {
@@ -262,11 +265,10 @@ relay_trust_line(char *buf, size_t cap, const struct gate_result *res, int verif
 }
 
 int
-relay_verified(const struct conf *c)
+relay_verified(const struct conf *c, int tls)
 {
-	/* XXX socket mode has no TLS yet: verify = auto means none, so only
-	 * an explicit `verify = srv` verified the peer by its address. */
-	return c->verify == VERIFY_SRV;
+	/* verify = auto is srv with TLS (SPEC 1.3), none without. */
+	return c->verify == VERIFY_SRV || (c->verify == VERIFY_AUTO && tls);
 }
 
 static void
@@ -300,7 +302,7 @@ relay_request(struct relay *r, const char *msg, size_t len)
 	if (r->up_down)
 		return answer_down(r, &r->msg);
 	tn = relay_trust_line(trust, sizeof trust, &r->res,
-	    relay_verified(r->c), r->o->peer);
+	    relay_verified(r->c, r->o->tls != NULL), r->o->peer);
 	n = relay_rewrite(r->scratch, r->scratchcap, msg, len, &r->msg, trust,
 	    tn);
 	if (tn == 0 || n == 0)		/* cannot happen: room is reserved */
@@ -428,10 +430,13 @@ from_upstream(struct relay *r, int64_t now)
 	}
 }
 
-/* Read what is there; 0 at EOF or on an error (which ends the side). */
+/* Read what is there (with TLS, until nothing more is decrypted or the
+ * buffer is full); returns bytes read, 0 at EOF or on an error (which
+ * ends the side) or when nothing was there. */
 static size_t
 side_read(struct relay *r, struct side *s, size_t cap, int64_t now)
 {
+	size_t got = 0;
 	ssize_t n;
 
 	if (s->in.cap < cap) {
@@ -444,20 +449,31 @@ side_read(struct relay *r, struct side *s, size_t cap, int64_t now)
 		s->in.p = np;
 		s->in.cap = cap;
 	}
-	if (s->in.n == s->in.cap) {	/* the framer refuses long before */
+	while (s->in.n < s->in.cap) {
+		s->rd_wants = POLLIN;
+		if (s->tls != NULL)
+			n = tls_srv_read(s->tls, s->in.p + s->in.n,
+			    s->in.cap - s->in.n, &s->rd_wants);
+		else
+			n = read(s->rfd, s->in.p + s->in.n,
+			    s->in.cap - s->in.n);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			s->eof = 1;
+			break;
+		}
+		s->in.n += (size_t)n;
+		s->last_ms = now;
+		got += (size_t)n;
+		if (s->tls == NULL)
+			break;	/* poll says when there is more */
+	}
+	if (s->in.n == s->in.cap && got == 0)	/* the framer refuses long before */
 		fail(r, FED_EXIT_SYS, "internal error: input buffer full");
-		return 0;
-	}
-	n = read(s->rfd, s->in.p + s->in.n, s->in.cap - s->in.n);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return 0;
-	if (n <= 0) {
-		s->eof = 1;
-		return 0;
-	}
-	s->in.n += (size_t)n;
-	s->last_ms = now;
-	return (size_t)n;
+	return got;
 }
 
 static void
@@ -466,7 +482,12 @@ side_write(struct side *s)
 	ssize_t n;
 
 	while (s->out.n > 0 && !s->broken) {
-		n = write(s->wfd, s->out.p, s->out.n);
+		s->wr_wants = POLLOUT;
+		if (s->tls != NULL)
+			n = tls_srv_write(s->tls, s->out.p, s->out.n,
+			    &s->wr_wants);
+		else
+			n = write(s->wfd, s->out.p, s->out.n);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -508,7 +529,10 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 	r->o = o;
 	r->p.name = "partner";
 	r->p.rfd = o->in_fd;
-	r->p.wfd = o->out_fd;
+	r->p.wfd = o->tls != NULL ? o->in_fd : o->out_fd;
+	r->p.tls = o->tls;
+	r->p.rd_wants = r->u.rd_wants = POLLIN;
+	r->p.wr_wants = r->u.wr_wants = POLLOUT;
 	r->u.name = "upstream";
 	r->scratchcap = c->limits.max_message + 1024;
 	r->replycap = SIP_REPLY_CAP(c->limits.max_message);
@@ -608,15 +632,15 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		    r->u.out.n < OUT_HIGH(c)) {
 			ip = np;
 			pfd[np].fd = r->p.rfd;
-			pfd[np++].events = POLLIN;
+			pfd[np++].events = r->p.rd_wants;
 		}
 		if (r->p.out.n > 0) {
 			if (ip >= 0 && r->p.wfd == r->p.rfd)
-				pfd[ip].events |= POLLOUT;
+				pfd[ip].events |= r->p.wr_wants;
 			else {
 				op = np;
 				pfd[np].fd = r->p.wfd;
-				pfd[np++].events = POLLOUT;
+				pfd[np++].events = r->p.wr_wants;
 			}
 		}
 		if (!r->up_down && (!r->u.eof || r->u.out.n > 0)) {
@@ -636,6 +660,9 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 			    (int64_t)c->message_timeout * 1000, now);
 		if (drain_until != 0 && timeout_left(drain_until, now) < wait)
 			wait = timeout_left(drain_until, now);
+		/* TLS may hold decrypted bytes poll cannot see. */
+		if (ip >= 0 && r->p.tls != NULL && tls_srv_pending(r->p.tls) > 0)
+			wait = 0;
 		if (np == 0 && wait == 0)
 			wait = 10;
 		rc = poll(pfd, (nfds_t)np, wait);
@@ -643,10 +670,12 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 			fail(r, FED_EXIT_SYS, "poll failed");
 			break;
 		}
-		if (rc <= 0)
+		if (rc < 0)
 			continue;
 		now = gate_now_ms();
-		if (ip >= 0 && (pfd[ip].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (ip >= 0 && ((pfd[ip].revents & (POLLIN | POLLOUT | POLLHUP |
+		    POLLERR)) || (r->p.tls != NULL &&
+		    tls_srv_pending(r->p.tls) > 0))) {
 			if (side_read(r, &r->p, cap, now) > 0 || r->p.in.n > 0)
 				from_partner(r, now);
 			if (r->p.eof && r->p.in.n > 0 && !r->stop) {

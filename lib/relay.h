@@ -9,6 +9,7 @@
 #include "fed.h"
 #include "gate.h"
 #include "sip.h"
+#include "tlssrv.h"
 
 /*
  * fedgate under inetd (nowait), systemd (Accept=yes) or tcpserver: fd 0
@@ -32,6 +33,7 @@ struct relay_opts {
 	int in_fd, out_fd;	/* the partner connection (0 and 1) */
 	const char *upstream;	/* HOST:PORT of our internal server */
 	const char *peer;	/* the connection's identity, for Fed-Trust */
+	struct tls_srv *tls;	/* the partner speaks TLS (handshake done) */
 	/* called about once a second and after each read: fedgate checks
 	 * fed.conf there */
 	void (*tick)(void *arg, int64_t now_ms);
@@ -72,7 +74,7 @@ size_t relay_trust_line(char *buf, size_t cap, const struct gate_result *,
 
 /* Was a request the gate accepted verified (SPEC 1.3)?  With verification
  * on, fedgate accepts nobody unverified. */
-int relay_verified(const struct conf *);
+int relay_verified(const struct conf *, int tls);
 
 /*
  * UDP (inetd `dgram wait`): fd 0 is the bound datagram socket.  Each

@@ -243,7 +243,7 @@ from_partner(struct dg *d, size_t n, const struct sockaddr_storage *from,
 		if ((insn = via_line(d, from, ins, sizeof ins)) == 0)
 			return 0;
 		tn = relay_trust_line(ins + insn, sizeof ins - insn, &d->res,
-		    relay_verified(d->c), d->peer);
+		    relay_verified(d->c, 0), d->peer);
 		len = d->msg.header_len + d->msg.body_len;
 		outn = tn == 0 ? 0 : relay_rewrite(d->out, d->outcap, d->in,
 		    len, &d->msg, ins, insn + tn);

@@ -1,0 +1,68 @@
+/* tlssrv.h: fedgate's TLS server side (SPEC 1.4): handshake, peer names, I/O. */
+#ifndef TLSSRV_H
+#define TLSSRV_H
+
+#include <sys/types.h>
+
+#include "conf.h"
+#include "fed.h"
+
+/*
+ * OpenSSL is loaded with dlopen(3) when TLS is configured, not linked:
+ * loading libssl and libcrypto costs every process about a millisecond of
+ * CPU and 1.7 MB of pages at start (bench/gate), which pipe mode and
+ * plain connections (one process each under inetd) need not pay.  The
+ * shared libraries are still the system's, so a security update of
+ * OpenSSL applies to fedgate as to everything else.
+ */
+
+#define TLS_NAMES_MAX 16	/* peer names kept from a certificate */
+#define TLS_NAME_MAX 254	/* a DNS name and its NUL */
+
+struct tls_srv;
+
+/* The partner's certificate names (RFC 5922): every SAN dNSName, and the
+ * host of every `sip:` URI SAN (no user part), lowercased, in order. */
+struct tls_peer {
+	unsigned n;
+	char name[TLS_NAMES_MAX][TLS_NAME_MAX];
+};
+
+/*
+ * Load OpenSSL and build the server context from tls_cert, tls_key,
+ * tls_ca (required: partners must present a certificate that verifies)
+ * and tls_crl (optional; then every certificate in the chain is checked
+ * against it).  TLS 1.2 at least.
+ */
+int tls_srv_open(struct tls_srv **, const struct conf *, struct fed_err *);
+
+/*
+ * Handshake on the connected socket fd (made non-blocking), within
+ * timeout_ms.  On success the peer's names are in *peer (at least one:
+ * a certificate naming nothing usable fails).  -1 with *err: no
+ * certificate, one that does not verify (expired, untrusted, revoked),
+ * plaintext or garbage instead of TLS, a timeout.
+ */
+int tls_srv_accept(struct tls_srv *, int fd, unsigned timeout_ms,
+    struct tls_peer *, struct fed_err *);
+
+/*
+ * Non-blocking I/O on the established connection.  Both return bytes
+ * moved, 0 at the end of the connection (read) or when it is gone, or -1
+ * with errno EAGAIN: then *wants is POLLIN or POLLOUT, what to poll the
+ * socket for before trying again (TLS may need to write to read and read
+ * to write).  tls_srv_pending: bytes already decrypted, that poll will
+ * not announce.
+ */
+ssize_t tls_srv_read(struct tls_srv *, void *buf, size_t n, short *wants);
+ssize_t tls_srv_write(struct tls_srv *, const void *buf, size_t n,
+    short *wants);
+size_t tls_srv_pending(const struct tls_srv *);
+
+/* Send close_notify (without waiting for the peer's) and free. */
+void tls_srv_close(struct tls_srv *);
+
+/* Is `name` (lowercased) among the peer's? */
+int tls_peer_has(const struct tls_peer *, const char *name);
+
+#endif

@@ -1,0 +1,184 @@
+#!/bin/sh
+# fedgate speaks TLS on its socket (SPEC 1.4): a test CA made here with
+# openssl; openssl s_client plays the partner (Debian's sipp has no TLS),
+# sipp our internal server; systemd-socket-activate runs one fedgate per
+# connection.  Only 127.0.0.1; every peer stopped at exit.
+. "${0%/*}/lib.sh"
+need openssl sipp systemd-socket-activate socat ss
+
+base=$((20000 + ($$ % 9000) * 3 + 2))
+GATE=$base UAS=$((base + 1))
+pids=
+stop_all() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	pids=
+}
+at_exit stop_all
+
+# -- the test PKI ---------------------------------------------------------
+P=$T/pki
+mkdir -p "$P/db"
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/$1.key" 2>/dev/null; }
+ca() {	# ca NAME: a self-signed CA
+	key "$1" && openssl req -x509 -new -key "$P/$1.key" -out "$P/$1.pem" \
+	    -days 30 -subj "/CN=$1" 2>/dev/null
+}
+leaf() {	# leaf NAME SAN CA: a certificate for NAME with those names
+	key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
+	    -subj "/CN=$1" 2>/dev/null &&
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$2" >"$P/$1.ext" &&
+	openssl x509 -req -in "$P/$1.csr" -CA "$P/$3.pem" -CAkey "$P/$3.key" \
+	    -CAcreateserial -days 30 -extfile "$P/$1.ext" -out "$P/$1.pem" 2>/dev/null
+}
+: >"$P/db/index"
+echo 1000 >"$P/db/serial"
+cat >"$P/ca.cnf" <<EOF
+[ca]
+default_ca = c
+[c]
+database = $P/db/index
+serial = $P/db/serial
+new_certs_dir = $P/db
+default_md = sha256
+default_crl_days = 30
+policy = p
+[p]
+commonName = supplied
+EOF
+signed() {	# signed NAME SAN START END: issued by `openssl ca` (dated, revocable)
+	key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
+	    -subj "/CN=$1" 2>/dev/null &&
+	printf 'subjectAltName=%s\n' "$2" >"$P/$1.ext" &&
+	openssl ca -batch -config "$P/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
+	    -in "$P/$1.csr" -out "$P/$1.pem" -startdate "$3" -enddate "$4" \
+	    -extfile "$P/$1.ext" 2>/dev/null
+}
+ca ca && ca other &&
+leaf gate "DNS:gate.example.com" ca &&
+leaf partner "DNS:edge.partner.example,URI:sip:partner.example" ca &&
+leaf wrong "DNS:elsewhere.example" ca &&
+leaf untrusted "DNS:edge.partner.example" other &&
+leaf nonames "IP:127.0.0.1" ca &&
+signed expired "DNS:edge.partner.example" 20200101000000Z 20200201000000Z &&
+signed revoked "DNS:edge.partner.example" 20250101000000Z 20990101000000Z &&
+openssl ca -config "$P/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
+    -revoke "$P/revoked.pem" 2>/dev/null &&
+openssl ca -gencrl -config "$P/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
+    -out "$P/crl.pem" 2>/dev/null
+ok $? "openssl made a test CA, partner certificates and a CRL"
+
+mkconf() {	# mkconf EXTRA-LINE...
+	rm -rf "$T/state" "$T/v.log"
+	mkdir -p "$T/state"
+	{
+		echo "local_domains = example.com"
+		echo "verdict_log = $T/v.log"
+		echo "state_dir = $T/state"
+		echo "allow_list = $T/allow"
+		echo "block_list = $T/block"
+		echo "edge_cache = $T/edges"
+		echo "tls_cert = $P/gate.pem"
+		echo "tls_key = $P/gate.key"
+		echo "tls_ca = $P/ca.pem"
+		for l in "$@"; do echo "$l"; done
+	} >"$T/fed.conf"
+	: >"$T/allow"
+	: >"$T/block"
+}
+# The edge cache fedq -w writes: partner.example's edge is edge.partner.example.
+echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z" >"$T/edges"
+
+sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
+sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
+    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
+pids="$pids $!"
+wait_for 10 ss -ltnH "sport = :$UAS"; ok $? "sipp plays our server"
+
+start_gate() {
+	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
+	gate_pid=$!
+	wait_for 10 ss -ltnH "sport = :$GATE"
+}
+stop_gate() { kill "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null; }
+
+msgs() {	# msgs N FROM-DOMAIN: N MESSAGEs as a partner's edge sends them
+	i=1
+	while [ "$i" -le "$1" ]; do
+		printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKt%s\r\nFrom: <sip:alice@%s>;tag=%s\r\nTo: <sip:bob@example.com>\r\nCall-ID: tls-%s@partner\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nFed-Trust: source=allowlisted; verified=yes; partner=forged.example\r\nContent-Length: 0\r\n\r\n' \
+		    "$i" "$2" "$i" "$i"
+		i=$((i + 1))
+	done
+}
+partner() {	# partner CERT N FROM: N MESSAGEs over TLS; replies in $T/got
+	: >"$T/uas.msg"
+	{ msgs "$2" "$3"; sleep 2; } | timeout 15 openssl s_client \
+	    -connect "127.0.0.1:$GATE" ${1:+-cert "$P/$1.pem" -key "$P/$1.key"} \
+	    -CAfile "$P/ca.pem" -verify_return_error -quiet >"$T/got" 2>"$T/s_client.err"
+}
+count() { awk -F '\t' -v v="$1" -v r="$2" '$6 == v && $7 == r' "$T/v.log" 2>/dev/null | wc -l; }
+
+# -- a partner whose certificate names its SRV target ---------------------
+mkconf
+start_gate
+partner partner 3 partner.example
+n=$(grep -c '^SIP/2.0 200' "$T/got")
+[ "$n" -eq 3 ]; ok $? "a verified partner's 3 MESSAGEs are answered 200 by our server ($n)"
+[ "$(count accept discovered)" -eq 3 ]; ok $? "logged accept discovered"
+awk -F '\t' '$2 != "edge.partner.example" { exit 1 }' "$T/v.log"
+ok $? "the peer in the log is the certificate's name"
+n=$(grep -c '^Fed-Trust: source=discovered; verified=yes; partner=partner.example; peer="edge.partner.example"' "$T/uas.msg")
+[ "$n" -eq 3 ]; ok $? "our server saw Fed-Trust verified=yes ($n)"
+! grep -q forged.example "$T/uas.msg"; ok $? "and never the partner's forged Fed-Trust"
+stop_gate
+
+# -- a certificate for another name: unverified ---------------------------
+mkconf
+start_gate
+partner wrong 2 partner.example
+n=$(grep -c '^SIP/2.0 403' "$T/got")
+[ "$n" -eq 2 ]; ok $? "a certificate naming another host: 403 ($n)"
+[ "$(count refuse unverified)" -eq 2 ]; ok $? "logged refuse unverified"
+! grep -q '^MESSAGE' "$T/uas.msg"; ok $? "nothing reached our server"
+stop_gate
+
+# -- handshakes that must fail ---------------------------------------------
+mkconf
+start_gate
+for c in expired:'certificate has expired' untrusted:'unable to get local issuer' \
+    :'did not return a certificate' nonames:'names no domain'; do
+	cert=${c%%:*} why=${c#*:}
+	partner "$cert" 1 partner.example
+	wait_for 5 grep -q "$why" "$T/gate.err"
+	ok $? "${cert:-no certificate}: the handshake fails: $why"
+	! grep -q '^SIP/2.0' "$T/got"; ok $? "${cert:-no certificate}: no SIP answer"
+done
+! grep -q '^MESSAGE' "$T/uas.msg"; ok $? "none of them reached our server"
+[ ! -s "$T/v.log" ]; ok $? "and none was logged as a SIP decision"
+# Plaintext to the TLS socket.
+{ msgs 1 partner.example; sleep 1; } | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >"$T/got" 2>/dev/null
+wait_for 5 grep -q 'wrong version number' "$T/gate.err"
+ok $? "plaintext SIP to the TLS socket is refused"
+! grep -q '^SIP/2.0' "$T/got"; ok $? "and gets no SIP answer"
+stop_gate
+
+# -- a CRL: the revoked certificate fails, the others still pass ------------
+mkconf "tls_crl = $P/crl.pem"
+start_gate
+partner revoked 1 partner.example
+wait_for 5 grep -q 'certificate revoked' "$T/gate.err"
+ok $? "a revoked certificate fails the handshake (tls_crl)"
+partner partner 1 partner.example
+grep -q '^SIP/2.0 200' "$T/got"; ok $? "a good one still passes with the CRL loaded"
+stop_gate
+
+# -- configuration mistakes say what to do ---------------------------------
+mkconf
+sed -i "s|^tls_ca = .*|tls_ca = $T/missing.pem|" "$T/fed.conf"
+start_gate
+partner partner 1 partner.example
+wait_for 5 grep -q "missing.pem" "$T/gate.err"
+ok $? "an unreadable tls_ca is named in the message"
+stop_gate
+stop_all
