@@ -387,7 +387,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf_path = NULL, *replies = NULL, *upstream = NULL;
-	struct gate_opts o = { NULL, 0, 0, -1, 0 };
+	struct gate_opts o = { NULL, 0, 0, -1, 0, NULL, 0 };
 	struct conf_watch cw;
 	struct fed_err err;
 	struct conf c;
@@ -396,6 +396,8 @@ main(int argc, char *argv[])
 	char peer[TLS_NAME_MAX];
 	struct tls_srv *tls = NULL;
 	struct tls_peer tpeer;
+	const char *names[TLS_NAMES_MAX];
+	unsigned i;
 	int ch, rc, replies_fd = -1, sock = 0, dgram = 0;
 
 	fed_progname = "fedgate";
@@ -505,6 +507,10 @@ main(int argc, char *argv[])
 				fed_errx(FED_EXIT_USAGE, "%s: %s", peer,
 				    err.msg);
 			snprintf(peer, sizeof peer, "%s", tpeer.name[0]);
+			for (i = 1; i < tpeer.n; i++)
+				names[i - 1] = tpeer.name[i];
+			o.peer_names = names;
+			o.npeer_names = tpeer.n - 1;
 			o.tls = 1;
 		}
 	}

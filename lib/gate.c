@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +43,8 @@ struct gate {
 	uint32_t lclock;
 	int warned_both;
 	int warned_edges;
+	int upstream_down;	/* accepted requests get 503 from us */
+	char peerbuf[VLOG_PEER_MAX];	/* gate_set_peer's copy */
 	char *logbuf;
 	size_t loglen;
 	int logbuffered;
@@ -380,6 +383,22 @@ verify_mode(const struct gate *g)
 	return (int)g->c->verify;
 }
 
+/* Does any of the peer's other certificate names match the edge cache
+ * for domain (or, with `edge`, that pinned edge)? */
+static int
+peer_names_any(struct gate *g, const char *domain, int64_t now,
+    const char *edge)
+{
+	unsigned i;
+
+	for (i = 0; i < g->o.npeer_names; i++) {
+		if (edge != NULL ? edges_peer_is(g->o.peer_names[i], edge) :
+		    edges_match(&g->edges, domain, g->o.peer_names[i], now))
+			return 1;
+	}
+	return 0;
+}
+
 static int
 verified_by_srv(struct gate *g, const char *domain, int64_t now)
 {
@@ -399,7 +418,9 @@ verified_by_srv(struct gate *g, const char *domain, int64_t now)
 		    "every partner is unverified\n", fed_progname,
 		    g->c->edge_cache);
 	}
-	return edges_match(&g->edges, domain, g->o.peer, now);
+	if (edges_match(&g->edges, domain, g->o.peer, now))
+		return 1;
+	return peer_names_any(g, domain, now, NULL);
 }
 
 static int
@@ -632,7 +653,8 @@ make_reply(struct gate *g, const struct sip_msg *m, struct gate_result *res)
 	if (!g->o.replies && res->d.reason != REASON_MALFORMED)
 		return;
 	if (res->d.code == 503)
-		extra = "Retry-After: 1\r\n";
+		extra = res->d.verdict == VERDICT_ACCEPT ?
+		    "Retry-After: 30\r\n" : "Retry-After: 1\r\n";
 	else if (res->d.code == 405)
 		extra = g->allow_hdr;
 	res->reply_len = sip_reply_build(g->reply, g->replycap, m, res->d.code,
@@ -648,6 +670,11 @@ finish(struct gate *g, const struct sip_msg *m, struct gate_result *res,
 {
 	res->rec.verdict = res->d.verdict;
 	res->rec.reason = res->d.reason;
+	/* Accepted, but there is nobody to pass it to: the partner hears
+	 * 503 from us (never for an ACK, which nothing answers). */
+	if (res->d.verdict == VERDICT_ACCEPT && g->upstream_down &&
+	    !(m->method_id == SIP_M_ACK))
+		res->d.code = 503;
 	if (res->d.verdict != VERDICT_OBSERVE)
 		make_reply(g, m, res);
 	res->rec.code = res->d.code;
@@ -776,7 +803,8 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 		vm = verify_mode(g);
 		if (lc->allowed && lc->edge[0] != '\0') {
 			f.verify_needed = 1;	/* pinned: edge= is the proof */
-			f.verified = edges_peer_is(g->o.peer, lc->edge);
+			f.verified = edges_peer_is(g->o.peer, lc->edge) ||
+			    peer_names_any(g, domain, now, lc->edge);
 		} else if (vm == VERIFY_SRV) {
 			f.verify_needed = 1;
 		}
@@ -827,4 +855,152 @@ gate_unframeable(struct gate *g, const struct sip_error *se, int64_t now_ms,
 	res.rec.reason = res.d.reason;
 	(void)se;
 	return log_line(g, &res.rec, err);
+}
+
+/* ---- fedlist check ---- */
+
+/* Only what a URI may hold without breaking the request around it. */
+static int
+check_arg_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
+		    *s == '<' || *s == '>' || *s == '"')
+			return 0;
+	return 1;
+}
+
+static const char *
+check_method(const struct conf *c)
+{
+	struct fed_str m = { "MESSAGE", 7 };
+	size_t i;
+
+	if (conf_method_allowed(c, m))
+		return "MESSAGE";
+	for (i = 0; i < c->methods.n; i++)
+		if (strcmp(c->methods.v[i], "ACK") != 0)
+			return c->methods.v[i];
+	return "MESSAGE";	/* nothing is allowed: refused as `method` */
+}
+
+/* The peer's host name, normalized, as list_facts looks it up. */
+static int
+peer_host(const struct gate *g, char *out, size_t outsz)
+{
+	const char *colon;
+	size_t n;
+
+	if (g->o.peer == NULL)
+		return 0;
+	colon = strrchr(g->o.peer, ':');
+	n = colon != NULL && strchr(g->o.peer, ':') == colon ?
+	    (size_t)(colon - g->o.peer) : strlen(g->o.peer);
+	return n < outsz && domain_normalize(g->o.peer, n, 0, out, outsz,
+	    NULL) == 0;
+}
+
+int
+gate_check(struct gate *g, const char *from, int64_t now_ms,
+    struct gate_check *chk, struct fed_err *err)
+{
+	struct sip_msg *m;
+	struct sip_error se;
+	struct list_entry e;
+	char scratch[LISTDB_SCRATCH], dom[DOMAIN_MAX + 2];
+	const char *local, *method, *scheme = "";
+	size_t scanned = 0, used = 0;
+	enum sip_frame_result fr;
+	int n, rc;
+
+	memset(chk, 0, sizeof *chk);
+	if (g->c->local_domains.n == 0) {
+		fed_err_set(err, "local_domains is not set: fedgate needs our "
+		    "own SIP domains to tell partners from us");
+		return -1;
+	}
+	local = g->c->local_domains.v[0];
+	if (local[0] == '.')
+		local++;
+	if (strlen(from) > 512 || !check_arg_ok(from)) {
+		char q[FED_QUOTE_MAX];
+
+		fed_quote(q, from, strlen(from));
+		fed_err_set(err, "%s: not a domain or a SIP URI", q);
+		return -1;
+	}
+	/* A bare domain is a partner's user; a URI is taken as written. */
+	if (strncasecmp(from, "sip:", 4) != 0 &&
+	    strncasecmp(from, "sips:", 5) != 0)
+		scheme = "sip:check@";
+	method = check_method(g->c);
+	n = snprintf(chk->msg, sizeof chk->msg,
+	    "%s sip:postmaster@%s SIP/2.0\r\n"
+	    "Via: SIP/2.0/TLS fedlist.invalid;branch=z9hG4bK-fedlist-check\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <%s%s>;tag=fedlist-check\r\n"
+	    "To: <sip:postmaster@%s>\r\n"
+	    "Call-ID: fedlist-check\r\n"
+	    "CSeq: 1 %s\r\n"
+	    "Content-Length: 0\r\n\r\n",
+	    method, local, scheme, from, local, method);
+	if (n < 0 || (size_t)n >= sizeof chk->msg) {
+		fed_err_set(err, "check: request too long");
+		return -1;
+	}
+	if ((m = malloc(sizeof *m)) == NULL) {
+		fed_err_set(err, "check: %s", strerror(errno));
+		return -1;
+	}
+	fr = sip_frame(chk->msg, (size_t)n, &g->c->limits, &scanned, &used, m,
+	    &se);
+	if (fr != SIP_FRAME_MESSAGE && fr != SIP_FRAME_MALFORMED) {
+		fed_err_set(err, "check: the request cannot be framed: %s",
+		    fr == SIP_FRAME_ERROR ? se.reason : "incomplete");
+		free(m);
+		return -1;
+	}
+	rc = gate_message(g, m, fr == SIP_FRAME_MALFORMED ? &se : NULL,
+	    now_ms, &chk->res, err);
+	free(m);
+	if (rc != 0)
+		return -1;
+	/* Which entry matched, by the lookup list_facts made. */
+	if (chk->res.partner[0] == '\0' ||
+	    domain_normalize(chk->res.partner, strlen(chk->res.partner), 0,
+	    dom, sizeof dom, NULL) != 0)
+		return 0;
+	if (chk->res.d.reason == REASON_BLOCKED &&
+	    listdb_lookup(&g->block, dom, &e, scratch, sizeof scratch) == 1) {
+		chk->list = "block";
+		chk->path = g->c->block_list;
+	} else if (chk->res.d.reason != REASON_BLOCKED &&
+	    (listdb_lookup(&g->allow, dom, &e, scratch, sizeof scratch) == 1 ||
+	    (peer_host(g, dom, sizeof dom) &&
+	    listdb_lookup(&g->allow, dom, &e, scratch, sizeof scratch) == 1))) {
+		/* By the partner's domain, else by its edge's name, as
+		 * list_facts asks. */
+		chk->list = "allow";
+		chk->path = g->c->allow_list;
+	} else
+		return 0;
+	snprintf(chk->entry, sizeof chk->entry, "%s", e.name);
+	return 0;
+}
+
+void
+gate_set_peer(struct gate *g, const char *peer)
+{
+	if (g->o.peer != NULL && strcmp(g->o.peer, peer) == 0)
+		return;
+	snprintf(g->peerbuf, sizeof g->peerbuf, "%s", peer);
+	g->o.peer = g->peerbuf;
+	/* An allow-list answer may have come from the peer's own name. */
+	g->gen++;
+}
+
+void
+gate_set_upstream_down(struct gate *g)
+{
+	g->upstream_down = 1;
 }

@@ -19,6 +19,10 @@ struct gate_opts {
 	int replies;		/* the caller sends the responses fedgate
 				 * builds; 0: build one only to learn
 				 * whether it can be (a malformed request) */
+	/* TLS: every name of the peer's certificate (RFC 5922), `peer`
+	 * being the first; verification accepts any of them */
+	const char *const *peer_names;
+	unsigned npeer_names;
 };
 
 /*
@@ -88,6 +92,42 @@ int gate_tick(struct gate *, int64_t now_ms, struct fed_err *);
 int gate_conf_compatible(const struct conf *old, const struct conf *new,
     struct fed_err *);
 void gate_conf_changed(struct gate *);
+
+/*
+ * `fedlist check`: what the gate decides for a request from a partner,
+ * by the very code that decides real ones.  A synthetic request (MESSAGE,
+ * or the first method of `methods` if MESSAGE is not one, to
+ * postmaster@ the first of local_domains) from `from` (a domain, or a SIP
+ * URI naming the partner) is framed, parsed and judged by gate_message.
+ * Open the gate with dry_run set and log_fd -1: nothing is written.
+ * Afterwards `list` names the list whose entry matched the partner
+ * ("block" when it was blocked, else "allow" if allow-listed, else NULL)
+ * and `entry` that entry's name.  0, or -1 with *err (no local_domains,
+ * an argument that cannot be put in a request, a state error).
+ */
+struct gate_check {
+	struct gate_result res;
+	const char *list;		/* "allow", "block" or NULL */
+	const char *path;		/* that list's file */
+	char entry[LIST_LINE_SCRATCH];	/* the matching entry's name */
+	char msg[1024];			/* the request; res points into it */
+};
+
+int gate_check(struct gate *, const char *from, int64_t now_ms,
+    struct gate_check *, struct fed_err *);
+
+/*
+ * UDP: each datagram has its own sender.  The peer string is copied;
+ * list answers that depended on the old peer are dropped.
+ */
+void gate_set_peer(struct gate *, const char *peer);
+
+/*
+ * Our internal server cannot be reached (socket mode): from now on a
+ * request the rules accept is still logged `accept`, with code 503, and
+ * answered `503 Service Unavailable` with Retry-After by fedgate itself.
+ */
+void gate_set_upstream_down(struct gate *);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t gate_now_ms(void);

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "relay.h"
-#include "sipreply.h"
 
 #define READ_CHUNK 65536
 /* A side whose output holds this many bytes is not read from until it
@@ -63,8 +62,6 @@ struct relay {
 	struct gate_result res;
 	char *scratch;		/* a relayed request, rewritten */
 	size_t scratchcap;
-	char *reply;		/* a 503 when our server is down */
-	size_t replycap;
 };
 
 static int
@@ -283,24 +280,12 @@ fail(struct relay *r, int rc, const char *what)
 		r->hostile = 1;
 }
 
-/* A request we accepted but cannot deliver: our server is down. */
-static int
-answer_down(struct relay *r, const struct sip_msg *m)
-{
-	size_t n = sip_reply_build(r->reply, r->replycap, m, 503,
-	    "Service Unavailable", "Retry-After: 30\r\n");
-
-	return n == 0 ? 0 : buf_add(&r->p.out, r->reply, n);
-}
-
 static int
 relay_request(struct relay *r, const char *msg, size_t len)
 {
 	char trust[512];
 	size_t tn, n;
 
-	if (r->up_down)
-		return answer_down(r, &r->msg);
 	tn = relay_trust_line(trust, sizeof trust, &r->res,
 	    relay_verified(r->c, r->o->tls != NULL), r->o->peer);
 	n = relay_rewrite(r->scratch, r->scratchcap, msg, len, &r->msg, trust,
@@ -352,7 +337,7 @@ from_partner(struct relay *r, int64_t now)
 				fail(r, FED_EXIT_SYS, ferr.msg);
 				return;
 			}
-			if (r->res.d.verdict == VERDICT_ACCEPT) {
+			if (r->res.d.verdict == VERDICT_ACCEPT && !r->up_down) {
 				if (relay_request(r, s->in.p + off, used) != 0)
 					fail(r, FED_EXIT_SYS, "out of memory");
 			} else if (r->res.d.verdict == VERDICT_OBSERVE) {
@@ -535,9 +520,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 	r->p.wr_wants = r->u.wr_wants = POLLOUT;
 	r->u.name = "upstream";
 	r->scratchcap = c->limits.max_message + 1024;
-	r->replycap = SIP_REPLY_CAP(c->limits.max_message);
-	if ((r->scratch = malloc(r->scratchcap)) == NULL ||
-	    (r->reply = malloc(r->replycap)) == NULL) {
+	if ((r->scratch = malloc(r->scratchcap)) == NULL) {
 		fed_err_set(err, "out of memory");
 		free(r->scratch);
 		free(r);
@@ -557,6 +540,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		r->u.eof = 1;
 		r->rc = FED_EXIT_SYS;
 		r->err = ferr;
+		gate_set_upstream_down(g);
 	}
 	gate_log_buffer(g, 1);
 	for (;;) {
@@ -591,6 +575,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		side_write(&r->p);
 		if (r->u.broken && !r->up_down) {
 			r->up_down = 1;
+			gate_set_upstream_down(g);
 			r->u.eof = 1;
 			fail(r, FED_EXIT_SYS, "upstream: connection lost");
 		}
@@ -715,7 +700,6 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 	free(r->u.in.p);
 	free(r->u.out.p);
 	free(r->scratch);
-	free(r->reply);
 	free(r);
 	return rc;
 }

@@ -226,12 +226,8 @@ from_partner(struct dg *d, size_t n, const struct sockaddr_storage *from,
 	size_t insn, tn, len, outn;
 	int bad;
 
-	/* XXX the gate caches allow-list answers per domain, and one of
-	 * them (allow-listed by the peer's own name) depends on the peer,
-	 * which changes here per datagram; harmless while a UDP peer is an
-	 * address, never a listed name.  A gate_set_peer that drops that
-	 * answer on a change is the fix. */
 	peer_name(from, d->peer, d->peercap);
+	gate_set_peer(d->g, d->peer);
 	bad = sip_parse_datagram(d->in, n, &d->c->limits, &d->msg, &se) != 0;
 	if (bad && se.code == 0)
 		return 0;		/* a keep-alive */
@@ -288,6 +284,7 @@ from_upstream(struct dg *d, size_t n, int64_t now, struct fed_err *err)
 		return 0;
 	}
 	peer_name(&to, d->peer, d->peercap);
+	gate_set_peer(d->g, d->peer);
 	if (gate_message(d->g, &d->msg, NULL, now, &d->res, err) != 0 ||
 	    flush_log(d, err) != 0)
 		return -1;

@@ -140,7 +140,8 @@ start_gate -u "127.0.0.1:$DEAD"
 uac partner.example 1 10 "$T/u50"
 ok $? "sipp partner: its request was answered"
 grep -q '^SIP/2.0 503' "$T/uac.msg"; ok $? "the partner got 503"
-[ "$(count accept discovered)" -eq 1 ]; ok $? "the decision is logged"
+n=$(awk -F '\t' '$6 == "accept" && $8 == "503"' "$T/v.log" | wc -l)
+[ "$n" -eq 1 ]; ok $? "the decision is logged: accept, answered 503 by fedgate ($n)"
 wait_for 5 grep -q "upstream 127.0.0.1:$DEAD: connect" "$T/gate.err"
 ok $? "fedgate says why on stderr (not on the connection)"
 stop_all

@@ -58,6 +58,7 @@ ca ca && ca other &&
 leaf gate "DNS:gate.example.com" ca &&
 leaf partner "DNS:edge.partner.example,URI:sip:partner.example" ca &&
 leaf wrong "DNS:elsewhere.example" ca &&
+leaf second "DNS:www.partner.example,DNS:edge.partner.example" ca &&
 leaf untrusted "DNS:edge.partner.example" other &&
 leaf nonames "IP:127.0.0.1" ca &&
 signed expired "DNS:edge.partner.example" 20200101000000Z 20200201000000Z &&
@@ -103,16 +104,18 @@ start_gate() {
 }
 stop_gate() { kill "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null; }
 
+calls=0
 msgs() {	# msgs N FROM-DOMAIN: N MESSAGEs as a partner's edge sends them
 	i=1
 	while [ "$i" -le "$1" ]; do
 		printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKt%s\r\nFrom: <sip:alice@%s>;tag=%s\r\nTo: <sip:bob@example.com>\r\nCall-ID: tls-%s@partner\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nFed-Trust: source=allowlisted; verified=yes; partner=forged.example\r\nContent-Length: 0\r\n\r\n' \
-		    "$i" "$2" "$i" "$i"
+		    "$calls.$i" "$2" "$i" "$calls.$i"
 		i=$((i + 1))
 	done
 }
 partner() {	# partner CERT N FROM: N MESSAGEs over TLS; replies in $T/got
 	: >"$T/uas.msg"
+	calls=$((calls + 1))	# new Call-IDs: our server has seen the old
 	{ msgs "$2" "$3"; sleep 2; } | timeout 15 openssl s_client \
 	    -connect "127.0.0.1:$GATE" ${1:+-cert "$P/$1.pem" -key "$P/$1.key"} \
 	    -CAfile "$P/ca.pem" -verify_return_error -quiet >"$T/got" 2>"$T/s_client.err"
@@ -131,6 +134,15 @@ ok $? "the peer in the log is the certificate's name"
 n=$(grep -c '^Fed-Trust: source=discovered; verified=yes; partner=partner.example; peer="edge.partner.example"' "$T/uas.msg")
 [ "$n" -eq 3 ]; ok $? "our server saw Fed-Trust verified=yes ($n)"
 ! grep -q forged.example "$T/uas.msg"; ok $? "and never the partner's forged Fed-Trust"
+stop_gate
+
+# -- the name that verifies need not be the first --------------------------
+mkconf
+start_gate
+partner second 1 partner.example
+grep -q '^SIP/2.0 200' "$T/got"; ok $? "a certificate whose second name is the edge is verified"
+awk -F '\t' '$2 != "www.partner.example" { exit 1 }' "$T/v.log"
+ok $? "the log names the peer by the certificate's first name"
 stop_gate
 
 # -- a certificate for another name: unverified ---------------------------
