@@ -1,26 +1,621 @@
-/* fedstat.c: front end of fedstat (not yet built: see issue 5). */
+/* fedstat.c: tail and score the verdict log: per-partner table, follow, suggest. */
+#include <sys/ioctl.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "afile.h"
+#include "conf.h"
 #include "fed.h"
+#include "follow.h"
+#include "listdb.h"
+#include "score.h"
+#include "vlog.h"
+
+#define MALFORMED_SHOWN 100	/* malformed lines reported one by one */
+#define POLL_MS 200		/* -f: sleep between reads at the end */
+#define REDRAW_MS 1000		/* -f on a terminal: redraw period */
+#define RESUME_MAX ((size_t)1 << 30)
+#define RESUME_MAGIC "fedstat-resume 1"
+
+enum out_mode { OUT_TABLE, OUT_TSV, OUT_JSON };
+
+struct run {
+	struct score s;
+	const struct conf *c;
+	enum out_mode out;
+	int changes;		/* -f piped: print state changes */
+	unsigned long top;	/* 0: all */
+	int oom;
+};
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static _Noreturn void
 usage(int code)
 {
-	fprintf(code == 0 ? stdout : stderr, "usage: fedstat [-c file] [-f] [--since dur] [--by peer] [--top n] [--json] [--suggest] [log...]\n");
+	fprintf(code == 0 ? stdout : stderr,
+	    "usage: fedstat [-fhV] [-c file] [--by peer] [--json] [--resume file]\n"
+	    "               [--since dur|time] [--suggest] [--top n] [log ...]\n"
+	    "  -c file          configuration (default $FEDKIT_CONF, "
+	    CONF_DEFAULT_PATH ")\n"
+	    "  -f, --follow     follow the log like tail -F\n"
+	    "  --by peer        one row per peer (edge) instead of per partner\n"
+	    "  --json           one JSON object a line\n"
+	    "  --resume file    -f: keep the position and tally in file\n"
+	    "  --since dur|time only lines from dur ago (30m, 1h) or since an RFC 3339 time\n"
+	    "  --suggest        the domains to consider blocking, one a line\n"
+	    "  --top n          the n highest scores only\n"
+	    "  -h, --help       this help;  -V  version\n");
 	exit(code);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --since: a duration back from now, or an RFC 3339 UTC time. */
+static int
+parse_since(const char *arg, int64_t now, int64_t *since)
+{
+	char buf[VLOG_TIME_LEN + 1];
+	unsigned secs;
+	size_t n = strlen(arg);
+
+	if (n == VLOG_TIME_LEN)
+		return vlog_time_parse(arg, n, since);
+	if (n == 20 && arg[19] == 'Z') {	/* without milliseconds */
+		memcpy(buf, arg, 19);
+		memcpy(buf + 19, ".000Z", 6);
+		return vlog_time_parse(buf, VLOG_TIME_LEN, since);
+	}
+	if (conf_parse_duration(arg, &secs) != 0)
+		return -1;
+	*since = now - (int64_t)secs * 1000;
+	return 0;
+}
+
+/* ---- output ---- */
+
+static void
+print_share(FILE *fp, const struct score_group *g, int json)
+{
+	double share = score_fail_share(g);
+
+	if (share < 0)
+		fputs(json ? "null" : "-", fp);
+	else
+		fprintf(fp, "%.3f", share);
+}
+
+/* A logged value (printable ASCII, escaped as in the log) as a JSON string. */
+static void
+json_str(FILE *fp, const char *s)
+{
+	putc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			putc('\\', fp);
+		putc(*s, fp);
+	}
+	putc('"', fp);
+}
+
+static void
+print_tsv(FILE *fp, const struct score_group *g)
+{
+	unsigned k;
+
+	fprintf(fp, "%s\t%ju\t%ju\t%ju\t%ju\t%u\t%ju\t%ju\t", g->name,
+	    (uintmax_t)g->messages, (uintmax_t)g->accepted,
+	    (uintmax_t)g->limited, (uintmax_t)g->refused, g->uris.n,
+	    (uintmax_t)g->ok, (uintmax_t)g->fail);
+	print_share(fp, g, 0);
+	fprintf(fp, "\t%s\t%.1f\t%u\t", score_state_name(g->state), g->score,
+	    g->peers.n);
+	for (k = 0; k < g->npeer_names; k++)
+		fprintf(fp, "%s%s", k ? "," : "", g->peer_name[k]);
+	fputs(g->npeer_names == 0 ? "-\n" : "\n", fp);
+}
+
+static void
+print_json(FILE *fp, const struct run *r, const struct score_group *g)
+{
+	unsigned k;
+
+	fputs(r->s.by == SCORE_BY_PEER ? "{\"peer\":" : "{\"partner\":", fp);
+	json_str(fp, g->name);
+	fprintf(fp, ",\"messages\":%ju,\"accepted\":%ju,\"limited\":%ju,"
+	    "\"refused\":%ju,\"uris\":%u,\"uris_capped\":%s,\"2xx\":%ju,"
+	    "\"failures\":%ju,\"fail_share\":", (uintmax_t)g->messages,
+	    (uintmax_t)g->accepted, (uintmax_t)g->limited,
+	    (uintmax_t)g->refused, g->uris.n, g->uris_capped ? "true" : "false",
+	    (uintmax_t)g->ok, (uintmax_t)g->fail);
+	print_share(fp, g, 1);
+	fprintf(fp, ",\"state\":\"%s\",\"score\":%.1f,\"peer_count\":%u,\"%s\":[",
+	    score_state_name(g->state), g->score, g->peers.n,
+	    r->s.by == SCORE_BY_PEER ? "partners" : "peers");
+	for (k = 0; k < g->npeer_names; k++) {
+		if (k)
+			putc(',', fp);
+		json_str(fp, g->peer_name[k]);
+	}
+	fputs("]}\n", fp);
+}
+
+static void
+print_table(FILE *fp, const struct run *r, size_t rows)
+{
+	const struct score_group *g;
+	size_t i, w = 7, n = r->s.ng;
+	unsigned k;
+
+	if (r->top != 0 && r->top < n)
+		n = r->top;
+	if (rows != 0 && rows < n)
+		n = rows;
+	for (i = 0; i < n; i++)
+		if (r->s.g[i]->namelen > w)
+			w = r->s.g[i]->namelen > 40 ? 40 : r->s.g[i]->namelen;
+	fprintf(fp, "%-*s %9s %9s %9s %9s %7s %7s %7s %6s %-10s %9s  %s\n",
+	    (int)w, r->s.by == SCORE_BY_PEER ? "peer" : "partner", "messages",
+	    "accepted", "limited", "refused", "uris", "2xx", "fail", "share",
+	    "state", "score", r->s.by == SCORE_BY_PEER ? "partners" : "peers");
+	for (i = 0; i < n; i++) {
+		g = r->s.g[i];
+		fprintf(fp, "%-*.*s %9ju %9ju %9ju %9ju %6u%s %7ju %7ju ", (int)w,
+		    (int)w, g->name, (uintmax_t)g->messages,
+		    (uintmax_t)g->accepted, (uintmax_t)g->limited,
+		    (uintmax_t)g->refused, g->uris.n, g->uris_capped ? "+" : " ",
+		    (uintmax_t)g->ok, (uintmax_t)g->fail);
+		if (score_fail_share(g) < 0)
+			fprintf(fp, "%6s", "-");
+		else
+			fprintf(fp, "%6.3f", score_fail_share(g));
+		fprintf(fp, " %-10s %9.1f  ", score_state_name(g->state),
+		    g->score);
+		for (k = 0; k < g->npeer_names && k < 3; k++)
+			fprintf(fp, "%s%s", k ? "," : "", g->peer_name[k]);
+		if (g->peers.n > k)
+			fprintf(fp, "%s+%u", k ? "," : "", g->peers.n - k);
+		fputs(g->peers.n == 0 ? "-\n" : "\n", fp);
+	}
+}
+
+static void
+print_all(const struct run *r)
+{
+	size_t i, n = r->s.ng;
+
+	if (r->out == OUT_TABLE) {
+		print_table(stdout, r, 0);
+		return;
+	}
+	if (r->top != 0 && r->top < n)
+		n = r->top;
+	for (i = 0; i < n; i++) {
+		if (r->out == OUT_JSON)
+			print_json(stdout, r, r->s.g[i]);
+		else
+			print_tsv(stdout, r->s.g[i]);
+	}
+}
+
+/* --suggest: watched or suspicious partners not allow-listed (by the
+ * list or by their log) and not blocked, in score order. */
+static void
+print_suggest(const struct run *r)
+{
+	const struct score_group *g;
+	char dom[DOMAIN_MAX + 2];
+	size_t i;
+
+	for (i = 0; i < r->s.ng; i++) {
+		g = r->s.g[i];
+		if (g->state != SCORE_WATCH && g->state != SCORE_SUSPICIOUS)
+			continue;
+		if (g->on_allow || g->allowlisted_last || g->on_block)
+			continue;
+		/* Only a name fedlist accepts: never `-` or escaped junk. */
+		if (domain_normalize(g->name, g->namelen, 0, dom, sizeof dom,
+		    NULL) != 0)
+			continue;
+		printf("%s\n", dom);
+	}
+}
+
+/* ---- reading ---- */
+
+static void
+report_malformed(const struct run *r, const char *name, uint64_t lineno,
+    const char *why)
+{
+	if (r->s.malformed <= MALFORMED_SHOWN)
+		fed_warnx("%s:%ju: %s", name, (uintmax_t)lineno, why);
+	if (r->s.malformed == MALFORMED_SHOWN)
+		fed_warnx("further malformed lines are counted, not shown");
+}
+
+static void
+print_change(struct run *r, const struct score_group *g, enum score_state old,
+    int64_t t)
+{
+	char ts[VLOG_TIME_LEN + 1];
+
+	vlog_time_format(ts, t);
+	if (r->out == OUT_JSON) {
+		printf("{\"time\":\"%s\",\"%s\":", ts,
+		    r->s.by == SCORE_BY_PEER ? "peer" : "partner");
+		json_str(stdout, g->name);
+		printf(",\"from\":\"%s\",\"to\":\"%s\",\"score\":%.1f}\n",
+		    score_state_name(old), score_state_name(g->state), g->score);
+	} else {
+		printf("%s\t%s\t%s\t%s\t%.1f\n", ts, g->name,
+		    score_state_name(old), score_state_name(g->state), g->score);
+	}
+	fflush(stdout);
+}
+
+static int
+on_line(void *arg, const char *name, uint64_t lineno, const char *line,
+    size_t n, const char *problem)
+{
+	struct run *r = arg;
+	struct score_group *g;
+	struct fed_err err;
+	enum score_state old;
+
+	if (problem != NULL) {
+		r->s.lines++;
+		r->s.malformed++;
+		report_malformed(r, name, lineno, problem);
+		return 0;
+	}
+	if ((g = score_line(&r->s, line, n, &r->oom, &err)) == NULL) {
+		if (r->oom)
+			return -1;
+		if (err.msg[0] != '\0')
+			report_malformed(r, name, lineno, err.msg);
+		return 0;
+	}
+	if (r->changes) {
+		old = g->state;
+		score_eval(&r->s, g);
+		if (g->state != old)
+			print_change(r, g, old, g->last_ms);
+	}
+	return 0;
+}
+
+/* Read one log (or stdin) to its end; 0, or an exit code. */
+static int
+read_log(struct run *r, const char *path)
+{
+	struct follow f;
+	struct fed_err err;
+	int fd, rc;
+
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+		path = "stdin";
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		fed_warn("%s", path);
+		return FED_EXIT_SYS;
+	}
+	if (follow_fd(&f, fd, path, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		rc = FED_EXIT_SYS;
+		goto done;
+	}
+	while ((rc = follow_poll(&f, 0, on_line, r, &err)) == 1)
+		;
+	follow_close(&f, on_line, r);
+	if (rc < 0) {
+		if (r->oom)
+			fed_errx(FED_EXIT_SYS, "%s: out of memory", path);
+		fed_warnx("%s", err.msg);
+		rc = FED_EXIT_SYS;
+	}
+done:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc;
+}
+
+/* ---- --resume ---- */
+
+/* Load FILE: 1 loaded, 0 none yet; exits on a bad file. */
+static int
+resume_load(struct run *r, const char *file, const char *log,
+    struct follow_pos *pos)
+{
+	struct fed_err err;
+	char *buf, *p, *nl, *end;
+	size_t len, n;
+	unsigned long lineno = 0;
+	int havepos = 0;
+
+	if (afile_read(file, RESUME_MAX, &buf, &len, &err) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	}
+	end = buf + len;
+	for (p = buf; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			fed_errx(FED_EXIT_USAGE, "%s:%lu: no newline at end "
+			    "(not written by fedstat?)", file, lineno + 1);
+		n = (size_t)(nl - p);
+		lineno++;
+		if (lineno == 1) {
+			if (n != strlen(RESUME_MAGIC) || memcmp(p, RESUME_MAGIC,
+			    n) != 0)
+				fed_errx(FED_EXIT_USAGE, "%s:1: not a fedstat "
+				    "resume file of version 1", file);
+			continue;
+		}
+		if (lineno == 2) {
+			if (n < 5 || memcmp(p, "log\t", 4) != 0 ||
+			    n - 4 != strlen(log) || memcmp(p + 4, log, n - 4) != 0)
+				fed_errx(FED_EXIT_USAGE, "%s:2: saved for another "
+				    "log than %s", file, log);
+			continue;
+		}
+		if (lineno == 3) {
+			const char *by = r->s.by == SCORE_BY_PEER ? "by\tpeer" :
+			    "by\tpartner";
+
+			if (n != strlen(by) || memcmp(p, by, n) != 0)
+				fed_errx(FED_EXIT_USAGE, "%s:3: saved with "
+				    "another --by", file);
+			continue;
+		}
+		if (lineno == 4) {
+			if (follow_pos_parse(p, n, pos) != 0)
+				fed_errx(FED_EXIT_USAGE, "%s:4: bad position",
+				    file);
+			havepos = 1;
+			continue;
+		}
+		if (score_load_line(&r->s, p, n, &err) != 0)
+			fed_errx(FED_EXIT_USAGE, "%s:%lu: %s", file, lineno,
+			    err.msg);
+	}
+	if (!havepos)
+		fed_errx(FED_EXIT_USAGE, "%s: cut short (no position)", file);
+	free(buf);
+	return 1;
+}
+
+static int
+resume_save(const struct run *r, const char *file, const char *log,
+    const struct follow_pos *pos, struct fed_err *err)
+{
+	struct afile af;
+
+	if (afile_begin(&af, file, 0600, err) != 0)
+		return -1;
+	/* Nothing needs to outlive a power loss here but the position and
+	 * tally together, which the rename gives. */
+	af.no_dirsync = 1;
+	fprintf(af.fp, "%s\nlog\t%s\nby\t%s\n", RESUME_MAGIC, log,
+	    r->s.by == SCORE_BY_PEER ? "peer" : "partner");
+	follow_pos_write(af.fp, pos);
+	if (score_save(&r->s, af.fp) != 0) {
+		fed_err_set(err, "%s: %s", file, strerror(errno));
+		afile_abort(&af);
+		return -1;
+	}
+	return afile_commit(&af, err);
+}
+
+/* ---- -f ---- */
+
+static size_t
+term_rows(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row < 5)
+		return 20;
+	return (size_t)ws.ws_row - 3;
+}
+
+static void
+redraw(struct run *r, const char *log)
+{
+	char ts[VLOG_TIME_LEN + 1];
+
+	score_sort(&r->s);
+	vlog_time_format(ts, now_ms());
+	fputs("\033[H\033[J", stdout);
+	printf("fedstat -f %s  %s  %ju lines, %ju malformed\n\n", log, ts,
+	    (uintmax_t)r->s.lines, (uintmax_t)r->s.malformed);
+	print_table(stdout, r, term_rows() - 1);
+	fflush(stdout);
+}
+
+static void
+relist(struct run *r, struct listdb *allow, struct listdb *block, int64_t now)
+{
+	struct fed_err err;
+	int a = 0, b = 0;
+
+	if (allow != NULL && (a = listdb_refresh(allow, now, &err)) < 0)
+		fed_warnx("%s (keeping the previous allow list)", err.msg);
+	if (block != NULL && (b = listdb_refresh(block, now, &err)) < 0)
+		fed_warnx("%s (keeping the previous block list)", err.msg);
+	if (a > 0 || b > 0)
+		score_relist(&r->s);
+}
+
+static int
+run_follow(struct run *r, const char *log, const char *resume,
+    struct listdb *allow, struct listdb *block)
+{
+	struct follow f;
+	struct follow_pos pos, saved;
+	struct fed_err err;
+	struct sigaction sa;
+	struct timespec ts = { 0, POLL_MS * 1000000L };
+	int64_t now, drawn = 0, saved_ms = 0, save_cost = 0, t0;
+	int lost, rc, have = 0, tty = r->out == OUT_TABLE;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	if (resume != NULL)
+		have = resume_load(r, resume, log, &saved);
+	if (follow_open(&f, log, have ? &saved : NULL, &lost, &err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	if (lost)
+		fed_warnx("%s: the file whose position %s saved is gone, "
+		    "truncated or replaced: reading %s from its beginning "
+		    "(lines the old file got after the last save are not "
+		    "counted)", log, resume, log);
+	if (have) {
+		/* States as saved: only later changes are news. */
+		score_sort(&r->s);
+	}
+	saved = f.pos;
+	while (!stop) {
+		now = now_ms();
+		rc = follow_poll(&f, now, on_line, r, &err);
+		if (rc < 0) {
+			if (r->oom)
+				fed_errx(FED_EXIT_SYS, "%s: out of memory", log);
+			fed_errx(FED_EXIT_SYS, "%s", err.msg);
+		}
+		now = now_ms();
+		relist(r, allow, block, now);
+		if (tty && now - drawn >= REDRAW_MS) {
+			redraw(r, log);
+			drawn = now;
+		}
+		/* Save at most once a second, and less often when the tally
+		 * is big: never more than a tenth of the time. */
+		if (resume != NULL && now - saved_ms >= 1000 &&
+		    now - saved_ms >= save_cost * 10) {
+			follow_position(&f, &pos);
+			if (memcmp(&pos, &saved, sizeof pos) != 0) {
+				t0 = now;
+				if (resume_save(r, resume, log, &pos, &err) != 0)
+					fed_errx(FED_EXIT_SYS, "%s", err.msg);
+				saved = pos;
+				save_cost = now_ms() - t0;
+			}
+			saved_ms = now;
+		}
+		if (rc == 0 && !stop)
+			nanosleep(&ts, NULL);
+	}
+	/* Stopped (SIGINT, SIGTERM, SIGHUP): read what was written before
+	 * the signal, keep the position, and give a pipeline the totals. */
+	while ((rc = follow_poll(&f, now_ms(), on_line, r, &err)) == 1)
+		;
+	if (rc < 0)
+		fed_errx(FED_EXIT_SYS, "%s", r->oom ? "out of memory" : err.msg);
+	/* Rotated files still read end here (a cut line in them is
+	 * malformed); a cut line at the end of the current file is a write
+	 * in progress, read whole after a --resume. */
+	follow_end_old(&f, on_line, r);
+	if (resume != NULL) {
+		follow_position(&f, &pos);
+		if (resume_save(r, resume, log, &pos, &err) != 0)
+			fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	}
+	follow_close(&f, NULL, NULL);
+	score_sort(&r->s);
+	if (!tty)
+		print_all(r);
+	return FED_EXIT_OK;
 }
 
 int
 main(int argc, char *argv[])
 {
-	int ch;
+	enum { O_BY = 256, O_JSON, O_RESUME, O_SINCE, O_SUGGEST, O_TOP };
+	static const struct option longopts[] = {
+		{ "by", required_argument, NULL, O_BY },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "resume", required_argument, NULL, O_RESUME },
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "suggest", no_argument, NULL, O_SUGGEST },
+		{ "top", required_argument, NULL, O_TOP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf_path = NULL, *resume = NULL, *since = NULL;
+	const char *default_log[1];
+	struct listdb allow, block;
+	struct fed_err err;
+	struct conf c;
+	struct run r;
+	enum score_by by = SCORE_BY_PARTNER;
+	int ch, json = 0, suggest = 0, follow = 0, lists = 0, rc = 0, i;
+	int64_t since_ms = INT64_MIN;
+	char *end;
 
 	fed_progname = "fedstat";
-	while ((ch = getopt(argc, argv, "c:hV")) != -1) {
+	memset(&r, 0, sizeof r);
+	while ((ch = getopt_long(argc, argv, "c:fhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
+			conf_path = optarg;
+			break;
+		case 'f':
+			follow = 1;
+			break;
+		case O_BY:
+			if (strcmp(optarg, "peer") == 0)
+				by = SCORE_BY_PEER;
+			else if (strcmp(optarg, "partner") == 0)
+				by = SCORE_BY_PARTNER;
+			else
+				fed_errx(FED_EXIT_USAGE, "--by %s: want peer or "
+				    "partner", optarg);
+			break;
+		case O_JSON:
+			json = 1;
+			break;
+		case O_RESUME:
+			resume = optarg;
+			break;
+		case O_SINCE:
+			since = optarg;
+			break;
+		case O_SUGGEST:
+			suggest = 1;
+			break;
+		case O_TOP:
+			errno = 0;
+			r.top = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] < '1' ||
+			    optarg[0] > '9')
+				fed_errx(FED_EXIT_USAGE, "--top %s: want a "
+				    "number from 1", optarg);
 			break;
 		case 'V':
 			printf("fedstat %s\n", FEDKIT_VERSION);
@@ -31,6 +626,79 @@ main(int argc, char *argv[])
 			usage(FED_EXIT_USAGE);
 		}
 	}
-	fed_warnx("not implemented yet (issue 5)");
-	usage(FED_EXIT_USAGE);
+	argc -= optind;
+	argv += optind;
+	if (suggest && (follow || json || by == SCORE_BY_PEER))
+		fed_errx(FED_EXIT_USAGE, "--suggest prints domains: not with "
+		    "-f, --json or --by peer");
+	if (resume != NULL && !follow)
+		fed_errx(FED_EXIT_USAGE, "--resume goes with -f");
+	if (follow && (argc > 1 || (argc == 1 && strcmp(argv[0], "-") == 0)))
+		fed_errx(FED_EXIT_USAGE, "-f follows one log file (not stdin)");
+	/* The resume file records the log's path on a line of its own. */
+	if (resume != NULL && argc == 1 && strpbrk(argv[0], "\t\n") != NULL)
+		fed_errx(FED_EXIT_USAGE, "--resume: a log path holding a tab or "
+		    "a newline cannot be recorded");
+
+	if (conf_load(&c, conf_path, &err) != 0) {
+		conf_free(&c);
+		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
+	}
+	if (since != NULL && parse_since(since, now_ms(), &since_ms) != 0)
+		fed_errx(FED_EXIT_USAGE, "--since %s: want a duration (30s, "
+		    "60m, 1h, 1d) or a time (YYYY-MM-DDTHH:MM:SS[.mmm]Z)", since);
+	if (argc == 0) {
+		default_log[0] = c.verdict_log;
+		argv = (char **)default_log;
+		argc = 1;
+	}
+	/* The lists say who is allow-listed or blocked now.  A list that
+	 * cannot be read is left out, with a word: the log still counts. */
+	if (by == SCORE_BY_PARTNER) {
+		memset(&allow, 0, sizeof allow);
+		memset(&block, 0, sizeof block);
+		lists = 1;
+		if (listdb_open(&allow, c.allow_list, 1, &err) != 0 ||
+		    listdb_open(&block, c.block_list, 0, &err) != 0) {
+			fed_warnx("%s (lists not consulted)", err.msg);
+			listdb_close(&allow);
+			listdb_close(&block);
+			lists = 0;
+		}
+	}
+	score_init(&r.s, by, &c, lists ? &allow : NULL, lists ? &block : NULL,
+	    since_ms);
+	r.c = &c;
+	r.out = json ? OUT_JSON : isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_TSV;
+	r.changes = follow && r.out != OUT_TABLE;
+
+	if (follow) {
+		rc = run_follow(&r, argv[0], resume, lists ? &allow : NULL,
+		    lists ? &block : NULL);
+	} else {
+		for (i = 0; i < argc; i++) {
+			int lrc = read_log(&r, argv[i]);
+
+			if (lrc > rc)
+				rc = lrc;
+		}
+		score_sort(&r.s);
+		if (suggest)
+			print_suggest(&r);
+		else
+			print_all(&r);
+	}
+	if (r.s.malformed > 0)
+		fed_warnx("%ju malformed line%s of %ju skipped",
+		    (uintmax_t)r.s.malformed, r.s.malformed == 1 ? "" : "s",
+		    (uintmax_t)r.s.lines);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		fed_err(FED_EXIT_SYS, "stdout");
+	score_free(&r.s);
+	if (lists) {
+		listdb_close(&allow);
+		listdb_close(&block);
+	}
+	conf_free(&c);
+	return rc;
 }

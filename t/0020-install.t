@@ -14,6 +14,8 @@ for f in share/man/man5/fed.conf.5 share/man/man7/fedkit.7 \
     share/fedkit/systemd/fedgate.socket share/fedkit/systemd/fedgate@.service \
     share/fedkit/inetd/inetd.conf share/fedkit/xinetd/fedgate \
     share/fedkit/tcpserver/run \
+    share/man/man1/fedstat.1 share/bash-completion/completions/fedstat \
+    share/zsh/vendor-completions/_fedstat \
     share/bash-completion/completions/fedgate \
     share/zsh/vendor-completions/_fedgate; do
 	[ -f "$r/$f" ]; ok $? "$f is installed"

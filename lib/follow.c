@@ -1,0 +1,553 @@
+/* follow.c: read a log line by line, following it like `tail -F`. */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "follow.h"
+
+#define READ_CHUNK ((size_t)1 << 20)
+#define POLL_BYTES ((size_t)64 << 20)	/* per follow_poll call */
+#define DIR_SCAN_MAX 100000		/* entries looked at for a rotated log */
+
+static uint64_t
+fnv64(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*p++) * 0x100000001b3u;
+	return h;
+}
+
+/* Hash the first n bytes of fd into *h: 0, or -1 if they cannot be read. */
+static int
+head_hash(int fd, uint32_t n, uint64_t *h)
+{
+	char b[FOLLOW_HEAD];
+	ssize_t r;
+
+	do
+		r = pread(fd, b, n, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 || (size_t)r != n)
+		return -1;
+	*h = fnv64(b, n);
+	return 0;
+}
+
+static int
+buf_init(struct follow *f, struct fed_err *err)
+{
+	f->cap = READ_CHUNK + FOLLOW_LINE_MAX;
+	if ((f->buf = malloc(f->cap)) == NULL) {
+		fed_err_set(err, "read buffer: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+follow_fd(struct follow *f, int fd, const char *name, struct fed_err *err)
+{
+	memset(f, 0, sizeof *f);
+	f->fd = fd;
+	if ((f->name = strdup(name)) == NULL) {
+		fed_err_set(err, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (buf_init(f, err) != 0) {
+		free(f->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_name(struct follow *f, const char *name)
+{
+	char *n = strdup(name);
+
+	if (n == NULL)
+		return -1;
+	free(f->name);
+	f->name = n;
+	return 0;
+}
+
+/* Start the path from its beginning (or wait for it). */
+static int
+open_path(struct follow *f, struct fed_err *err)
+{
+	struct stat st;
+
+	memset(&f->pos, 0, sizeof f->pos);
+	f->len = 0;
+	f->skipping = 0;
+	f->rotated_ms = 0;
+	if (set_name(f, f->path) != 0) {
+		fed_err_set(err, "%s: %s", f->path, strerror(errno));
+		return -1;
+	}
+	f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (f->fd < 0) {
+		if (errno == ENOENT)
+			return 0;	/* not yet: wait for it */
+		fed_err_set(err, "%s: %s", f->path, strerror(errno));
+		return -1;
+	}
+	if (fstat(f->fd, &st) != 0) {
+		fed_err_set(err, "%s: %s", f->path, strerror(errno));
+		close(f->fd);
+		f->fd = -1;
+		return -1;
+	}
+	f->pos.dev = st.st_dev;
+	f->pos.ino = st.st_ino;
+	return 0;
+}
+
+/* Is fd the saved file, with the same first bytes and at least off? */
+static int
+is_saved(int fd, const struct follow_pos *p)
+{
+	struct stat st;
+	uint64_t h;
+
+	if (fstat(fd, &st) != 0 || st.st_dev != p->dev || st.st_ino != p->ino ||
+	    st.st_size < p->off)
+		return 0;
+	return p->headlen == 0 ||
+	    (head_hash(fd, p->headlen, &h) == 0 && h == p->headhash);
+}
+
+/* Find the saved file under another name in the path's directory. */
+static int
+find_rotated(const char *path, const struct follow_pos *p, char **found)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *full;
+	DIR *d;
+	struct dirent *de;
+	int fd = -1, seen = 0;
+
+	*found = NULL;
+	dir = slash == NULL ? strdup(".") :
+	    fed_strdup_n(path, slash == path ? 1 : (size_t)(slash - path));
+	if (dir == NULL || (d = opendir(dir)) == NULL) {
+		free(dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL && seen++ < DIR_SCAN_MAX) {
+		if (de->d_ino != p->ino || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((full = malloc(strlen(dir) + strlen(de->d_name) + 2)) == NULL)
+			break;
+		sprintf(full, "%s/%s", dir, de->d_name);
+		fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0 && is_saved(fd, p)) {
+			*found = full;
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		free(full);
+	}
+	closedir(d);
+	free(dir);
+	return fd;
+}
+
+int
+follow_open(struct follow *f, const char *path, const struct follow_pos *saved,
+    int *lost, struct fed_err *err)
+{
+	char *found;
+	int fd;
+
+	memset(f, 0, sizeof *f);
+	f->fd = -1;
+	f->follow = 1;
+	*lost = 0;
+	if ((f->path = strdup(path)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (buf_init(f, err) != 0)
+		goto fail;
+	if (saved == NULL)
+		return open_path(f, err) == 0 ? 0 : (follow_close(f, NULL, NULL), -1);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0 && is_saved(fd, saved)) {
+		if (set_name(f, path) != 0)
+			goto sysfail;
+	} else {
+		if (fd >= 0)
+			close(fd);
+		/* Rotated while we were away: finish the old file first. */
+		if ((fd = find_rotated(path, saved, &found)) < 0) {
+			*lost = 1;
+			return open_path(f, err) == 0 ? 0 :
+			    (follow_close(f, NULL, NULL), -1);
+		}
+		free(f->name);
+		f->name = found;
+		f->rotated_ms = 1;	/* long ago: switch once it is quiet */
+	}
+	f->fd = fd;
+	f->pos = *saved;
+	if (lseek(fd, saved->off, SEEK_SET) < 0)
+		goto sysfail;
+	return 0;
+sysfail:
+	fed_err_set(err, "%s: %s", path, strerror(errno));
+fail:
+	follow_close(f, NULL, NULL);
+	return -1;
+}
+
+/* Deliver the whole lines in the buffer; keep the rest. */
+static int
+deliver(struct follow *f, follow_fn fn, void *arg)
+{
+	char *p = f->buf, *end = f->buf + f->len, *nl;
+	size_t n;
+
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		n = (size_t)(nl - p);
+		f->pos.line++;
+		if (f->skipping) {
+			f->skipping = 0;	/* the end of the long line */
+		} else if (n > FOLLOW_LINE_MAX) {
+			if (fn(arg, f->name, f->pos.line, NULL, 0,
+			    "line too long") != 0)
+				return -1;
+		} else if (fn(arg, f->name, f->pos.line, p, n, NULL) != 0) {
+			return -1;
+		}
+		f->pos.off += (off_t)(n + 1);
+		p = nl + 1;
+	}
+	n = (size_t)(end - p);
+	if (n > FOLLOW_LINE_MAX) {
+		/* No newline in sight: drop what we have and say so once. */
+		if (!f->skipping && fn(arg, f->name, f->pos.line + 1, NULL, 0,
+		    "line too long") != 0)
+			return -1;
+		f->skipping = 1;
+		f->pos.off += (off_t)n;
+		n = 0;
+	}
+	memmove(f->buf, p, n);
+	f->len = n;
+	return 0;
+}
+
+/* Read what is there now; 1 more may follow, 0 at the end, -1 error. */
+static int
+drain(struct follow *f, follow_fn fn, void *arg, size_t *got,
+    struct fed_err *err)
+{
+	size_t total = 0;
+	ssize_t r;
+
+	*got = 0;
+
+	while (total < POLL_BYTES) {
+		r = read(f->fd, f->buf + f->len, f->cap - f->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fed_err_set(err, "%s: %s", f->name, strerror(errno));
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		f->len += (size_t)r;
+		total += (size_t)r;
+		*got = total;
+		if (deliver(f, fn, arg) != 0) {
+			err->msg[0] = '\0';
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/* Report and drop a line that will never be completed. */
+static int
+drop_partial(struct follow *f, follow_fn fn, void *arg, const char *why)
+{
+	int rc = 0;
+
+	if (f->len > 0 && !f->skipping && fn != NULL)
+		rc = fn(arg, f->name, f->pos.line + 1, NULL, 0, why);
+	f->len = 0;
+	f->skipping = 0;
+	return rc;
+}
+
+/* Stop reading a rotated file: report its cut line, close, free. */
+static void
+old_end(struct follow *o, follow_fn fn, void *arg)
+{
+	(void)drop_partial(o, fn, arg, "line cut by rotation");
+	close(o->fd);
+	free(o->buf);
+	free(o->name);
+	free(o);
+}
+
+/*
+ * The path names a new file: keep reading the current one as a rotated
+ * file (its writers may still append), with its own buffer and line
+ * count, and give the follower a fresh buffer.  -1 if out of memory.
+ */
+static int
+retire(struct follow *f, int64_t now_ms, follow_fn fn, void *arg)
+{
+	struct follow *o;
+	char *buf;
+	int i, slot = 0;
+
+	if ((o = calloc(1, sizeof *o)) == NULL)
+		return -1;
+	if ((buf = malloc(f->cap)) == NULL) {
+		free(o);
+		return -1;
+	}
+	for (i = 0; i < FOLLOW_OLD_MAX; i++) {
+		if (f->old[i] == NULL) {
+			slot = i;
+			break;
+		}
+		if (f->old_ms[i] < f->old_ms[slot])
+			slot = i;	/* all taken: the longest quiet goes */
+	}
+	if (f->old[slot] != NULL)
+		old_end(f->old[slot], fn, arg);
+	o->fd = f->fd;
+	o->name = f->name;
+	o->buf = f->buf;
+	o->len = f->len;
+	o->cap = f->cap;
+	o->skipping = f->skipping;
+	o->pos = f->pos;
+	o->owned = 1;
+	f->old[slot] = o;
+	f->old_ms[slot] = now_ms;
+	f->fd = -1;
+	f->name = NULL;
+	f->buf = buf;
+	f->len = 0;
+	f->skipping = 0;
+	return 0;
+}
+
+/* Read what the rotated files got since; drop those quiet long enough. */
+static int
+poll_old(struct follow *f, int64_t now_ms, follow_fn fn, void *arg,
+    struct fed_err *err)
+{
+	struct follow *o;
+	off_t before;
+	int i;
+
+	for (i = 0; i < FOLLOW_OLD_MAX; i++) {
+		if ((o = f->old[i]) == NULL)
+			continue;
+		before = o->pos.off + (off_t)o->len;
+		if (follow_poll(o, now_ms, fn, arg, err) < 0)
+			return -1;
+		if (o->pos.off + (off_t)o->len != before)
+			f->old_ms[i] = now_ms;
+		else if (now_ms - f->old_ms[i] >= FOLLOW_OLD_QUIET_MS) {
+			old_end(o, fn, arg);
+			f->old[i] = NULL;
+		}
+	}
+	return 0;
+}
+
+int
+follow_poll(struct follow *f, int64_t now_ms, follow_fn fn, void *arg,
+    struct fed_err *err)
+{
+	struct stat st, pst;
+	uint64_t h;
+	size_t got;
+	int r;
+
+	err->msg[0] = '\0';
+	if (f->follow && poll_old(f, now_ms, fn, arg, err) != 0)
+		return -1;
+	if (f->fd < 0) {
+		if (!f->follow)
+			return 0;
+		if (open_path(f, err) != 0)
+			return -1;
+		if (f->fd < 0)
+			return 0;
+	}
+	/* Truncated (the file got shorter than what we read, or its first
+	 * bytes changed: truncated and written again)?  Checked before
+	 * reading, so that no byte past the old offset is taken for a line
+	 * of the old contents. */
+	if (f->follow) {
+		if (fstat(f->fd, &st) != 0) {
+			fed_err_set(err, "%s: %s", f->name, strerror(errno));
+			return -1;
+		}
+		if (st.st_size < f->pos.off + (off_t)f->len ||
+		    (f->pos.headlen > 0 && (head_hash(f->fd, f->pos.headlen,
+		    &h) != 0 || h != f->pos.headhash))) {
+			if (drop_partial(f, fn, arg,
+			    "line cut by truncation") != 0)
+				return -1;
+			f->pos.off = 0;
+			f->pos.line = 0;
+			f->pos.headlen = 0;
+			if (lseek(f->fd, 0, SEEK_SET) < 0) {
+				fed_err_set(err, "%s: %s", f->name,
+				    strerror(errno));
+				return -1;
+			}
+		}
+	}
+	if ((r = drain(f, fn, arg, &got, err)) != 0)
+		return r;
+	if (!f->follow) {
+		f->eof = 1;
+		return 0;
+	}
+	if (f->pos.headlen < FOLLOW_HEAD && f->pos.off > (off_t)f->pos.headlen) {
+		/* Remember more of the head while the bytes are at hand. */
+		uint32_t n = f->pos.off < FOLLOW_HEAD ? (uint32_t)f->pos.off :
+		    FOLLOW_HEAD;
+
+		if (head_hash(f->fd, n, &h) == 0) {
+			f->pos.headlen = n;
+			f->pos.headhash = h;
+		}
+	}
+	/* Rotated: does the path name another file now? */
+	if (stat(f->path, &pst) != 0 || (pst.st_dev == f->pos.dev &&
+	    pst.st_ino == f->pos.ino)) {
+		f->rotated_ms = 0;
+		return 0;
+	}
+	if (f->rotated_ms == 0) {
+		/* First sight: give the old file one more quiet poll. */
+		f->rotated_ms = now_ms;
+		return 0;
+	}
+	/* Switch once a poll found nothing new in the old file, or after
+	 * the grace period whatever its writers do. */
+	if (got > 0 && now_ms - f->rotated_ms < FOLLOW_ROTATE_GRACE_MS)
+		return 0;
+	if (retire(f, now_ms, fn, arg) != 0) {
+		/* No memory to keep it: end it here. */
+		if (drop_partial(f, fn, arg, "line cut by rotation") != 0)
+			return -1;
+		close(f->fd);
+		f->fd = -1;
+	}
+	if (open_path(f, err) != 0)
+		return -1;
+	return f->fd >= 0 ? 1 : 0;
+}
+
+void
+follow_position(struct follow *f, struct follow_pos *p)
+{
+	uint64_t h;
+	uint32_t n;
+
+	if (f->fd >= 0 && f->pos.headlen < FOLLOW_HEAD &&
+	    f->pos.off > (off_t)f->pos.headlen) {
+		n = f->pos.off < FOLLOW_HEAD ? (uint32_t)f->pos.off : FOLLOW_HEAD;
+		if (head_hash(f->fd, n, &h) == 0) {
+			f->pos.headlen = n;
+			f->pos.headhash = h;
+		}
+	}
+	*p = f->pos;
+}
+
+void
+follow_end_old(struct follow *f, follow_fn fn, void *arg)
+{
+	int i;
+
+	for (i = 0; i < FOLLOW_OLD_MAX; i++)
+		if (f->old[i] != NULL) {
+			old_end(f->old[i], fn, arg);
+			f->old[i] = NULL;
+		}
+}
+
+void
+follow_close(struct follow *f, follow_fn fn, void *arg)
+{
+	follow_end_old(f, fn, arg);
+	(void)drop_partial(f, fn, arg, "last line has no newline");
+	if (f->fd >= 0 && (f->path != NULL || f->owned))
+		close(f->fd);
+	free(f->buf);
+	free(f->name);
+	free(f->path);
+	memset(f, 0, sizeof *f);
+	f->fd = -1;
+}
+
+void
+follow_pos_write(FILE *fp, const struct follow_pos *p)
+{
+	fprintf(fp, "pos\t%ju\t%ju\t%jd\t%" PRIu64 "\t%" PRIu32 "\t%016" PRIx64
+	    "\n", (uintmax_t)p->dev, (uintmax_t)p->ino, (intmax_t)p->off,
+	    p->line, p->headlen, p->headhash);
+}
+
+int
+follow_pos_parse(const char *line, size_t n, struct follow_pos *p)
+{
+	char buf[256], *s, *e;
+	unsigned long long v[5];
+	int i;
+
+	if (n >= sizeof buf || n < 4 || memcmp(line, "pos\t", 4) != 0)
+		return -1;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	s = buf + 4;
+	for (i = 0; i < 5; i++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		errno = 0;
+		v[i] = strtoull(s, &e, 10);
+		if (errno != 0 || *e != '\t')
+			return -1;
+		s = e + 1;
+	}
+	if (strlen(s) != 16 || v[4] > FOLLOW_HEAD || v[2] > INT64_MAX)
+		return -1;
+	for (e = s; *e != '\0'; e++)
+		if (!((*e >= '0' && *e <= '9') || (*e >= 'a' && *e <= 'f')))
+			return -1;
+	p->dev = (dev_t)v[0];
+	p->ino = (ino_t)v[1];
+	p->off = (off_t)v[2];
+	p->line = v[3];
+	p->headlen = (uint32_t)v[4];
+	p->headhash = strtoull(s, NULL, 16);
+	return 0;
+}

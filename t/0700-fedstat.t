@@ -1,0 +1,205 @@
+#!/bin/sh
+# fedstat on logs with known answers: the table, states, score, order,
+# --since, --by peer, --top, --json, --suggest, malformed lines, usage
+# errors; and on the log of a real fedgate run (the demo traffic), against
+# fedgate's own state files and an independent count.
+. "${0%/*}/lib.sh"
+need python3
+
+D=$T/s
+mkdir -p "$D"
+cat >"$T/fed.conf" <<EOF
+local_domains = example.com
+allow_list = $D/allow
+block_list = $D/block
+state_dir = $D/state
+verdict_log = $D/log
+edge_cache = $D/edges
+EOF
+printf 'friend.example\n' >"$D/allow"
+printf 'listed.example\n' >"$D/block"
+
+T1=2026-11-22T00:00:00.000Z T2=2026-11-22T01:00:00.000Z
+# L time peer partner method uri verdict reason code callid
+L() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+{
+	L $T1 e1:5061 good.example INVITE alice@example.com accept discovered - c1
+	L $T1 e1:5061 good.example 200 - observe response - c1
+	L $T2 e2:5061 good.example MESSAGE bob@example.com accept discovered - c2
+	L $T2 e2:5061 good.example 200 - observe response - c2
+	L $T1 e3:5061 bad.example OPTIONS x1@example.com refuse watch 403 c3
+	L $T1 e3:5061 bad.example OPTIONS x2@example.com limit rate 503 c4
+	L $T2 e3:5061 bad.example OPTIONS x2@example.com limit suspicious 503 c5
+	L $T2 e3:5061 bad.example 404 - observe response - c5
+	L $T2 e4:5061 spam.example MESSAGE bob@example.com refuse blocked 403 c6
+	echo "garbage"
+	L $T2 - - REGISTER - refuse malformed - -
+} >"$D/log"
+# 20 responses, 10 of them failures: suspicious by fedgate's rule; the
+# same from an allow-listed partner: not judged.
+i=0
+while [ "$i" -lt 20 ]; do
+	st=200; [ $((i % 2)) -eq 0 ] && st=404
+	L $T2 e5:5061 susp.example $st - observe response - "s$i"
+	L $T2 e6:5061 friend.example 404 - observe response - "f$i"
+	i=$((i + 1))
+done >>"$D/log"
+L $T2 e7:5061 listed.example MESSAGE a@example.com accept discovered - l1 >>"$D/log"
+
+# Scores: refused + limited / 2 + failures x failure share + 100 x
+# distinct URIs / max_uris (fedstat(1)); the allow-listed partner's
+# failures count in its score, never in its state.
+cat >"$T/expect" <<'EOF'
+friend.example	20	0	0	0	0	0	20	1.000	ok	20.0	1	e6:5061
+susp.example	20	0	0	0	0	10	10	0.500	suspicious	5.0	1	e5:5061
+bad.example	4	0	2	1	2	0	1	1.000	watch	3.2	1	e3:5061
+spam.example	1	0	0	1	1	0	0	-	blocked	1.1	1	e4:5061
+-	1	0	0	1	0	0	0	-	ok	1.0	0	-
+good.example	4	2	0	0	2	2	0	0.000	ok	0.2	2	e1:5061,e2:5061
+listed.example	1	1	0	0	1	0	0	-	blocked	0.1	1	e7:5061
+EOF
+expect "fedstat reads a log with a malformed line" fedstat -c "$T/fed.conf"
+cmp_file "the table (TSV off a terminal) is the known answer" "$T/expect" "$T/out"
+grep_file "the malformed line is reported with file and line" \
+    "^fedstat: $D/log:10: 1 field, want 9" "$T/err"
+grep_file "... and counted in a summary" "1 malformed line of 52 skipped" "$T/err"
+
+expect "an explicit log and stdin read alike" sh -c \
+    "fedstat -c '$T/fed.conf' - <'$D/log'"
+cmp_file "... the same table" "$T/expect" "$T/out"
+grep_file "... the malformed line of stdin named" "stdin:10:" "$T/err"
+
+expect "two logs add up" fedstat -c "$T/fed.conf" "$D/log" "$D/log"
+awk -F '\t' '$1 == "bad.example" { print $2, $4, $5, $6 }' "$T/out" >"$T/got"
+echo "8 4 2 2" >"$T/want"
+cmp_file "... counts double, distinct URIs do not" "$T/want" "$T/got"
+
+expect "--top 2" fedstat -c "$T/fed.conf" --top 2
+head -2 "$T/expect" >"$T/want"
+cmp_file "... the two highest scores" "$T/want" "$T/out"
+
+expect "--since an RFC 3339 time" fedstat -c "$T/fed.conf" --since 2026-11-22T00:30:00Z
+awk -F '\t' '$1 == "good.example" { print $2, $3, $7, $13 }' "$T/out" >"$T/got"
+echo "2 1 1 e2:5061" >"$T/want"
+cmp_file "... counts only the later lines" "$T/want" "$T/got"
+expect "--since a duration" fedstat -c "$T/fed.conf" --since 1h
+[ ! -s "$T/out" ]; ok $? "... every line of 2026-11-22 is older than an hour ago"
+
+expect "--by peer" fedstat -c "$T/fed.conf" --by peer
+grep_file "... a row per peer, with its partners" \
+    "^e3:5061	4	0	2	1	2	0	1	1.000	watch	3.2	1	bad.example$" "$T/out"
+
+expect "--json" fedstat -c "$T/fed.conf" --json
+python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 7, len(rows)
+b = rows[2]
+assert b["partner"] == "bad.example" and b["state"] == "watch", b
+assert b["fail_share"] == 1.0 and b["uris"] == 2 and b["peers"] == ["e3:5061"], b
+assert b["score"] == 3.2 and b["limited"] == 2, b
+assert rows[3]["fail_share"] is None
+' "$T/out"
+ok $? "... one JSON object a line, parsed by python3, with the known values"
+
+expect "--suggest" fedstat -c "$T/fed.conf" --suggest
+printf 'susp.example\nbad.example\n' >"$T/want"
+cmp_file "... watched and suspicious, not allow-listed, not blocked" "$T/want" "$T/out"
+
+# an allow list entry's own max_uris: near at 80% of it
+printf 'friend.example\nown.example max_uris=10\n' >"$D/allow"
+i=0
+while [ "$i" -lt 8 ]; do
+	L $T2 e8:5061 own.example MESSAGE "u$i@example.com" accept allowlisted - "o$i"
+	L $T2 e8:5061 free.example MESSAGE "u$i@example.com" accept allowlisted - "o$i"
+	i=$((i + 1))
+done >"$T/own.log"
+expect "allow-listed partners" fedstat -c "$T/fed.conf" "$T/own.log"
+awk -F '\t' '{ print $1, $6, $10, $11 }' "$T/out" >"$T/got"
+printf 'own.example 8 near 80.0\nfree.example 8 ok 0.0\n' >"$T/want"
+cmp_file "... held to their entry's max_uris only (8 of 10: near; none: ok)" "$T/want" "$T/got"
+printf 'friend.example\n' >"$D/allow"
+
+# escaped names reach JSON intact
+L $T1 'x\x2dy:1' 'we\\ird\x22.example' MESSAGE 'a\x20b@example.com' accept discovered - c9 >"$T/esc.log"
+expect "escaped values" fedstat -c "$T/fed.conf" --json "$T/esc.log"
+python3 -c '
+import json, sys
+r = json.loads(open(sys.argv[1]).read())
+assert r["partner"] == "we\\\\ird\\x22.example", r
+assert r["peers"] == ["x\\x2dy:1"], r
+' "$T/out"
+ok $? "... kept as logged (escaped), valid JSON"
+
+# a cut last line (a killed writer) is malformed, not counted
+printf '%s\t-\tcut.example\tMESSAGE\ta@example.com\taccept\tdiscovered\t-\tc1' $T1 >"$T/cut.log"
+expect "a last line without newline" fedstat -c "$T/fed.conf" "$T/cut.log"
+[ ! -s "$T/out" ]; ok $? "... is not counted"
+grep_file "... and is reported" "cut.log:1: last line has no newline" "$T/err"
+
+# hostile input: a long line, binary bytes
+{ head -c 10000 /dev/zero | tr '\0' 'x'; echo; printf '\001\377\n'; L $T1 - ok.example 200 - observe response - c; } >"$T/junk.log"
+expect "junk lines are skipped" fedstat -c "$T/fed.conf" "$T/junk.log"
+grep_file "... the long one reported" "junk.log:1: line too long" "$T/err"
+grep_file "... the binary one reported" "junk.log:2: .*raw byte" "$T/err"
+grep_file "... the good one counted" "^ok.example	1	" "$T/out"
+
+# usage errors
+expect_exit 2 "--by other: usage error" fedstat -c "$T/fed.conf" --by other
+expect_exit 2 "--top 0: usage error" fedstat -c "$T/fed.conf" --top 0
+expect_exit 2 "--since junk: usage error" fedstat -c "$T/fed.conf" --since yesterday
+expect_exit 2 "--resume without -f: usage error" fedstat -c "$T/fed.conf" --resume "$T/r"
+expect_exit 2 "--suggest --json: usage error" fedstat -c "$T/fed.conf" --suggest --json
+expect_exit 2 "-f on two logs: usage error" fedstat -c "$T/fed.conf" -f a b
+printf 'max_uris = lots\n' >"$T/bad.conf"
+expect_exit 2 "a bad fed.conf: usage error" fedstat -c "$T/bad.conf"
+grep_file "... naming file and line" "bad.conf:1:" "$T/err"
+expect_exit 3 "a missing log: system error" fedstat -c "$T/fed.conf" "$T/nothere"
+grep_file "... naming it" "nothere: No such file" "$T/err"
+
+# ---- a real fedgate run: the demo traffic ----
+G=$T/g
+mkdir -p "$G"
+sed "s|@DIR@|$G|g" "$TOP/share/demo/fed.conf" >"$T/demo.conf"
+cp "$TOP/share/demo/allow" "$TOP/share/demo/block" "$G/"
+gensip --demo >"$T/demo.sip"
+expect "fedgate decides the demo traffic" sh -c "fedgate -c '$T/demo.conf' <'$T/demo.sip' >/dev/null"
+expect "fedstat reads its log" fedstat -c "$T/demo.conf"
+[ ! -s "$T/err" ]; ok $? "... without a complaint"
+cp "$T/out" "$T/demo.tsv"
+# An independent count of the same columns, straight from the log.
+awk -F '\t' '{ p = $3; m[p]++
+	if ($6 == "observe") { if ($4 ~ /^2/) k[p]++; else if ($4 ~ /^(403|404|410|484|485|604)$/) f[p]++; next }
+	n[p, $6]++; if (!((p, $5) in s)) { s[p, $5] = 1; u[p]++ } }
+	END { for (p in m) printf "%s %d %d %d %d %d %d %d\n", p, m[p], n[p, "accept"],
+	    n[p, "limit"], n[p, "refuse"], u[p], k[p], f[p] }' "$G/verdicts.log" | sort >"$T/want"
+awk -F '\t' '{ print $1, $2, $3, $4, $5, $6, $7, $8 }' "$T/demo.tsv" | sort >"$T/got"
+cmp_file "every count agrees with an awk count of the log" "$T/want" "$T/got"
+# (The rate bucket runs on the wall clock, so the split between accepted
+# and limited, hence the order below the harvester, depends on speed.)
+awk -F '\t' '{ print $1, $10 }' "$T/demo.tsv" | sort >"$T/got"
+cat >"$T/want" <<'EOF'
+fabrikam.example ok
+flood.example ok
+harvest.example watch
+scan.example suspicious
+spam.example blocked
+EOF
+cmp_file "states: harvester watched, spam blocked, scanner suspicious" "$T/want" "$T/got"
+head -1 "$T/demo.tsv" | cut -f1 >"$T/got"
+echo harvest.example >"$T/want"
+cmp_file "... the harvester scores highest" "$T/want" "$T/got"
+grep -q '^watch	' "$G/state/partners/harvest.example"
+ok $? "fedgate's state agrees: harvest.example is on the watch list"
+su=$(grep -c '^uri	' "$G/state/partners/harvest.example")
+lu=$(awk -F '\t' '$1 == "harvest.example" { print $6 }' "$T/demo.tsv")
+[ "$su" -ge 1000 ] && [ "$lu" -ge "$su" ]
+ok $? "fedgate counted $su distinct URIs; fedstat's count of what it tried is $lu"
+expect "--suggest on the demo" fedstat -c "$T/demo.conf" --suggest
+printf 'harvest.example\nscan.example\n' >"$T/want"
+cmp_file "... the harvester and the scanner" "$T/want" "$T/out"
+
+# ---- the demo prints fedstat's table ----
+expect "share/demo/run works with fedstat" env B="$B" sh "$TOP/share/demo/run"
+grep_file "... the harvester's row" "^harvest.example	3000	[0-9]*	[0-9]*	[0-9]*	1500	20	1480	0.987	watch	" "$T/out"
+grep_file "... and the suggestions" "^  scan.example$" "$T/out"
