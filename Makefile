@@ -80,17 +80,17 @@ $(B)/bin/%: bin/%.c $(LIBFED) lib/*.h
 
 $(B)/t/unit/%.t: t/unit/%.c t/tap.h $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -It -o $@ $< $(ALL_LDFLAGS) $(LIBFED)
+	$(CC) $(ALL_CFLAGS) -It -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(ARES_LIBS) $(SSL_LIBS)
 
 $(B)/t/helper/%: t/helper/%.c $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBFED)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(ARES_LIBS) $(SSL_LIBS)
 
 # The fuzz entry points, linked to a plain main() that feeds them files:
 # `make check` replays the RFC corpora and saved crashers through them.
 $(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ fuzz/replay.c $< $(ALL_LDFLAGS) $(LIBFED)
+	$(CC) $(ALL_CFLAGS) -o $@ fuzz/replay.c $< $(ALL_LDFLAGS) $(LIBFED) $(ARES_LIBS) $(SSL_LIBS)
 
 deps:
 	@sh .ci/deps
@@ -124,7 +124,7 @@ fuzz/bin/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) lib/*.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -g -O1 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
 	    -DFEDKIT_VERSION='"$(VERSION)"' \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC)
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(ARES_LIBS) $(SSL_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \

@@ -1,27 +1,415 @@
-/* fedq.c: front end of fedq (not yet built: see issue 6). */
+/* fedq.c: find partner edges through DNS SRV and fill the edge cache. */
+#include <sys/time.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
 #include <ares.h>
 #include <openssl/crypto.h>
+
+#include "conf.h"
+#include "dns.h"
+#include "edges.h"
 #include "fed.h"
+#include "list.h"
+#include "tlsprobe.h"
+
+#define DEFAULT_SERVICE "_sipfederationtls._tcp"
+#define DEFAULT_PARALLEL 64
+#define DEFAULT_TIMEOUT_MS 2000
+#define PROBE_TIMEOUT_MS 5000
+#define LINE_MAX_IN 1023	/* 1022 bytes and the NUL */
 
 static _Noreturn void
 usage(int code)
 {
-	fprintf(code == 0 ? stdout : stderr, "usage: fedq [-c file] [-t service] [-s addr[:port]] [-P n] [-w file] [--sorted] [--json] [--probe] domain... | -\n");
+	fprintf(code == 0 ? stdout : stderr,
+	    "usage: fedq [-hV] [-c file] [-t service] [-s addr[:port]] [-P n] [-T ms]\n"
+	    "            [-w file] [--sorted] [--json] [--rfc3263] [--probe] [--ca file]\n"
+	    "            domain... | -\n"
+	    "  -c file       configuration (default $FEDKIT_CONF, "
+	    CONF_DEFAULT_PATH ")\n"
+	    "  -t service    SRV service (default " DEFAULT_SERVICE ")\n"
+	    "  -s addr[:port]  DNS server(s), comma-separated (default: the system's)\n"
+	    "  -P n          queries in flight (default %d)\n"
+	    "  -T ms         first timeout of a query; c-ares doubles it on each of 3 tries\n"
+	    "                (default %d)\n"
+	    "  -w file       merge the edges found into the edge cache file\n"
+	    "  --sorted      stable order: priority, weight descending, target\n"
+	    "  --json        one JSON object a line\n"
+	    "  --rfc3263     NAPTR, then SRV, then A/AAAA on the default port\n"
+	    "  --probe       open TLS to each target: chain, name, days left\n"
+	    "  --ca file     trust these CAs for --probe (default tls_ca, else the system's)\n"
+	    "  -h, --help    this help;  -V  version\n",
+	    DEFAULT_PARALLEL, DEFAULT_TIMEOUT_MS);
 	exit(code);
+}
+
+struct fedq {
+	char **args;			/* domains on the command line */
+	int nargs, iarg;
+	int in_stdin;			/* reading `-` now */
+	unsigned long lineno;
+	int bad_input, failed, probe_failed;
+	const char *service;
+	int sorted, json, probe;
+	const char *cache;
+	struct tls_probe *tp;
+	struct edge *edges;		/* for -w */
+	size_t nedges, capedges;
+	int64_t now_ms;
+	int nomem;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Normalize one domain; 0, or -1 after saying why (`where` names it). */
+static int
+take_domain(struct fedq *q, const char *p, size_t n, const char *where,
+    char *buf, size_t bufsz)
+{
+	struct fed_err e;
+
+	if (domain_normalize(p, n, 0, buf, bufsz, &e) != 0) {
+		fed_warnx("%s: %s", where, e.msg);
+		return -1;
+	}
+	/* The SRV name is service.domain and must fit 253 octets. */
+	if (strlen(q->service) + 1 + strlen(buf) > DOMAIN_MAX) {
+		fed_warnx("%s: %s: too long with %s in front (253 octets at "
+		    "most)", where, buf, q->service);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One line of stdin into line (without its newline): its length, or -1 at
+ * the end.  A line that does not fit is read to its end and cut (*over),
+ * and a NUL byte in it is noted (*nul), so neither can pass for a name.
+ */
+static long
+read_line(char *line, size_t sz, int *over, int *nul)
+{
+	size_t n = 0;
+	int c;
+
+	*over = *nul = 0;
+	while ((c = getc_unlocked(stdin)) != EOF && c != '\n') {
+		if (c == '\0')
+			*nul = 1;
+		if (n + 1 < sz)
+			line[n++] = (char)c;
+		else
+			*over = 1;
+	}
+	line[n] = '\0';
+	if (c == EOF && n == 0 && !*over && !*nul)
+		return -1;
+	return (long)n;
+}
+
+/* Next domain on stdin: 1 with a domain, 0 at the end. */
+static int
+next_stdin(struct fedq *q, char *buf, size_t bufsz)
+{
+	char line[LINE_MAX_IN], where[64];
+	int over, nul;
+	long len;
+	size_t n;
+	char *p;
+
+	while ((len = read_line(line, sizeof line, &over, &nul)) >= 0) {
+		q->lineno++;
+		snprintf(where, sizeof where, "stdin:%lu", q->lineno);
+		if (over || nul) {
+			fed_warnx("%s: %s", where, over ? "line longer than "
+			    "1022 bytes" : "a NUL byte in the line");
+			q->bad_input = 1;
+			continue;
+		}
+		p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		n = strlen(p);
+		while (n > 0 && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (n == 0 || *p == '#')
+			continue;
+		if (take_domain(q, p, n, where, buf, bufsz) != 0) {
+			q->bad_input = 1;
+			continue;
+		}
+		return 1;
+	}
+	if (ferror(stdin)) {
+		fed_warn("stdin");
+		q->bad_input = 1;
+	}
+	return 0;
+}
+
+static int
+next_domain(void *arg, char *buf, size_t bufsz)
+{
+	struct fedq *q = arg;
+
+	for (;;) {
+		if (q->in_stdin) {
+			if (next_stdin(q, buf, bufsz))
+				return 1;
+			q->in_stdin = 0;
+		}
+		if (q->iarg == q->nargs)
+			return 0;
+		if (strcmp(q->args[q->iarg], "-") == 0) {
+			q->iarg++;
+			q->in_stdin = 1;
+			continue;
+		}
+		const char *a = q->args[q->iarg++];
+		if (take_domain(q, a, strlen(a), a, buf, bufsz) == 0)
+			return 1;
+		q->bad_input = 1;
+	}
+}
+
+static void
+add_edge(struct fedq *q, const char *domain, const struct dns_target *t,
+    const char *addrs)
+{
+	struct edge *e;
+
+	if (q->nedges == q->capedges) {
+		size_t cap = q->capedges ? q->capedges * 2 : 64;
+
+		if ((e = realloc(q->edges, cap * sizeof *e)) == NULL) {
+			q->nomem = 1;
+			return;
+		}
+		q->edges = e;
+		q->capedges = cap;
+	}
+	e = &q->edges[q->nedges];
+	memset(e, 0, sizeof *e);
+	e->domain = strdup(domain);
+	e->target = strdup(t->name);
+	e->addrs = addrs[0] != '\0' ? strdup(addrs) : NULL;
+	e->port = t->port;
+	e->expires_ms = q->now_ms + (int64_t)t->ttl * 1000;
+	q->nedges++;
+	if (e->domain == NULL || e->target == NULL ||
+	    (addrs[0] != '\0' && e->addrs == NULL))
+		q->nomem = 1;
+}
+
+static void
+print_target(struct fedq *q, const char *domain, const struct dns_target *t,
+    const char *addrs, const struct tls_result *pr)
+{
+	size_t i;
+
+	if (!q->json) {
+		printf("%s\t%u\t%u\t%u\t%s\t%lu\t%s", domain, t->priority,
+		    t->weight, t->port, t->name, (unsigned long)t->ttl,
+		    addrs[0] != '\0' ? addrs : "-");
+		if (pr != NULL && pr->connected)
+			printf("\t%s\t%s\t%ld\t%s", pr->chain_ok ? "ok" : "fail",
+			    pr->name_ok ? "ok" : "fail", pr->days,
+			    pr->chain_ok ? "-" : pr->chain_why);
+		else if (pr != NULL)
+			printf("\t-\t-\t-\t%s", pr->error);
+		putchar('\n');
+		return;
+	}
+	/* Names were checked to letters, digits, '-', '_', '*' and '.':
+	 * nothing in them needs escaping in JSON. */
+	printf("{\"domain\":\"%s\",\"priority\":%u,\"weight\":%u,\"port\":%u,"
+	    "\"target\":\"%s\",\"ttl\":%lu,\"addresses\":[", domain,
+	    t->priority, t->weight, t->port, t->name, (unsigned long)t->ttl);
+	for (i = 0; i < t->naddr; i++) {
+		char a[64];
+
+		dns_addr_str(&t->addr[i], a, sizeof a);
+		printf("%s\"%s\"", i ? "," : "", a);
+	}
+	putchar(']');
+	if (pr != NULL) {
+		const char *s = pr->connected ? (pr->chain_ok ? "" :
+		    pr->chain_why) : pr->error;
+
+		printf(",\"connected\":%s", pr->connected ? "true" : "false");
+		if (pr->connected)
+			printf(",\"chain_ok\":%s,\"name_ok\":%s,\"days\":%ld",
+			    pr->chain_ok ? "true" : "false",
+			    pr->name_ok ? "true" : "false", pr->days);
+		/* OpenSSL's and strerror's words: plain ASCII, but quote
+		 * the two characters JSON cares about. */
+		fputs(",\"error\":\"", stdout);
+		for (; *s != '\0'; s++) {
+			if (*s == '"' || *s == '\\')
+				putchar('\\');
+			if ((unsigned char)*s >= 0x20)
+				putchar(*s);
+		}
+		putchar('"');
+	}
+	fputs("}\n", stdout);
+}
+
+static void
+done_domain(void *arg, const struct dns_result *r)
+{
+	struct fedq *q = arg;
+	struct dns_target *t = r->t;
+	char addrs[DNS_MAX_ADDRS * 48], a[64];
+	struct tls_result pr;
+	size_t i, k, o;
+
+	if (r->status != DNS_OK) {
+		fed_warnx("%s: %s", r->domain, r->why);
+		q->failed = 1;
+		return;
+	}
+	dns_order(t, r->nt, q->sorted);
+	for (i = 0; i < r->nt; i++) {
+		if (t[i].naddr == 0 && t[i].addr_status != DNS_NORECORD)
+			fed_warnx("%s: %s: addresses: %s", r->domain,
+			    t[i].name, dns_status_str(t[i].addr_status));
+		/* 16 addresses of at most 46 bytes and a comma fit. */
+		for (k = 0, o = 0; k < t[i].naddr; k++) {
+			size_t an;
+
+			dns_addr_str(&t[i].addr[k], a, sizeof a);
+			an = strlen(a);
+			if (k > 0)
+				addrs[o++] = ',';
+			memcpy(addrs + o, a, an);
+			o += an;
+		}
+		addrs[o] = '\0';
+		if (q->probe) {
+			tls_probe_run(q->tp, t[i].name, t[i].port, t[i].addr,
+			    t[i].naddr, PROBE_TIMEOUT_MS, &pr);
+			if (!pr.connected || !pr.chain_ok || !pr.name_ok ||
+			    pr.days < 0)
+				q->probe_failed = 1;
+		}
+		print_target(q, r->domain, &t[i], addrs,
+		    q->probe ? &pr : NULL);
+		if (q->cache != NULL)
+			add_edge(q, r->domain, &t[i], addrs);
+	}
+	if (q->probe)
+		fflush(stdout);
+}
+
+/* A service name: `_name._proto`, labels of letters, digits, '-', '_'. */
+static int
+valid_service(const char *s)
+{
+	size_t n = strlen(s), i, dots = 0;
+
+	if (n < 4 || n > 63 || s[0] != '_' || s[n - 1] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (s[i + 1] != '_')
+				return 0;
+			dots++;
+		} else if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '_')
+			return 0;
+	}
+	return dots == 1;
+}
+
+static unsigned long
+number(const char *opt, const char *s, unsigned long lo, unsigned long hi)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi ||
+	    s[0] == '-')
+		fed_errx(FED_EXIT_USAGE, "%s %s: a number from %lu to %lu",
+		    opt, s, lo, hi);
+	return v;
 }
 
 int
 main(int argc, char *argv[])
 {
-	int ch;
+	enum { OPT_SORTED = 256, OPT_JSON, OPT_RFC3263, OPT_PROBE, OPT_CA };
+	static const struct option longopts[] = {
+		{ "sorted", no_argument, NULL, OPT_SORTED },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "rfc3263", no_argument, NULL, OPT_RFC3263 },
+		{ "probe", no_argument, NULL, OPT_PROBE },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dns_opts o = { DEFAULT_SERVICE, 0, DEFAULT_PARALLEL, NULL,
+	    DEFAULT_TIMEOUT_MS, 3 };
+	const char *conf_path = NULL, *ca = NULL;
+	struct fedq q;
+	struct fed_err err;
+	struct conf c;
+	size_t i;
+	int ch, rc;
 
 	fed_progname = "fedq";
-	while ((ch = getopt(argc, argv, "c:hV")) != -1) {
+	memset(&q, 0, sizeof q);
+	while ((ch = getopt_long(argc, argv, "c:hP:s:t:T:Vw:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
+			conf_path = optarg;
+			break;
+		case 't':
+			o.service = optarg;
+			break;
+		case 's':
+			o.servers = optarg;
+			break;
+		case 'P':
+			o.parallel = (unsigned)number("-P", optarg, 1, 10000);
+			break;
+		case 'T':
+			o.timeout_ms = (int)number("-T", optarg, 10, 60000);
+			break;
+		case 'w':
+			q.cache = optarg;
+			break;
+		case OPT_SORTED:
+			q.sorted = 1;
+			break;
+		case OPT_JSON:
+			q.json = 1;
+			break;
+		case OPT_RFC3263:
+			o.rfc3263 = 1;
+			break;
+		case OPT_PROBE:
+			q.probe = 1;
+			break;
+		case OPT_CA:
+			ca = optarg;
 			break;
 		case 'V':
 			printf("fedq %s\n", FEDKIT_VERSION);
@@ -34,6 +422,64 @@ main(int argc, char *argv[])
 			usage(FED_EXIT_USAGE);
 		}
 	}
-	fed_warnx("not implemented yet (issue 6)");
-	usage(FED_EXIT_USAGE);
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage(FED_EXIT_USAGE);
+	if (!valid_service(o.service))
+		fed_errx(FED_EXIT_USAGE, "-t %s: a service is `_name._proto`, "
+		    "as _sipfederationtls._tcp or _sip._udp", o.service);
+	if (ca != NULL && !q.probe)
+		fed_errx(FED_EXIT_USAGE, "--ca is for --probe");
+	if (o.servers != NULL && o.servers[0] == '\0')
+		fed_errx(FED_EXIT_USAGE, "-s: an address is needed");
+
+	if (conf_load(&c, conf_path, &err) != 0) {
+		conf_free(&c);
+		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
+	}
+	if (q.probe) {
+		if (ca == NULL)
+			ca = c.tls_ca;
+		if (tls_probe_new(&q.tp, ca, &err) != 0) {
+			conf_free(&c);
+			fed_errx(FED_EXIT_USAGE, "%s", err.msg);
+		}
+	}
+	q.args = argv;
+	q.nargs = argc;
+	q.service = o.service;
+	q.now_ms = now_ms();
+	if ((rc = dns_run(&o, next_domain, done_domain, &q, &err)) != 0) {
+		fed_warnx("%s", err.msg);
+		rc = rc == -2 ? FED_EXIT_USAGE : FED_EXIT_SYS;
+	}
+	if (q.nomem) {
+		fed_warnx("out of memory");
+		rc = FED_EXIT_SYS;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fed_warn("stdout");
+		rc = FED_EXIT_SYS;
+	}
+	/* The cache gets what was found even when some domains failed:
+	 * a failed domain keeps its old lines until they expire. */
+	if (rc == FED_EXIT_OK && q.cache != NULL &&
+	    edges_merge(q.cache, q.edges, q.nedges, now_ms(), &err) != 0) {
+		fed_warnx("%s", err.msg);
+		rc = FED_EXIT_SYS;
+	}
+	if (rc == FED_EXIT_OK && q.bad_input)
+		rc = FED_EXIT_USAGE;
+	else if (rc == FED_EXIT_OK && (q.failed || q.probe_failed))
+		rc = FED_EXIT_NO;
+	for (i = 0; i < q.nedges; i++) {
+		free(q.edges[i].domain);
+		free(q.edges[i].target);
+		free(q.edges[i].addrs);
+	}
+	free(q.edges);
+	tls_probe_free(q.tp);
+	conf_free(&c);
+	return rc;
 }

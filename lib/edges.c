@@ -322,3 +322,115 @@ edges_match(const struct edges *ed, const char *domain, const char *peer,
 	}
 	return 0;
 }
+
+/* ---- the writer: fedq -w ---- */
+
+struct edge_ref {
+	const struct edge *e;
+	size_t seq;		/* later wins among equal keys */
+};
+
+static int
+cmp_ref(const void *pa, const void *pb)
+{
+	const struct edge_ref *a = pa, *b = pb;
+	int c;
+
+	if ((c = strcmp(a->e->domain, b->e->domain)) != 0 ||
+	    (c = strcmp(a->e->target, b->e->target)) != 0)
+		return c;
+	if (a->e->port != b->e->port)
+		return a->e->port < b->e->port ? -1 : 1;
+	return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+edges_merge(const char *path, const struct edge *fresh, size_t n,
+    int64_t now_ms, struct fed_err *err)
+{
+	struct edges old;
+	struct afile af;
+	struct edge_ref *refs = NULL;
+	const char **doms = NULL;
+	char *buf = NULL, when[32];
+	size_t len, i, nr = 0, nd = 0;
+	int rc = -1;
+
+	memset(&old, 0, sizeof old);
+	if (afile_begin(&af, path, 0644, err) != 0)
+		return -1;
+	/* Read under the lock: a concurrent fedq -w cannot slip in between. */
+	if ((old.path = strdup(path)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	if (afile_read(path, EDGES_FILE_MAX, &buf, &len, err) != 0) {
+		if (errno != ENOENT)
+			goto out;
+	} else if (edges_parse(&old, buf, err) != 0) {
+		char copy[sizeof err->msg];
+
+		snprintf(copy, sizeof copy, "%s", err->msg);
+		fed_err_set(err, "%s (not rewritten)", copy);
+		goto out;
+	}
+	if ((doms = malloc((n ? n : 1) * sizeof *doms)) == NULL ||
+	    (refs = malloc((n + old.n + 1) * sizeof *refs)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		doms[i] = fresh[i].domain;
+	qsort(doms, n, sizeof *doms, cmp_str);
+	for (i = 0; i < n; i++)
+		if (nd == 0 || strcmp(doms[nd - 1], doms[i]) != 0)
+			doms[nd++] = doms[i];
+	for (i = 0; i < old.n; i++) {
+		const char *d = old.v[i].domain;
+
+		if (old.v[i].expires_ms <= now_ms ||
+		    (nd > 0 && bsearch(&d, doms, nd, sizeof *doms, cmp_str)))
+			continue;
+		refs[nr].e = &old.v[i];
+		refs[nr].seq = nr;
+		nr++;
+	}
+	for (i = 0; i < n; i++) {
+		if (fresh[i].expires_ms <= now_ms)
+			continue;
+		refs[nr].e = &fresh[i];
+		refs[nr].seq = nr;
+		nr++;
+	}
+	qsort(refs, nr, sizeof *refs, cmp_ref);
+	fprintf(af.fp, "# fedkit edge cache, written by fedq -w: "
+	    "domain target port expires [addresses]\n");
+	for (i = 0; i < nr; i++) {
+		const struct edge *e = refs[i].e;
+
+		/* Of equal keys (a domain given twice) the last one read. */
+		if (i + 1 < nr && strcmp(e->domain, refs[i + 1].e->domain) == 0 &&
+		    strcmp(e->target, refs[i + 1].e->target) == 0 &&
+		    e->port == refs[i + 1].e->port)
+			continue;
+		vlog_time_format(when, e->expires_ms);
+		fprintf(af.fp, "%s\t%s\t%u\t%s%s%s\n", e->domain, e->target,
+		    e->port, when, e->addrs != NULL && e->addrs[0] != '\0' ?
+		    "\t" : "", e->addrs != NULL ? e->addrs : "");
+	}
+	rc = afile_commit(&af, err);
+out:
+	if (rc != 0)
+		afile_abort(&af);
+	free(refs);
+	free(doms);
+	free(buf);
+	edges_free(&old);
+	return rc;
+}

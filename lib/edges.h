@@ -58,4 +58,17 @@ int edges_peer_is(const char *peer, const char *fqdn);
 
 void edges_free(struct edges *);
 
+/*
+ * Merge fresh lookups into the cache at path, through afile (locked,
+ * atomic): every domain that has a line in fresh[] loses its old lines
+ * and gets the fresh ones; the other domains' lines stay unless expired
+ * at now_ms, as do fresh lines that are.  The file is written sorted by
+ * domain, target and port, one line each, `expires` as RFC 3339 UTC with
+ * milliseconds (as the verdict log writes times), addresses as the fifth
+ * field when known.  A cache that does not parse is left untouched and is
+ * an error naming its file and line.  0 or -1.
+ */
+int edges_merge(const char *path, const struct edge *fresh, size_t n,
+    int64_t now_ms, struct fed_err *);
+
 #endif

@@ -16,6 +16,8 @@ for f in share/man/man5/fed.conf.5 share/man/man7/fedkit.7 \
     share/fedkit/tcpserver/run \
     share/man/man1/fedstat.1 share/bash-completion/completions/fedstat \
     share/zsh/vendor-completions/_fedstat \
+    share/man/man1/fedq.1 share/bash-completion/completions/fedq \
+    share/zsh/vendor-completions/_fedq \
     share/bash-completion/completions/fedgate \
     share/zsh/vendor-completions/_fedgate; do
 	[ -f "$r/$f" ]; ok $? "$f is installed"
