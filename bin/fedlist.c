@@ -1,26 +1,1238 @@
-/* fedlist.c: front end of fedlist (not yet built: see issue 4). */
+/* fedlist.c: edit the allow and block lists, check a partner, show and clear watches. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include <editline/readline.h>
+
+#include "conf.h"
 #include "fed.h"
+#include "gate.h"
+#include "listdb.h"
+#include "listedit.h"
+#include "policy.h"
+#include "state.h"
+#include "vlog.h"
+
+#define WORDS_MAX 64		/* words of one command line */
+#define LINE_MAX_BYTES 65536	/* a line read from stdin */
+#define HISTORY_MAX 1000
+
+static const char usage_text[] =
+    "usage: fedlist [-hjV] [-c file] [-p name] [command]\n"
+    "  allow add domain...|- [edge=fqdn] [rate=n|unlimited] "
+    "[max_uris=n|unlimited] ['# comment']\n"
+    "  allow rm domain...|-     allow ls\n"
+    "  block add domain...|- ['# comment']\n"
+    "  block rm domain...|-     block ls\n"
+    "  check domain|sip-uri     what fedgate decides for that partner\n"
+    "  watch ls                 watched, suspicious and near-limit partners\n"
+    "  watch clear domain...|-  lift them\n"
+    "  -c file       configuration (default $FEDKIT_CONF, "
+    CONF_DEFAULT_PATH ")\n"
+    "  -j, --json    records as JSON, one object a line\n"
+    "  -p, --peer name\n"
+    "                check: the connection's identity (its TLS name when\n"
+    "                tls_cert is set, else its address; verify = srv)\n"
+    "  -h, --help    this help;  -V  version\n"
+    "With no command: a prompt on a terminal, else commands on stdin.\n";
 
 static _Noreturn void
 usage(int code)
 {
-	fprintf(code == 0 ? stdout : stderr, "usage: fedlist [-c file] [allow|block add|rm|ls ... | check domain | watch ls|clear ...]\n");
+	fputs(usage_text, code == 0 ? stdout : stderr);
 	exit(code);
+}
+
+struct ctx {
+	struct conf c;
+	int json;
+	const char *peer;
+	int stdin_cmds;		/* commands come from stdin: no `-` */
+	int chatty;		/* say what an edit did (a terminal) */
+};
+
+static int
+worst(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+static void
+warn_cb(const char *msg, void *arg)
+{
+	(void)arg;
+	fed_warnx("%s", msg);
+}
+
+/* ---- output ---- */
+
+static void
+json_str(const char *s, size_t n)
+{
+	size_t i;
+
+	putchar('"');
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			/* A byte >= 0x80 too: a comment need not be
+			 * UTF-8, and the output must be valid JSON. */
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void
+json_cstr(const char *s)
+{
+	if (s == NULL)
+		fputs("null", stdout);
+	else
+		json_str(s, strlen(s));
+}
+
+/* A field of a tab-separated record: no tab or line break inside. */
+static void
+tsv_field(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0) {
+		putchar('-');
+		return;
+	}
+	for (i = 0; i < n; i++)
+		putchar(s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ? ' ' :
+		    s[i]);
+}
+
+static void
+limit_str(char *out, size_t sz, long v)
+{
+	if (v == LIST_UNSET)
+		snprintf(out, sz, "-");
+	else if (v == LIST_UNLIMITED)
+		snprintf(out, sz, "unlimited");
+	else
+		snprintf(out, sz, "%ld", v);
+}
+
+/* ---- allow / block ---- */
+
+static const char *
+list_path(struct ctx *x, enum listedit_which w)
+{
+	return w == LISTEDIT_ALLOW ? x->c.allow_list : x->c.block_list;
+}
+
+static int
+cmd_ls(struct ctx *x, enum listedit_which w)
+{
+	struct listedit_file f;
+	struct fed_err err;
+	struct fed_str cm;
+	char r[24], m[24];
+	size_t i;
+
+	if (listedit_load(&f, list_path(x, w), w == LISTEDIT_ALLOW, warn_cb,
+	    NULL, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	for (i = 0; i < f.l.n; i++) {
+		const struct list_entry *e = &f.l.v[i];
+
+		cm = listedit_comment(&f, e->off);
+		if (x->json) {
+			printf("{\"name\":");
+			json_cstr(e->name);
+			if (w == LISTEDIT_ALLOW) {
+				printf(",\"edge\":");
+				json_cstr(e->edge);
+				limit_str(r, sizeof r, e->rate);
+				limit_str(m, sizeof m, e->max_uris);
+				printf(",\"rate\":");
+				json_cstr(e->rate == LIST_UNSET ? NULL : r);
+				printf(",\"max_uris\":");
+				json_cstr(e->max_uris == LIST_UNSET ? NULL : m);
+			}
+			printf(",\"comment\":");
+			if (cm.p != NULL)
+				json_str(cm.p, cm.n);
+			else
+				json_cstr(NULL);
+			printf(",\"line\":%u}\n", e->line);
+			continue;
+		}
+		fputs(e->name, stdout);
+		if (w == LISTEDIT_ALLOW) {
+			limit_str(r, sizeof r, e->rate);
+			limit_str(m, sizeof m, e->max_uris);
+			printf("\t%s\t%s\t%s", e->edge ? e->edge : "-", r, m);
+		}
+		putchar('\t');
+		tsv_field(cm.p, cm.n);
+		putchar('\n');
+	}
+	i = f.nbad;
+	listedit_free(&f);
+	if (fflush(stdout) != 0) {
+		fed_warn("stdout");
+		return FED_EXIT_SYS;
+	}
+	return i > 0 ? FED_EXIT_USAGE : FED_EXIT_OK;
+}
+
+/*
+ * One line of stdin into buf (LINE_MAX_BYTES + 1 bytes), without its
+ * newline, NUL-terminated; *lenp its length.  0 a line, 1 the end, -1 a
+ * read error, -2 a line longer than LINE_MAX_BYTES (the rest of it is
+ * read and dropped), -3 a line holding a NUL byte (which would cut it
+ * short unseen).
+ */
+static int
+get_line(char *buf, size_t *lenp)
+{
+	size_t n = 0;
+	int c, over = 0;
+
+	while ((c = getchar()) != EOF && c != '\n') {
+		if (n < LINE_MAX_BYTES)
+			buf[n++] = (char)c;
+		else
+			over = 1;
+	}
+	buf[n] = '\0';
+	*lenp = n;
+	if (c == EOF && ferror(stdin))
+		return -1;
+	if (c == EOF && n == 0 && !over)
+		return 1;
+	if (over)
+		return -2;
+	return memchr(buf, '\0', n) != NULL ? -3 : 0;
+}
+
+static const char *
+line_problem(int r)
+{
+	return r == -2 ? "line longer than 65536 bytes" :
+	    "NUL byte in the line";
+}
+
+/* Domains from stdin, one a line (with options and comments, as in a
+ * list file); every bad line is reported. */
+static int
+read_stdin_items(struct listedit_batch *b, int opts,
+    const struct listedit_item *d)
+{
+	struct fed_err err;
+	char *line;
+	size_t n;
+	unsigned lineno = 0, bad = 0;
+	int r;
+
+	if ((line = malloc(LINE_MAX_BYTES + 1)) == NULL) {
+		fed_warn("stdin");
+		return FED_EXIT_SYS;
+	}
+	while ((r = get_line(line, &n)) != 1 && r != -1) {
+		lineno++;
+		if (r < 0) {
+			if (++bad <= LISTEDIT_REPORT_MAX)
+				fed_warnx("stdin:%u: %s", lineno,
+				    line_problem(r));
+			continue;
+		}
+		if (listedit_batch_parse(b, line, n, opts, d, lineno,
+		    &err) < 0 && ++bad <= LISTEDIT_REPORT_MAX)
+			fed_warnx("stdin:%u: %s", lineno, err.msg);
+	}
+	if (r == -1) {
+		fed_warn("stdin");
+		free(line);
+		return FED_EXIT_SYS;
+	}
+	free(line);
+	clearerr(stdin);	/* ^D at the prompt ends the names only */
+	if (bad > LISTEDIT_REPORT_MAX)
+		fed_warnx("stdin: %u more bad lines not shown",
+		    bad - LISTEDIT_REPORT_MAX);
+	if (bad > 0) {
+		fed_warnx("stdin: %u bad line%s: nothing written", bad,
+		    bad > 1 ? "s" : "");
+		return FED_EXIT_USAGE;
+	}
+	return FED_EXIT_OK;
+}
+
+static void
+say_stats(struct ctx *x, enum listedit_which w, enum listedit_op op,
+    const struct listedit_stats *st)
+{
+	const char *l = w == LISTEDIT_ALLOW ? "allow" : "block";
+
+	if (!x->chatty)
+		return;
+	if (op == LISTEDIT_ADD)
+		printf("%s: %zu added, %zu updated, %zu already listed\n", l,
+		    st->added, st->updated, st->unchanged);
+	else
+		printf("%s: %zu removed, %zu not listed\n", l, st->removed,
+		    st->missing);
+	fflush(stdout);
+}
+
+/*
+ * add and rm: names (or `-`), then options (word=value), then a comment
+ * (a word starting with '#' and every word after it).  Everything is
+ * validated first; nothing is written if anything is wrong.
+ */
+static int
+cmd_edit(struct ctx *x, enum listedit_which w, enum listedit_op op, int argc,
+    char **argv)
+{
+	const char *cmd = op == LISTEDIT_ADD ? "add" : "rm";
+	struct listedit_batch b = { NULL, 0, 0 };
+	struct listedit_item d;
+	struct listedit_stats st;
+	struct fed_err err;
+	char opts[1024], comment[1024], line[sizeof opts + sizeof comment + 16];
+	size_t ol = 0, cl = 0;
+	int i, nnames = 0, from_stdin = 0, rc = FED_EXIT_OK, r;
+	int options_allowed = w == LISTEDIT_ALLOW;
+
+	opts[0] = comment[0] = '\0';
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] == '#') {
+			/* The comment: this word (without '#') and the rest. */
+			for (a++; *a == ' ' || *a == '\t'; a++)
+				;
+			/* argv[argc] is not read: argv may be a full
+			 * array of WORDS_MAX words. */
+			for (;;) {
+				int n = snprintf(comment + cl, sizeof comment -
+				    cl, "%s%s", cl ? " " : "", a);
+
+				if (n < 0 || (size_t)n >= sizeof comment - cl) {
+					fed_warnx("%s: comment too long", cmd);
+					return FED_EXIT_USAGE;
+				}
+				cl += (size_t)n;
+				if (++i >= argc)
+					break;
+				a = argv[i];
+			}
+			break;
+		}
+		if (strchr(a, '=') != NULL) {
+			int n;
+
+			if (op == LISTEDIT_RM) {
+				fed_warnx("rm: %s: rm takes names only", a);
+				return FED_EXIT_USAGE;
+			}
+			n = snprintf(opts + ol, sizeof opts - ol, " %s", a);
+			if (n < 0 || (size_t)n >= sizeof opts - ol) {
+				fed_warnx("%s: options too long", cmd);
+				return FED_EXIT_USAGE;
+			}
+			ol += (size_t)n;
+			continue;
+		}
+		if (ol > 0) {
+			fed_warnx("%s: %s: names come before the options", cmd,
+			    a);
+			return FED_EXIT_USAGE;
+		}
+		if (strcmp(a, "-") == 0)
+			from_stdin = 1;
+		nnames++;
+	}
+	if (nnames == 0) {
+		fed_warnx("%s: which domain? (a name, or - to read names from "
+		    "stdin)", cmd);
+		return FED_EXIT_USAGE;
+	}
+	if (from_stdin && nnames > 1) {
+		fed_warnx("%s: - reads the names from stdin: give no other",
+		    cmd);
+		return FED_EXIT_USAGE;
+	}
+	if (from_stdin && x->stdin_cmds) {
+		fed_warnx("%s: -: stdin holds the commands here", cmd);
+		return FED_EXIT_USAGE;
+	}
+	if (cl > 0 && op == LISTEDIT_RM) {
+		fed_warnx("rm: a comment means nothing here");
+		return FED_EXIT_USAGE;
+	}
+	/* The options and comment, checked as a list line would be, are
+	 * the defaults of every name. */
+	memset(&d, 0, sizeof d);
+	d.rate = d.max_uris = LIST_UNSET;
+	snprintf(line, sizeof line, "x.invalid%s%s%s", opts, cl ? " # " : "",
+	    comment);
+	r = listedit_batch_parse(&b, line, strlen(line), options_allowed,
+	    NULL, 0, &err);
+	if (r != 1) {
+		fed_warnx("%s %s: %s", w == LISTEDIT_ALLOW ? "allow" : "block",
+		    cmd, r == 0 ? "bad comment" : err.msg);
+		listedit_batch_free(&b);
+		return FED_EXIT_USAGE;
+	}
+	d = b.v[0];
+	b.n = 0;		/* d now owns the strings */
+	if (from_stdin)
+		rc = read_stdin_items(&b, options_allowed, &d);
+	else {
+		for (i = 0; i < argc && rc == FED_EXIT_OK; i++) {
+			const char *a = argv[i];
+
+			if (a[0] == '#')
+				break;
+			if (strchr(a, '=') != NULL)
+				continue;
+			if (strchr(a, ' ') != NULL || strchr(a, '\t') != NULL ||
+			    strchr(a, '#') != NULL) {
+				char q[FED_QUOTE_MAX];
+
+				fed_quote(q, a, strlen(a));
+				fed_warnx("%s: invalid character in name",
+				    q);
+				rc = FED_EXIT_USAGE;
+				break;
+			}
+			if (listedit_batch_parse(&b, a, strlen(a),
+			    options_allowed, &d, 0, &err) != 1) {
+				fed_warnx("%s", err.msg);
+				rc = FED_EXIT_USAGE;
+			}
+		}
+		if (rc != FED_EXIT_OK)
+			fed_warnx("nothing written");
+	}
+	free(d.name);
+	free(d.edge);
+	free(d.comment);
+	if (rc != FED_EXIT_OK) {
+		listedit_batch_free(&b);
+		return rc;
+	}
+	if (b.n == 0) {
+		listedit_batch_free(&b);
+		return FED_EXIT_OK;	/* an empty stdin: nothing to do */
+	}
+	r = listedit_apply(x->c.allow_list, x->c.block_list, w, op, &b,
+	    warn_cb, NULL, &st, &err);
+	listedit_batch_free(&b);
+	if (r < 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	if (r > 0)
+		return FED_EXIT_USAGE;
+	say_stats(x, w, op, &st);
+	return st.missing > 0 ? FED_EXIT_NO : FED_EXIT_OK;
+}
+
+static int
+cmd_list(struct ctx *x, enum listedit_which w, int argc, char **argv)
+{
+	const char *l = w == LISTEDIT_ALLOW ? "allow" : "block";
+
+	if (argc < 1) {
+		fed_warnx("%s: add, rm or ls?", l);
+		return FED_EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "add") == 0)
+		return cmd_edit(x, w, LISTEDIT_ADD, argc - 1, argv + 1);
+	if (strcmp(argv[0], "rm") == 0)
+		return cmd_edit(x, w, LISTEDIT_RM, argc - 1, argv + 1);
+	if (strcmp(argv[0], "ls") == 0) {
+		if (argc > 1) {
+			fed_warnx("%s ls: takes no arguments", l);
+			return FED_EXIT_USAGE;
+		}
+		return cmd_ls(x, w);
+	}
+	fed_warnx("%s: %s: unknown (add, rm or ls)", l, argv[0]);
+	return FED_EXIT_USAGE;
+}
+
+/* ---- check ---- */
+
+/* What gate_check takes (gate.c's check_arg_ok and its length limit):
+ * anything else is the user's mistake (exit 2), not the system's. */
+static int
+check_arg_ok(const char *s)
+{
+	if (strlen(s) > 512)
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
+		    *s == '<' || *s == '>' || *s == '"')
+			return 0;
+	return 1;
+}
+
+static int
+cmd_check(struct ctx *x, int argc, char **argv)
+{
+	struct gate_opts o = {
+		.peer = NULL,
+		.tls = 0,
+		.dry_run = 1,
+		.log_fd = -1,
+		.replies = 0,
+		.peer_names = NULL,
+		.npeer_names = 0,
+	};
+	struct gate_check *chk;
+	struct fed_err err;
+	struct gate *g;
+	char norm[DOMAIN_MAX + 2], code[8];
+	const char *target;
+	int rc;
+
+	if (argc != 1) {
+		fed_warnx("check: one domain or SIP URI");
+		return FED_EXIT_USAGE;
+	}
+	target = argv[0];
+	if (!check_arg_ok(target)) {
+		char q[FED_QUOTE_MAX];
+
+		fed_quote(q, target, strlen(target));
+		fed_warnx("check: %s: not a domain or a SIP URI", q);
+		return FED_EXIT_USAGE;
+	}
+	if (strncasecmp(target, "sip:", 4) != 0 &&
+	    strncasecmp(target, "sips:", 5) != 0) {
+		if (domain_normalize(target, strlen(target), 0, norm,
+		    sizeof norm, &err) != 0) {
+			fed_warnx("check: %s", err.msg);
+			return FED_EXIT_USAGE;
+		}
+		target = norm;
+	}
+	if (x->c.local_domains.n == 0) {
+		fed_warnx("check: %s: local_domains is not set: fedgate needs "
+		    "our own SIP domains, and so does check",
+		    x->c.path != NULL ? x->c.path :
+		    "no fed.conf (built-in defaults)");
+		return FED_EXIT_USAGE;
+	}
+	o.peer = x->peer;
+	/* As fedgate on a socket (bin/fedgate.c): with TLS configured the
+	 * peer is a verified certificate name, and `verify = auto` means
+	 * srv.  Nothing is loaded: check reads no certificate or key. */
+	o.tls = x->c.tls != TLS_OFF && x->c.tls_cert != NULL;
+	if (gate_open(&g, &x->c, &o, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	if ((chk = malloc(sizeof *chk)) == NULL) {
+		fed_warn("check");
+		gate_close(g, &err);
+		return FED_EXIT_SYS;
+	}
+	if (gate_check(g, target, gate_now_ms(), chk, &err) != 0) {
+		/* The argument was checked above as gate_check checks it:
+		 * what is left is the state directory or memory. */
+		fed_warnx("check: %s", err.msg);
+		free(chk);
+		gate_close(g, &err);
+		return FED_EXIT_SYS;
+	}
+	snprintf(code, sizeof code, "%d", chk->res.d.code);
+	if (chk->res.d.code < 0)
+		snprintf(code, sizeof code, "-");
+	if (x->json) {
+		printf("{\"partner\":");
+		json_cstr(chk->res.partner[0] ? chk->res.partner : NULL);
+		printf(",\"verdict\":\"%s\",\"reason\":\"%s\",\"code\":%s,"
+		    "\"rule\":", verdict_name(chk->res.d.verdict),
+		    reason_name(chk->res.d.reason),
+		    chk->res.d.code < 0 ? "null" : code);
+		json_cstr(chk->res.rule);
+		printf(",\"list\":");
+		json_cstr(chk->list);
+		printf(",\"entry\":");
+		json_cstr(chk->list ? chk->entry : NULL);
+		printf("}\n");
+	} else {
+		printf("%s\t%s\t%s\t%s\t", chk->res.partner[0] ?
+		    chk->res.partner : "-", verdict_name(chk->res.d.verdict),
+		    reason_name(chk->res.d.reason), code);
+		if (chk->list != NULL)
+			printf("%s:%s\n", chk->list, chk->entry);
+		else
+			printf("-\n");
+	}
+	if (x->chatty && !x->json) {
+		printf("%s: %s", chk->res.partner[0] ? chk->res.partner :
+		    target, verdict_name(chk->res.d.verdict));
+		if (chk->res.d.code > 0)
+			printf(" (%d %s)", chk->res.d.code,
+			    policy_code_phrase(chk->res.d.code));
+		printf(", rule %s", chk->res.rule);
+		if (chk->list != NULL)
+			printf(", by the entry %s of %s", chk->entry,
+			    chk->path);
+		printf("\n");
+	}
+	rc = chk->res.d.verdict == VERDICT_ACCEPT ? FED_EXIT_OK : FED_EXIT_NO;
+	free(chk);
+	if (gate_close(g, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		rc = FED_EXIT_SYS;
+	}
+	if (fflush(stdout) != 0) {
+		fed_warn("stdout");
+		rc = FED_EXIT_SYS;
+	}
+	return rc;
+}
+
+/* ---- watch ---- */
+
+struct walk {
+	struct ctx *x;
+	struct listdb allow, block;
+	struct state_params sp;
+	int64_t now;
+	size_t shown;
+};
+
+/*
+ * What fedgate would make of a partner's record (gate.c, state_facts):
+ * a discovered partner is watched while the record says so, suspicious
+ * by its response counts now, near at 80% of max_uris; an allow-listed
+ * one only by its entry's own max_uris, and never suspicious.  A domain
+ * on both lists (a hand edit) is blocked, not allowed, as fedgate has it
+ * (SPEC 1.5).  Only the partner's domain is looked up: fedgate also
+ * allows a partner by the name of the peer a request came from (an
+ * allow entry naming the edge), which depends on the connection, not on
+ * the record; such a partner is shown here as a discovered one.
+ */
+static int
+watch_row(const struct state_partner *p, void *arg)
+{
+	struct walk *wk = arg;
+	struct ctx *x = wk->x;
+	struct list_entry e, be;
+	char scratch[LISTDB_SCRATCH], bscratch[LISTDB_SCRATCH], since[32];
+	const char *state;
+	unsigned ok, fail, uris = state_uri_count(p), i;
+	unsigned long max = x->c.max_uris;
+	int watched, susp, near, limited = 1, allowed;
+	int64_t t = 0;
+
+	allowed = listdb_lookup(&wk->allow, p->domain, &e, scratch,
+	    sizeof scratch) == 1 && listdb_lookup(&wk->block, p->domain,
+	    &be, bscratch, sizeof bscratch) != 1;
+	if (allowed) {
+		limited = e.max_uris >= 0;
+		max = limited ? (unsigned long)e.max_uris : 0;
+	}
+	state_responses(p, wk->now, &wk->sp, &ok, &fail);
+	watched = p->watch_ms != 0 && (!allowed || (limited && uris >= max));
+	susp = !allowed && policy_suspicious(ok, fail,
+	    x->c.suspect_min_responses, x->c.suspect_fail_share);
+	near = !watched && limited && policy_near(uris, max);
+	if (watched && susp)
+		state = "both";
+	else if (watched)
+		state = "watch";
+	else if (susp)
+		state = "suspicious";
+	else if (near)
+		state = "near";
+	else
+		return 0;
+	if (watched)
+		t = p->watch_ms;
+	if (susp && p->suspicious_ms != 0 && (t == 0 || p->suspicious_ms < t))
+		t = p->suspicious_ms;
+	if (t != 0)
+		vlog_time_format(since, t);
+	else
+		snprintf(since, sizeof since, "-");
+	wk->shown++;
+	if (x->json) {
+		printf("{\"partner\":");
+		json_cstr(p->domain);
+		printf(",\"state\":\"%s\",\"uris\":%u,\"max_uris\":", state,
+		    uris);
+		/* No limit (an allow entry's max_uris=unlimited, or none)
+		 * is null, not 0. */
+		if (limited)
+			printf("%lu", max);
+		else
+			fputs("null", stdout);
+		printf(",\"ok\":%u,\"fail\":%u,\"since\":", ok, fail);
+		json_cstr(t != 0 ? since : NULL);
+		printf(",\"peers\":[");
+		for (i = 0; i < p->npeer; i++) {
+			if (i)
+				putchar(',');
+			json_cstr(p->peer[i].name);
+		}
+		printf("]}\n");
+		return 0;
+	}
+	printf("%s\t%s\t%u\t%u\t%u\t%s\t", p->domain, state, uris, ok, fail,
+	    since);
+	for (i = 0; i < p->npeer; i++)
+		printf("%s%s", i ? "," : "", p->peer[i].name);
+	printf("%s\n", p->npeer ? "" : "-");
+	return 0;
+}
+
+static int
+open_state(struct ctx *x, struct state **st, int dry_run)
+{
+	struct state_params sp;
+	struct fed_err err;
+
+	sp.report_period = x->c.report_period;
+	sp.watch_expire = x->c.watch_expire;
+	if (state_open(st, x->c.state_dir, &sp, dry_run, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_watch_ls(struct ctx *x)
+{
+	struct walk wk;
+	struct fed_err err;
+	struct state *st;
+	int rc = FED_EXIT_OK;
+
+	memset(&wk, 0, sizeof wk);
+	wk.x = x;
+	wk.now = gate_now_ms();
+	wk.sp.report_period = x->c.report_period;
+	wk.sp.watch_expire = x->c.watch_expire;
+	if (open_state(x, &st, 1) != 0)
+		return FED_EXIT_SYS;
+	if (listdb_open(&wk.allow, x->c.allow_list, 1, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		state_close(st, wk.now, NULL);
+		return FED_EXIT_SYS;
+	}
+	if (listdb_open(&wk.block, x->c.block_list, 0, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		listdb_close(&wk.allow);
+		state_close(st, wk.now, NULL);
+		return FED_EXIT_SYS;
+	}
+	if (state_walk(st, wk.now, watch_row, &wk, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		rc = FED_EXIT_SYS;
+	}
+	listdb_close(&wk.allow);
+	listdb_close(&wk.block);
+	state_close(st, wk.now, NULL);
+	if (fflush(stdout) != 0) {
+		fed_warn("stdout");
+		rc = FED_EXIT_SYS;
+	}
+	return rc;
+}
+
+static int
+clear_one(struct ctx *x, struct state *ro, struct state **rw,
+    const char *name)
+{
+	char norm[DOMAIN_MAX + 2];
+	struct state_partner *p;
+	struct fed_err err;
+	int64_t now = gate_now_ms();
+	const char *was;
+
+	if (domain_normalize(name, strlen(name), 0, norm, sizeof norm,
+	    &err) != 0) {
+		fed_warnx("watch clear: %s", err.msg);
+		return FED_EXIT_USAGE;
+	}
+	if ((p = state_get(ro, norm, now, &err)) == NULL) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	if (p->changed_ms == 0) {
+		fed_warnx("%s: no state to clear (%s)", norm, x->c.state_dir);
+		return FED_EXIT_NO;
+	}
+	was = p->watch_ms && p->suspicious_ms ? "watched and suspicious" :
+	    p->watch_ms ? "watched" : p->suspicious_ms ? "suspicious" :
+	    "neither watched nor suspicious";
+	if (*rw == NULL && open_state(x, rw, 0) != 0)
+		return FED_EXIT_SYS;
+	if (state_clear(*rw, norm, now, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	if (x->chatty)
+		printf("%s: cleared (was %s)\n", norm, was);
+	return FED_EXIT_OK;
+}
+
+static int
+cmd_watch_clear(struct ctx *x, int argc, char **argv)
+{
+	struct state *ro, *rw = NULL;
+	char *line;
+	size_t n;
+	unsigned lineno = 0;
+	int i, r, rc = FED_EXIT_OK;
+
+	if (argc == 0) {
+		fed_warnx("watch clear: which domain? (names, or - for stdin)");
+		return FED_EXIT_USAGE;
+	}
+	if (argc == 1 && strcmp(argv[0], "-") == 0 && x->stdin_cmds) {
+		fed_warnx("watch clear: -: stdin holds the commands here");
+		return FED_EXIT_USAGE;
+	}
+	if (open_state(x, &ro, 1) != 0)
+		return FED_EXIT_SYS;
+	if (argc == 1 && strcmp(argv[0], "-") == 0) {
+		if ((line = malloc(LINE_MAX_BYTES + 1)) == NULL) {
+			fed_warn("watch clear");
+			state_close(ro, gate_now_ms(), NULL);
+			return FED_EXIT_SYS;
+		}
+		while ((r = get_line(line, &n)) != 1) {
+			char *p = line, *e;
+
+			lineno++;
+			if (r == -1) {
+				fed_warn("stdin");
+				rc = worst(rc, FED_EXIT_SYS);
+				break;
+			}
+			if (r < 0) {
+				fed_warnx("stdin:%u: %s", lineno,
+				    line_problem(r));
+				rc = worst(rc, FED_EXIT_USAGE);
+				continue;
+			}
+			while (*p == ' ' || *p == '\t')
+				p++;
+			for (e = p; *e && *e != '\n' && *e != ' ' &&
+			    *e != '\t' && *e != '#'; e++)
+				;
+			*e = '\0';
+			if (*p != '\0')
+				rc = worst(rc, clear_one(x, ro, &rw, p));
+		}
+		free(line);
+		clearerr(stdin);	/* as for add - */
+	} else
+		for (i = 0; i < argc; i++)
+			rc = worst(rc, clear_one(x, ro, &rw, argv[i]));
+	state_close(ro, gate_now_ms(), NULL);
+	if (rw != NULL)
+		state_close(rw, gate_now_ms(), NULL);
+	fflush(stdout);
+	return rc;
+}
+
+static int
+cmd_watch(struct ctx *x, int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "ls") == 0) {
+		if (argc > 1) {
+			fed_warnx("watch ls: takes no arguments");
+			return FED_EXIT_USAGE;
+		}
+		return cmd_watch_ls(x);
+	}
+	if (argc >= 1 && strcmp(argv[0], "clear") == 0)
+		return cmd_watch_clear(x, argc - 1, argv + 1);
+	fed_warnx("watch: ls or clear?");
+	return FED_EXIT_USAGE;
+}
+
+/* ---- commands ---- */
+
+static const char help_text[] =
+    "allow add DOMAIN...|- [edge=FQDN] [rate=N|unlimited] "
+    "[max_uris=N|unlimited] [# comment]\n"
+    "allow rm DOMAIN...|-      allow ls\n"
+    "block add DOMAIN...|- [# comment]\n"
+    "block rm DOMAIN...|-      block ls\n"
+    "check DOMAIN|SIP-URI      what fedgate decides for that partner\n"
+    "watch ls                  watched, suspicious, near-limit partners\n"
+    "watch clear DOMAIN...|-   lift them\n"
+    "help                      this text\n"
+    "quit                      leave (or end of input)\n"
+    "- reads the names, one a line, until end of input (^D at the prompt;\n"
+    "not when the commands themselves come from stdin).\n"
+    "At most 64 words a command; a word starting with # and the rest of\n"
+    "the line are the comment.\n"
+    "Add --json to ls, check or watch ls for JSON; --peer NAME to check.\n";
+
+/* One command, words already split; --json and --peer NAME may come
+ * anywhere in it (before a comment). */
+static int
+run(struct ctx *x, int argc, char **argv)
+{
+	char *w[WORDS_MAX];
+	int n = 0, i, rc, json = x->json;
+	const char *peer = x->peer;
+
+	for (i = 0; i < argc && n < WORDS_MAX; i++) {
+		if (argv[i][0] == '#') {
+			for (; i < argc && n < WORDS_MAX; i++)
+				w[n++] = argv[i];
+			break;
+		}
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") ==
+		    0) {
+			x->json = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--peer") == 0 ||
+		    strcmp(argv[i], "-p") == 0) {
+			if (i + 1 >= argc) {
+				fed_warnx("--peer: which name?");
+				return FED_EXIT_USAGE;
+			}
+			x->peer = argv[++i];
+			continue;
+		}
+		w[n++] = argv[i];
+	}
+	if (i < argc) {
+		fed_warnx("too many words (at most %d)", WORDS_MAX);
+		x->json = json;
+		x->peer = peer;
+		return FED_EXIT_USAGE;
+	}
+	if (x->peer != NULL && (x->peer[0] == '\0' || strlen(x->peer) >= 256))
+		rc = (fed_warnx("--peer: a name of 1 to 255 bytes"),
+		    FED_EXIT_USAGE);
+	else if (n == 0)
+		rc = FED_EXIT_OK;
+	else if (strcmp(w[0], "allow") == 0)
+		rc = cmd_list(x, LISTEDIT_ALLOW, n - 1, w + 1);
+	else if (strcmp(w[0], "block") == 0)
+		rc = cmd_list(x, LISTEDIT_BLOCK, n - 1, w + 1);
+	else if (strcmp(w[0], "check") == 0)
+		rc = cmd_check(x, n - 1, w + 1);
+	else if (strcmp(w[0], "watch") == 0)
+		rc = cmd_watch(x, n - 1, w + 1);
+	else if (strcmp(w[0], "help") == 0) {
+		fputs(help_text, stdout);
+		fflush(stdout);
+		rc = FED_EXIT_OK;
+	} else {
+		fed_warnx("%s: unknown command (allow, block, check, watch, "
+		    "help)", w[0]);
+		rc = FED_EXIT_USAGE;
+	}
+	x->json = json;
+	x->peer = peer;
+	return rc;
+}
+
+/*
+ * Split a command line into words at blanks; a word starting with '#'
+ * starts the comment, which stays one word.  -1: too many words.
+ */
+static int
+split(char *line, char **w)
+{
+	int n = 0;
+	char *p = line;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (*p == '\0')
+			return n;
+		if (n == WORDS_MAX)
+			return -1;
+		w[n++] = p;
+		if (*p == '#') {
+			size_t l = strlen(p);
+
+			while (l > 0 && (p[l - 1] == '\n' || p[l - 1] == '\r' ||
+			    p[l - 1] == ' ' || p[l - 1] == '\t'))
+				p[--l] = '\0';
+			return n;
+		}
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n' &&
+		    *p != '\r')
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+}
+
+static int
+is_quit(int n, char **w)
+{
+	return n == 1 && (strcmp(w[0], "quit") == 0 ||
+	    strcmp(w[0], "exit") == 0);
+}
+
+/* Commands on stdin, one a line: the exit status is the worst. */
+static int
+run_stdin(struct ctx *x)
+{
+	char *line, *w[WORDS_MAX];
+	size_t len;
+	unsigned lineno = 0;
+	int n, r, rc = FED_EXIT_OK;
+
+	x->stdin_cmds = 1;
+	if ((line = malloc(LINE_MAX_BYTES + 1)) == NULL) {
+		fed_warn("stdin");
+		return FED_EXIT_SYS;
+	}
+	while ((r = get_line(line, &len)) != 1) {
+		lineno++;
+		if (r == -1) {
+			fed_warn("stdin");
+			rc = worst(rc, FED_EXIT_SYS);
+			break;
+		}
+		if (r < 0) {
+			fed_warnx("stdin:%u: %s: command not run", lineno,
+			    line_problem(r));
+			rc = worst(rc, FED_EXIT_USAGE);
+			continue;
+		}
+		if ((n = split(line, w)) < 0) {
+			fed_warnx("stdin:%u: too many words (at most %d)",
+			    lineno, WORDS_MAX);
+			rc = worst(rc, FED_EXIT_USAGE);
+			continue;
+		}
+		if (n > 0 && w[0][0] == '#')
+			continue;
+		if (is_quit(n, w))
+			break;
+		rc = worst(rc, run(x, n, w));
+	}
+	free(line);
+	return rc;
+}
+
+/* ---- the prompt ---- */
+
+static struct ctx *cx;		/* for the completion callbacks */
+static const char *const *cand;	/* candidates of the word being completed */
+static size_t ncand;
+static int cand_names;		/* or the names of cfile */
+static struct listedit_file cfile;	/* the list whose names complete */
+static int cfile_which = -1;
+static struct stat cfile_st;
+
+static char *
+gen(const char *text, int state)
+{
+	static size_t i;
+	size_t tl = strlen(text);
+
+	if (state == 0)
+		i = 0;
+	while (i < ncand) {
+		const char *c = cand_names ? cfile.l.v[i].name : cand[i];
+
+		i++;
+		if (strncmp(c, text, tl) == 0)
+			return strdup(c);
+	}
+	return NULL;
+}
+
+/* The names of a list, loaded again only when the file changed. */
+static int
+load_names(enum listedit_which w)
+{
+	const char *path = list_path(cx, w);
+	struct fed_err err;
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		memset(&st, 0, sizeof st);
+	if (cfile_which == (int)w && st.st_ino == cfile_st.st_ino &&
+	    st.st_size == cfile_st.st_size &&
+	    st.st_mtim.tv_sec == cfile_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == cfile_st.st_mtim.tv_nsec)
+		return 0;
+	listedit_free(&cfile);
+	cfile_which = -1;
+	if (listedit_load(&cfile, path, w == LISTEDIT_ALLOW, NULL, NULL,
+	    &err) != 0)
+		return -1;
+	cfile_which = (int)w;
+	cfile_st = st;
+	return 0;
+}
+
+static char **
+complete(const char *text, int start, int end)
+{
+	static const char *const top[] = { "allow", "block", "check", "watch",
+	    "help", "quit" };
+	static const char *const lsub[] = { "add", "rm", "ls" };
+	static const char *const wsub[] = { "ls", "clear" };
+	static const char *const aopt[] = { "edge=", "rate=", "max_uris=" };
+	char buf[1024], *w[WORDS_MAX];
+	int n;
+
+	(void)end;
+	rl_attempted_completion_over = 1;	/* never file names */
+	cand_names = 0;
+	cand = NULL;
+	ncand = 0;
+	snprintf(buf, sizeof buf, "%.*s", start, rl_line_buffer);
+	if ((n = split(buf, w)) < 0)
+		return NULL;
+	if (n == 0) {
+		cand = top;
+		ncand = sizeof top / sizeof top[0];
+	} else if (n == 1 && (strcmp(w[0], "allow") == 0 ||
+	    strcmp(w[0], "block") == 0)) {
+		cand = lsub;
+		ncand = 3;
+	} else if (n == 1 && strcmp(w[0], "watch") == 0) {
+		cand = wsub;
+		ncand = 2;
+	} else if (n >= 2 && (strcmp(w[0], "allow") == 0 ||
+	    strcmp(w[0], "block") == 0) && strcmp(w[1], "rm") == 0) {
+		if (load_names(w[0][0] == 'a' ? LISTEDIT_ALLOW :
+		    LISTEDIT_BLOCK) != 0)
+			return NULL;
+		cand_names = 1;
+		ncand = cfile.l.n;
+	} else if (n >= 3 && strcmp(w[0], "allow") == 0 &&
+	    strcmp(w[1], "add") == 0) {
+		cand = aopt;
+		ncand = 3;
+	} else if (n == 1 && strcmp(w[0], "check") == 0) {
+		/* The allow list's partners are the usual question. */
+		if (load_names(LISTEDIT_ALLOW) != 0)
+			return NULL;
+		cand_names = 1;
+		ncand = cfile.l.n;
+	}
+	if (ncand == 0)
+		return NULL;
+	rl_completion_append_character = cand == aopt ? '\0' : ' ';
+	return rl_completion_matches(text, gen);
+}
+
+static const char *
+history_path(char *buf, size_t sz)
+{
+	const char *h = getenv("FEDLIST_HISTORY");
+
+	if (h != NULL && h[0] != '\0')
+		return h;
+	if ((h = getenv("HOME")) == NULL || h[0] == '\0')
+		return NULL;
+	snprintf(buf, sz, "%s/.fedlist_history", h);
+	return buf;
+}
+
+static int
+run_prompt(struct ctx *x)
+{
+	char hbuf[4096], *line, *w[WORDS_MAX];
+	const char *hist = history_path(hbuf, sizeof hbuf);
+	int n, rc = FED_EXIT_OK;
+
+	cx = x;
+	x->chatty = 1;
+	rl_readline_name = "fedlist";
+	rl_attempted_completion_function = complete;
+	using_history();
+	stifle_history(HISTORY_MAX);
+	if (hist != NULL)
+		(void)read_history(hist);
+	while ((line = readline("fedlist> ")) != NULL) {
+		char *copy = strdup(line);
+
+		if (copy == NULL) {
+			free(line);
+			fed_warn("prompt");
+			rc = FED_EXIT_SYS;
+			break;
+		}
+		if (line[strspn(line, " \t")] != '\0') {
+			add_history(line);
+			if (hist != NULL && write_history(hist) != 0)
+				fed_warnx("%s: history not saved", hist);
+		}
+		free(line);
+		n = split(copy, w);
+		if (n < 0) {
+			fed_warnx("too many words (at most %d)", WORDS_MAX);
+			rc = FED_EXIT_USAGE;
+		} else if (is_quit(n, w)) {
+			free(copy);
+			break;
+		} else
+			rc = run(x, n, w);	/* errors keep the prompt */
+		free(copy);
+	}
+	if (line == NULL)
+		putchar('\n');	/* end of input: leave the terminal tidy */
+	listedit_free(&cfile);
+	return rc;
 }
 
 int
 main(int argc, char *argv[])
 {
-	int ch;
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf_path = NULL;
+	struct fed_err err;
+	struct ctx x;
+	int ch, rc;
 
 	fed_progname = "fedlist";
-	while ((ch = getopt(argc, argv, "c:hV")) != -1) {
+	memset(&x, 0, sizeof x);
+	/* "+": options end at the command, whose words are its own. */
+	while ((ch = getopt_long(argc, argv, "+c:hjp:V", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
+			conf_path = optarg;
+			break;
+		case 'j':
+			x.json = 1;
+			break;
+		case 'p':
+			x.peer = optarg;
 			break;
 		case 'V':
 			printf("fedlist %s\n", FEDKIT_VERSION);
@@ -31,6 +1243,19 @@ main(int argc, char *argv[])
 			usage(FED_EXIT_USAGE);
 		}
 	}
-	fed_warnx("not implemented yet (issue 4)");
-	usage(FED_EXIT_USAGE);
+	argc -= optind;
+	argv += optind;
+	if (conf_load(&x.c, conf_path, &err) != 0) {
+		conf_free(&x.c);
+		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
+	}
+	x.chatty = isatty(STDOUT_FILENO);
+	if (argc > 0)
+		rc = run(&x, argc, argv);
+	else if (isatty(STDIN_FILENO))
+		rc = run_prompt(&x);
+	else
+		rc = run_stdin(&x);
+	conf_free(&x.c);
+	return rc;
 }

@@ -34,8 +34,8 @@ afile_release(struct afile *af)
  * any PATH.tmp.* left in the directory belongs to a writer that died
  * (kill -9, power loss): remove them, or they would pile up forever.
  */
-static void
-remove_stale(const char *path)
+void
+afile_remove_stale(const char *path)
 {
 	char *dcopy = strdup(path), *bcopy = strdup(path), *full;
 	const char *dir, *base;
@@ -70,39 +70,59 @@ out:
 static int open_tmp(struct afile *, const char *, int, struct fed_err *);
 
 int
-afile_begin(struct afile *af, const char *path, int mode, struct fed_err *err)
+afile_lock(const char *path, int shared, int *fdp, struct fed_err *err)
 {
-	char *lockpath;
+	char *lockpath = fed_concat(path, ".lock");
+	int fd, saved;
 
-	af->no_dirsync = 0;
-	af->fp = NULL;
-	af->tmp = NULL;
-	af->lockfd = -1;
-	if ((af->path = strdup(path)) == NULL ||
-	    (lockpath = fed_concat(path, ".lock")) == NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(errno));
-		afile_release(af);
+	*fdp = -1;
+	if (lockpath == NULL) {
+		saved = errno;
+		fed_err_set(err, "%s: %s", path, strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	/* flock needs no write access: a lock file made by one user can be
 	 * taken by another (fedgate and fedlist may run as different users). */
-	af->lockfd = open(lockpath, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (af->lockfd < 0) {
-		fed_err_set(err, "%s: %s", lockpath, strerror(errno));
+	if ((fd = open(lockpath, O_RDONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		saved = errno;
+		fed_err_set(err, "%s: %s", lockpath, strerror(saved));
 		free(lockpath);
-		afile_release(af);
+		errno = saved;
 		return -1;
 	}
-	while (flock(af->lockfd, LOCK_EX) != 0) {
+	while (flock(fd, shared ? LOCK_SH : LOCK_EX) != 0) {
 		if (errno == EINTR)
 			continue;
-		fed_err_set(err, "%s: lock: %s", lockpath, strerror(errno));
+		saved = errno;
+		fed_err_set(err, "%s: lock: %s", lockpath, strerror(saved));
+		close(fd);
 		free(lockpath);
-		afile_release(af);
+		errno = saved;
 		return -1;
 	}
 	free(lockpath);
-	remove_stale(path);
+	*fdp = fd;
+	return 0;
+}
+
+int
+afile_begin(struct afile *af, const char *path, int mode, struct fed_err *err)
+{
+	af->no_dirsync = 0;
+	af->fp = NULL;
+	af->tmp = NULL;
+	af->lockfd = -1;
+	if ((af->path = strdup(path)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		afile_release(af);
+		return -1;
+	}
+	if (afile_lock(path, 0, &af->lockfd, err) != 0) {
+		afile_release(af);
+		return -1;
+	}
+	afile_remove_stale(path);
 	return open_tmp(af, path, mode, err);
 }
 

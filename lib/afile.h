@@ -35,6 +35,20 @@ int afile_begin(struct afile *, const char *path, int mode, struct fed_err *);
 int afile_begin_held(struct afile *, const char *path, int mode,
     struct fed_err *);
 
+/*
+ * The lock alone, as afile_begin takes it: open (creating it) PATH.lock
+ * and flock it, exclusive or, with `shared`, shared (a reader that must
+ * keep writers out).  Closing *fdp releases it.  0, or -1 with *err and
+ * errno set (ENOENT: PATH's directory does not exist).
+ */
+int afile_lock(const char *path, int shared, int *fdp, struct fed_err *);
+
+/*
+ * Remove PATH.tmp.XXXXXX files: call it only holding PATH.lock, when any
+ * such file is a killed writer's (afile_begin does it itself).
+ */
+void afile_remove_stale(const char *path);
+
 /* Make the new contents PATH's; always releases everything.  0 or -1;
  * once it has returned 0 every reader sees the new contents. */
 int afile_commit(struct afile *, struct fed_err *);

@@ -18,6 +18,8 @@ for f in share/man/man5/fed.conf.5 share/man/man7/fedkit.7 \
     share/zsh/vendor-completions/_fedstat \
     share/man/man1/fedq.1 share/bash-completion/completions/fedq \
     share/zsh/vendor-completions/_fedq \
+    share/man/man1/fedlist.1 share/bash-completion/completions/fedlist \
+    share/zsh/vendor-completions/_fedlist \
     share/bash-completion/completions/fedgate \
     share/zsh/vendor-completions/_fedgate; do
 	[ -f "$r/$f" ]; ok $? "$f is installed"

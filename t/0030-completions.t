@@ -4,7 +4,7 @@
 . "${0%/*}/lib.sh"
 need bash
 
-for tool in fedgate fedstat fedq; do
+for tool in fedgate fedlist fedstat fedq; do
 	cb=$TOP/completions/bash/$tool cz=$TOP/completions/zsh/_$tool
 	[ -f "$cb" ] && [ -f "$cz" ]; ok $? "$tool has bash and zsh completions"
 	"$tool" -h >"$T/usage" 2>&1
