@@ -319,12 +319,21 @@ from_partner(struct relay *r, int64_t now)
 				fail(r, FED_EXIT_SYS, "out of memory");
 		} else if (fr == SIP_FRAME_ERROR) {
 			/* The rest cannot be read: answer if we can (the
-			 * framer knows 400 or 513) and close. */
-			if (gate_unframeable(r->g, &se, now, &ferr) != 0)
+			 * framer knows 400 or 513: a request whose head is
+			 * whole is judged malformed, which builds the
+			 * answer) and close. */
+			int judged = r->msg.header_len > 0 && r->msg.is_request;
+			char m[200];
+
+			if ((judged ? gate_message(r->g, &r->msg, &se, now,
+			    &r->res, &ferr) : gate_unframeable(r->g, &se, now,
+			    &ferr)) != 0)
 				fail(r, FED_EXIT_SYS, ferr.msg);
 			else {
-				char m[200];
-
+				if (judged && r->res.reply_len > 0 &&
+				    buf_add(&s->out, r->res.reply,
+				    r->res.reply_len) != 0)
+					fail(r, FED_EXIT_SYS, "out of memory");
 				snprintf(m, sizeof m, "partner: %s; closing",
 				    se.reason);
 				fail(r, FED_EXIT_USAGE, m);

@@ -1675,17 +1675,25 @@ sip_frame(const char *buf, size_t len, const struct sip_limits *lim,
 	head_done(&h);
 	hlen = (size_t)(end - buf) + 2;
 	*scanned = 0;
-	/* Without a length the stream is lost (RFC 3261 18.3). */
+	/* Without a length the stream is lost (RFC 3261 18.3).  The head
+	 * is whole, though: header_len says so, and the caller may answer
+	 * it before it closes. */
 	if (h.cl_bad != NULL) {
+		msg->header_len = hlen;
+		msg->body = mkstr(buf + hlen, buf + hlen);
 		set_err(err, h.cl_bad, 400);
 		return SIP_FRAME_ERROR;
 	}
 	if (h.cl < 0) {
+		msg->header_len = hlen;
+		msg->body = mkstr(buf + hlen, buf + hlen);
 		set_err(err, "Content-Length missing", 400);
 		return SIP_FRAME_ERROR;
 	}
 	/* Refuse now: never make the caller buffer a huge body. */
 	if ((size_t)h.cl > lim->max_message - hlen) {
+		msg->header_len = hlen;
+		msg->body = mkstr(buf + hlen, buf + hlen);
 		set_err(err, "message too large", 513);
 		return SIP_FRAME_ERROR;
 	}

@@ -106,6 +106,12 @@ struct sip_error {
  *                       why, *used says how many bytes to skip);
  *   SIP_FRAME_ERROR     unframeable: the rest of the stream cannot be read
  *                       (no or bad Content-Length, oversized); *err says why.
+ *                       When the head itself was read whole (a missing or
+ *                       bad Content-Length, a body over max_message),
+ *                       msg->header_len is non-zero and *msg is filled as
+ *                       for SIP_FRAME_MALFORMED, with an empty body at
+ *                       the head's end: it can still be answered;
+ *                       otherwise header_len is 0.
  * It never reads past len and keeps no state: the caller keeps the buffer
  * and calls again with more bytes.  `scanned` lets the caller skip what an
  * earlier SIP_FRAME_MORE already searched (pass 0 the first time; the

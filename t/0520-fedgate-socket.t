@@ -160,6 +160,16 @@ t1=$(date +%s)
 kill "$writer" 2>/dev/null
 [ $((t1 - t0)) -lt 10 ]; ok $? "the connection was closed at the deadline ($((t1 - t0)) s)"
 grep -q 'refuse	malformed' "$T/v.log"; ok $? "and logged refuse malformed"
+# A message too large, and one without Content-Length: the rest of the
+# stream cannot be framed; the partner gets 513 / 400, then the close.
+{ printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKbig\r\nFrom: <sip:a@partner.example>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: big@x\r\nCSeq: 1 MESSAGE\r\nContent-Length: 100000\r\n\r\n'
+  sleep 3; } | timeout 10 socat -t 5 - "TCP:127.0.0.1:$GATE" >"$T/got" 2>/dev/null
+grep -q '^SIP/2.0 513' "$T/got"; ok $? "a body over max_message is answered 513 before the close"
+{ printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKnocl\r\nFrom: <sip:a@partner.example>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: nocl@x\r\nCSeq: 1 MESSAGE\r\n\r\nhello'
+  sleep 3; } | timeout 10 socat -t 5 - "TCP:127.0.0.1:$GATE" >"$T/got" 2>/dev/null
+grep -q '^SIP/2.0 400' "$T/got"; ok $? "a message without Content-Length is answered 400 before the close"
+n=$(awk -F '\t' '$7 == "malformed" && $3 == "partner.example" && ($8 == "513" || $8 == "400")' "$T/v.log" | wc -l)
+[ "$n" -eq 2 ]; ok $? "both logged refuse malformed with the partner and the code ($n)"
 # A keep-alive ping gets its pong (RFC 5626).
 printf '\r\n\r\n' | timeout 10 socat -t 2 - "TCP:127.0.0.1:$GATE" >"$T/pong" 2>/dev/null
 printf '\r\n' >"$T/pong.want"
@@ -204,11 +214,13 @@ n=$(grep -c '^Via: SIP/2.0/UDP 127.0.0.1:[0-9]*;branch=z9hG4bKfg' "$T/uas.msg")
 ! grep -q 'z9hG4bKfg' "$T/uac.msg"; ok $? "UDP: the partner never sees fedgate's Via"
 # Hostile datagrams: random bytes, a header section without end, a
 # request over max_message (here 4 KiB): logged, never fatal.
-head -c 3000 /dev/urandom | socat -u - "UDP:127.0.0.1:$GATE"
-printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\n' |
-    socat -u - "UDP:127.0.0.1:$GATE"
-{ printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nX: '; head -c 5000 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } |
-    socat -u - "UDP:127.0.0.1:$GATE"
+# (Each from a file read whole: socat sends one datagram per read.)
+head -c 3000 /dev/urandom >"$T/dg1"
+printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\n' >"$T/dg2"
+{ printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nX: '; head -c 5000 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } >"$T/dg3"
+for f in dg1 dg2 dg3; do
+	socat -u -b 65000 "OPEN:$T/$f" "UDP:127.0.0.1:$GATE"
+done
 uac spam.example 5 10 "$T/u50" u1
 ok $? "UDP: the blocked partner's requests were answered"
 [ "$(count refuse blocked)" -eq 5 ]; ok $? "UDP: 5 refused as blocked"

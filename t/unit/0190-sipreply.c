@@ -406,9 +406,29 @@ test_malformed(void)
 	    "MORE");
 	q = mkreq("INVITE", "c1@h", "<sip:bob@example.com>", "1 INVITE", NULL);
 	memcpy(strstr(q, "Content-Length: 0"), "Content-Length: x", 17);
-	ok(frame_s(q, &m) == SIP_FRAME_ERROR && sip_reply_build(out,
-	    sizeof out, &m, 400, NULL, NULL) == 0,
-	    "stream framing error (bad Content-Length): no reply");
+	ok(frame_s(q, &m) == SIP_FRAME_ERROR && m.header_len > 0,
+	    "stream framing error (bad Content-Length): the head was whole");
+	n = sip_reply_build(out, sizeof out, &m, 400, NULL, NULL);
+	ok(reply_ok(out, n, 400),
+	    "...so it is answered 400 before the stream is given up");
+	{
+		/* A line over max_line: the head was not read whole, and
+		 * no answer may be built from what was. */
+		static char big[12000];
+		size_t o;
+
+		o = (size_t)snprintf(big, sizeof big, "INVITE sip:bob@example.com "
+		    "SIP/2.0\r\nVia: SIP/2.0/UDP h.example;branch=z9hG4bK1\r\n"
+		    "X-Long: ");
+		memset(big + o, 'a', 9000);
+		o += 9000;
+		snprintf(big + o, sizeof big - o, "\r\nFrom: <sip:a@p.example>"
+		    ";tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c@h\r\n"
+		    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+		ok(frame_s(big, &m) == SIP_FRAME_ERROR && m.header_len == 0 &&
+		    sip_reply_build(out, sizeof out, &m, 513, NULL, NULL) == 0,
+		    "a line over max_line: no whole head, no reply");
+	}
 
 	/* A copied header is the bad one: no reply. */
 	q = mkreq("INVITE", "c1@h", "<sip:bob@example.com>", "1 INVITE", NULL);
