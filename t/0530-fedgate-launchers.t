@@ -27,6 +27,7 @@ at_exit stop_all
 	echo "allow_list = $T/allow"
 	echo "block_list = $T/block"
 	echo "tls = off"
+	echo "idle_timeout = 3s"	# the UDP fedgate ends soon after its test
 } >"$T/fed.conf"
 mkdir "$T/state"
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
@@ -54,7 +55,14 @@ partner() {
 	timeout 60 sipp -sf "$TOP/t/sipp/uac.xml" -key from partner.example \
 	    -inf "$T/users" -t "${2:-t1}" -i 127.0.0.1 "127.0.0.1:$GATE" \
 	    -m 10 -r 10 -nostdin -timeout 30s >"$T/uac.out" 2>&1
-	ok $? "$1: sipp's 10 MESSAGEs were answered"
+	rc=$?
+	ok $rc "$1: sipp's 10 MESSAGEs were answered"
+	if [ "$rc" -ne 0 ]; then
+		diag "sipp exit $rc:" "$(grep -v -e '^ *$' -e '|' -e '^---' "$T/uac.out" | tail -8)"
+		for f in "$T"/*.out "$T"/*.log "$T"/*.err; do
+			[ -s "$f" ] && diag "$f:" "$(tail -5 "$f")"
+		done
+	fi
 	n=$(awk -F '\t' '$6 == "accept" && $2 ~ /^127\.0\.0\.1:[0-9]+$/' "$T/v.log" 2>/dev/null | wc -l)
 	[ "$n" -eq 10 ]; ok $? "$1: fedgate accepted 10, naming the peer by address ($n)"
 	n=$(grep -c '^Fed-Trust: source=discovered' "$T/uas.msg")
@@ -120,6 +128,8 @@ wait_for 10 ss -ltnH "sport = :$UAS"
 "$XINETD" -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" \
     -filelog "$T/xinetd.log" >"$T/xinetd.out" 2>&1 &
 pids="$pids $!"
+# xinetd binds its port before it is ready to serve it.
+wait_for 10 grep -q 'Started working' "$T/xinetd.log"
 partner "xinetd"
 kill "$!" 2>/dev/null
 wait "$!" 2>/dev/null

@@ -191,9 +191,14 @@ mkconf "tls_crl = $P/crl.pem"
 start_gate
 partner revoked 1 partner.example 0
 wait_for 5 grep -q 'certificate revoked' "$T/gate.err"
-ok $? "a revoked certificate fails the handshake (tls_crl)"
+rc=$?
+ok $rc "a revoked certificate fails the handshake (tls_crl)"
+[ "$rc" -eq 0 ] || diag "$(tail -5 "$T/gate.err")" "$(tail -3 "$T/s_client.err")"
 partner partner 1 partner.example
-grep -q '^SIP/2.0 200' "$T/got"; ok $? "a good one still passes with the CRL loaded"
+grep -q '^SIP/2.0 200' "$T/got"
+rc=$?
+ok $rc "a good one still passes with the CRL loaded"
+[ "$rc" -eq 0 ] || diag "$(tail -5 "$T/gate.err")" "$(tail -3 "$T/s_client.err")"
 stop_gate
 
 # -- configuration mistakes say what to do ---------------------------------
