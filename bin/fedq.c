@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@ usage(int code)
 	    CONF_DEFAULT_PATH ")\n"
 	    "  -t service    SRV service (default " DEFAULT_SERVICE ")\n"
 	    "  -s addr[:port]  DNS server(s), comma-separated (default: the system's)\n"
-	    "  -P n          queries in flight (default %d)\n"
+	    "  -P n          start a domain only while fewer queries are in flight\n"
+	    "                (default %d)\n"
 	    "  -T ms         first timeout of a query; c-ares doubles it on each of 3 tries\n"
 	    "                (default %d)\n"
 	    "  -w file       merge the edges found into the edge cache file\n"
@@ -234,7 +236,7 @@ print_target(struct fedq *q, const char *domain, const struct dns_target *t,
 		putchar('\n');
 		return;
 	}
-	/* Names were checked to letters, digits, '-', '_', '*' and '.':
+	/* Names passed domain_normalize (letters, digits, '-', '.'):
 	 * nothing in them needs escaping in JSON. */
 	printf("{\"domain\":\"%s\",\"priority\":%u,\"weight\":%u,\"port\":%u,"
 	    "\"target\":\"%s\",\"ttl\":%lu,\"addresses\":[", domain,
@@ -269,6 +271,35 @@ print_target(struct fedq *q, const char *domain, const struct dns_target *t,
 	fputs("}\n", stdout);
 }
 
+/*
+ * Keep the targets the edge cache can hold: a name that is not a domain
+ * by domain_normalize (an '_' or '*' in it, a label that starts or ends
+ * with '-' ...) is said and dropped, so it is neither printed, probed nor
+ * cached.  The number of targets left.
+ */
+static size_t
+usable_targets(const char *domain, struct dns_target *t, size_t n)
+{
+	char name[DOMAIN_MAX + 2];
+	struct fed_err e;
+	size_t i, k;
+
+	for (i = 0, k = 0; i < n; i++) {
+		if (domain_normalize(t[i].name, strlen(t[i].name), 0, name,
+		    sizeof name, &e) != 0) {
+			/* name_decode let only [a-z0-9*_.-] through: safe
+			 * to print as it is. */
+			fed_warnx("%s: target skipped: %s", domain, e.msg);
+			continue;
+		}
+		if (k != i)
+			memcpy(&t[k], &t[i], sizeof t[k]);
+		memcpy(t[k].name, name, strlen(name) + 1);
+		k++;
+	}
+	return k;
+}
+
 static void
 done_domain(void *arg, const struct dns_result *r)
 {
@@ -276,18 +307,35 @@ done_domain(void *arg, const struct dns_result *r)
 	struct dns_target *t = r->t;
 	char addrs[DNS_MAX_ADDRS * 48], a[64];
 	struct tls_result pr;
-	size_t i, k, o;
+	size_t i, k, o, nt;
+	int addr_failed = 0;
 
 	if (r->status != DNS_OK) {
 		fed_warnx("%s: %s", r->domain, r->why);
 		q->failed = 1;
 		return;
 	}
-	dns_order(t, r->nt, q->sorted);
-	for (i = 0; i < r->nt; i++) {
-		if (t[i].naddr == 0 && t[i].addr_status != DNS_NORECORD)
+	if ((nt = usable_targets(r->domain, t, r->nt)) == 0) {
+		fed_warnx("%s: no usable target (every one was skipped)",
+		    r->domain);
+		q->failed = 1;
+		return;
+	}
+	/* An address lookup that failed (timeout, SERVFAIL ...) leaves the
+	 * addresses unknown: the domain fails, and with -w keeps the lines
+	 * the cache had, rather than get lines with too few addresses. */
+	for (i = 0; i < nt; i++)
+		if (t[i].addr_fail != DNS_OK) {
 			fed_warnx("%s: %s: addresses: %s", r->domain,
-			    t[i].name, dns_status_str(t[i].addr_status));
+			    t[i].name, dns_status_str(t[i].addr_fail));
+			addr_failed = 1;
+		}
+	if (addr_failed) {
+		q->failed = 1;
+		return;
+	}
+	dns_order(t, nt, q->sorted);
+	for (i = 0; i < nt; i++) {
 		/* 16 addresses of at most 46 bytes and a comma fit. */
 		for (k = 0, o = 0; k < t[i].naddr; k++) {
 			size_t an;
@@ -314,6 +362,14 @@ done_domain(void *arg, const struct dns_result *r)
 	}
 	if (q->probe)
 		fflush(stdout);
+}
+
+/* A bad line of the old cache, dropped as the cache is rewritten. */
+static void
+cache_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	fed_warnx("%s (dropped)", msg);
 }
 
 /* A service name: `_name._proto`, labels of letters, digits, '-', '_'. */
@@ -374,6 +430,9 @@ main(int argc, char *argv[])
 	int ch, rc;
 
 	fed_progname = "fedq";
+	/* A reader that goes away (fedq ... | head), or a TLS peer that
+	 * closes under --probe, is an error to report, not a signal. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	memset(&q, 0, sizeof q);
 	while ((ch = getopt_long(argc, argv, "c:hP:s:t:T:Vw:", longopts,
 	    NULL)) != -1) {
@@ -465,7 +524,8 @@ main(int argc, char *argv[])
 	/* The cache gets what was found even when some domains failed:
 	 * a failed domain keeps its old lines until they expire. */
 	if (rc == FED_EXIT_OK && q.cache != NULL &&
-	    edges_merge(q.cache, q.edges, q.nedges, now_ms(), &err) != 0) {
+	    edges_merge(q.cache, q.edges, q.nedges, now_ms(), cache_warn, NULL,
+	    &err) != 0) {
 		fed_warnx("%s", err.msg);
 		rc = FED_EXIT_SYS;
 	}

@@ -7,21 +7,52 @@
 #include <sys/socket.h>
 
 #include "dns.h"
+#include "list.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define CHECK(x) do { if (!(x)) abort(); } while (0)
 
-/* A name holds what name_decode lets through, and fits. */
+/* A name holds what name_decode lets through, and fits in 253 octets. */
 static void
 check_name(const char *s)
 {
 	size_t n = strnlen(s, DNS_NAME_MAX);
 
-	CHECK(n < 256);
+	CHECK(n <= DNS_NAME_LEN_MAX && n <= DOMAIN_MAX);
 	for (; *s != '\0'; s++)
 		CHECK((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
 		    *s == '-' || *s == '_' || *s == '*' || *s == '.');
+}
+
+/*
+ * An SRV target as fedq uses it: only through the edge cache's rule
+ * (domain_normalize, as edges.c reads the cache).  What that rule lets
+ * through must be a name the cache's reader takes back unchanged:
+ * letters, digits and hyphens in labels of 1 to 63 that neither start
+ * nor end with a hyphen, at most 253 octets, already lowercase.
+ */
+static void
+check_target(const char *s)
+{
+	char out[DOMAIN_MAX + 2];
+	size_t n = strlen(s), i, label = 0;
+
+	check_name(s);
+	if (domain_normalize(s, n, 0, out, sizeof out, NULL) != 0)
+		return;		/* fedq skips it, with a warning */
+	CHECK(strcmp(out, s) == 0);
+	CHECK(n > 0 && n <= DOMAIN_MAX);
+	for (i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.') {
+			CHECK((s[i] >= 'a' && s[i] <= 'z') ||
+			    (s[i] >= '0' && s[i] <= '9') || s[i] == '-');
+			continue;
+		}
+		CHECK(i > label && i - label <= 63);
+		CHECK(s[label] != '-' && s[i - 1] != '-');
+		label = i + 1;
+	}
 }
 
 /* The question's name, uncompressed labels only: the name a real client
@@ -87,7 +118,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				CHECK(r->u.addr.family == AF_INET6);
 				break;
 			case DNS_T_SRV:
-				check_name(r->u.srv.target);
+				check_target(r->u.srv.target);
 				break;
 			case DNS_T_NAPTR:
 				check_name(r->u.naptr.replacement);

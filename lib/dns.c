@@ -47,7 +47,8 @@ get32(const unsigned char *m, size_t len, size_t off, uint32_t *v)
  * Decode the name at off into out (lowercase, no trailing dot, "" for the
  * root); *next is the offset after the name where it starts.  A pointer
  * must point before the label holding it, so every jump goes backwards
- * and the walk ends; the output never exceeds 255 octets.
+ * and the walk ends; the output never exceeds 253 octets (255 on the
+ * wire), the most a name can be in presentation form.
  */
 static int
 name_decode(const unsigned char *m, size_t len, size_t off, char *out,
@@ -82,7 +83,7 @@ name_decode(const unsigned char *m, size_t len, size_t off, char *out,
 				*next = pos + 1;
 			break;
 		}
-		if (pos + 1 + c > len || o + c + 1 > 255)
+		if (pos + 1 + c > len || o + (o > 0) + c > DNS_NAME_LEN_MAX)
 			return -1;
 		if (o > 0)
 			out[o++] = '.';
@@ -510,6 +511,7 @@ struct bio_fd {
 	/* reads */
 	size_t nr, ir;
 	unsigned rlen[BIO_SLOTS];
+	unsigned char rtrunc[BIO_SLOTS];	/* MSG_TRUNC: cut short */
 	struct sockaddr_storage rfrom[BIO_SLOTS];
 	socklen_t rfromlen[BIO_SLOTS];
 	unsigned char *rbuf;	/* BIO_SLOTS * BIO_SLOT_SIZE */
@@ -613,11 +615,16 @@ bio_flush_fd(struct bio_fd *f)
 			(void)poll(&p, 1, 10);
 			continue;
 		}
-		/* Refused by a dead server, say: tell c-ares at its next
-		 * read, as a plain send would have. */
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			/* Refused by a dead server, say: tell c-ares at its
+			 * next read, as a plain send would have (it then
+			 * retries the socket's queries), and send the rest
+			 * of the batch, which are not at fault. */
 			f->pending_errno = errno;
-		break;
+			off++;
+			continue;
+		}
+		break;	/* still full after 10 waits: dropped, retried */
 	}
 	f->nq = 0;
 }
@@ -686,6 +693,10 @@ bio_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags,
 			return got;	/* errno set: EAGAIN ends c-ares's loop */
 		for (i = 0; i < (size_t)got; i++) {
 			f->rlen[i] = mm[i].msg_len;
+			f->rtrunc[i] = (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ||
+			    mm[i].msg_len > BIO_SLOT_SIZE;
+			if (f->rlen[i] > BIO_SLOT_SIZE)
+				f->rlen[i] = BIO_SLOT_SIZE;
 			f->rfromlen[i] = mm[i].msg_hdr.msg_namelen;
 		}
 		f->nr = (size_t)got;
@@ -694,6 +705,11 @@ bio_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags,
 	i = f->ir++;
 	n = f->rlen[i] < len ? f->rlen[i] : len;
 	memcpy(buf, f->rbuf + i * BIO_SLOT_SIZE, n);
+	/* A datagram longer than the slot (or than c-ares's buffer) was
+	 * cut: never pass it on as if whole.  Mark it truncated (TC), so
+	 * c-ares asks again over TCP, as for an answer the server cut. */
+	if ((f->rtrunc[i] || f->rlen[i] > len) && n >= 4)
+		((unsigned char *)buf)[2] |= 0x02;
 	if (from != NULL && fromlen != NULL) {
 		socklen_t fl = f->rfromlen[i] < *fromlen ? f->rfromlen[i] :
 		    *fromlen;
@@ -1097,6 +1113,10 @@ on_addr(struct job *j, struct query *q, enum dns_status s,
 		}
 	} else if (t->addr_status != DNS_OK && (s > t->addr_status))
 		t->addr_status = s;
+	/* A lookup that failed (not "no such record"): the addresses may be
+	 * incomplete even if the other family answered. */
+	if (hard_failure(s) && t->addr_fail == DNS_OK)
+		t->addr_fail = s;
 }
 
 static void

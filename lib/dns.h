@@ -8,6 +8,7 @@
 #include "fed.h"
 
 #define DNS_NAME_MAX 256	/* a presentation name with its NUL */
+#define DNS_NAME_LEN_MAX 253	/* the longest name dns_parse passes */
 #define DNS_MAX_TARGETS 32	/* SRV targets kept per domain */
 #define DNS_MAX_ADDRS 16	/* addresses kept per target */
 #define DNS_MAX_RRS 64		/* records of the asked type kept per answer */
@@ -39,6 +40,9 @@ struct dns_target {
 	size_t naddr;
 	struct dns_addr addr[DNS_MAX_ADDRS];
 	enum dns_status addr_status;	/* worst of the A and AAAA lookups */
+	enum dns_status addr_fail;	/* DNS_OK, or the first A or AAAA
+					 * lookup that failed (timeout,
+					 * SERVFAIL...): addresses unsure */
 };
 
 struct dns_result {
@@ -81,8 +85,10 @@ struct dns_answer {
  * `qtype`: follow the CNAME chain from qname through the answer section
  * (at most 16 links, no loops) and keep the records of qtype owned by the
  * name where it ends.  Bounded and safe on any input: compression
- * pointers must point backwards, names stay within 255 octets and hold
- * only letters, digits, '-', '_' and '*'.  0, or -1 for a message that is
+ * pointers must point backwards, names stay within 253 octets and hold
+ * only letters, digits, '-', '_' and '*' (owner names such as
+ * _sip._tcp.example.com need the '_'; an SRV target must still pass the
+ * edge cache's rule, domain_normalize, before fedq uses it).  0, or -1 for a message that is
  * not a well-formed answer.
  */
 int dns_parse(const unsigned char *msg, size_t len, const char *qname,

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -81,6 +82,8 @@ parse_expires(const char *s, int64_t *ms)
 	return vlog_time_parse(s, strlen(s), ms);
 }
 
+/* One line into *e: 0, -1 for a bad line (*err says why, with file and
+ * line), -2 when out of memory. */
 static int
 parse_line(struct edge *e, char *line, const char *path, unsigned lineno,
     struct fed_err *err)
@@ -117,18 +120,50 @@ parse_line(struct edge *e, char *line, const char *path, unsigned lineno,
 	e->addrs = n == 5 ? strdup(f[4]) : NULL;
 	if (e->domain == NULL || e->target == NULL || (n == 5 && e->addrs == NULL)) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		return -1;
+		return -2;
 	}
 	return 0;
 }
 
+/* Is the field a list of addresses that split() gives back whole? */
 static int
-edges_parse(struct edges *ed, char *buf, struct fed_err *err)
+addrs_ok(const char *a)
+{
+	for (; *a != '\0'; a++)
+		if ((unsigned char)*a <= ' ' || *a == '#' || *a == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The first bad line and how many, for edges_load's one message. */
+struct bad_lines {
+	char first[sizeof ((struct fed_err *)0)->msg];
+	size_t n;
+};
+
+static void
+note_bad(void *arg, const char *msg)
+{
+	struct bad_lines *b = arg;
+
+	if (b->n++ == 0)
+		snprintf(b->first, sizeof b->first, "%s", msg);
+}
+
+/*
+ * Parse the whole file: a bad line is told to warn() ("FILE:LINE: why")
+ * and skipped, the others kept.  -1 only when out of memory.
+ */
+static int
+edges_parse(struct edges *ed, char *buf, edges_warn_fn warn, void *warnarg,
+    struct fed_err *err)
 {
 	size_t cap = 0;
 	unsigned lineno = 0;
 	char *line = buf, *nl;
 	struct edge *v;
+	struct fed_err why;
+	int rc;
 
 	for (; line != NULL && *line != '\0'; line = nl) {
 		if ((nl = strchr(line, '\n')) != NULL)
@@ -146,9 +181,22 @@ edges_parse(struct edges *ed, char *buf, struct fed_err *err)
 			ed->v = v;
 		}
 		memset(&ed->v[ed->n], 0, sizeof ed->v[ed->n]);
-		if (parse_line(&ed->v[ed->n], line, ed->path, lineno, err) != 0) {
-			ed->n++;	/* so edges_clear frees its parts */
-			return -1;
+		why.msg[0] = '\0';
+		if ((rc = parse_line(&ed->v[ed->n], line, ed->path, lineno,
+		    &why)) != 0) {
+			struct edge *e = &ed->v[ed->n];
+
+			free(e->domain);
+			free(e->target);
+			free(e->addrs);
+			memset(e, 0, sizeof *e);
+			if (rc == -2) {
+				fed_err_set(err, "%s", why.msg);
+				return -1;
+			}
+			if (warn != NULL)
+				warn(warnarg, why.msg);
+			continue;
 		}
 		ed->n++;
 	}
@@ -178,15 +226,18 @@ same_ident(const struct edges *ed, int exists, const struct stat *st)
 	    1000000000 + st->st_mtim.tv_nsec == ed->mtime_ns);
 }
 
-int
-edges_load(struct edges *ed, const char *path, struct fed_err *err)
+/* edges_load, also telling how many lines were bad (skipped). */
+static int
+load(struct edges *ed, const char *path, size_t *nbad, struct fed_err *err)
 {
+	struct bad_lines bad;
 	struct stat st;
 	char *buf = NULL;
 	size_t len;
 	int rc;
 
 	memset(ed, 0, sizeof *ed);
+	*nbad = 0;
 	if ((ed->path = strdup(path)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		return -1;
@@ -197,16 +248,38 @@ edges_load(struct edges *ed, const char *path, struct fed_err *err)
 		fed_err_set(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	/* Even a file that does not parse is remembered as seen, so it is
-	 * read again only once it changes. */
+	/* Even a file with bad lines is remembered as seen, so it is read
+	 * (and its bad lines told) again only once it changes. */
 	note_ident(ed, &st);
 	if (afile_read(path, EDGES_FILE_MAX, &buf, &len, err) != 0)
 		return errno == ENOENT ? 0 : -1;
-	rc = edges_parse(ed, buf, err);
+	bad.n = 0;
+	bad.first[0] = '\0';
+	rc = edges_parse(ed, buf, note_bad, &bad, err);
 	free(buf);
-	if (rc != 0)
-		edges_clear(ed);	/* empty: nobody is verified by it */
-	return rc;
+	if (rc != 0) {
+		edges_clear(ed);	/* out of memory: nobody verified */
+		return -1;
+	}
+	if (bad.n > 0) {
+		*nbad = bad.n;
+		if (bad.n == 1)
+			fed_err_set(err, "%s (line skipped, the others used)",
+			    bad.first);
+		else
+			fed_err_set(err, "%s (line skipped; %zu bad lines in "
+			    "all, the others used)", bad.first, bad.n);
+		return -1;
+	}
+	return 0;
+}
+
+int
+edges_load(struct edges *ed, const char *path, struct fed_err *err)
+{
+	size_t nbad;
+
+	return load(ed, path, &nbad, err);
 }
 
 int
@@ -214,6 +287,7 @@ edges_refresh(struct edges *ed, int64_t now_ms, struct fed_err *err)
 {
 	struct edges fresh;
 	struct stat st;
+	size_t nbad;
 	int exists;
 
 	if (ed->path == NULL || now_ms - ed->checked_ms < 1000)
@@ -222,18 +296,20 @@ edges_refresh(struct edges *ed, int64_t now_ms, struct fed_err *err)
 	exists = stat(ed->path, &st) == 0;
 	if (same_ident(ed, exists, &st))
 		return 0;
-	if (edges_load(&fresh, ed->path, err) != 0) {
-		/* Keep what we had, but take the bad file's identity. */
+	if (load(&fresh, ed->path, &nbad, err) != 0 && nbad == 0) {
+		/* Unreadable: keep what we had, but take the file's
+		 * identity, so it is tried again once it changes. */
 		ed->exists = fresh.exists;
 		if (fresh.exists)
 			note_ident(ed, &st);
 		edges_free(&fresh);
 		return -1;
 	}
+	/* Its good lines replace the old ones even when some were bad. */
 	fresh.checked_ms = now_ms;
 	edges_free(ed);
 	*ed = fresh;
-	return 1;
+	return nbad > 0 ? -1 : 1;
 }
 
 /* The host part of a peer: without brackets, port and trailing dot. */
@@ -350,16 +426,32 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Would the reader take this fresh line as it is?  (It is written as
+ * given, so its names must already be in the reader's normal form.) */
+static int
+fresh_ok(const struct edge *e)
+{
+	char buf[DOMAIN_MAX + 2];
+
+	return e->domain != NULL && e->target != NULL &&
+	    domain_normalize(e->domain, strlen(e->domain), 0, buf, sizeof buf,
+	    NULL) == 0 && strcmp(buf, e->domain) == 0 &&
+	    domain_normalize(e->target, strlen(e->target), 0, buf, sizeof buf,
+	    NULL) == 0 && strcmp(buf, e->target) == 0 &&
+	    e->port > 0 && e->port <= 65535 &&
+	    (e->addrs == NULL || addrs_ok(e->addrs));
+}
+
 int
 edges_merge(const char *path, const struct edge *fresh, size_t n,
-    int64_t now_ms, struct fed_err *err)
+    int64_t now_ms, edges_warn_fn warn, void *warnarg, struct fed_err *err)
 {
 	struct edges old;
 	struct afile af;
 	struct edge_ref *refs = NULL;
 	const char **doms = NULL;
 	char *buf = NULL, when[32];
-	size_t len, i, nr = 0, nd = 0;
+	size_t len, i, k, nr = 0, nd = 0;
 	int rc = -1;
 
 	memset(&old, 0, sizeof old);
@@ -373,22 +465,19 @@ edges_merge(const char *path, const struct edge *fresh, size_t n,
 	if (afile_read(path, EDGES_FILE_MAX, &buf, &len, err) != 0) {
 		if (errno != ENOENT)
 			goto out;
-	} else if (edges_parse(&old, buf, err) != 0) {
-		char copy[sizeof err->msg];
-
-		snprintf(copy, sizeof copy, "%s", err->msg);
-		fed_err_set(err, "%s (not rewritten)", copy);
-		goto out;
+	} else if (edges_parse(&old, buf, warn, warnarg, err) != 0) {
+		goto out;	/* out of memory; bad lines are dropped */
 	}
 	if ((doms = malloc((n ? n : 1) * sizeof *doms)) == NULL ||
 	    (refs = malloc((n + old.n + 1) * sizeof *refs)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		goto out;
 	}
-	for (i = 0; i < n; i++)
-		doms[i] = fresh[i].domain;
-	qsort(doms, n, sizeof *doms, cmp_str);
-	for (i = 0; i < n; i++)
+	for (i = 0, k = 0; i < n; i++)
+		if (fresh_ok(&fresh[i]))
+			doms[k++] = fresh[i].domain;
+	qsort(doms, k, sizeof *doms, cmp_str);
+	for (i = 0; i < k; i++)
 		if (nd == 0 || strcmp(doms[nd - 1], doms[i]) != 0)
 			doms[nd++] = doms[i];
 	for (i = 0; i < old.n; i++) {
@@ -402,6 +491,17 @@ edges_merge(const char *path, const struct edge *fresh, size_t n,
 		nr++;
 	}
 	for (i = 0; i < n; i++) {
+		if (!fresh_ok(&fresh[i])) {
+			char msg[sizeof err->msg];
+
+			snprintf(msg, sizeof msg, "%s: not written: a line the "
+			    "reader would refuse (%.64s %.80s)", path,
+			    fresh[i].domain != NULL ? fresh[i].domain : "-",
+			    fresh[i].target != NULL ? fresh[i].target : "-");
+			if (warn != NULL)
+				warn(warnarg, msg);
+			continue;
+		}
 		if (fresh[i].expires_ms <= now_ms)
 			continue;
 		refs[nr].e = &fresh[i];

@@ -214,9 +214,10 @@ gate_tick(struct gate *g, int64_t now_ms, struct fed_err *err)
 		    fed_progname, err->msg);
 	if (a > 0 || b > 0)
 		g->gen++;
+	/* The message says what was kept: the previous cache (unreadable)
+	 * or the good lines of the new one (bad lines skipped). */
 	if (g->edges_loaded && edges_refresh(&g->edges, now_ms, err) < 0)
-		fprintf(stderr, "%s: %s (keeping the previous edge cache)\n",
-		    fed_progname, err->msg);
+		fprintf(stderr, "%s: %s\n", fed_progname, err->msg);
 	return state_flush_due(g->st, now_ms, err);
 }
 

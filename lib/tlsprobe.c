@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "list.h"
+#include "tlsname.h"
 #include "tlsprobe.h"
 
 struct tls_probe {
@@ -140,84 +142,40 @@ connect_one(const struct dns_addr *a, unsigned port,
 	return fd;
 }
 
-static int
-host_eq(const char *p, size_t n, const char *host)
-{
-	size_t hn = strlen(host);
-
-	if (n > 0 && p[n - 1] == '.')
-		n--;
-	if (hn > 0 && host[hn - 1] == '.')
-		hn--;
-	return n == hn && n > 0 && strncasecmp(p, host, n) == 0;
-}
-
-/* The host of a `sip:` URI SAN: sip:[user@]host[:port][;params]. */
-static int
-sip_uri_names(const char *u, size_t n, const char *host)
-{
-	const char *p, *end = u + n, *at;
-	size_t hn;
-
-	if (n < 4 || strncasecmp(u, "sip:", 4) != 0)
-		return 0;
-	p = u + 4;
-	if ((at = memchr(p, '@', (size_t)(end - p))) != NULL)
-		p = at + 1;
-	for (hn = 0; p + hn < end && p[hn] != ':' && p[hn] != ';' &&
-	    p[hn] != '?' && p[hn] != '>'; hn++)
-		;
-	return host_eq(p, hn, host);
-}
-
 int
 tls_cert_names(const void *x509, const char *host)
 {
 	X509 *x = (X509 *)x509;
 	GENERAL_NAMES *gens;
-	int i, has_san = 0, ok = 0;
+	char names[TLS_NAMES_MAX][TLS_NAME_MAX], want[TLS_NAME_MAX];
+	unsigned n = 0, k;
+	int i;
 
+	if (domain_normalize(host, strlen(host), 0, want, sizeof want,
+	    NULL) != 0)
+		return 0;
+	/* The names fedgate would take from this certificate (tlssrv.c),
+	 * by the same rule and with the same limit; never the CN. */
 	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		const unsigned char *d;
-		int len;
+		const ASN1_STRING *v;
 
-		if (g->type == GEN_DNS) {
-			has_san = 1;
-			d = ASN1_STRING_get0_data(g->d.dNSName);
-			len = ASN1_STRING_length(g->d.dNSName);
-			/* An embedded NUL is a forgery, never a match. */
-			if (memchr(d, '\0', (size_t)len) == NULL &&
-			    host_eq((const char *)d, (size_t)len, host))
-				ok = 1;
-		} else if (g->type == GEN_URI) {
-			has_san = 1;
-			d = ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
-			len = ASN1_STRING_length(g->d.uniformResourceIdentifier);
-			if (memchr(d, '\0', (size_t)len) == NULL &&
-			    sip_uri_names((const char *)d, (size_t)len, host))
-				ok = 1;
-		}
+		if (g->type == GEN_DNS)
+			v = g->d.dNSName;
+		else if (g->type == GEN_URI)
+			v = g->d.uniformResourceIdentifier;
+		else
+			continue;
+		(void)tls_names_add(names, &n,
+		    (const char *)ASN1_STRING_get0_data(v),
+		    (size_t)ASN1_STRING_length(v), g->type == GEN_URI);
 	}
 	GENERAL_NAMES_free(gens);
-	if (!has_san) {
-		X509_NAME *sub = X509_get_subject_name(x);
-		int idx = -1;
-
-		while ((idx = X509_NAME_get_index_by_NID(sub, NID_commonName,
-		    idx)) >= 0) {
-			ASN1_STRING *s = X509_NAME_ENTRY_get_data(
-			    X509_NAME_get_entry(sub, idx));
-			const unsigned char *d = ASN1_STRING_get0_data(s);
-			int len = ASN1_STRING_length(s);
-
-			if (memchr(d, '\0', (size_t)len) == NULL &&
-			    host_eq((const char *)d, (size_t)len, host))
-				ok = 1;
-		}
-	}
-	return ok;
+	for (k = 0; k < n; k++)
+		if (strcmp(names[k], want) == 0)
+			return 1;
+	return 0;
 }
 
 static void
@@ -299,28 +257,44 @@ tls_probe_run(struct tls_probe *p, const char *name, unsigned port,
     struct tls_result *res)
 {
 	struct timespec deadline;
-	size_t i;
-	int fd = -1;
+	const struct dns_addr *try[2];
+	size_t i, ntry = 0;
+	int fd = -1, have4 = 0, have6 = 0;
 
 	memset(res, 0, sizeof *res);
 	if (naddrs == 0) {
 		snprintf(res->error, sizeof res->error, "no address");
 		return;
 	}
-	for (i = 0; i < naddrs && fd < 0; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += timeout_ms / 1000;
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
+	/* At most the first IPv4 and the first IPv6 address, all within one
+	 * deadline: connecting, and the handshake, take at most timeout_ms
+	 * per target however many addresses it has. */
+	for (i = 0; i < naddrs && ntry < 2; i++) {
+		if (addrs[i].family == AF_INET && !have4) {
+			have4 = 1;
+			try[ntry++] = &addrs[i];
+		} else if (addrs[i].family == AF_INET6 && !have6) {
+			have6 = 1;
+			try[ntry++] = &addrs[i];
 		}
-		dns_addr_str(&addrs[i], res->addr, sizeof res->addr);
-		fd = connect_one(&addrs[i], port, &deadline, res->error,
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	for (i = 0; i < ntry && fd < 0; i++) {
+		dns_addr_str(try[i], res->addr, sizeof res->addr);
+		fd = connect_one(try[i], port, &deadline, res->error,
 		    sizeof res->error);
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		if (ntry == 0)
+			snprintf(res->error, sizeof res->error, "no address");
 		return;
+	}
 	res->error[0] = '\0';
 	handshake(p, fd, name, &deadline, res);
 	close(fd);

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "list.h"
+#include "tlsname.h"
 #include "tlssrv.h"
 
 #if OPENSSL_VERSION_MAJOR != 3
@@ -180,31 +181,13 @@ tls_peer_has(const struct tls_peer *p, const char *name)
 	return 0;
 }
 
-/* One SAN value as a peer name: a DNS name (no wildcard: RFC 5922 7.2
- * forbids them for SIP domains), or the host of a `sip:` URI without a
- * user part (7.1). */
+/* One SAN value as a peer name, by the rule fedq --probe applies too
+ * (tlsname.c, RFC 5922 7.1-7.2): a DNS name without wildcard, or the
+ * host of a `sip:` URI without user part or port. */
 static void
 add_name(struct tls_peer *p, const char *v, size_t n, int uri)
 {
-	char name[TLS_NAME_MAX];
-	size_t i;
-
-	if (uri) {
-		if (n < 4 || strncasecmp(v, "sip:", 4) != 0)
-			return;
-		v += 4;
-		n -= 4;
-		for (i = 0; i < n && v[i] != ';' && v[i] != '?'; i++)
-			if (v[i] == '@' || v[i] == ':')
-				return;	/* a user or a port: not a domain */
-		n = i;
-	}
-	if (n == 0 || memchr(v, '*', n) != NULL || p->n == TLS_NAMES_MAX)
-		return;
-	if (domain_normalize(v, n, 0, name, sizeof name, NULL) != 0)
-		return;
-	if (!tls_peer_has(p, name))
-		snprintf(p->name[p->n++], TLS_NAME_MAX, "%s", name);
+	(void)tls_names_add(p->name, &p->n, v, n, uri);
 }
 
 static void

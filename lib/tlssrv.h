@@ -6,6 +6,7 @@
 
 #include "conf.h"
 #include "fed.h"
+#include "tlsname.h"
 
 /*
  * OpenSSL is loaded with dlopen(3) when TLS is configured, not linked:
@@ -16,8 +17,6 @@
  * OpenSSL applies to fedgate as to everything else.
  */
 
-#define TLS_NAMES_MAX 16	/* peer names kept from a certificate */
-#define TLS_NAME_MAX 254	/* a DNS name and its NUL */
 
 struct tls_srv;
 

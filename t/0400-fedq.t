@@ -14,6 +14,17 @@ STUB_PIDS=
 stop_stubs() { for p in $STUB_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 at_exit stop_stubs
 
+stub() {	# stub MODE: start dnsstub, set SP to its port
+	rm -f "$T/stub.port"
+	dnsstub "$1" "$T/stub.port" 300 &
+	STUB_PIDS="$STUB_PIDS $!"
+	wait_for 5 test -s "$T/stub.port"
+	SP=$(cat "$T/stub.port")
+}
+# A dead forwarder for dead.test: its names' address lookups fail.
+stub servfail
+DEAD=$SP
+
 # ---- the zone ----
 {
 	echo "local-ttl=300"
@@ -54,6 +65,16 @@ at_exit stop_stubs
 	awk 'BEGIN { for (i = 0; i < 40; i++) {
 		printf "srv-host=_sipfederationtls._tcp.big.test,edge-number-%02d.big.test,5061,0,%d\n", i, i + 1
 		printf "host-record=edge-number-%02d.big.test,10.2.0.%d\n", i, i } }'
+	# Targets a partner's DNS may hold but the edge cache may not: an
+	# underscore, a label starting with a hyphen, beside a good one.
+	echo "srv-host=_sipfederationtls._tcp.evil.test,edge_1.evil.test,5061,0,0"
+	echo "srv-host=_sipfederationtls._tcp.evil.test,-x.evil.test,5061,0,0"
+	echo "srv-host=_sipfederationtls._tcp.evil.test,good.evil.test,5061,0,0"
+	echo "host-record=good.evil.test,192.0.2.80"
+	echo "srv-host=_sipfederationtls._tcp.allbad.test,edge_1.allbad.test,5061,0,0"
+	# A target whose address lookup fails (its zone's server is dead).
+	echo "srv-host=_sipfederationtls._tcp.af.test,sip.dead.test,5061,0,0"
+	echo "server=/dead.test/127.0.0.1#$DEAD"
 	# 2,000 domains for the stdin test.
 	awk 'BEGIN { for (i = 0; i < 2000; i++) {
 		printf "srv-host=_sipfederationtls._tcp.d%d.many.test,sip.d%d.many.test,5061,0,0\n", i, i
@@ -117,13 +138,6 @@ grep_file "... NXDOMAIN is no such domain" "^fedq: nx.test: no such domain$" "$T
 expect_exit 1 "-t names the missing service" fedq $S -t _sips._tcp fab.test
 grep_file "... in the message" "^fedq: fab.test: no _sips._tcp record$" "$T/err"
 
-stub() {	# stub MODE: start dnsstub, set SP to its port
-	rm -f "$T/stub.port"
-	dnsstub "$1" "$T/stub.port" 60 &
-	STUB_PIDS="$STUB_PIDS $!"
-	wait_for 5 test -s "$T/stub.port"
-	SP=$(cat "$T/stub.port")
-}
 stub servfail
 expect_exit 1 "SERVFAIL: exit 1" fedq -T 100 -s "127.0.0.1:$SP" fab.test
 grep_file "... told as a server failure" "^fedq: fab.test: server failure (SERVFAIL)$" "$T/err"
@@ -133,6 +147,79 @@ grep_file "... told as refused" "^fedq: fab.test: query refused (REFUSED)$" "$T/
 stub drop
 expect_exit 1 "no answer at all: exit 1" fedq -T 100 -s "127.0.0.1:$SP" fab.test
 grep_file "... told as a timeout" "^fedq: fab.test: timeout$" "$T/err"
+
+# A UDP answer bigger than fedq's 4 KB read slots, without TC (a broken
+# server): it must never be parsed cut short.  fedq marks such a datagram
+# truncated (MSG_TRUNC) so it is asked again over TCP; c-ares 1.18 also
+# does so for any answer over the EDNS size it asked for (1232).
+need perl
+cat >"$T/bigudp.pl" <<'EOP'
+# bigudp.pl PORTFILE SECONDS: a DNS server on 127.0.0.1 (UDP and TCP, one
+# port) whose UDP answer to an SRV query is one datagram of ~6 KB without
+# the TC bit (bigger than fedq's 4 KB slots: a broken server, or a path
+# that ignores EDNS), and whose TCP answer is a small, whole one.  A and
+# AAAA get an empty answer.  Exits after SECONDS.
+use strict; use warnings;
+use IO::Socket::INET; use IO::Select;
+my ($portfile, $secs) = @ARGV;
+my $tcp = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+    Proto => 'tcp', Listen => 8, ReuseAddr => 1) or die "tcp: $!";
+my $port = $tcp->sockport;
+my $udp = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+    Proto => 'udp') or die "udp: $!";
+open(my $pf, '>', "$portfile.tmp") or die; print $pf "$port\n"; close $pf;
+rename("$portfile.tmp", $portfile);
+sub name { join('', map { chr(length $_) . $_ } split /\./, $_[0]) . "\0" }
+sub answer {
+	my ($q, $n) = @_;
+	return undef if length($q) < 12;
+	my $off = 12;
+	while ($off < length($q) && (my $l = ord(substr($q, $off, 1))) != 0) { $off += 1 + $l }
+	my $qtype = unpack('n', substr($q, $off + 1, 2));
+	my $question = substr($q, 12, $off + 5 - 12);
+	my $an = '';
+	my $count = 0;
+	if ($qtype == 33) {
+		for my $i (1 .. $n) {
+			my $t = sprintf('t%02d-%s.trunc.test', $i, 'a' x 55);
+			$t = "sip$i.trunc.test" if $n <= 2;
+			my $rd = pack('nnn', 0, $i, 5061) . name($t);
+			$an .= pack('nnnNn', 0xc00c, 33, 1, 60, length $rd) . $rd;
+			$count++;
+		}
+	}
+	return substr($q, 0, 2) . pack('nnnnn', 0x8580, 1, $count, 0, 0) . $question . $an;
+}
+my $sel = IO::Select->new($tcp, $udp);
+my $end = time + $secs;
+while (time < $end) {
+	for my $s ($sel->can_read(0.2)) {
+		if ($s == $udp) {
+			my $q; my $from = $udp->recv($q, 4096) // next;
+			my $a = answer($q, 60) // next;
+			$udp->send($a, 0, $from);
+		} elsif ($s == $tcp) {
+			my $c = $tcp->accept or next;
+			$sel->add($c);
+		} else {
+			my $len; my $got = sysread($s, $len, 2);
+			if (!$got || $got < 2) { $sel->remove($s); close $s; next }
+			my $q = ''; my $want = unpack('n', $len);
+			while (length($q) < $want) { my $b; my $r = sysread($s, $b, $want - length $q); last unless $r; $q .= $b }
+			my $a = answer($q, 2) // next;
+			syswrite($s, pack('n', length $a) . $a);
+		}
+	}
+}
+EOP
+rm -f "$T/big.port"
+perl "$T/bigudp.pl" "$T/big.port" 60 &
+STUB_PIDS="$STUB_PIDS $!"
+wait_for 5 test -s "$T/big.port"
+BP=$(cat "$T/big.port")
+expect "a 5 KB UDP answer without TC: asked again over TCP, exit 0" fedq -T 300 -s "127.0.0.1:$BP" --sorted trunc.test
+printf 'trunc.test\t0\t2\t5061\tsip2.trunc.test\t60\t-\ntrunc.test\t0\t1\t5061\tsip1.trunc.test\t60\t-\n' >"$T/want"
+cmp_file "... the TCP answer, whole, is the one printed" "$T/want" "$T/out"
 
 # ---- RFC 2782 order over 10,000 draws ----
 # fab.test: sip1 (weight 60) and sip2 (40) at priority 10, backup at 20.
@@ -153,7 +240,8 @@ bad=$(awk -F '\t' 'NR % 3 != 0 && $2 != 10 { n++ } END { print n + 0 }' "$T/draw
 # the running sum, so it is picked when the random number is 0: p = 1/101.
 # Expected 99 of 10,000, sd 9.9; 5 sd: 50..148.  Never would be 0; a
 # naive uniform choice ~5,000.
-yes w0.test | head -n 10000 | fedq $S -P 16 - >"$T/draws" 2>"$T/err"
+yes w0.test | head -n 10000 >"$T/w0"
+fedq $S -P 16 - <"$T/w0" >"$T/draws" 2>"$T/err"; ok $? "10,000 lookups of w0.test: exit 0"
 z=$(awk -F '\t' 'NR % 2 == 1 && $5 == "zero.w0.test" { n++ } END { print n + 0 }' "$T/draws")
 [ "$z" -ge 50 ] && [ "$z" -le 148 ]; ok $? "weight 0 beside 100 is first about once in 101 ($z of 10,000; 50..148)"
 fedq $S --sorted w0.test >"$T/out"
@@ -181,6 +269,13 @@ n=$(cut -f 1 "$T/out" | sort -u | wc -l)
 [ "$n" -eq 2000 ]; ok $? "... every one answered ($n)"
 bad=$(awk -F '\t' '{ split($1, a, "."); d = substr(a[1], 2); if ($7 != "10.1." int(d / 256) "." d % 256) n++ } END { print n + 0 }' "$T/out")
 [ "$bad" -eq 0 ]; ok $? "... each with its own address ($bad wrong)"
+
+# A reader that goes away: an error on stdout (exit 3), not SIGPIPE.
+# 2,000 lines (~100 KB) overflow the pipe, so a write after head left
+# is certain to fail.
+{ fedq $S - <"$T/many" 2>"$T/err"; echo $? >"$T/rc"; } | head -n 1 >/dev/null
+[ "$(cat "$T/rc")" -eq 3 ]; ok $? "a closed stdout: exit 3, not killed by SIGPIPE ($(cat "$T/rc"))"
+grep_file "... said" "^fedq: stdout: Broken pipe$" "$T/err"
 
 # ---- bad input: said, skipped, exit 2; the rest still resolved ----
 printf 'fab.test\nbad_name!.test\n\n# a comment\n  alias.test  \n' >"$T/in"
@@ -256,11 +351,37 @@ grep -q '^brief.test' "$C"; [ $? -ne 0 ]; ok $? "... drops it once expired"
 
 cp "$C" "$T/edges.before"
 printf 'fab.test\tsip.fab.test\tnot-a-port\t%s\n' "$later" >>"$C"
-cp "$C" "$T/edges.bad"
-expect_exit 3 "a cache that does not parse is not rewritten" fedq $S -w "$C" fab.test
-grep_file "... the message names file and line" "edges:[0-9]*: bad port" "$T/err"
-cmp_file "... and the file is untouched" "$T/edges.bad" "$C"
+printf 'bad.test\tedge_1.bad.test\t5061\t%s\n' "$later" >>"$C"
+expect "a cache with bad lines is rewritten without them" fedq $S -w "$C" alias.test
+grep_file "... each told, naming file and line" "edges:[0-9]*: bad port \"not-a-port\" (dropped)$" "$T/err"
+grep_file "... the other too" "edges:[0-9]*: \"edge_1.bad.test\": invalid character" "$T/err"
+grep -q 'not-a-port\|edge_1' "$C"; [ $? -ne 0 ]; ok $? "... both gone from the file"
+grep -v '^#' "$T/edges.before" | cut -f 1-3 >"$T/want"
+grep -v '^#' "$C" | cut -f 1-3 >"$T/got"
+cmp_file "... the good lines kept" "$T/want" "$T/got"
 cp "$T/edges.before" "$C"
+
+# ---- SRV targets that are no domain never reach the cache ----
+expect "targets with '_' or a leading '-' are skipped: exit 0 (one is left)" fedq $S -w "$C" evil.test
+printf 'evil.test\t0\t0\t5061\tgood.evil.test\t300\t192.0.2.80\n' >"$T/want"
+cmp_file "... only the good target printed" "$T/want" "$T/out"
+grep_file "... the bad one told, naming domain and target" '^fedq: evil.test: target skipped: "edge_1.evil.test": invalid character' "$T/err"
+grep_file "... and the other" '^fedq: evil.test: target skipped: "-x.evil.test": label' "$T/err"
+grep -q 'edge_1\|-x.evil' "$C"; [ $? -ne 0 ]; ok $? "... neither is in the cache"
+grep -q '^evil.test	good.evil.test	5061	' "$C"; ok $? "... the good one is"
+expect "... and a later -w reads the cache back without complaint" fedq $S -w "$C" alias.test
+[ ! -s "$T/err" ]; ok $? "... nothing on stderr"
+expect_exit 1 "a domain whose every target is skipped: exit 1" fedq $S -w "$C" allbad.test
+grep_file "... said" "^fedq: allbad.test: no usable target" "$T/err"
+[ ! -s "$T/out" ]; ok $? "... nothing printed"
+grep -q '^allbad.test' "$C"; [ $? -ne 0 ]; ok $? "... nothing cached"
+
+# ---- a failed address lookup fails the domain; -w keeps its old lines ----
+printf 'af.test\tsip.dead.test\t5061\t%s\t192.0.2.99\n' "$later" >>"$C"
+expect_exit 1 "a target whose address lookup fails (SERVFAIL upstream): exit 1" fedq -T 200 $S -w "$C" af.test
+grep_file "... told, naming domain and target" "^fedq: af.test: sip.dead.test: addresses: " "$T/err"
+[ ! -s "$T/out" ]; ok $? "... nothing printed for it"
+grep -q '^af.test	sip.dead.test	5061	.*	192.0.2.99$' "$C"; ok $? "... its cached line, with its address, is kept"
 
 # ---- fedgate verifies the partner through the cache fedq wrote ----
 need sipmsg
@@ -286,3 +407,18 @@ fedgate -c "$T/g.conf" --peer backup.other.test <"$T/in" >/dev/null 2>"$T/err"
 [ "$(vcount accept discovered)" -eq 3 ]; ok $? "... and the backup target in another domain"
 fedgate -c "$T/g.conf" --peer sip.evil.test <"$T/in" >/dev/null 2>"$T/err"
 [ "$(vcount refuse unverified)" -eq 1 ]; ok $? "... another peer is not"
+
+# The round trip of a partner whose DNS names a target no cache can hold:
+# fedq skips it, and fedgate still reads the cache and verifies the rest.
+fedq $S -w "$C" evil.test >/dev/null 2>&1
+sipmsg -f sip:a@evil.test >"$T/in"
+fedgate -c "$T/g.conf" --peer good.evil.test <"$T/in" >/dev/null 2>"$T/err"
+[ "$(vcount accept discovered)" -eq 4 ]; ok $? "fedgate verifies evil.test's good target from the cache"
+[ ! -s "$T/err" ]; ok $? "... and finds no fault in the cache ($(head -c 200 "$T/err"))"
+fedgate -c "$T/g.conf" --peer edge_1.evil.test <"$T/in" >/dev/null 2>"$T/err"
+[ "$(vcount refuse unverified)" -eq 2 ]; ok $? "... the skipped target is not verified"
+# A hand-edited bad line costs only itself.
+printf 'evil.test\tedge_1.evil.test\t5061\t%s\n' "$later" >>"$C"
+fedgate -c "$T/g.conf" --peer good.evil.test <"$T/in" >/dev/null 2>"$T/err"
+[ "$(vcount accept discovered)" -eq 5 ]; ok $? "a bad line in the cache: the other lines still verify"
+grep_file "... the bad line told with file and line" "edges:[0-9]*: \"edge_1.evil.test\": invalid character .*line skipped" "$T/err"

@@ -1,7 +1,9 @@
 #!/bin/sh
 # fedq --probe: TLS to each target found, against `openssl s_server` peers
 # on loopback holding certificates made here by a test CA: good, wrong
-# name, expired, untrusted, a sip: URI, CN only, a wildcard.
+# name, expired, untrusted, a sip: URI, CN only, a wildcard, sip: URIs
+# with a user part or a port, an IP SAN beside the CN; a silent peer.
+# The name rule is fedgate's (lib/tlsname.c, RFC 5922 7.1-7.2).
 . "${0%/*}/lib.sh"
 PATH=$PATH:/usr/sbin
 need dnsmasq openssl awk
@@ -56,9 +58,13 @@ mkcert untrusted other untrusted.probe.test DNS:untrusted.probe.test "$start" "$
 mkcert uri root x.invalid URI:sip:uri.probe.test "$start" "$end"
 mkcert cn root cn.probe.test - "$start" "$end"
 mkcert wild root wild.probe.test 'DNS:*.probe.test' "$start" "$end"
+mkcert userat root userat.probe.test URI:sip:edge@userat.probe.test "$start" "$end"
+mkcert port root port.probe.test URI:sip:port.probe.test:5061 "$start" "$end"
+mkcert ipcn root ipcn.probe.test IP:127.0.0.1 "$start" "$end"
+CERTS="good wrong expired untrusted uri cn wild userat port ipcn"
 n=0
-for c in good wrong expired untrusted uri cn wild; do [ -s "$c.pem" ] && n=$((n + 1)); done
-[ "$n" -eq 7 ]; r=$?; ok $r "the test CAs made 7 certificates ($n)"
+for c in $CERTS; do [ -s "$c.pem" ] && n=$((n + 1)); done
+[ "$n" -eq 10 ]; r=$?; ok $r "the test CAs made 10 certificates ($n)"
 [ $r -eq 0 ] || diag "$(cat ./*.log)"
 openssl x509 -in expired.pem -noout -checkend 0 >/dev/null 2>&1
 [ $? -ne 0 ]; ok $? "... the expired one has expired"
@@ -70,8 +76,14 @@ serve() {	# serve NAME: sets PORT_NAME
 	for try in 1 2 3 4 5 6 7 8; do
 		SEED=$((SEED + 1))
 		p=$(awk -v s="$SEED" 'BEGIN { srand(s); print 20000 + int(rand() * 30000) }')
-		openssl s_server -accept "127.0.0.1:$p" -cert "$T/ca/$1.pem" \
-		    -key "$T/ca/$1.key" -www >"$T/s_$1.out" 2>&1 </dev/null &
+		# The certificate is chosen by SNI: NAME's own for the SNI
+		# NAME.probe.test; without it, good's server presents the
+		# wrong certificate, so its "name ok" proves SNI was sent.
+		first=$1; [ "$1" = good ] && first=wrong
+		openssl s_server -accept "127.0.0.1:$p" -cert "$T/ca/$first.pem" \
+		    -key "$T/ca/$first.key" -servername "$1.probe.test" \
+		    -cert2 "$T/ca/$1.pem" -key2 "$T/ca/$1.key" \
+		    -www >"$T/s_$1.out" 2>&1 </dev/null &
 		pid=$!
 		if wait_for 5 grep -q ACCEPT "$T/s_$1.out"; then
 			PIDS="$PIDS $pid"
@@ -82,17 +94,31 @@ serve() {	# serve NAME: sets PORT_NAME
 	done
 	return 1
 }
-for c in good wrong expired untrusted uri cn wild; do
+for c in $CERTS silent; do
+	[ "$c" = silent ] && cp "$T/ca/good.pem" "$T/ca/silent.pem" && cp "$T/ca/good.key" "$T/ca/silent.key"
 	serve "$c"; r=$?; ok $r "s_server with the $c certificate listens on 127.0.0.1"
 	[ $r -eq 0 ] || diag "$(cat "$T/s_$c.out")"
 done
-# A port nobody listens on: one that was free a moment ago.
-closed=$(awk -v s="$$" 'BEGIN { srand(s); print 50000 + int(rand() * 10000) }')
-
+# A silent peer: the stopped s_server's socket still completes TCP
+# connections (the kernel's backlog), but nothing answers the ClientHello.
+SILENT_PID=${PIDS##* }
+kill -STOP "$SILENT_PID"
+cont_silent() { kill -CONT "$SILENT_PID" 2>/dev/null; }
+at_exit cont_silent
+# A port nobody listens on, checked: a connection to it is refused now.
+closed=
+for try in 1 2 3 4 5 6 7 8; do
+	p=$(awk -v s="$$$try" 'BEGIN { srand(s); print 50000 + int(rand() * 10000) }')
+	if ! ss -Htln "sport = :$p" | grep -q . &&
+	    openssl s_client -connect "127.0.0.1:$p" </dev/null 2>&1 | grep -q 'refused'; then
+		closed=$p; break
+	fi
+done
+[ -n "$closed" ]; ok $? "a closed port found and checked free (${closed:-none})"
 {
 	echo "local-ttl=300"
 	echo "local=/test/"
-	for c in good wrong expired untrusted uri cn wild; do
+	for c in $CERTS silent; do
 		eval "p=\$PORT_$c"
 		echo "srv-host=_sipfederationtls._tcp.$c.test,$c.probe.test,$p,0,0"
 		echo "host-record=$c.probe.test,127.0.0.1"
@@ -135,6 +161,9 @@ awk -F '\t' '{ print $1 "\t" $2 "\t" ($3 >= 29 && $3 <= 30 ? 29 : $3) }' "$T/col
 cmp_file "... chain ok, name ok, 29-30 days left" "$T/want" "$T/got"
 [ "$(cut -f 4 "$T/cols")" = "-" ]; ok $? "... and no complaint"
 [ "$(cut -f 5 "$T/out")" = "good.probe.test" ]; ok $? "... the line is the SRV line with probe columns added"
+openssl s_client -connect "127.0.0.1:$PORT_good" -noservername </dev/null 2>/dev/null |
+    grep -q '^subject=CN *= *wrong.probe.test'
+ok $? "... its server presents another certificate without SNI: fedq sent the target as SNI"
 
 probe wrong.test; [ $? -eq 1 ]; ok $? "a certificate for another name: exit 1"
 [ "$(cut -f 1-2 "$T/cols")" = "$(printf 'ok\tfail')" ]; ok $? "... chain ok, name fail ($(cut -f 1-2 "$T/cols" | tr '\t' ' '))"
@@ -151,9 +180,23 @@ ok $? "... trusted with --ca naming its own CA"
 
 probe uri.test; ok $? "a sip: URI subjectAltName names the target (RFC 5922)"
 [ "$(cut -f 1-2 "$T/cols")" = "$(printf 'ok\tok')" ]; ok $? "... chain and name ok"
-probe cn.test; ok $? "no subjectAltName at all: the CN counts"
+probe cn.test; [ $? -eq 1 ]; ok $? "no subjectAltName at all: the CN does not count (fedgate never uses it)"
+[ "$(cut -f 1-2 "$T/cols")" = "$(printf 'ok\tfail')" ]; ok $? "... chain ok, name fail ($(cut -f 1-2 "$T/cols" | tr '\t' ' '))"
 probe wild.test; [ $? -eq 1 ]; ok $? "a wildcard does not name a SIP domain (RFC 5922 7.2)"
 [ "$(cut -f 2 "$T/cols")" = "fail" ]; ok $? "... name fail"
+probe userat.test; [ $? -eq 1 ]; ok $? "a sip:user@host URI does not name the host (RFC 5922 7.1)"
+[ "$(cut -f 1-2 "$T/cols")" = "$(printf 'ok\tfail')" ]; ok $? "... chain ok, name fail"
+probe port.test; [ $? -eq 1 ]; ok $? "a sip:host:port URI does not name the host"
+[ "$(cut -f 1-2 "$T/cols")" = "$(printf 'ok\tfail')" ]; ok $? "... chain ok, name fail"
+probe ipcn.test; [ $? -eq 1 ]; ok $? "an IP subjectAltName beside a matching CN: no name"
+[ "$(cut -f 1-2 "$T/cols")" = "$(printf 'ok\tfail')" ]; ok $? "... chain ok, name fail"
+
+t0=$(date +%s)
+probe silent.test; rc=$?
+t1=$(date +%s)
+[ "$rc" -eq 1 ]; ok $? "a peer that accepts but never answers the handshake: exit 1"
+grep -q "	-	-	-	TLS handshake: timeout$" "$T/out"; ok $? "... told as a handshake timeout ($(cut -f 8- "$T/out" | tr '\t' ' '))"
+[ $((t1 - t0)) -ge 4 ] && [ $((t1 - t0)) -le 8 ]; ok $? "... within the 5-second bound ($((t1 - t0)) s)"
 
 probe closed.test; [ $? -eq 1 ]; ok $? "nobody listening: exit 1"
 grep -q "	-	-	-	connect: Connection refused$" "$T/out"; ok $? "... told on the line ($(cut -f 8- "$T/out" | tr '\t' ' '))"
