@@ -1,5 +1,6 @@
 /* fedstat.c: tail and score the verdict log: per-partner table, follow, suggest. */
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +23,8 @@
 #define MALFORMED_SHOWN 100	/* malformed lines reported one by one */
 #define POLL_MS 200		/* -f: sleep between reads at the end */
 #define REDRAW_MS 1000		/* -f on a terminal: redraw period */
-#define RESUME_MAX ((size_t)1 << 30)
-#define RESUME_MAGIC "fedstat-resume 1"
+#define RESUME_LINE_MAX 16384	/* a saved line: a name is at most 4096 */
+#define RESUME_MAGIC "fedstat-resume 2"
 
 enum out_mode { OUT_TABLE, OUT_TSV, OUT_JSON };
 
@@ -107,15 +108,23 @@ print_share(FILE *fp, const struct score_group *g, int json)
 		fprintf(fp, "%.3f", share);
 }
 
-/* A logged value (printable ASCII, escaped as in the log) as a JSON string. */
+/* A logged value (printable ASCII, escaped as in the log) as a JSON
+ * string; any other byte, should one get here, as \u00XX. */
 static void
 json_str(FILE *fp, const char *s)
 {
+	unsigned char c;
+
 	putc('"', fp);
 	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
+		c = (unsigned char)*s;
+		if (c < 0x20 || c >= 0x7f) {
+			fprintf(fp, "\\u%04x", c);
+			continue;
+		}
+		if (c == '"' || c == '\\')
 			putc('\\', fp);
-		putc(*s, fp);
+		putc(c, fp);
 	}
 	putc('"', fp);
 }
@@ -221,7 +230,8 @@ print_all(const struct run *r)
 }
 
 /* --suggest: watched or suspicious partners not allow-listed (by the
- * list or by their log) and not blocked, in score order. */
+ * list; by their log only when the lists could not be read) and not
+ * blocked, in score order. */
 static void
 print_suggest(const struct run *r)
 {
@@ -233,7 +243,7 @@ print_suggest(const struct run *r)
 		g = r->s.g[i];
 		if (g->state != SCORE_WATCH && g->state != SCORE_SUSPICIOUS)
 			continue;
-		if (g->on_allow || g->allowlisted_last || g->on_block)
+		if (score_allowlisted(&r->s, g) || g->on_block)
 			continue;
 		/* Only a name fedlist accepts: never `-` or escaped junk. */
 		if (domain_normalize(g->name, g->namelen, 0, dom, sizeof dom,
@@ -301,7 +311,7 @@ on_line(void *arg, const char *name, uint64_t lineno, const char *line,
 		old = g->state;
 		score_eval(&r->s, g);
 		if (g->state != old)
-			print_change(r, g, old, g->last_ms);
+			print_change(r, g, old, r->s.line_ms);
 	}
 	return 0;
 }
@@ -318,8 +328,14 @@ read_log(struct run *r, const char *path)
 		fd = STDIN_FILENO;
 		path = "stdin";
 	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		int e = errno;
+
 		fed_warn("%s", path);
-		return FED_EXIT_SYS;
+		/* A log named that is not there or not ours to read is an
+		 * input error; anything else a system error. */
+		return e == ENOENT || e == ENOTDIR || e == EACCES ||
+		    e == EPERM || e == ELOOP || e == ENAMETOOLONG ?
+		    FED_EXIT_USAGE : FED_EXIT_SYS;
 	}
 	if (follow_fd(&f, fd, path, &err) != 0) {
 		fed_warnx("%s", err.msg);
@@ -343,34 +359,63 @@ done:
 
 /* ---- --resume ---- */
 
+/*
+ * The resume file, version 2:
+ *   fedstat-resume 2
+ *   log	PATH
+ *   by	partner|peer
+ *   pos	...		the file being read (follow_pos_write)
+ *   old	...		0 to FOLLOW_OLD_MAX rotated files still read
+ *   key	...		then the tally (score_save), key first
+ * Read line by line: no limit on its size but the tally's own.
+ */
+struct saved {
+	struct follow_pos pos, old[FOLLOW_OLD_MAX];
+	int nold;
+};
+
 /* Load FILE: 1 loaded, 0 none yet; exits on a bad file. */
 static int
 resume_load(struct run *r, const char *file, const char *log,
-    struct follow_pos *pos)
+    struct saved *sv)
 {
 	struct fed_err err;
-	char *buf, *p, *nl, *end;
-	size_t len, n;
+	char *p;
+	size_t n;
 	unsigned long lineno = 0;
-	int havepos = 0;
+	int havepos = 0, keyed = 0;
+	FILE *fp;
 
-	if (afile_read(file, RESUME_MAX, &buf, &len, &err) != 0) {
+	char *buf = malloc(RESUME_LINE_MAX + 2);
+
+	if (buf == NULL)
+		fed_err(FED_EXIT_SYS, "%s", file);
+	if ((fp = fopen(file, "re")) == NULL) {
+		free(buf);
 		if (errno == ENOENT)
 			return 0;
-		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+		fed_err(FED_EXIT_SYS, "%s", file);
 	}
-	end = buf + len;
-	for (p = buf; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			fed_errx(FED_EXIT_USAGE, "%s:%lu: no newline at end "
-			    "(not written by fedstat?)", file, lineno + 1);
-		n = (size_t)(nl - p);
+	memset(sv, 0, sizeof *sv);
+	while ((p = fgets(buf, RESUME_LINE_MAX + 2, fp)) != NULL) {
+		n = strlen(p);
 		lineno++;
+		if (n == 0 || p[n - 1] != '\n') {
+			if (n > RESUME_LINE_MAX)
+				fed_errx(FED_EXIT_USAGE, "%s:%lu: line too long "
+				    "(not written by fedstat?)", file, lineno);
+			fed_errx(FED_EXIT_USAGE, "%s:%lu: no newline at end "
+			    "(not written by fedstat?)", file, lineno);
+		}
+		n--;
+		if (memchr(p, '\0', n) != NULL)
+			fed_errx(FED_EXIT_USAGE, "%s:%lu: a NUL byte", file,
+			    lineno);
 		if (lineno == 1) {
 			if (n != strlen(RESUME_MAGIC) || memcmp(p, RESUME_MAGIC,
 			    n) != 0)
 				fed_errx(FED_EXIT_USAGE, "%s:1: not a fedstat "
-				    "resume file of version 1", file);
+				    "resume file of version 2", file);
 			continue;
 		}
 		if (lineno == 2) {
@@ -390,36 +435,64 @@ resume_load(struct run *r, const char *file, const char *log,
 			continue;
 		}
 		if (lineno == 4) {
-			if (follow_pos_parse(p, n, pos) != 0)
+			if (follow_pos_parse(p, n, "pos", &sv->pos) != 0)
 				fed_errx(FED_EXIT_USAGE, "%s:4: bad position",
 				    file);
 			havepos = 1;
 			continue;
 		}
-		if (score_load_line(&r->s, p, n, &err) != 0)
+		if (!keyed && n >= 4 && memcmp(p, "old\t", 4) == 0) {
+			if (sv->nold == FOLLOW_OLD_MAX ||
+			    follow_pos_parse(p, n, "old", &sv->old[sv->nold]) != 0)
+				fed_errx(FED_EXIT_USAGE, "%s:%lu: bad position "
+				    "of a rotated file", file, lineno);
+			sv->nold++;
+			continue;
+		}
+		if (!keyed) {
+			if (n < 4 || memcmp(p, "key\t", 4) != 0)
+				fed_errx(FED_EXIT_USAGE, "%s:%lu: no hash key "
+				    "before the tally", file, lineno);
+			keyed = 1;
+		}
+		if (score_load_line(&r->s, p, n, &err) != 0) {
+			if (errno == ENOMEM)
+				fed_errx(FED_EXIT_SYS, "%s:%lu: %s", file,
+				    lineno, err.msg);
 			fed_errx(FED_EXIT_USAGE, "%s:%lu: %s", file, lineno,
 			    err.msg);
+		}
 	}
-	if (!havepos)
-		fed_errx(FED_EXIT_USAGE, "%s: cut short (no position)", file);
+	if (ferror(fp))
+		fed_err(FED_EXIT_SYS, "%s", file);
+	fclose(fp);
 	free(buf);
+	if (!havepos || !keyed)
+		fed_errx(FED_EXIT_USAGE, "%s: cut short (no %s)", file,
+		    havepos ? "tally" : "position");
 	return 1;
 }
 
 static int
 resume_save(const struct run *r, const char *file, const char *log,
-    const struct follow_pos *pos, struct fed_err *err)
+    struct follow *f, struct fed_err *err)
 {
+	struct follow_pos pos, old[FOLLOW_OLD_MAX];
 	struct afile af;
+	int i, nold;
 
+	follow_position(f, &pos);
+	nold = follow_old_positions(f, old);
 	if (afile_begin(&af, file, 0600, err) != 0)
 		return -1;
-	/* Nothing needs to outlive a power loss here but the position and
+	/* Nothing needs to outlive a power loss here but the positions and
 	 * tally together, which the rename gives. */
 	af.no_dirsync = 1;
 	fprintf(af.fp, "%s\nlog\t%s\nby\t%s\n", RESUME_MAGIC, log,
 	    r->s.by == SCORE_BY_PEER ? "peer" : "partner");
-	follow_pos_write(af.fp, pos);
+	follow_pos_write(af.fp, "pos", &pos);
+	for (i = 0; i < nold; i++)
+		follow_pos_write(af.fp, "old", &old[i]);
 	if (score_save(&r->s, af.fp) != 0) {
 		fed_err_set(err, "%s: %s", file, strerror(errno));
 		afile_abort(&af);
@@ -473,32 +546,42 @@ run_follow(struct run *r, const char *log, const char *resume,
     struct listdb *allow, struct listdb *block)
 {
 	struct follow f;
-	struct follow_pos pos, saved;
+	struct saved sv;
 	struct fed_err err;
 	struct sigaction sa;
+	struct stat st;
 	struct timespec ts = { 0, POLL_MS * 1000000L };
 	int64_t now, drawn = 0, saved_ms = 0, save_cost = 0, t0;
+	uint64_t saved_lines, passes;
 	int lost, rc, have = 0, tty = r->out == OUT_TABLE;
 
+	/* Only a file can be followed (a FIFO or a device has no position,
+	 * and /dev/zero no end): an input error.  A log not there yet is
+	 * waited for. */
+	if (stat(log, &st) == 0 && !S_ISREG(st.st_mode))
+		fed_errx(FED_EXIT_USAGE, "%s: not a regular file (-f follows "
+		    "a log file)", log);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	if (resume != NULL)
-		have = resume_load(r, resume, log, &saved);
-	if (follow_open(&f, log, have ? &saved : NULL, &lost, &err) != 0)
+		have = resume_load(r, resume, log, &sv);
+	if (follow_open(&f, log, have ? &sv.pos : NULL, have ? sv.old : NULL,
+	    have ? sv.nold : 0, &lost, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	if (lost)
-		fed_warnx("%s: the file whose position %s saved is gone, "
-		    "truncated or replaced: reading %s from its beginning "
-		    "(lines the old file got after the last save are not "
-		    "counted)", log, resume, log);
+		fed_warnx("%s: %d file%s of the log (saved in %s, or rotated "
+		    "since) gone, replaced or truncated, or beyond the %d "
+		    "rotated files read at once: lines written there after "
+		    "the last save are not counted", log, lost,
+		    lost == 1 ? "" : "s", resume, FOLLOW_OLD_MAX);
 	if (have) {
 		/* States as saved: only later changes are news. */
 		score_sort(&r->s);
 	}
-	saved = f.pos;
+	saved_lines = r->s.lines;
 	while (!stop) {
 		now = now_ms();
 		rc = follow_poll(&f, now, on_line, r, &err);
@@ -513,38 +596,41 @@ run_follow(struct run *r, const char *log, const char *resume,
 			redraw(r, log);
 			drawn = now;
 		}
-		/* Save at most once a second, and less often when the tally
-		 * is big: never more than a tenth of the time. */
-		if (resume != NULL && now - saved_ms >= 1000 &&
-		    now - saved_ms >= save_cost * 10) {
-			follow_position(&f, &pos);
-			if (memcmp(&pos, &saved, sizeof pos) != 0) {
-				t0 = now;
-				if (resume_save(r, resume, log, &pos, &err) != 0)
-					fed_errx(FED_EXIT_SYS, "%s", err.msg);
-				saved = pos;
-				save_cost = now_ms() - t0;
-			}
+		/* Save when lines were read (from any file: the positions of
+		 * the rotated files still read go with the tally), at most
+		 * once a second, and less often when the tally is big: never
+		 * more than a tenth of the time. */
+		if (resume != NULL && r->s.lines != saved_lines &&
+		    now - saved_ms >= 1000 && now - saved_ms >= save_cost * 10) {
+			t0 = now;
+			if (resume_save(r, resume, log, &f, &err) != 0)
+				fed_errx(FED_EXIT_SYS, "%s", err.msg);
+			saved_lines = r->s.lines;
+			save_cost = now_ms() - t0;
 			saved_ms = now;
 		}
 		if (rc == 0 && !stop)
 			nanosleep(&ts, NULL);
 	}
 	/* Stopped (SIGINT, SIGTERM, SIGHUP): read what was written before
-	 * the signal, keep the position, and give a pipeline the totals. */
-	while ((rc = follow_poll(&f, now_ms(), on_line, r, &err)) == 1)
+	 * the signal, keep the position, and give a pipeline the totals.
+	 * Bounded: each pass reads up to 64 MiB a file, so the passes that
+	 * what the file held at the signal needs, and one more. */
+	passes = 2;
+	if (f.fd >= 0 && fstat(f.fd, &st) == 0 && st.st_size > f.pos.off)
+		passes += (uint64_t)(st.st_size - f.pos.off) / ((uint64_t)64 << 20);
+	while ((rc = follow_poll(&f, now_ms(), on_line, r, &err)) == 1 &&
+	    --passes > 0)
 		;
 	if (rc < 0)
 		fed_errx(FED_EXIT_SYS, "%s", r->oom ? "out of memory" : err.msg);
 	/* Rotated files still read end here (a cut line in them is
-	 * malformed); a cut line at the end of the current file is a write
-	 * in progress, read whole after a --resume. */
+	 * malformed; what a writer appends to them later is not counted);
+	 * a cut line at the end of the current file is a write in
+	 * progress, read whole after a --resume. */
 	follow_end_old(&f, on_line, r);
-	if (resume != NULL) {
-		follow_position(&f, &pos);
-		if (resume_save(r, resume, log, &pos, &err) != 0)
-			fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	}
+	if (resume != NULL && resume_save(r, resume, log, &f, &err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	follow_close(&f, NULL, NULL);
 	score_sort(&r->s);
 	if (!tty)

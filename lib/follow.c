@@ -89,20 +89,29 @@ open_path(struct follow *f, struct fed_err *err)
 	memset(&f->pos, 0, sizeof f->pos);
 	f->len = 0;
 	f->skipping = 0;
+	f->skip = 0;
 	f->rotated_ms = 0;
 	if (set_name(f, f->path) != 0) {
 		fed_err_set(err, "%s: %s", f->path, strerror(errno));
 		return -1;
 	}
-	f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO put in the log's place must not hang us; it
+	 * is refused below. */
+	f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (f->fd < 0) {
 		if (errno == ENOENT)
 			return 0;	/* not yet: wait for it */
 		fed_err_set(err, "%s: %s", f->path, strerror(errno));
 		return -1;
 	}
-	if (fstat(f->fd, &st) != 0) {
+	if (fstat(f->fd, &st) != 0)
 		fed_err_set(err, "%s: %s", f->path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		fed_err_set(err, "%s: not a regular file (only a file can be "
+		    "followed)", f->path);
+	else
+		err = NULL;
+	if (err != NULL) {
 		close(f->fd);
 		f->fd = -1;
 		return -1;
@@ -119,8 +128,8 @@ is_saved(int fd, const struct follow_pos *p)
 	struct stat st;
 	uint64_t h;
 
-	if (fstat(fd, &st) != 0 || st.st_dev != p->dev || st.st_ino != p->ino ||
-	    st.st_size < p->off)
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != p->dev ||
+	    st.st_ino != p->ino || st.st_size < p->off)
 		return 0;
 	return p->headlen == 0 ||
 	    (head_hash(fd, p->headlen, &h) == 0 && h == p->headhash);
@@ -150,7 +159,7 @@ find_rotated(const char *path, const struct follow_pos *p, char **found)
 		if ((full = malloc(strlen(dir) + strlen(de->d_name) + 2)) == NULL)
 			break;
 		sprintf(full, "%s/%s", dir, de->d_name);
-		fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (fd >= 0 && is_saved(fd, p)) {
 			*found = full;
 			break;
@@ -165,12 +174,170 @@ find_rotated(const char *path, const struct follow_pos *p, char **found)
 	return fd;
 }
 
+/* A rotated file being read, continued at p (its fd at p->off). */
+static struct follow *
+old_new(int fd, char *name, const struct follow_pos *p, size_t cap)
+{
+	struct follow *o;
+
+	if ((o = calloc(1, sizeof *o)) == NULL)
+		return NULL;
+	if ((o->buf = malloc(cap)) == NULL) {
+		free(o);
+		return NULL;
+	}
+	o->cap = cap;
+	o->fd = fd;
+	o->name = name;
+	o->pos = *p;
+	o->skipping = p->skipping != 0;
+	o->owned = 1;
+	return o;
+}
+
+static int
+old_slot(const struct follow *f)
+{
+	int i;
+
+	for (i = 0; i < FOLLOW_OLD_MAX; i++)
+		if (f->old[i] == NULL)
+			return i;
+	return -1;
+}
+
+struct between {
+	char *name;
+	struct timespec mtime;
+	dev_t dev;
+	ino_t ino;
+};
+
+static int
+cmp_between(const void *a, const void *b)
+{
+	const struct between *x = a, *y = b;
+
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int
+is_excluded(const struct stat *st, const struct stat *pst,
+    const struct follow_pos *old, int nold)
+{
+	int i;
+
+	if (pst != NULL && st->st_dev == pst->st_dev && st->st_ino == pst->st_ino)
+		return 1;
+	for (i = 0; i < nold; i++)
+		if (st->st_dev == old[i].dev && st->st_ino == old[i].ino)
+			return 1;
+	return 0;
+}
+
+/*
+ * The saved file was found rotated (at fd): read too the files rotated
+ * after it, from their start, in free rotated slots.  Returns how many
+ * could not be taken (no slot left, out of memory).
+ */
+static int
+add_between(struct follow *f, int savedfd, const struct follow_pos *old,
+    int nold)
+{
+	const char *slash = strrchr(f->path, '/'), *base;
+	struct between c[FOLLOW_OLD_MAX * 4];
+	struct stat sst, pst, st;
+	struct dirent *de;
+	struct follow_pos z;
+	char *dir, *full, first;
+	size_t blen;
+	int nc = 0, missed = 0, seen = 0, i, slot, fd, havep;
+	DIR *d;
+
+	if (fstat(savedfd, &sst) != 0)
+		return 0;
+	havep = stat(f->path, &pst) == 0;
+	base = slash == NULL ? f->path : slash + 1;
+	blen = strlen(base);
+	dir = slash == NULL ? strdup(".") :
+	    fed_strdup_n(f->path, slash == f->path ? 1 :
+	    (size_t)(slash - f->path));
+	if (dir == NULL || (d = opendir(dir)) == NULL) {
+		free(dir);
+		return 1;
+	}
+	while ((de = readdir(d)) != NULL && seen++ < DIR_SCAN_MAX) {
+		if (strncmp(de->d_name, base, blen) != 0 ||
+		    (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+			continue;
+		if ((full = malloc(strlen(dir) + strlen(de->d_name) + 2)) == NULL) {
+			missed++;
+			break;
+		}
+		sprintf(full, "%s/%s", dir, de->d_name);
+		fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (st.st_dev == sst.st_dev && st.st_ino == sst.st_ino) ||
+		    is_excluded(&st, havep ? &pst : NULL, old, nold) ||
+		    cmp_between(&(struct between){ "", st.st_mtim, 0, 0 },
+		    &(struct between){ "", sst.st_mtim, 0, 0 }) <= 0 ||
+		    pread(fd, &first, 1, 0) != 1 || first < '0' || first > '9') {
+			if (fd >= 0)
+				close(fd);
+			free(full);
+			continue;
+		}
+		close(fd);
+		if (nc == (int)(sizeof c / sizeof c[0])) {
+			missed++;
+			free(full);
+			continue;
+		}
+		c[nc++] = (struct between){ full, st.st_mtim, st.st_dev,
+		    st.st_ino };
+	}
+	closedir(d);
+	free(dir);
+	qsort(c, (size_t)nc, sizeof c[0], cmp_between);
+	for (i = 0; i < nc; i++) {
+		struct follow *o;
+
+		memset(&z, 0, sizeof z);
+		z.dev = c[i].dev;
+		z.ino = c[i].ino;
+		/* One slot stays free for the saved file when it is done. */
+		slot = old_slot(f);
+		if (slot < 0 || slot == FOLLOW_OLD_MAX - 1 ||
+		    (fd = open(c[i].name, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+		    O_NONBLOCK)) < 0) {
+			missed++;
+			free(c[i].name);
+			continue;
+		}
+		if (!is_saved(fd, &z) || (o = old_new(fd, c[i].name, &z,
+		    f->cap)) == NULL) {
+			close(fd);
+			missed++;
+			free(c[i].name);
+			continue;
+		}
+		f->old[slot] = o;
+		f->old_ms[slot] = 0;
+	}
+	return missed;
+}
+
 int
 follow_open(struct follow *f, const char *path, const struct follow_pos *saved,
-    int *lost, struct fed_err *err)
+    const struct follow_pos *old, int nold, int *lost, struct fed_err *err)
 {
+	struct follow *o;
 	char *found;
-	int fd;
+	int fd, i, slot;
 
 	memset(f, 0, sizeof *f);
 	f->fd = -1;
@@ -182,27 +349,51 @@ follow_open(struct follow *f, const char *path, const struct follow_pos *saved,
 	}
 	if (buf_init(f, err) != 0)
 		goto fail;
+	/* The rotated files that were still being read, where they were. */
+	for (i = 0; i < nold && i < FOLLOW_OLD_MAX; i++) {
+		if ((fd = find_rotated(path, &old[i], &found)) < 0) {
+			++*lost;
+			continue;
+		}
+		slot = old_slot(f);
+		if (lseek(fd, old[i].off, SEEK_SET) < 0 || slot < 0 ||
+		    (o = old_new(fd, found, &old[i], f->cap)) == NULL) {
+			close(fd);
+			free(found);
+			++*lost;
+			continue;
+		}
+		f->old[slot] = o;
+		f->old_ms[slot] = 0;	/* set at the first poll */
+	}
+	if (nold > FOLLOW_OLD_MAX)
+		*lost += nold - FOLLOW_OLD_MAX;
 	if (saved == NULL)
 		return open_path(f, err) == 0 ? 0 : (follow_close(f, NULL, NULL), -1);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd >= 0 && is_saved(fd, saved)) {
-		if (set_name(f, path) != 0)
+		if (set_name(f, path) != 0) {
+			close(fd);
 			goto sysfail;
+		}
 	} else {
 		if (fd >= 0)
 			close(fd);
-		/* Rotated while we were away: finish the old file first. */
+		/* Rotated while we were away: finish the old file first,
+		 * and read the ones rotated after it. */
 		if ((fd = find_rotated(path, saved, &found)) < 0) {
-			*lost = 1;
+			++*lost;
 			return open_path(f, err) == 0 ? 0 :
 			    (follow_close(f, NULL, NULL), -1);
 		}
 		free(f->name);
 		f->name = found;
 		f->rotated_ms = 1;	/* long ago: switch once it is quiet */
+		*lost += add_between(f, fd, old, nold);
 	}
 	f->fd = fd;
 	f->pos = *saved;
+	f->skipping = saved->skipping != 0;
 	if (lseek(fd, saved->off, SEEK_SET) < 0)
 		goto sysfail;
 	return 0;
@@ -213,7 +404,9 @@ fail:
 	return -1;
 }
 
-/* Deliver the whole lines in the buffer; keep the rest. */
+/* Deliver the whole lines in the buffer; keep the rest.  pos.off stays
+ * at a line start: the bytes of an over-long line dropped so far are
+ * counted in f->skip until its end. */
 static int
 deliver(struct follow *f, follow_fn fn, void *arg)
 {
@@ -227,6 +420,8 @@ deliver(struct follow *f, follow_fn fn, void *arg)
 		f->pos.line++;
 		if (f->skipping) {
 			f->skipping = 0;	/* the end of the long line */
+			f->pos.off += f->skip;
+			f->skip = 0;
 		} else if (n > FOLLOW_LINE_MAX) {
 			if (fn(arg, f->name, f->pos.line, NULL, 0,
 			    "line too long") != 0)
@@ -238,13 +433,13 @@ deliver(struct follow *f, follow_fn fn, void *arg)
 		p = nl + 1;
 	}
 	n = (size_t)(end - p);
-	if (n > FOLLOW_LINE_MAX) {
+	if (f->skipping || n > FOLLOW_LINE_MAX) {
 		/* No newline in sight: drop what we have and say so once. */
 		if (!f->skipping && fn(arg, f->name, f->pos.line + 1, NULL, 0,
 		    "line too long") != 0)
 			return -1;
 		f->skipping = 1;
-		f->pos.off += (off_t)n;
+		f->skip += (off_t)n;
 		n = 0;
 	}
 	memmove(f->buf, p, n);
@@ -293,6 +488,7 @@ drop_partial(struct follow *f, follow_fn fn, void *arg, const char *why)
 		rc = fn(arg, f->name, f->pos.line + 1, NULL, 0, why);
 	f->len = 0;
 	f->skipping = 0;
+	f->skip = 0;
 	return rc;
 }
 
@@ -341,6 +537,7 @@ retire(struct follow *f, int64_t now_ms, follow_fn fn, void *arg)
 	o->len = f->len;
 	o->cap = f->cap;
 	o->skipping = f->skipping;
+	o->skip = f->skip;
 	o->pos = f->pos;
 	o->owned = 1;
 	f->old[slot] = o;
@@ -350,6 +547,7 @@ retire(struct follow *f, int64_t now_ms, follow_fn fn, void *arg)
 	f->buf = buf;
 	f->len = 0;
 	f->skipping = 0;
+	f->skip = 0;
 	return 0;
 }
 
@@ -365,10 +563,12 @@ poll_old(struct follow *f, int64_t now_ms, follow_fn fn, void *arg,
 	for (i = 0; i < FOLLOW_OLD_MAX; i++) {
 		if ((o = f->old[i]) == NULL)
 			continue;
-		before = o->pos.off + (off_t)o->len;
+		if (f->old_ms[i] == 0)
+			f->old_ms[i] = now_ms;	/* continued after a resume */
+		before = o->pos.off + o->skip + (off_t)o->len;
 		if (follow_poll(o, now_ms, fn, arg, err) < 0)
 			return -1;
-		if (o->pos.off + (off_t)o->len != before)
+		if (o->pos.off + o->skip + (off_t)o->len != before)
 			f->old_ms[i] = now_ms;
 		else if (now_ms - f->old_ms[i] >= FOLLOW_OLD_QUIET_MS) {
 			old_end(o, fn, arg);
@@ -407,7 +607,7 @@ follow_poll(struct follow *f, int64_t now_ms, follow_fn fn, void *arg,
 			fed_err_set(err, "%s: %s", f->name, strerror(errno));
 			return -1;
 		}
-		if (st.st_size < f->pos.off + (off_t)f->len ||
+		if (st.st_size < f->pos.off + f->skip + (off_t)f->len ||
 		    (f->pos.headlen > 0 && (head_hash(f->fd, f->pos.headlen,
 		    &h) != 0 || h != f->pos.headhash))) {
 			if (drop_partial(f, fn, arg,
@@ -481,6 +681,20 @@ follow_position(struct follow *f, struct follow_pos *p)
 		}
 	}
 	*p = f->pos;
+	p->skipping = f->skipping;
+}
+
+int
+follow_old_positions(struct follow *f, struct follow_pos *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < FOLLOW_OLD_MAX; i++)
+		if (f->old[i] != NULL) {
+			p[n] = f->old[i]->pos;
+			p[n++].skipping = f->old[i]->skipping;
+		}
+	return n;
 }
 
 void
@@ -510,25 +724,29 @@ follow_close(struct follow *f, follow_fn fn, void *arg)
 }
 
 void
-follow_pos_write(FILE *fp, const struct follow_pos *p)
+follow_pos_write(FILE *fp, const char *tag, const struct follow_pos *p)
 {
-	fprintf(fp, "pos\t%ju\t%ju\t%jd\t%" PRIu64 "\t%" PRIu32 "\t%016" PRIx64
-	    "\n", (uintmax_t)p->dev, (uintmax_t)p->ino, (intmax_t)p->off,
-	    p->line, p->headlen, p->headhash);
+	fprintf(fp, "%s\t%ju\t%ju\t%jd\t%" PRIu64 "\t%" PRIu32 "\t%016" PRIx64
+	    "\t%u\n", tag, (uintmax_t)p->dev, (uintmax_t)p->ino,
+	    (intmax_t)p->off, p->line, p->headlen, p->headhash,
+	    p->skipping ? 1u : 0u);
 }
 
 int
-follow_pos_parse(const char *line, size_t n, struct follow_pos *p)
+follow_pos_parse(const char *line, size_t n, const char *tag,
+    struct follow_pos *p)
 {
 	char buf[256], *s, *e;
 	unsigned long long v[5];
+	size_t tl = strlen(tag);
 	int i;
 
-	if (n >= sizeof buf || n < 4 || memcmp(line, "pos\t", 4) != 0)
+	if (n >= sizeof buf || n < tl + 1 || memcmp(line, tag, tl) != 0 ||
+	    line[tl] != '\t')
 		return -1;
 	memcpy(buf, line, n);
 	buf[n] = '\0';
-	s = buf + 4;
+	s = buf + tl + 1;
 	for (i = 0; i < 5; i++) {
 		if (*s < '0' || *s > '9')
 			return -1;
@@ -538,11 +756,14 @@ follow_pos_parse(const char *line, size_t n, struct follow_pos *p)
 			return -1;
 		s = e + 1;
 	}
-	if (strlen(s) != 16 || v[4] > FOLLOW_HEAD || v[2] > INT64_MAX)
+	if (strlen(s) != 18 || s[16] != '\t' || (s[17] != '0' && s[17] != '1') ||
+	    v[4] > FOLLOW_HEAD || v[2] > INT64_MAX)
 		return -1;
-	for (e = s; *e != '\0'; e++)
+	for (e = s; e < s + 16; e++)
 		if (!((*e >= '0' && *e <= '9') || (*e >= 'a' && *e <= 'f')))
 			return -1;
+	p->skipping = s[17] == '1';
+	s[16] = '\0';
 	p->dev = (dev_t)v[0];
 	p->ino = (ino_t)v[1];
 	p->off = (off_t)v[2];

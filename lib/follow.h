@@ -36,6 +36,8 @@ struct follow_pos {
 	uint64_t line;
 	uint32_t headlen;	/* bytes hashed, at most FOLLOW_HEAD */
 	uint64_t headhash;
+	uint32_t skipping;	/* 1: the line at off is over-long, already
+				 * reported: skip it silently */
 };
 
 /*
@@ -56,6 +58,7 @@ struct follow {
 	char *buf;
 	size_t len, cap;	/* bytes at pos.off not yet delivered */
 	int skipping;		/* inside an over-long line */
+	off_t skip;		/* ... bytes of it dropped past pos.off */
 	int64_t rotated_ms;	/* the path names another file since */
 	int eof;		/* a plain fd reached its end */
 	int owned;		/* a rotated file: close fd at the end */
@@ -71,15 +74,27 @@ struct follow {
 int follow_fd(struct follow *, int fd, const char *name, struct fed_err *);
 
 /*
- * Follow `path`.  With a saved position, continue there: in the same
- * file if the path still names it, else in the file that has its
- * identity in the same directory (a rotated log, e.g. PATH.1), to its
- * end, then the path from its start.  If the saved file is gone, start
- * the path from its beginning (*lost is then set: lines may be lost).
- * A path that does not exist yet is waited for.
+ * Follow `path`, a regular file (anything else is refused: a FIFO or a
+ * device cannot be followed or resumed).  With a saved position,
+ * continue there: in the same file if the path still names it, else in
+ * the file that has its identity in the same directory (a rotated log,
+ * e.g. PATH.1), to its end, then the path from its start.  The files
+ * rotated between the saved one and the path (PATH.1 when the saved file
+ * is PATH.2 now: two rotations while away) are found by name (PATH.* or
+ * PATH-*, regular, starting with a digit, as a log line does, so not
+ * compressed) and modification time (newer than the saved file) and read
+ * from their start.  The `nold` rotated files that were still being read
+ * (saved by follow_old_positions) are found by identity and continued.
+ * *lost counts what cannot be found: the saved file (the path is then
+ * read from its beginning), a rotated file, or rotated files beyond
+ * FOLLOW_OLD_MAX.  A path that does not exist yet is waited for.
  */
 int follow_open(struct follow *, const char *path, const struct follow_pos *,
-    int *lost, struct fed_err *);
+    const struct follow_pos *old, int nold, int *lost, struct fed_err *);
+
+/* The positions of the rotated files still being read, at most
+ * FOLLOW_OLD_MAX; returns how many. */
+int follow_old_positions(struct follow *, struct follow_pos *);
 
 /*
  * Deliver what can be read now, at most about 64 MiB; then notice
@@ -103,9 +118,11 @@ void follow_end_old(struct follow *, follow_fn, void *);
  * in rotated files still read are reported too. */
 void follow_close(struct follow *, follow_fn, void *);
 
-/* The saved position as one text line `pos DEV INO OFF LINE HLEN HASH`,
- * and back; follow_pos_parse 0 or -1. */
-void follow_pos_write(FILE *, const struct follow_pos *);
-int follow_pos_parse(const char *line, size_t n, struct follow_pos *);
+/* The saved position as one text line `TAG DEV INO OFF LINE HLEN HASH
+ * SKIPPING` (TAG `pos`, or `old` for a rotated file), and back;
+ * follow_pos_parse 0 or -1. */
+void follow_pos_write(FILE *, const char *tag, const struct follow_pos *);
+int follow_pos_parse(const char *line, size_t n, const char *tag,
+    struct follow_pos *);
 
 #endif

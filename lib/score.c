@@ -1,8 +1,12 @@
 /* score.c: fedstat's per-partner tally of the verdict log, states and score. */
+#include <sys/random.h>
+
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "list.h"
 #include "policy.h"
@@ -25,35 +29,73 @@ score_state_name(enum score_state s)
 }
 
 /*
- * A fast 64-bit hash of a short string: eight bytes a step, each mixed by
- * a multiply, and a final avalanche (MurmurHash3's fmix64).  The sets key
- * on it alone, so it must spread well; it need not resist an attacker,
- * who could only make two of their own URIs count once.
+ * SipHash-2-4 (Aumasson and Bernstein) of a short string under the
+ * tally's key: a log cannot be crafted to make its values collide (in
+ * the sets or the group index) without the key, which never leaves the
+ * process but in the resume file (mode 0600).
  */
-static uint64_t
-hash64(const char *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15u ^ (n * 0xff51afd7ed558ccdu), w;
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND do {							\
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
+} while (0)
 
-	while (n >= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x87c37b91114253d5u;
-		h ^= h >> 29;
-		p += 8;
-		n -= 8;
+static uint64_t
+load_le64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 |
+	    (uint64_t)u[3] << 24 | (uint64_t)u[4] << 32 |
+	    (uint64_t)u[5] << 40 | (uint64_t)u[6] << 48 | (uint64_t)u[7] << 56;
+}
+
+static uint64_t
+hash64(const uint64_t key[2], const char *p, size_t n)
+{
+	uint64_t v0 = key[0] ^ 0x736f6d6570736575u;
+	uint64_t v1 = key[1] ^ 0x646f72616e646f6du;
+	uint64_t v2 = key[0] ^ 0x6c7967656e657261u;
+	uint64_t v3 = key[1] ^ 0x7465646279746573u;
+	uint64_t m, b = (uint64_t)n << 56;
+	size_t i, left = n & 7;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		m = load_le64(p + i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
 	}
-	if (n > 0) {
-		w = 0;
-		memcpy(&w, p, n);
-		h = (h ^ w) * 0x87c37b91114253d5u;
-		h ^= h >> 29;
+	switch (left) {
+	case 7: b |= (uint64_t)(unsigned char)p[i + 6] << 48; /* FALLTHROUGH */
+	case 6: b |= (uint64_t)(unsigned char)p[i + 5] << 40; /* FALLTHROUGH */
+	case 5: b |= (uint64_t)(unsigned char)p[i + 4] << 32; /* FALLTHROUGH */
+	case 4: b |= (uint64_t)(unsigned char)p[i + 3] << 24; /* FALLTHROUGH */
+	case 3: b |= (uint64_t)(unsigned char)p[i + 2] << 16; /* FALLTHROUGH */
+	case 2: b |= (uint64_t)(unsigned char)p[i + 1] << 8; /* FALLTHROUGH */
+	case 1: b |= (uint64_t)(unsigned char)p[i]; break;
+	default: break;
 	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdu;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53u;
-	h ^= h >> 33;
-	return h != 0 ? h : 1;	/* 0 marks an empty slot */
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	b = v0 ^ v1 ^ v2 ^ v3;
+	return b != 0 ? b : 1;	/* 0 marks an empty slot */
+}
+
+uint64_t
+score_hash(const struct score *s, const char *p, size_t n)
+{
+	return hash64(s->key, p, n);
 }
 
 /* ---- sets of hashes ---- */
@@ -110,6 +152,13 @@ score_init(struct score *s, enum score_by by, const struct conf *c,
 	s->allow = allow;
 	s->block = block;
 	s->since_ms = since_ms;
+	s->newest_ms = INT64_MIN;
+	/* getrandom(2) does not fail for 16 bytes once the pool is ready;
+	 * should it, the clock and the address still vary per process. */
+	if (getrandom(s->key, sizeof s->key, 0) != (ssize_t)sizeof s->key) {
+		s->key[0] = (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15u;
+		s->key[1] = (uint64_t)time(NULL) * 0xff51afd7ed558ccdu;
+	}
 }
 
 static void
@@ -166,9 +215,10 @@ tab_grow(struct score *s)
 	return 0;
 }
 
-/* The group named name[0..n) ("-" when n is 0), created if new. */
+/* The group named name[0..n) ("-" when n is 0), created if new; NULL
+ * when out of memory, or (*full set) when SCORE_GROUPS_MAX are there. */
 static struct score_group *
-group_get(struct score *s, const char *name, size_t n)
+group_get(struct score *s, const char *name, size_t n, int *full)
 {
 	struct score_group *g, **ng;
 	uint64_t h;
@@ -178,7 +228,7 @@ group_get(struct score *s, const char *name, size_t n)
 		name = "-";
 		n = 1;
 	}
-	h = hash64(name, n);
+	h = hash64(s->key, name, n);
 	if (s->tabcap != 0)
 		for (j = (uint32_t)h & (s->tabcap - 1); s->tab[j].idx != 0;
 		    j = (j + 1) & (s->tabcap - 1)) {
@@ -188,6 +238,10 @@ group_get(struct score *s, const char *name, size_t n)
 			if (g->namelen == n && memcmp(g->name, name, n) == 0)
 				return g;
 		}
+	if (s->ng >= SCORE_GROUPS_MAX) {
+		*full = 1;
+		return NULL;
+	}
 	if ((uint64_t)(s->ng + 1) * 2 > s->tabcap &&
 	    (s->ng >= UINT32_MAX / 4 || tab_grow(s) != 0))
 		return NULL;
@@ -220,17 +274,26 @@ group_get(struct score *s, const char *name, size_t n)
 
 /* Note a peer (or, by peer, a partner) the group was seen with. */
 static int
-group_peer(struct score_group *g, struct fed_str p)
+group_peer(const struct score *s, struct score_group *g, struct fed_str p)
 {
 	uint64_t h;
 	int r;
 
 	if (p.n == 0)
 		return 0;
-	h = hash64(p.p, p.n);
-	if (h == g->last_peer)		/* the common case: as before */
+	/* The common case, as before: compared, not hashed. */
+	if (p.n == g->last_peer_n && memcmp(p.p, g->last_peer_s, p.n) == 0)
+		return 0;
+	h = hash64(s->key, p.p, p.n);
+	if (h == g->last_peer)
 		return 0;
 	g->last_peer = h;
+	if (p.n <= sizeof g->last_peer_s) {
+		memcpy(g->last_peer_s, p.p, p.n);
+		g->last_peer_n = (unsigned char)p.n;
+	} else {
+		g->last_peer_n = 0;
+	}
 	if (g->peers.n >= SCORE_PEERS_COUNT_MAX)
 		return 0;
 	if ((r = hset_add(&g->peers, h)) < 0)
@@ -253,13 +316,86 @@ status_code(struct fed_str m)
 	return (m.p[0] - '0') * 100 + (m.p[1] - '0') * 10 + (m.p[2] - '0');
 }
 
+static void group_list(struct score *, struct score_group *);
+
+static int64_t
+slot_width(const struct score *s)
+{
+	int64_t w = (int64_t)s->c->report_period * 1000 / SCORE_SLOTS;
+
+	return w > 0 ? w : 1;
+}
+
+/* Count a response in its slot of the report_period ring (a slot holds
+ * one width of time; an older line than its slot holds is not counted
+ * there: it is out of the window anyway). */
+static void
+win_put(struct score_group *g, int64_t w, int64_t t, uint32_t ok,
+    uint32_t fail)
+{
+	int64_t start = t >= 0 ? t / w * w : -((-t + w - 1) / w) * w;
+	uint64_t k = (uint64_t)(start / w) % SCORE_SLOTS;
+	struct score_slot_resp *sl = &g->win[k];
+
+	if (start > sl->start_ms || (sl->ok == 0 && sl->fail == 0)) {
+		sl->start_ms = start;
+		sl->ok = sl->fail = 0;
+	} else if (start < sl->start_ms) {
+		return;
+	}
+	sl->ok = sl->ok + ok < sl->ok ? UINT32_MAX : sl->ok + ok;
+	sl->fail = sl->fail + fail < sl->fail ? UINT32_MAX : sl->fail + fail;
+}
+
+static void
+win_add(struct score *s, struct score_group *g, int64_t t, uint32_t ok,
+    uint32_t fail)
+{
+	win_put(g, slot_width(s), t, ok, fail);
+}
+
+/* The responses within report_period of the newest line read: the
+ * slots that start after it began, as state.c counts. */
+static void
+win_sum(const struct score *s, const struct score_group *g, unsigned *ok,
+    unsigned *fail)
+{
+	int64_t cutoff = s->newest_ms - (int64_t)s->c->report_period * 1000;
+	uint64_t o = 0, f = 0;
+	int i;
+
+	for (i = 0; i < SCORE_SLOTS; i++)
+		if ((g->win[i].ok != 0 || g->win[i].fail != 0) &&
+		    g->win[i].start_ms > cutoff) {
+			o += g->win[i].ok;
+			f += g->win[i].fail;
+		}
+	*ok = o > UINT32_MAX ? UINT32_MAX : (unsigned)o;
+	*fail = f > UINT32_MAX ? UINT32_MAX : (unsigned)f;
+}
+
+/* How many URI hashes a group keeps: twice its limit, at most
+ * SCORE_URIS_MAX; past that only the state matters. */
+static uint32_t
+uri_cap(struct score *s, struct score_group *g)
+{
+	unsigned long limit;
+
+	if (!g->listed)
+		group_list(s, g);
+	limit = score_uri_limit(s, g);
+	if (limit == 0 || limit >= SCORE_URIS_MAX / 2)
+		return SCORE_URIS_MAX;
+	return (uint32_t)limit * 2;
+}
+
 struct score_group *
 score_line(struct score *s, const char *line, size_t n, int *oom,
     struct fed_err *err)
 {
 	struct vlog_rec r;
 	struct score_group *g;
-	int code;
+	int code, full = 0;
 
 	*oom = 0;
 	s->lines++;
@@ -272,9 +408,20 @@ score_line(struct score *s, const char *line, size_t n, int *oom,
 		err->msg[0] = '\0';
 		return NULL;
 	}
-	if ((g = s->by == SCORE_BY_PEER ? group_get(s, r.peer.p, r.peer.n) :
-	    group_get(s, r.partner.p, r.partner.n)) == NULL)
-		goto oom;
+	s->line_ms = r.time_ms;
+	if (r.time_ms > s->newest_ms)
+		s->newest_ms = r.time_ms;
+	if ((g = s->by == SCORE_BY_PEER ? group_get(s, r.peer.p, r.peer.n,
+	    &full) : group_get(s, r.partner.p, r.partner.n, &full)) == NULL) {
+		if (!full)
+			goto oom;
+		/* Counted as malformed: reported, never fatal. */
+		s->malformed++;
+		fed_err_set(err, "more than %u %s: line not counted",
+		    SCORE_GROUPS_MAX, s->by == SCORE_BY_PEER ? "peers" :
+		    "partners");
+		return NULL;
+	}
 	g->messages++;
 	if (g->first_ms == 0 || r.time_ms < g->first_ms)
 		g->first_ms = r.time_ms;
@@ -287,7 +434,11 @@ score_line(struct score *s, const char *line, size_t n, int *oom,
 		break;
 	case VERDICT_LIMIT:
 		g->limited++;
-		g->l_suspicious += r.reason == REASON_SUSPICIOUS;
+		if (r.reason == REASON_SUSPICIOUS) {
+			g->l_suspicious++;
+			if (r.time_ms > g->l_suspicious_ms)
+				g->l_suspicious_ms = r.time_ms;
+		}
 		break;
 	case VERDICT_REFUSE:
 		g->refused++;
@@ -296,19 +447,23 @@ score_line(struct score *s, const char *line, size_t n, int *oom,
 		break;
 	case VERDICT_OBSERVE:
 		code = status_code(r.method);
-		if (code >= 200 && code <= 299)
+		if (code >= 200 && code <= 299) {
 			g->ok++;
-		else if (code >= 300 && s->c->failure_code[code])
+			win_add(s, g, r.time_ms, 1, 0);
+		} else if (code >= 300 && s->c->failure_code[code]) {
 			g->fail++;
+			win_add(s, g, r.time_ms, 0, 1);
+		}
 		break;
 	}
 	if (r.verdict != VERDICT_OBSERVE && r.uri.n > 0 && !g->uris_capped) {
-		if (g->uris.n >= SCORE_URIS_MAX)
+		if (g->uris.n >= uri_cap(s, g))
 			g->uris_capped = 1;
-		else if (hset_add(&g->uris, hash64(r.uri.p, r.uri.n)) < 0)
+		else if (hset_add(&g->uris, hash64(s->key, r.uri.p,
+		    r.uri.n)) < 0)
 			goto oom;
 	}
-	if (group_peer(g, s->by == SCORE_BY_PEER ? r.partner : r.peer) != 0)
+	if (group_peer(s, g, s->by == SCORE_BY_PEER ? r.partner : r.peer) != 0)
 		goto oom;
 	return g;
 oom:
@@ -352,16 +507,20 @@ score_relist(struct score *s)
 		s->g[i]->listed = 0;
 }
 
-static int
-allowlisted(const struct score_group *g)
+int
+score_allowlisted(const struct score *s, const struct score_group *g)
 {
-	return (g->on_allow || g->allowlisted_last) && !g->on_block;
+	/* The log's word only when the lists could not be read: an old
+	 * `accept allowlisted` line must not outlive the entry. */
+	if (s->allow == NULL && s->block == NULL)
+		return g->allowlisted_last;
+	return g->on_allow && !g->on_block;
 }
 
 unsigned long
 score_uri_limit(const struct score *s, const struct score_group *g)
 {
-	if (!allowlisted(g))
+	if (!score_allowlisted(s, g))
 		return s->c->max_uris;
 	/* An allow-listed partner is held to its entry's own limit only. */
 	return g->allow_max_uris >= 0 ? (unsigned long)g->allow_max_uris : 0;
@@ -375,31 +534,32 @@ score_fail_share(const struct score_group *g)
 	return (double)g->fail / (double)(g->ok + g->fail);
 }
 
-static unsigned
-clamp_u(uint64_t v)
-{
-	return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
-}
-
 void
 score_eval(struct score *s, struct score_group *g)
 {
 	const struct conf *c = s->c;
 	unsigned long limit;
-	unsigned ok = clamp_u(g->ok), fail = clamp_u(g->fail);
+	unsigned ok, fail;
 	double share;
-	int judged;
+	int judged, recent;
 
 	if (!g->listed)
 		group_list(s, g);
+	/* fedgate judges by the responses of the last report_period. */
+	win_sum(s, g, &ok, &fail);
 	limit = score_uri_limit(s, g);
 	/* fedgate judges only discovered partners by their responses. */
-	judged = !allowlisted(g);
+	judged = !score_allowlisted(s, g);
+	/* fedgate keeps a partner suspicious only while its failure share is
+	 * high within report_period: a `limit suspicious` line counts while
+	 * it is within report_period of the newest line read. */
+	recent = g->l_suspicious > 0 && g->l_suspicious_ms > s->newest_ms -
+	    (int64_t)c->report_period * 1000;
 	if (g->r_blocked > 0 || g->on_block)
 		g->state = SCORE_BLOCKED;
 	else if (g->r_watch > 0)
 		g->state = SCORE_WATCH;
-	else if (g->l_suspicious > 0 || (judged && policy_suspicious(ok, fail,
+	else if (recent || (judged && policy_suspicious(ok, fail,
 	    c->suspect_min_responses, c->suspect_fail_share)))
 		g->state = SCORE_SUSPICIOUS;
 	else if (policy_near(g->uris.n, limit) || (judged && policy_suspicious(
@@ -456,17 +616,24 @@ score_save(const struct score *s, FILE *fp)
 	uint32_t j;
 	unsigned k;
 
-	fprintf(fp, "lines\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n",
-	    s->lines, s->skipped, s->malformed);
+	fprintf(fp, "key\t%016" PRIx64 "%016" PRIx64 "\n", s->key[0], s->key[1]);
+	fprintf(fp, "lines\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRId64
+	    "\n", s->lines, s->skipped, s->malformed, s->newest_ms);
 	for (i = 0; i < s->ng; i++) {
 		g = s->g[i];
 		fprintf(fp, "group\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
 		    "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%"
-		    PRIu64 "\t%" PRIu64 "\t%d\t%d\t%" PRId64 "\t%" PRId64 "\n",
+		    PRIu64 "\t%" PRIu64 "\t%d\t%d\t%" PRId64 "\t%" PRId64 "\t%"
+		    PRId64 "\n",
 		    g->name, g->messages, g->accepted, g->limited, g->refused,
 		    g->ok, g->fail, g->r_watch, g->r_blocked, g->l_suspicious,
 		    g->allowlisted_last, g->uris_capped, g->first_ms,
-		    g->last_ms);
+		    g->last_ms, g->l_suspicious_ms);
+		for (k = 0; k < SCORE_SLOTS; k++)
+			if (g->win[k].ok != 0 || g->win[k].fail != 0)
+				fprintf(fp, "win\t%" PRId64 "\t%" PRIu32 "\t%"
+				    PRIu32 "\n", g->win[k].start_ms,
+				    g->win[k].ok, g->win[k].fail);
 		for (k = 0; k < g->npeer_names; k++)
 			fprintf(fp, "peername\t%s\n", g->peer_name[k]);
 		for (j = 0; j < g->peers.cap; j++)
@@ -529,7 +696,47 @@ num_i64(struct fed_str f, int64_t *v)
 	}
 	if (num_u64(f, &x) != 0)
 		return -1;
-	*v = neg ? -(int64_t)x : (int64_t)x;
+	/* Range first: -(int64_t)x overflows for 2^63, the cast above it. */
+	if (!neg && x > (uint64_t)INT64_MAX)
+		return -1;
+	if (neg && x > (uint64_t)INT64_MAX + 1)
+		return -1;
+	if (neg)
+		*v = x == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)x;
+	else
+		*v = (int64_t)x;
+	return 0;
+}
+
+/* A name as vlog_parse takes a field: printable ASCII (no tab), every
+ * backslash starting a valid escape, not too long. */
+static int
+valid_name(struct fed_str f)
+{
+	size_t i;
+
+	if (f.n == 0 || f.n > VLOG_LINE_MAX)
+		return -1;
+	for (i = 0; i < f.n; i++) {
+		unsigned char c = (unsigned char)f.p[i];
+
+		if (c < 0x20 || c > 0x7e)
+			return -1;
+		if (c != '\\')
+			continue;
+		if (i + 1 < f.n && (f.p[i + 1] == '\\' || f.p[i + 1] == 't' ||
+		    f.p[i + 1] == 'n' || f.p[i + 1] == 'r')) {
+			i++;
+			continue;
+		}
+		if (i + 3 < f.n && f.p[i + 1] == 'x' &&
+		    isxdigit((unsigned char)f.p[i + 2]) &&
+		    isxdigit((unsigned char)f.p[i + 3])) {
+			i += 3;
+			continue;
+		}
+		return -1;
+	}
 	return 0;
 }
 
@@ -559,21 +766,34 @@ int
 score_load_line(struct score *s, const char *line, size_t n,
     struct fed_err *err)
 {
-	struct fed_str f[16];
+	struct fed_str f[17];
 	struct score_group *g;
 	uint64_t u[9], h, flag[2];
-	int nf, i;
+	int nf, i, full = 0;
 
-	if ((nf = split(line, n, f, 16)) < 1)
+	if ((nf = split(line, n, f, 17)) < 1)
 		goto bad;
+	if (fed_str_eq(f[0], "key")) {
+		/* Before any group: the sets hold hashes under it. */
+		if (nf != 2 || f[1].n != 32 || s->ng != 0)
+			goto bad;
+		f[1].n = 16;
+		if (hex_u64(f[1], &s->key[0]) != 0)
+			goto bad;
+		f[1].p += 16;
+		if (hex_u64(f[1], &s->key[1]) != 0)
+			goto bad;
+		return 0;
+	}
 	if (fed_str_eq(f[0], "lines")) {
-		if (nf != 4 || num_u64(f[1], &s->lines) || num_u64(f[2],
-		    &s->skipped) || num_u64(f[3], &s->malformed))
+		if (nf != 5 || num_u64(f[1], &s->lines) || num_u64(f[2],
+		    &s->skipped) || num_u64(f[3], &s->malformed) ||
+		    num_i64(f[4], &s->newest_ms))
 			goto bad;
 		return 0;
 	}
 	if (fed_str_eq(f[0], "group")) {
-		if (nf != 15 || f[1].n == 0)
+		if (nf != 16 || valid_name(f[1]) != 0)
 			goto bad;
 		for (i = 0; i < 9; i++)
 			if (num_u64(f[2 + i], &u[i]) != 0)
@@ -581,8 +801,14 @@ score_load_line(struct score *s, const char *line, size_t n,
 		if (num_u64(f[11], &flag[0]) || num_u64(f[12], &flag[1]) ||
 		    flag[0] > 1 || flag[1] > 1)
 			goto bad;
-		if ((g = group_get(s, f[1].p, f[1].n)) == NULL)
-			goto oom;
+		if ((g = group_get(s, f[1].p, f[1].n, &full)) == NULL) {
+			if (!full)
+				goto oom;
+			fed_err_set(err, "more than %u groups",
+			    SCORE_GROUPS_MAX);
+			errno = EINVAL;
+			return -1;
+		}
 		if (g->messages != 0) {
 			fed_err_set(err, "group saved twice");
 			return -1;
@@ -598,16 +824,30 @@ score_load_line(struct score *s, const char *line, size_t n,
 		g->l_suspicious = u[8];
 		g->allowlisted_last = (int)flag[0];
 		g->uris_capped = (int)flag[1];
-		if (num_i64(f[13], &g->first_ms) || num_i64(f[14], &g->last_ms))
+		if (num_i64(f[13], &g->first_ms) || num_i64(f[14],
+		    &g->last_ms) || num_i64(f[15], &g->l_suspicious_ms))
 			goto bad;
 		return 0;
 	}
 	/* The other records belong to the group before them. */
-	if (s->ng == 0 || nf != 2)
+	if (s->ng == 0)
 		goto bad;
 	g = s->g[s->ng - 1];
+	if (fed_str_eq(f[0], "win")) {
+		int64_t start;
+
+		if (nf != 4 || num_i64(f[1], &start) || num_u64(f[2], &u[0]) ||
+		    num_u64(f[3], &u[1]) || u[0] > UINT32_MAX ||
+		    u[1] > UINT32_MAX)
+			goto bad;
+		/* Re-aligned to the current report_period. */
+		win_add(s, g, start, (uint32_t)u[0], (uint32_t)u[1]);
+		return 0;
+	}
+	if (nf != 2)
+		goto bad;
 	if (fed_str_eq(f[0], "peername")) {
-		if (g->npeer_names >= SCORE_PEER_NAMES || f[1].n == 0)
+		if (g->npeer_names >= SCORE_PEER_NAMES || valid_name(f[1]) != 0)
 			goto bad;
 		if ((g->peer_name[g->npeer_names] = fed_strdup_n(f[1].p,
 		    f[1].n)) == NULL)
@@ -629,8 +869,10 @@ score_load_line(struct score *s, const char *line, size_t n,
 	}
 bad:
 	fed_err_set(err, "not a saved tally line");
+	errno = EINVAL;
 	return -1;
 oom:
 	fed_err_set(err, "%s", strerror(ENOMEM));
+	errno = ENOMEM;
 	return -1;
 }

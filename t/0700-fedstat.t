@@ -82,8 +82,22 @@ expect "--since an RFC 3339 time" fedstat -c "$T/fed.conf" --since 2026-11-22T00
 awk -F '\t' '$1 == "good.example" { print $2, $3, $7, $13 }' "$T/out" >"$T/got"
 echo "2 1 1 e2:5061" >"$T/want"
 cmp_file "... counts only the later lines" "$T/want" "$T/got"
-expect "--since a duration" fedstat -c "$T/fed.conf" --since 1h
-[ ! -s "$T/out" ]; ok $? "... every line of 2026-11-22 is older than an hour ago"
+# --since a duration, on a log written relative to now (not the clock of
+# the day the test was written): 2 h, 50 min and 10 min ago.
+ago() { date -u -d "@$(( $(date +%s) - $1 ))" +%Y-%m-%dT%H:%M:%S.000Z; }
+{
+	L "$(ago 7200)" e1:5061 old.example MESSAGE a@example.com accept discovered - n1
+	L "$(ago 3000)" e1:5061 mid.example MESSAGE b@example.com accept discovered - n2
+	L "$(ago 600)" e1:5061 new.example MESSAGE c@example.com accept discovered - n3
+} >"$T/now.log"
+expect "--since a duration" fedstat -c "$T/fed.conf" --since 1h "$T/now.log"
+cut -f1 "$T/out" | sort >"$T/got"
+printf 'mid.example\nnew.example\n' >"$T/want"
+cmp_file "... the lines of the last hour only" "$T/want" "$T/got"
+expect "--since 30m" fedstat -c "$T/fed.conf" --since 30m "$T/now.log"
+cut -f1 "$T/out" >"$T/got"
+echo new.example >"$T/want"
+cmp_file "... the last half hour only" "$T/want" "$T/got"
 
 expect "--by peer" fedstat -c "$T/fed.conf" --by peer
 grep_file "... a row per peer, with its partners" \
@@ -116,9 +130,41 @@ while [ "$i" -lt 8 ]; do
 done >"$T/own.log"
 expect "allow-listed partners" fedstat -c "$T/fed.conf" "$T/own.log"
 awk -F '\t' '{ print $1, $6, $10, $11 }' "$T/out" >"$T/got"
-printf 'own.example 8 near 80.0\nfree.example 8 ok 0.0\n' >"$T/want"
-cmp_file "... held to their entry's max_uris only (8 of 10: near; none: ok)" "$T/want" "$T/got"
+printf 'own.example 8 near 80.0\nfree.example 8 ok 0.8\n' >"$T/want"
+cmp_file "... held to their entry's max_uris only; an old allowlisted line of a partner no longer listed does not exempt it" "$T/want" "$T/got"
 printf 'friend.example\n' >"$D/allow"
+# The log's word on allow-listing counts only when the lists are unread.
+mkdir -p "$T/adir"; sed "s|^allow_list = .*|allow_list = $T/adir|" "$T/fed.conf" >"$T/nolist.conf"
+expect "lists unreadable" fedstat -c "$T/nolist.conf" "$T/own.log"
+grep_file "... said so" "lists not consulted" "$T/err"
+awk -F '\t' '$1 == "free.example" { print $6, $10, $11 }' "$T/out" >"$T/got"
+echo "8 ok 0.0" >"$T/want"
+cmp_file "... then the allowlisted lines say it is allow-listed" "$T/want" "$T/got"
+# --suggest: a partner whose old lines say allowlisted, now off the list
+{
+	L $T1 e9:5061 was.example MESSAGE a@example.com accept allowlisted - w1
+	L $T2 e9:5061 was.example MESSAGE b@example.com refuse watch 403 w2
+} >"$T/was.log"
+expect "--suggest, a partner taken off the allow list" fedstat -c "$T/fed.conf" --suggest "$T/was.log"
+echo was.example >"$T/want"
+cmp_file "... is suggested: the list, not its old log line, decides" "$T/want" "$T/out"
+
+# a `limit suspicious` line older than report_period (60m) no longer
+# makes a partner suspicious; a `refuse watch` line keeps it watched
+{
+	L 2026-11-22T00:00:00.000Z e1:5061 was-s.example OPTIONS a@example.com limit suspicious 503 x1
+	L 2026-11-22T00:00:00.000Z e1:5061 was-w.example OPTIONS a@example.com refuse watch 403 x2
+	L 2026-11-22T02:00:00.000Z e1:5061 other.example OPTIONS a@example.com accept discovered - x3
+} >"$T/age.log"
+i=0
+while [ "$i" -lt 20 ]; do
+	L 2026-11-22T00:00:00.000Z e1:5061 was-r.example 404 - observe response - "r$i"
+	i=$((i + 1))
+done >>"$T/age.log"
+expect "old verdicts" fedstat -c "$T/fed.conf" "$T/age.log"
+awk -F '\t' '{ print $1, $8, $10 }' "$T/out" | sort >"$T/got"
+printf 'other.example 0 ok\nwas-r.example 20 ok\nwas-s.example 0 ok\nwas-w.example 0 watch\n' >"$T/want"
+cmp_file "... suspicion (a limit line, responses) ages out after report_period and the failures still count; watch stays" "$T/want" "$T/got"
 
 # escaped names reach JSON intact
 L $T1 'x\x2dy:1' 'we\\ird\x22.example' MESSAGE 'a\x20b@example.com' accept discovered - c9 >"$T/esc.log"
@@ -154,8 +200,13 @@ expect_exit 2 "-f on two logs: usage error" fedstat -c "$T/fed.conf" -f a b
 printf 'max_uris = lots\n' >"$T/bad.conf"
 expect_exit 2 "a bad fed.conf: usage error" fedstat -c "$T/bad.conf"
 grep_file "... naming file and line" "bad.conf:1:" "$T/err"
-expect_exit 3 "a missing log: system error" fedstat -c "$T/fed.conf" "$T/nothere"
+expect_exit 2 "a missing log: input error" fedstat -c "$T/fed.conf" "$T/nothere"
 grep_file "... naming it" "nothere: No such file" "$T/err"
+expect_exit 2 "-f on a device: input error" timeout 10 fedstat -f -c "$T/fed.conf" /dev/null
+mkfifo "$T/fifo"
+expect_exit 2 "-f on a FIFO: input error" timeout 10 fedstat -f -c "$T/fed.conf" "$T/fifo"
+grep_file "... saying why" "fifo: not a regular file" "$T/err"
+expect_exit 2 "-f on /dev/zero: input error, at once" timeout 10 fedstat -f -c "$T/fed.conf" /dev/zero
 
 # ---- a real fedgate run: the demo traffic ----
 G=$T/g

@@ -3,7 +3,10 @@
 # appends, a truncation, a line cut by rotation, kill -9 and --resume
 # (with a rotation while it is down); every line counted exactly once,
 # checked against fedstat on a copy of everything written.  And the
-# redrawn table on a terminal.
+# redrawn table on a terminal; bad resume files; kill -9 while a rotated
+# file is still read, two rotations while down, kill -9 inside an
+# over-long line (positions are line starts); -f on a FIFO, /dev/zero,
+# and a log replaced by a FIFO.
 . "${0%/*}/lib.sh"
 need script timeout
 
@@ -126,11 +129,103 @@ grep_file "... with the table" "^partner  *messages" "$T/tty"
 
 # ---- a bad resume file is refused, naming the line ----
 cp "$R" "$T/bad.resume"
-sed -i '6s/^group\t\([^\t]*\)\t[0-9]*/group\t\1\tmany/' "$T/bad.resume"
+gl=$(grep -n '^group' "$T/bad.resume" | head -1 | cut -d: -f1)
+sed -i "${gl}s/^group\t\([^\t]*\)\t[0-9]*/group\t\1\tmany/" "$T/bad.resume"
 expect_exit 2 "a damaged resume file is refused" timeout 10 fedstat -f -c "$T/fed.conf" --resume "$T/bad.resume" "$LOG"
-grep_file "... naming file and line" "bad.resume:6: not a saved tally line" "$T/err"
+grep_file "... naming file and line" "bad.resume:$gl: not a saved tally line" "$T/err"
+cp "$R" "$T/bad.resume"
+sed -i "${gl}s/^group\t[^\t]*/group\tp\x01.example/" "$T/bad.resume"
+expect_exit 2 "a name with a raw control byte is refused" timeout 10 fedstat -f -c "$T/fed.conf" --resume "$T/bad.resume" "$LOG"
+grep_file "... naming the line" "bad.resume:$gl: not a saved tally line" "$T/err"
 expect_exit 2 "a resume file of another log is refused" timeout 10 fedstat -f -c "$T/fed.conf" --resume "$R" "$T/all"
 grep_file "... saying so" "resume:2: saved for another log" "$T/err"
-echo "fedstat-resume 2" >"$T/v2.resume"
-expect_exit 2 "a resume file of another version is refused" timeout 10 fedstat -f -c "$T/fed.conf" --resume "$T/v2.resume" "$LOG"
-grep_file "... saying so" "v2.resume:1: not a fedstat resume file of version 1" "$T/err"
+echo "fedstat-resume 1" >"$T/v1.resume"
+expect_exit 2 "a resume file of another version is refused" timeout 10 fedstat -f -c "$T/fed.conf" --resume "$T/v1.resume" "$LOG"
+grep_file "... saying so" "v1.resume:1: not a fedstat resume file of version 2" "$T/err"
+
+# ---- kill -9 while a rotated file is still read; two rotations while
+# down; kill -9 inside an over-long line ----
+mkdir -p "$D/b"
+LOG=$D/b/log R=$T/resume2 ALL=$T/all2
+: >"$ALL"
+# chunk7 FIRST: 50 lines through fd 7 (a writer holding a rotated file)
+chunk7() {
+	genlog -n 50 -i "$1" -u 0 -p 7 -d 1000 >"$T/chunk" || return 1
+	cat "$T/chunk" >>"$ALL"
+	cat "$T/chunk" >&7
+}
+# old_saved FILE: the resume file holds FILE's end as a rotated file's
+old_saved() {
+	grep "^old	[0-9]*	$(stat -c %i "$1")	$(stat -c %s "$1")	" "$R"
+}
+write 0 100
+fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out3" 2>"$T/err3" &
+FPID=$!
+wait_for 20 caught_up; ok $? "a second log: read and saved"
+exec 7>>"$LOG"
+mv "$LOG" "$LOG.1"
+write 100 100
+chunk7 200
+wait_for 20 old_saved "$LOG.1"; ok $? "the position in a rotated file still read is saved"
+wait_for 20 caught_up; ok $? "... with the new file's"
+kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
+chunk7 250
+exec 7>&-
+write 300 100
+# two rotations while down (logrotate: log.1 -> log.2, log -> log.1)
+mv "$LOG.1" "$LOG.2"; mv "$LOG" "$LOG.1"
+sleep 0.1
+write 400 100
+sleep 0.1
+mv "$LOG.2" "$LOG.3"; mv "$LOG.1" "$LOG.2"; mv "$LOG" "$LOG.1"
+write 500 100
+fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out4" 2>"$T/err4" &
+FPID=$!
+wait_for 20 caught_up; ok $? "after kill -9 and two rotations, --resume catches up"
+# an over-long line, cut when killed
+head -c 5000 /dev/zero | tr '\0' y >>"$LOG"
+skip_saved() { [ "$(sed -n 4p "$R" | cut -f8)" = 1 ]; }
+wait_for 20 skip_saved; ok $? "inside an over-long line, the saved position is its start, marked"
+off=$(sed -n 4p "$R" | cut -f4) size=$(stat -c %s "$LOG")
+[ "$off" -eq $((size - 5000)) ]; ok $? "... the offset of its first byte ($off)"
+kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
+printf 'yyy\n' >>"$LOG"
+write 600 100
+fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out5" 2>"$T/err5" &
+FPID=$!
+wait_for 20 caught_up; ok $? "resumed inside the long line, it catches up"
+kill -TERM "$FPID"; wait "$FPID"; rc=$?; FPID=
+[ "$rc" -eq 0 ]; ok $? "SIGTERM: exit 0"
+awk -F '\t' 'NF == 13' "$T/out5" >"$T/final"
+fedstat -c "$T/fed.conf" "$ALL" >"$T/want"
+total=$(wc -l <"$ALL")
+[ "$total" -eq 700 ]; ok $? "700 lines written ($total)"
+cmp_file "every line counted exactly once across kill -9, a rotated file, two rotations while down" "$T/want" "$T/final"
+cat "$T/err3" "$T/err4" "$T/err5" >"$T/errs"
+printf 'fedstat: %s:101: line too long\nfedstat: 1 malformed line of 701 skipped\n' "$LOG" >"$T/want"
+cat "$T/err4" "$T/err5" >"$T/got"
+cmp_file "no loss reported, the long line reported once and counted once" "$T/want" "$T/got"
+[ ! -s "$T/err3" ]; ok $? "the first run had nothing to say"
+
+# ---- -f refuses what it cannot follow; a stop is bounded ----
+mkfifo "$T/fifo"
+expect_exit 2 "-f on a FIFO: input error" timeout 10 fedstat -f -c "$T/fed.conf" "$T/fifo"
+expect_exit 2 "-f on /dev/zero: input error, at once" timeout 10 fedstat -f -c "$T/fed.conf" /dev/zero
+# the log replaced by a FIFO while followed: an error, not a hang
+mkdir -p "$D/c"; printf '' >"$D/c/log"
+timeout -s KILL 20 fedstat -f -c "$T/fed.conf" "$D/c/log" >"$T/out6" 2>"$T/err6" &
+FPID=$!
+sleep 0.5
+mv "$D/c/log" "$D/c/log.1"; mkfifo "$D/c/log"
+wait "$FPID"; rc=$?; FPID=
+[ "$rc" -eq 3 ]; ok $? "the log replaced by a FIFO while followed: exit 3, no hang ($rc)"
+grep_file "... saying why" "not a regular file" "$T/err6"
+
+# ---- the saved file gone while down: said so, the new log read whole ----
+rm -f "$D/b/log" "$D/b/log".*
+LOG=$D/b/log
+genlog -n 50 -i 700 -u 0 -p 7 -d 1000 >"$LOG"
+timeout -s INT 5 fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out7" 2>"$T/err7"
+grep_file "the saved file gone: a warning names the loss" "1 file of the log (saved in $R.*not counted" "$T/err7"
+sum=$(awk -F '\t' 'NF == 13 { s += $2 } END { print s + 0 }' "$T/out7")
+[ "$sum" -eq 750 ]; ok $? "... the tally goes on: 700 saved + 50 new lines ($sum)"

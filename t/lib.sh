@@ -13,7 +13,12 @@ case $SHARED in /*) ;; *) SHARED=$TOP/$SHARED ;; esac
 PATH=$B/bin:$B/t/helper:$PATH
 export PATH
 unset FEDKIT_CONF
-T=$(mktemp -d "${TMPDIR:-/tmp}/fedkit-t.XXXXXX")
+# A scratch directory or nothing: with an empty T every path below
+# would land in /.
+T=$(mktemp -d "${TMPDIR:-/tmp}/fedkit-t.XXXXXX") && [ -n "$T" ] && [ -d "$T" ] || {
+	echo "t/lib.sh: cannot make a scratch directory under ${TMPDIR:-/tmp}" >&2
+	exit 1
+}
 _n=0 _failed=0 _cleanups=
 
 _t_exit() {

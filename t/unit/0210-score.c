@@ -11,6 +11,8 @@ static struct conf c;
 static void
 one(struct score *s, const char *line, int len)
 {
+	if (len < 0)
+		len = (int)strlen(line);
 	struct fed_err err;
 	int oom;
 
@@ -113,6 +115,32 @@ main(void)
 	is_str(score_state_name(g->state), "suspicious",
 	    "a limit suspicious line: suspicious");
 
+	/* ... while it is within report_period of the newest line */
+	one(&s, "2026-11-22T01:00:01.000Z\t-\tlater.example\tMESSAGE\t"
+	    "a@example.com\taccept\tdiscovered\t-\tc", -1);
+	g = find(&s, "lsusp.example");
+	score_eval(&s, g);
+	is_str(score_state_name(g->state), "ok",
+	    "a limit suspicious line older than report_period: ok");
+	/* (a watch stays: fedgate keeps it until cleared) */
+	g = find(&s, "susp.example");
+	score_eval(&s, g);
+	ok(g->state == SCORE_OK && g->fail == 10 && g->ok == 10,
+	    "responses older than report_period: not suspicious, still counted");
+	feed(&s, 10, "2026-11-22T01:00:01.000Z\t1.2.3.4:5061\tsusp.example\t"
+	    "404\t-\tobserve\tresponse\t-\tc%d");
+	feed(&s, 10, "2026-11-22T01:00:01.000Z\t1.2.3.4:5061\tsusp.example\t"
+	    "200\t-\tobserve\tresponse\t-\tc%d");
+	score_eval(&s, g);
+	is_str(score_state_name(g->state), "suspicious",
+	    "... 20 recent ones, half failures: suspicious again");
+
+	/* URI hashes are kept up to twice the limit */
+	feed(&s, 2100, REQ("cap.example", "refuse", "not_local", "404"));
+	g = find(&s, "cap.example");
+	ok(g->uris.n == 2000 && g->uris_capped, "URIs stored up to 2 x "
+	    "max_uris, then capped (%u)", g->uris.n);
+
 	/* allow-listed: responses do not judge it, no URI limit */
 	feed(&s, 900, REQ("big.example", "accept", "allowlisted", "-"));
 	feed(&s, 30, RESP("big.example", "404"));
@@ -187,6 +215,62 @@ main(void)
 	is_long((long)g->uris.n, 800, "... URIs seen before are not new");
 	ok(score_load_line(&s2, "uri\tzz", 6, &err) == -1,
 	    "a bad saved line is refused");
+	ok(s2.key[0] == s.key[0] && s2.key[1] == s.key[1],
+	    "the hash key is saved and loaded");
+	{
+		struct score s3;
+
+		score_init(&s3, SCORE_BY_PARTNER, &c, NULL, NULL, INT64_MIN);
+		ok(s3.key[0] != s.key[0] && score_hash(&s3, "a@b", 3) !=
+		    score_hash(&s, "a@b", 3), "each tally draws its own key");
+		/* SipHash-2-4's reference vector: key 00..0f, input 00..0e */
+		{
+			char in[15];
+			int k;
+
+			for (k = 0; k < 15; k++)
+				in[k] = (char)k;
+			s3.key[0] = UINT64_C(0x0706050403020100);
+			s3.key[1] = UINT64_C(0x0f0e0d0c0b0a0908);
+			ok(score_hash(&s3, in, 15) == UINT64_C(0xa129ca6149be45e5),
+			    "the hash is SipHash-2-4 (reference vector)");
+		}
+		score_free(&s3);
+	}
+	/* saved numbers and names are checked before use */
+#define GRP(name, first) "group\t" name "\t1\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t" first "\t0\t0"
+	{
+		static const struct {
+			const char *line;
+			int want;
+			const char *what;
+		} cases[] = {
+			{ GRP("i1.example", "-9223372036854775808"), 0,
+			    "INT64_MIN loads" },
+			{ GRP("i2.example", "9223372036854775807"), 0,
+			    "INT64_MAX loads" },
+			{ GRP("i3.example", "9223372036854775808"), -1,
+			    "INT64_MAX + 1 is refused" },
+			{ GRP("i4.example", "-9223372036854775809"), -1,
+			    "INT64_MIN - 1 is refused" },
+			{ GRP("i5.example", "99999999999999999999"), -1,
+			    "20 digits are refused" },
+			{ GRP("a\x01" "b", "0"), -1, "a raw control byte in a name" },
+			{ GRP("a\\qb", "0"), -1, "a bad escape in a name" },
+			{ GRP("a\xe9" "b", "0"), -1, "a byte >= 0x80 in a name" },
+			{ GRP("a\\x2db", "0"), 0, "an escape as logged" },
+			{ "peername\tp\x7f" "q", -1, "DEL in a peer name" },
+			{ "peername\tp q:1", 0, "a peer name as logged" },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof cases / sizeof cases[0]; k++)
+			is_long(score_load_line(&s2, cases[k].line,
+			    strlen(cases[k].line), &err), cases[k].want,
+			    "%s", cases[k].what);
+		g = find(&s2, "i1.example");
+		ok(g != NULL && g->first_ms == INT64_MIN, "... as INT64_MIN");
+	}
 	free(buf);
 	score_free(&s2);
 	score_free(&s);

@@ -1,4 +1,6 @@
 /* 0211-follow.c: the tail -F reader: lines whole, rotation, truncation, resume. */
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +80,7 @@ main(void)
 	snprintf(rot2, sizeof rot2, "%s/log.2", dir);
 	memset(&s, 0, sizeof s);
 
-	ok(follow_open(&f, log, NULL, &lost, &err) == 0 && f.fd < 0,
+	ok(follow_open(&f, log, NULL, NULL, 0, &lost, &err) == 0 && f.fd < 0,
 	    "a missing log is waited for");
 	append(log, "a\nb\nc");
 	settle(&f, &s, &now);
@@ -152,15 +154,15 @@ main(void)
 	/* save and resume in the same file */
 	follow_position(&f, &pos);
 	fp = open_memstream(&buf, &len);
-	follow_pos_write(fp, &pos);
+	follow_pos_write(fp, "pos", &pos);
 	fclose(fp);
 	follow_close(&f, NULL, NULL);
 	memset(&pos, 0, sizeof pos);
-	ok(follow_pos_parse(buf, len - 1, &pos) == 0, "the position parses");
+	ok(follow_pos_parse(buf, len - 1, "pos", &pos) == 0, "the position parses");
 	free(buf);
 	append(log, "n\n");
 	memset(&s, 0, sizeof s);
-	ok(follow_open(&f, log, &pos, &lost, &err) == 0 && !lost,
+	ok(follow_open(&f, log, &pos, NULL, 0, &lost, &err) == 0 && !lost,
 	    "resume in the same file");
 	settle(&f, &s, &now);
 	is_long(s.lines, 1, "... only the line written since");
@@ -173,7 +175,7 @@ main(void)
 	rename(log, rot);
 	append(log, "p\n");
 	memset(&s, 0, sizeof s);
-	ok(follow_open(&f, log, &pos, &lost, &err) == 0 && !lost,
+	ok(follow_open(&f, log, &pos, NULL, 0, &lost, &err) == 0 && !lost,
 	    "resume finds the rotated file by its identity");
 	settle(&f, &s, &now);
 	is_long(s.lines, 2, "... its rest, then the new file");
@@ -186,15 +188,92 @@ main(void)
 	unlink(rot);
 	append(log, "q\n");
 	memset(&s, 0, sizeof s);
-	ok(follow_open(&f, log, &pos, &lost, &err) == 0 && lost,
+	ok(follow_open(&f, log, &pos, NULL, 0, &lost, &err) == 0 && lost,
 	    "the saved file gone: said so");
 	settle(&f, &s, &now);
 	is_long(s.lines, 1, "... and the log read from its start");
 	follow_close(&f, NULL, NULL);
 
-	ok(follow_pos_parse("pos\t1\t2\t3", 9, &pos) == -1,
+	ok(follow_pos_parse("pos\t1\t2\t3", 9, "pos", &pos) == -1,
 	    "a short position is refused");
+
+	/* a position inside an over-long line names its start */
+	memset(line, 'y', sizeof line - 2);
+	line[sizeof line - 2] = '\0';
+	append(log, line);
+	memset(&s, 0, sizeof s);
+	ok(follow_open(&f, log, NULL, NULL, 0, &lost, &err) == 0, "open again");
+	settle(&f, &s, &now);
+	is_long(s.problems, 1, "a long line without its end yet: reported");
+	follow_position(&f, &pos);
+	is_long((long)pos.off, 2, "... the saved offset is its start (after q)");
+	ok(pos.skipping == 1, "... marked as being skipped");
+	follow_close(&f, NULL, NULL);
+	append(log, "zz\nr\n");
+	memset(&s, 0, sizeof s);
+	ok(follow_open(&f, log, &pos, NULL, 0, &lost, &err) == 0 && !lost,
+	    "resume inside the long line");
+	settle(&f, &s, &now);
+	is_long(s.problems, 0, "... not reported twice");
+	is_long(s.lines, 1, "... and the next line counts once");
+	is_str(s.last, "r", "... r");
+	follow_position(&f, &pos);
+	is_long((long)pos.line, 3, "... line numbers go on");
+	follow_close(&f, NULL, NULL);
+
+	/* a rotated file still read is saved and continued */
+	unlink(rot);
+	unlink(rot2);
+	memset(&s, 0, sizeof s);
+	ok(follow_open(&f, log, &pos, NULL, 0, &lost, &err) == 0 && !lost,
+	    "resume again");
+	rename(log, rot);
+	append(log, "s\n");
+	settle(&f, &s, &now);
+	is_long(s.lines, 1, "the new file after a rotation");
+	{
+		struct follow_pos oldp[FOLLOW_OLD_MAX];
+		int nold = follow_old_positions(&f, oldp);
+
+		is_long(nold, 1, "one rotated file still read");
+		follow_position(&f, &pos);
+		follow_close(&f, NULL, NULL);
+		append(rot, "t\n");
+		append(log, "u\n");
+		memset(&s, 0, sizeof s);
+		ok(follow_open(&f, log, &pos, oldp, nold, &lost, &err) == 0 &&
+		    !lost, "resume with the rotated file's position");
+		settle(&f, &s, &now);
+		is_long(s.lines, 2, "... what both files got since");
+		follow_position(&f, &pos);
+		follow_close(&f, NULL, NULL);
+	}
+
+	/* two rotations while stopped: the file between is read too */
+	unlink(rot);
+	append(log, "v\n");
+	rename(log, rot);
+	sleep(1);	/* (mtimes apart on any file system) */
+	append(log, "2026 w\n");
+	rename(rot, rot2);
+	rename(log, rot);
+	append(log, "x\n");
+	memset(&s, 0, sizeof s);
+	ok(follow_open(&f, log, &pos, NULL, 0, &lost, &err) == 0 && !lost,
+	    "resume after two rotations");
+	settle(&f, &s, &now);
+	is_long(s.lines, 3, "... the saved file, the one between, the new one");
+	follow_close(&f, NULL, NULL);
+
+	/* only a regular file is followed */
 	unlink(log);
+	if (mkfifo(log, 0600) != 0)
+		diag("mkfifo failed");
+	ok(follow_open(&f, log, NULL, NULL, 0, &lost, &err) == -1 &&
+	    strstr(err.msg, "not a regular file") != NULL,
+	    "a FIFO is refused at once (%s)", err.msg);
+	unlink(log);
+	unlink(rot);
 	unlink(rot2);
 	rmdir(dir);
 	return done_testing();
