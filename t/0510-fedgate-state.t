@@ -4,15 +4,7 @@
 . "${0%/*}/lib.sh"
 
 D=$T/g
-mkdir -p "$D"
-cat >"$T/fed.conf" <<EOF
-local_domains = example.com
-allow_list = $D/allow
-block_list = $D/block
-state_dir = $D/state
-verdict_log = $D/log
-edge_cache = $D/edges
-EOF
+scratch_conf "$D"
 : >"$D/allow"; : >"$D/block"
 
 # ---- 8 processes, one partner, one state directory ----

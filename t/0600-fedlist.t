@@ -4,17 +4,7 @@
 . "${0%/*}/lib.sh"
 
 D=$T/d
-mkdir -p "$D"
-cat >"$T/fed.conf" <<EOF
-local_domains = example.com
-allow_list = $D/allow
-block_list = $D/block
-state_dir = $D/state
-verdict_log = $D/log
-edge_cache = $D/edges
-max_uris = 5
-suspect_min_responses = 4
-EOF
+scratch_conf "$D" 'max_uris = 5' 'suspect_min_responses = 4'
 C="-c $T/fed.conf"
 fl() { fedlist $C "$@"; }
 

@@ -5,15 +5,7 @@
 . "${0%/*}/lib.sh"
 
 D=$T/d
-mkdir -p "$D"
-cat >"$T/fed.conf" <<EOF
-local_domains = example.com
-allow_list = $D/allow
-block_list = $D/block
-state_dir = $D/state
-verdict_log = $D/log
-edge_cache = $D/edges
-EOF
+scratch_conf "$D"
 C="-c $T/fed.conf"
 
 # cmds LIST PREFIX: 1,000 one-line add commands, each its own rewrite.

@@ -6,15 +6,7 @@
 need tmux
 
 D=$T/d
-mkdir -p "$D"
-cat >"$T/fed.conf" <<EOF
-local_domains = example.com
-allow_list = $D/allow
-block_list = $D/block
-state_dir = $D/state
-verdict_log = $D/log
-edge_cache = $D/edges
-EOF
+scratch_conf "$D"
 printf 'contoso.com\ncontrol.example\nfabrikam.example\n' >"$D/allow"
 HIST=$T/history
 # One tmux server (socket) per run: a server being killed may still hold

@@ -7,15 +7,7 @@
 need python3
 
 D=$T/s
-mkdir -p "$D"
-cat >"$T/fed.conf" <<EOF
-local_domains = example.com
-allow_list = $D/allow
-block_list = $D/block
-state_dir = $D/state
-verdict_log = $D/log
-edge_cache = $D/edges
-EOF
+scratch_conf "$D"
 printf 'friend.example\n' >"$D/allow"
 printf 'listed.example\n' >"$D/block"
 

@@ -11,15 +11,7 @@
 need script timeout
 
 D=$T/f
-mkdir -p "$D"
-cat >"$T/fed.conf" <<EOF
-local_domains = example.com
-allow_list = $D/allow
-block_list = $D/block
-state_dir = $D/state
-verdict_log = $D/log
-edge_cache = $D/edges
-EOF
+scratch_conf "$D"
 : >"$D/allow"; : >"$D/block"
 LOG=$D/log R=$T/resume ALL=$T/all
 : >"$ALL"

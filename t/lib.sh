@@ -31,6 +31,24 @@ _t_exit() {
 trap '_t_exit' EXIT
 trap 'exit 130' INT TERM
 
+# scratch_conf DIR [LINE...]: write $T/fed.conf for a fedgate with our
+# domain example.com and every file it keeps under DIR (made here): the
+# lists, the state, the verdict log (DIR/log) and the edge cache; extra
+# fed.conf lines follow.
+scratch_conf() {
+	_sd=$1; shift
+	mkdir -p "$_sd" || return 1
+	{
+		echo "local_domains = example.com"
+		echo "allow_list = $_sd/allow"
+		echo "block_list = $_sd/block"
+		echo "state_dir = $_sd/state"
+		echo "verdict_log = $_sd/log"
+		echo "edge_cache = $_sd/edges"
+		for _l in "$@"; do echo "$_l"; done
+	} >"$T/fed.conf"
+}
+
 # at_exit FUNC: run FUNC when the script ends (stop peers and the like).
 at_exit() { _cleanups="$1 $_cleanups"; }
 
