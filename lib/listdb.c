@@ -273,6 +273,28 @@ init(struct listdb *db, const char *path, int options_allowed,
 }
 
 int
+listdb_index_stale(const char *path)
+{
+	struct stat st, ist;
+	uint64_t count;
+	char *ip;
+	int fd, stale = 1;
+
+	if (stat(path, &st) != 0)
+		return 0;	/* no text: nothing to index */
+	if ((ip = fed_concat(path, LISTDB_IDX_SUFFIX)) == NULL)
+		return 1;
+	fd = open(ip, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	free(ip);
+	if (fd < 0)
+		return 1;
+	if (fstat(fd, &ist) == 0 && index_matches(fd, &ist, &st, &count))
+		stale = 0;
+	close(fd);
+	return stale;
+}
+
+int
 listdb_open(struct listdb *db, const char *path, int options_allowed,
     struct fed_err *err)
 {

@@ -135,6 +135,14 @@ int listdb_lookup(const struct listdb *, const char *domain,
 /* Number of entries. */
 size_t listdb_count(const struct listdb *);
 
+/*
+ * Is PATH.idx missing, or built from another text than PATH as it is now
+ * (a hand edit, or an editor killed between its two renames)?  The same
+ * header check listdb_open makes; 0 when PATH itself does not exist.
+ * fedlist calls it holding PATH.lock, which listdb_open would wait for.
+ */
+int listdb_index_stale(const char *path);
+
 void listdb_close(struct listdb *);
 
 /*

@@ -804,52 +804,6 @@ plan_rm(const struct listedit_file *f, const struct listedit_batch *b,
 	*ned = n;
 }
 
-/*
- * Is PATH.idx missing or built from another text than PATH as it is now
- * (a hand edit, or an editor killed between renaming the text and its
- * index)?  The header as listdb.h describes it; only what decides
- * "stale" is compared (listdb_open checks the same fields).  Called
- * holding PATH.lock; listdb_open itself would wait for that lock.
- */
-static int
-index_stale(const char *path)
-{
-	struct {
-		char magic[32];
-		uint64_t ino, size;
-		int64_t sec, nsec;
-		uint64_t count, reserved;
-	} h;
-	char magic[32];
-	struct stat st, ist;
-	char *ip;
-	int fd, stale = 1;
-
-	if (stat(path, &st) != 0)
-		return 0;	/* no text: nothing to index */
-	if ((ip = fed_concat(path, LISTDB_IDX_SUFFIX)) == NULL)
-		return 1;
-	fd = open(ip, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	free(ip);
-	if (fd < 0)
-		return 1;
-	memset(magic, 0, sizeof magic);
-	memcpy(magic, LISTDB_MAGIC, sizeof LISTDB_MAGIC - 1);
-	if (fstat(fd, &ist) == 0 && S_ISREG(ist.st_mode) &&
-	    ist.st_size >= LISTDB_HDR_SIZE &&
-	    pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
-	    memcmp(h.magic, magic, sizeof magic) == 0 &&
-	    h.ino == (uint64_t)st.st_ino &&
-	    h.size == (uint64_t)st.st_size &&
-	    h.sec == (int64_t)st.st_mtim.tv_sec &&
-	    h.nsec == (int64_t)st.st_mtim.tv_nsec &&
-	    h.count == ((uint64_t)ist.st_size - LISTDB_HDR_SIZE) /
-	    sizeof(uint32_t))
-		stale = 0;
-	close(fd);
-	return stale;
-}
-
 int
 listedit_apply(const char *allow_path, const char *block_path,
     enum listedit_which which, enum listedit_op op, struct listedit_batch *b,
@@ -945,7 +899,7 @@ listedit_apply(const char *allow_path, const char *block_path,
 		 * hand edit, a killed editor) is repaired here, or fedgate
 		 * would parse the whole list in every process until the
 		 * next change. */
-		if (f.exists && index_stale(path) &&
+		if (f.exists && listdb_index_stale(path) &&
 		    list_index_write(path, opts, 1, &ierr) != 0) {
 			fed_err_set(err, "%s: index not rebuilt: %s", path,
 			    ierr.msg);
