@@ -92,32 +92,27 @@ out_add(struct outbuf *o, const char *p, size_t n)
 struct conf_watch {
 	struct conf *c;
 	const char *arg;	/* -c, or NULL */
-	struct stat st;
+	struct fed_ident id;
 	int64_t checked_ms;
 };
-
-static int
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
 
 static void
 conf_recheck(struct conf_watch *w, struct gate *g, int64_t now)
 {
 	struct fed_err err;
 	struct conf fresh;
+	struct fed_ident id;
 	struct stat st;
 
 	if (w->c->path == NULL || now - w->checked_ms < 1000)
 		return;
 	w->checked_ms = now;
-	if (stat(w->c->path, &st) != 0 || same_file(&st, &w->st))
+	if (stat(w->c->path, &st) != 0)
 		return;
-	w->st = st;
+	fed_ident_of(&id, &st);
+	if (fed_ident_same(&id, &w->id))
+		return;
+	w->id = id;
 	if (conf_load(&fresh, w->c->path, &err) != 0) {
 		fed_warnx("%s (keeping the running configuration)", err.msg);
 		conf_free(&fresh);
@@ -519,8 +514,9 @@ main(int argc, char *argv[])
 	cw.c = &c;
 	cw.arg = conf_path;
 	cw.checked_ms = gate_now_ms();
-	if (c.path != NULL && stat(c.path, &cw.st) != 0)
-		memset(&cw.st, 0, sizeof cw.st);
+	memset(&cw.id, 0, sizeof cw.id);
+	if (c.path != NULL && stat(c.path, &st) == 0)
+		fed_ident_of(&cw.id, &st);
 	if (sock) {
 		struct relay_opts ro;
 

@@ -209,21 +209,7 @@ static void
 note_ident(struct edges *ed, const struct stat *st)
 {
 	ed->exists = 1;
-	ed->dev = st->st_dev;
-	ed->ino = st->st_ino;
-	ed->size = st->st_size;
-	ed->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-	    st->st_mtim.tv_nsec;
-}
-
-static int
-same_ident(const struct edges *ed, int exists, const struct stat *st)
-{
-	if (exists != ed->exists)
-		return 0;
-	return !exists || (st->st_dev == ed->dev && st->st_ino == ed->ino &&
-	    st->st_size == ed->size && (int64_t)st->st_mtim.tv_sec *
-	    1000000000 + st->st_mtim.tv_nsec == ed->mtime_ns);
+	fed_ident_of(&ed->id, st);
 }
 
 /* edges_load, also telling how many lines were bad (skipped). */
@@ -286,22 +272,23 @@ int
 edges_refresh(struct edges *ed, int64_t now_ms, struct fed_err *err)
 {
 	struct edges fresh;
+	struct fed_ident now_id;
 	struct stat st;
 	size_t nbad;
-	int exists;
 
 	if (ed->path == NULL || now_ms - ed->checked_ms < 1000)
 		return 0;
 	ed->checked_ms = now_ms;
-	exists = stat(ed->path, &st) == 0;
-	if (same_ident(ed, exists, &st))
+	memset(&now_id, 0, sizeof now_id);
+	if (stat(ed->path, &st) == 0)
+		fed_ident_of(&now_id, &st);
+	if (fed_ident_same(&ed->id, &now_id))
 		return 0;
 	if (load(&fresh, ed->path, &nbad, err) != 0 && nbad == 0) {
 		/* Unreadable: keep what we had, but take the file's
 		 * identity, so it is tried again once it changes. */
 		ed->exists = fresh.exists;
-		if (fresh.exists)
-			note_ident(ed, &st);
+		ed->id = now_id;
 		edges_free(&fresh);
 		return -1;
 	}

@@ -30,11 +30,8 @@ struct edges {
 	char *path;
 	struct edge *v;		/* sorted by domain */
 	size_t n;
-	int exists;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	int64_t mtime_ns;
+	int exists;		/* the file exists (missing: empty) */
+	struct fed_ident id;	/* the file loaded, for edges_refresh */
 	int64_t checked_ms;
 };
 

@@ -1,4 +1,6 @@
 /* fed.c: slices, library errors and the tools' diagnostics. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -177,4 +179,26 @@ fed_concat(const char *a, const char *b)
 		memcpy(s + na, b, nb + 1);
 	}
 	return s;
+}
+
+void
+fed_ident_of(struct fed_ident *id, const struct stat *st)
+{
+	id->exists = 1;
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+}
+
+int
+fed_ident_same(const struct fed_ident *a, const struct fed_ident *b)
+{
+	if (a->exists != b->exists)
+		return 0;
+	if (a->exists != 1)
+		return 1;
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_ns == b->mtime_ns;
 }

@@ -2,6 +2,8 @@
 #ifndef FED_H
 #define FED_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +39,22 @@ int fed_str_caseeq(struct fed_str, const char *);
 /* A new NUL-terminated copy of n bytes of a slice, which (unlike
  * strndup's argument) need not be a C string; NULL if out of memory. */
 char *fed_strdup_n(const char *p, size_t n);
+/*
+ * Which file a path names, as far as noticing an edit or a replacement
+ * needs: a list, the edge cache and fed.conf are reloaded when it
+ * changes.  exists: 1 yes, 0 no (ENOENT), -1 could not be told.
+ */
+struct fed_ident {
+	int exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+};
+struct stat;
+void fed_ident_of(struct fed_ident *, const struct stat *);	/* exists = 1 */
+int fed_ident_same(const struct fed_ident *, const struct fed_ident *);
+
 /* A new string a followed by b (for PATH.lock and the like); NULL if out
  * of memory. */
 char *fed_concat(const char *a, const char *b);

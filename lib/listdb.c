@@ -51,44 +51,22 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-ident_of(struct listdb_ident *id, const struct stat *st)
-{
-	id->exists = 1;
-	id->dev = st->st_dev;
-	id->ino = st->st_ino;
-	id->size = st->st_size;
-	id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-	    st->st_mtim.tv_nsec;
-}
-
 /* A file that cannot be stat()ed for another reason than ENOENT counts as
  * changed (exists = -1), so the reopen reports why. */
 static void
-ident_stat(struct listdb_ident *id, const char *path)
+ident_stat(struct fed_ident *id, const char *path)
 {
 	struct stat st;
 
 	memset(id, 0, sizeof *id);
 	if (stat(path, &st) == 0)
-		ident_of(id, &st);
+		fed_ident_of(id, &st);
 	else if (errno != ENOENT)
 		id->exists = -1;
 }
 
-static int
-ident_eq(const struct listdb_ident *a, const struct listdb_ident *b)
-{
-	if (a->exists != b->exists)
-		return 0;
-	if (a->exists != 1)
-		return 1;
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	    a->mtime_ns == b->mtime_ns;
-}
-
 static void
-text_ident(const struct listdb *db, struct listdb_ident *id)
+text_ident(const struct listdb *db, struct fed_ident *id)
 {
 	memset(id, 0, sizeof *id);
 	id->exists = db->exists;
@@ -198,7 +176,7 @@ open_try(struct listdb *db, int parse_ok, struct fed_err *err)
 	unload(db);
 	if ((ifd = open(db->idxpath, O_RDONLY | O_CLOEXEC | O_NOCTTY)) != -1 &&
 	    fstat(ifd, &ist) == 0)
-		ident_of(&db->idx, &ist);
+		fed_ident_of(&db->idx, &ist);
 	if ((fd = open(db->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
 		saved = errno;
 		if (ifd != -1)
@@ -327,7 +305,7 @@ listdb_open(struct listdb *db, const char *path, int options_allowed,
 int
 listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 {
-	struct listdb_ident t, i, cur;
+	struct fed_ident t, i, cur;
 	struct listdb nd;
 	int r;
 
@@ -338,12 +316,12 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 	ident_stat(&t, db->path);
 	ident_stat(&i, db->idxpath);
 	text_ident(db, &cur);
-	if (ident_eq(&t, &cur) && ident_eq(&i, &db->idx)) {
+	if (fed_ident_same(&t, &cur) && fed_ident_same(&i, &db->idx)) {
 		db->busy_since_ms = 0;
 		return 0;
 	}
-	if (db->bad.exists && ident_eq(&t, &db->bad) &&
-	    ident_eq(&i, &db->bad_idx) && now_ms >= db->bad_ms &&
+	if (db->bad.exists && fed_ident_same(&t, &db->bad) &&
+	    fed_ident_same(&i, &db->bad_idx) && now_ms >= db->bad_ms &&
 	    now_ms - db->bad_ms < LISTDB_RETRY_MS)
 		return 0;	/* refused already; the old list stays */
 	if (init(&nd, db->path, db->options_allowed, err) == -1)

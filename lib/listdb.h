@@ -58,15 +58,6 @@
 /* How long refresh leaves files it could not load alone. */
 #define LISTDB_RETRY_MS 60000
 
-/* Which file a path names now: refresh compares these. */
-struct listdb_ident {
-	int exists;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	int64_t mtime_ns;
-};
-
 struct listdb {
 	char *path;
 	char *idxpath;		/* PATH.idx */
@@ -79,11 +70,11 @@ struct listdb {
 	off_t size;
 	int64_t mtime_ns;
 	/* PATH.idx when the list was opened: refresh notices a new index */
-	struct listdb_ident idx;
+	struct fed_ident idx;
 	/* the last text and index refresh could not load: not parsed again
 	 * (every second, in every process) until one of them changes or
 	 * LISTDB_RETRY_MS have passed (the failure may have been ENOMEM) */
-	struct listdb_ident bad, bad_idx;
+	struct fed_ident bad, bad_idx;
 	int64_t bad_ms;
 	int64_t checked_ms;	/* last identity check (listdb_refresh) */
 	int64_t busy_since_ms;	/* refresh waiting for a writer, or 0 */
