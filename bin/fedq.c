@@ -1,6 +1,4 @@
 /* fedq.c: find partner edges through DNS SRV and fill the edge cache. */
-#include <sys/time.h>
-
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -67,15 +65,6 @@ struct fedq {
 	int64_t now_ms;
 	int nomem;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* Normalize one domain; 0, or -1 after saying why (`where` names it). */
 static int
@@ -508,7 +497,7 @@ main(int argc, char *argv[])
 	q.args = argv;
 	q.nargs = argc;
 	q.service = o.service;
-	q.now_ms = now_ms();
+	q.now_ms = fed_now_ms();
 	if ((rc = dns_run(&o, next_domain, done_domain, &q, &err)) != 0) {
 		fed_warnx("%s", err.msg);
 		rc = rc == -2 ? FED_EXIT_USAGE : FED_EXIT_SYS;
@@ -524,8 +513,8 @@ main(int argc, char *argv[])
 	/* The cache gets what was found even when some domains failed:
 	 * a failed domain keeps its old lines until they expire. */
 	if (rc == FED_EXIT_OK && q.cache != NULL &&
-	    edges_merge(q.cache, q.edges, q.nedges, now_ms(), cache_warn, NULL,
-	    &err) != 0) {
+	    edges_merge(q.cache, q.edges, q.nedges, fed_now_ms(), cache_warn,
+	    NULL, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		rc = FED_EXIT_SYS;
 	}

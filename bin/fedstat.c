@@ -65,15 +65,6 @@ usage(int code)
 	exit(code);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --since: a duration back from now, or an RFC 3339 UTC time. */
 static int
 parse_since(const char *arg, int64_t now, int64_t *since)
@@ -519,7 +510,7 @@ redraw(struct run *r, const char *log)
 	char ts[VLOG_TIME_LEN + 1];
 
 	score_sort(&r->s);
-	vlog_time_format(ts, now_ms());
+	vlog_time_format(ts, fed_now_ms());
 	fputs("\033[H\033[J", stdout);
 	printf("fedstat -f %s  %s  %ju lines, %ju malformed\n\n", log, ts,
 	    (uintmax_t)r->s.lines, (uintmax_t)r->s.malformed);
@@ -583,14 +574,14 @@ run_follow(struct run *r, const char *log, const char *resume,
 	}
 	saved_lines = r->s.lines;
 	while (!stop) {
-		now = now_ms();
+		now = fed_now_ms();
 		rc = follow_poll(&f, now, on_line, r, &err);
 		if (rc < 0) {
 			if (r->oom)
 				fed_errx(FED_EXIT_SYS, "%s: out of memory", log);
 			fed_errx(FED_EXIT_SYS, "%s", err.msg);
 		}
-		now = now_ms();
+		now = fed_now_ms();
 		relist(r, allow, block, now);
 		if (tty && now - drawn >= REDRAW_MS) {
 			redraw(r, log);
@@ -606,7 +597,7 @@ run_follow(struct run *r, const char *log, const char *resume,
 			if (resume_save(r, resume, log, &f, &err) != 0)
 				fed_errx(FED_EXIT_SYS, "%s", err.msg);
 			saved_lines = r->s.lines;
-			save_cost = now_ms() - t0;
+			save_cost = fed_now_ms() - t0;
 			saved_ms = now;
 		}
 		if (rc == 0 && !stop)
@@ -619,7 +610,7 @@ run_follow(struct run *r, const char *log, const char *resume,
 	passes = 2;
 	if (f.fd >= 0 && fstat(f.fd, &st) == 0 && st.st_size > f.pos.off)
 		passes += (uint64_t)(st.st_size - f.pos.off) / ((uint64_t)64 << 20);
-	while ((rc = follow_poll(&f, now_ms(), on_line, r, &err)) == 1 &&
+	while ((rc = follow_poll(&f, fed_now_ms(), on_line, r, &err)) == 1 &&
 	    --passes > 0)
 		;
 	if (rc < 0)
@@ -730,7 +721,7 @@ main(int argc, char *argv[])
 		conf_free(&c);
 		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 	}
-	if (since != NULL && parse_since(since, now_ms(), &since_ms) != 0)
+	if (since != NULL && parse_since(since, fed_now_ms(), &since_ms) != 0)
 		fed_errx(FED_EXIT_USAGE, "--since %s: want a duration (30s, "
 		    "60m, 1h, 1d) or a time (YYYY-MM-DDTHH:MM:SS[.mmm]Z)", since);
 	if (argc == 0) {

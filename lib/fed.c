@@ -8,6 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <strings.h>
+#include <time.h>
 
 #include "fed.h"
 
@@ -201,4 +202,22 @@ fed_ident_same(const struct fed_ident *a, const struct fed_ident *b)
 		return 1;
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	    a->mtime_ns == b->mtime_ns;
+}
+
+int64_t
+fed_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+fed_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -55,6 +55,11 @@ struct stat;
 void fed_ident_of(struct fed_ident *, const struct stat *);	/* exists = 1 */
 int fed_ident_same(const struct fed_ident *, const struct fed_ident *);
 
+/* Milliseconds: wall clock since the epoch (times in files and logs),
+ * and a monotonic clock (deadlines, which a clock step must not move). */
+int64_t fed_now_ms(void);
+int64_t fed_mono_ms(void);
+
 /* A new string a followed by b (for PATH.lock and the like); NULL if out
  * of memory. */
 char *fed_concat(const char *a, const char *b);

@@ -56,10 +56,7 @@ struct gate {
 int64_t
 gate_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return fed_now_ms();
 }
 
 static void

@@ -42,15 +42,6 @@ lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A file that cannot be stat()ed for another reason than ENOENT counts as
  * changed (exists = -1), so the reopen reports why. */
 static void
@@ -277,7 +268,7 @@ listdb_open(struct listdb *db, const char *path, int options_allowed,
     struct fed_err *err)
 {
 	struct timespec pause = { 0, 10 * 1000000 };
-	int64_t deadline = mono_ms() + LISTDB_WRITER_WAIT_MS;
+	int64_t deadline = fed_mono_ms() + LISTDB_WRITER_WAIT_MS;
 	int r;
 
 	if (init(db, path, options_allowed, err) == -1)
@@ -289,7 +280,7 @@ listdb_open(struct listdb *db, const char *path, int options_allowed,
 	 * long, or a hand edit with no writer at all, gets the parse.
 	 */
 	while ((r = open_try(db, 0, err)) == OPEN_STALE) {
-		if (!writer_busy(path) || mono_ms() >= deadline) {
+		if (!writer_busy(path) || fed_mono_ms() >= deadline) {
 			r = open_try(db, 1, err);
 			break;
 		}

@@ -161,15 +161,6 @@ fail:
 	return -1;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 tls_peer_has(const struct tls_peer *p, const char *name)
 {
@@ -223,7 +214,7 @@ tls_srv_accept(struct tls_srv *t, int fd, unsigned timeout_ms,
 {
 	struct pollfd pfd;
 	char why[256];
-	int64_t deadline = mono_ms() + timeout_ms, left;
+	int64_t deadline = fed_mono_ms() + timeout_ms, left;
 	X509 *cert;
 	long vr;
 	int rc, e, fl;
@@ -259,7 +250,7 @@ tls_srv_accept(struct tls_srv *t, int fd, unsigned timeout_ms,
 				    "failed"));
 			return -1;
 		}
-		if ((left = deadline - mono_ms()) <= 0) {
+		if ((left = deadline - fed_mono_ms()) <= 0) {
 			fed_err_set(err, "TLS handshake: not complete within "
 			    "%u ms", timeout_ms);
 			return -1;
