@@ -294,6 +294,33 @@ warn_both(struct gate *g, const char *domain)
 	    g->c->allow_list, g->c->block_list);
 }
 
+/* The peer's host name, normalized, as list_facts looks it up. */
+static int
+peer_host(const struct gate *g, char *out, size_t outsz)
+{
+	const char *colon;
+	size_t n;
+
+	if (g->o.peer == NULL)
+		return 0;
+	colon = strrchr(g->o.peer, ':');
+	n = colon != NULL && strchr(g->o.peer, ':') == colon ?
+	    (size_t)(colon - g->o.peer) : strlen(g->o.peer);
+	return n < outsz && domain_normalize(g->o.peer, n, 0, out, outsz,
+	    NULL) == 0;
+}
+
+/* Is the peer's own name on the allow list?  Fills *e from its entry. */
+static int
+peer_allowed(struct gate *g, struct list_entry *e, char *scratch,
+    size_t scratchsz)
+{
+	char host[DOMAIN_MAX + 2];
+
+	return peer_host(g, host, sizeof host) &&
+	    listdb_lookup(&g->allow, host, e, scratch, scratchsz) == 1;
+}
+
 /*
  * The partner's list answers.  The allow list is asked for the domain and,
  * failing that, for the peer's name: an entry may name the partner's edge
@@ -305,10 +332,6 @@ list_facts(struct gate *g, const char *domain)
 	struct list_entry e;
 	char scratch[LISTDB_SCRATCH];
 	struct lcache *lc;
-	char peerhost[DOMAIN_MAX + 2];
-	const char *colon;
-	size_t n;
-
 	struct lcache *set;
 	size_t w;
 	int by_domain;
@@ -342,24 +365,8 @@ list_facts(struct gate *g, const char *domain)
 	    sizeof scratch) != 0;
 	by_domain = listdb_lookup(&g->allow, domain, &e, scratch,
 	    sizeof scratch) == 1;
-	if (!by_domain) {
-		if (g->o.peer == NULL)
-			return lc;
-		colon = strrchr(g->o.peer, ':');
-		n = colon != NULL && strchr(g->o.peer, ':') == colon ?
-		    (size_t)(colon - g->o.peer) : strlen(g->o.peer);
-		if (n < sizeof peerhost) {
-			memcpy(peerhost, g->o.peer, n);
-			peerhost[n] = '\0';
-			if (domain_normalize(peerhost, n, 0, peerhost,
-			    sizeof peerhost, NULL) == 0 &&
-			    listdb_lookup(&g->allow, peerhost, &e, scratch,
-			    sizeof scratch) == 1)
-				goto allowed;
-		}
+	if (!by_domain && !peer_allowed(g, &e, scratch, sizeof scratch))
 		return lc;
-	}
-allowed:
 	if (lc->blocked) {
 		if (by_domain)
 			warn_both(g, domain);
@@ -882,22 +889,6 @@ check_method(const struct conf *c)
 	return "MESSAGE";	/* nothing is allowed: refused as `method` */
 }
 
-/* The peer's host name, normalized, as list_facts looks it up. */
-static int
-peer_host(const struct gate *g, char *out, size_t outsz)
-{
-	const char *colon;
-	size_t n;
-
-	if (g->o.peer == NULL)
-		return 0;
-	colon = strrchr(g->o.peer, ':');
-	n = colon != NULL && strchr(g->o.peer, ':') == colon ?
-	    (size_t)(colon - g->o.peer) : strlen(g->o.peer);
-	return n < outsz && domain_normalize(g->o.peer, n, 0, out, outsz,
-	    NULL) == 0;
-}
-
 int
 gate_check(struct gate *g, const char *from, int64_t now_ms,
     struct gate_check *chk, struct fed_err *err)
@@ -989,12 +980,20 @@ gate_check(struct gate *g, const char *from, int64_t now_ms,
 void
 gate_set_peer(struct gate *g, const char *peer)
 {
+	struct list_entry e;
+	char scratch[LISTDB_SCRATCH];
+	int was;
+
 	if (g->o.peer != NULL && strcmp(g->o.peer, peer) == 0)
 		return;
+	was = peer_allowed(g, &e, scratch, sizeof scratch);
 	snprintf(g->peerbuf, sizeof g->peerbuf, "%s", peer);
 	g->o.peer = g->peerbuf;
-	/* An allow-list answer may have come from the peer's own name. */
-	g->gen++;
+	/* Cached list answers depend on the peer only through its own name
+	 * being allow-listed: drop them when that was or is so, not at every
+	 * new sender (UDP changes peer at nearly every datagram). */
+	if (was || peer_allowed(g, &e, scratch, sizeof scratch))
+		g->gen++;
 }
 
 void
