@@ -709,14 +709,14 @@ judge_malformed(struct gate *g, const struct sip_msg *m,
 }
 
 static int
-observe(struct gate *g, const struct sip_msg *m, int64_t now,
-    struct gate_result *res, struct fed_err *err)
+observe(struct gate *g, const struct sip_msg *m, enum gate_side side,
+    const char *partner, int64_t now, struct gate_result *res,
+    struct fed_err *err)
 {
 	char dom[DOMAIN_MAX + 2];
 	const char *domain = uri_partner(&m->from, dom, sizeof dom, res);
 	const struct lcache *lc;
-	struct state_partner *p;
-	int success, failure;
+	int success, failure, ours;
 
 	snprintf(res->method, sizeof res->method, "%d", m->status);
 	res->rec.method.p = res->method;
@@ -729,29 +729,55 @@ observe(struct gate *g, const struct sip_msg *m, int64_t now,
 	/* A response to one of our own requests (From is ours) is the
 	 * partner's answer: the partner is then the To domain.  It is
 	 * logged, but only our server's answers count for suspicion. */
-	if (domain != NULL && conf_is_local(g->c, domain)) {
+	ours = domain != NULL && conf_is_local(g->c, domain);
+	if (ours && side != GATE_FROM_SERVER) {
 		(void)uri_partner(&m->to, dom, sizeof dom, res);
 		return finish(g, m, res, err);
+	}
+	if (side == GATE_FROM_PARTNER) {
+		/* It answers nothing we sent: a forgery (fedkit(7)). */
+		res->d.verdict = VERDICT_REFUSE;
+		res->d.reason = REASON_SPOOF;
+		res->rule = "a response from the partner's side to a request "
+		    "that is not ours";
+		return finish(g, m, res, err);
+	}
+	if (side == GATE_FROM_SERVER) {
+		/* Counted for the partner whose request it answers, never
+		 * for a From the partner chose. */
+		domain = partner;
+		if (domain != NULL) {
+			snprintf(res->partner, sizeof res->partner, "%s",
+			    domain);
+			res->rec.partner.p = res->partner;
+			res->rec.partner.n = strlen(res->partner);
+		} else {
+			res->partner[0] = '\0';
+			res->rec.partner = FED_STR_NULL;
+		}
 	}
 	success = m->status >= 200 && m->status < 300;
 	failure = m->status >= 300 && m->status < 700 &&
 	    g->c->failure_code[m->status];
-	/*
-	 * Only discovered partners are judged by their responses, and only
-	 * those with state already (one of their requests got in within the
-	 * report period): a response alone never creates a partner file, or
-	 * a stream of answers from made-up domains would fill the disk.
-	 */
+	/* Only discovered partners are judged by their responses, and only
+	 * those with state already: a response alone never creates a
+	 * partner, or answers about made-up domains would fill the store. */
 	if (domain != NULL && (success || failure) &&
 	    g->c->federation == FED_OPEN &&
 	    (lc = list_facts(g, domain)) != NULL && !lc->allowed &&
-	    !lc->blocked) {
-		if ((p = state_get(g->st, domain, now, err)) == NULL)
-			return -1;
-		if (p->changed_ms != 0 || p->bucket_ms != 0)
-			state_response_add(p, now, success, &g->sp);
-	}
+	    !lc->blocked &&
+	    state_response(g->st, domain, now, success, err) != 0)
+		return -1;
 	return finish(g, m, res, err);
+}
+
+int
+gate_response(struct gate *g, const struct sip_msg *m, enum gate_side side,
+    const char *partner, int64_t now_ms, struct gate_result *res,
+    struct fed_err *err)
+{
+	rec_init(g, res, now_ms);
+	return observe(g, m, side, partner, now_ms, res, err);
 }
 
 static int
@@ -841,7 +867,7 @@ gate_message(struct gate *g, const struct sip_msg *m,
 	if (se != NULL)
 		return judge_malformed(g, m, se, res, err);
 	if (!m->is_request)
-		return observe(g, m, now_ms, res, err);
+		return observe(g, m, GATE_CAPTURE, NULL, now_ms, res, err);
 	return judge_request(g, m, now_ms, res, err);
 }
 

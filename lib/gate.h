@@ -64,6 +64,28 @@ int gate_message(struct gate *, const struct sip_msg *, const struct sip_error *
     int64_t now_ms, struct gate_result *, struct fed_err *ferr);
 
 /*
+ * Where a response came from, which decides whether it counts towards
+ * the partner's suspicion (fedkit(7): only our server's answers count).
+ *   GATE_CAPTURE      pipe mode: a capture replayed, every response is our
+ *                     server's and counts for its From partner (what
+ *                     gate_message does with a response);
+ *   GATE_FROM_SERVER  socket mode: our server's answer to the request of
+ *                     `partner`, the partner the caller recorded for that
+ *                     transaction when it relayed the request (NULL: none
+ *                     recorded: logged, not counted);
+ *   GATE_FROM_PARTNER socket mode: the partner's answer to our own request:
+ *                     logged, never counted.  One whose From is not one of
+ *                     our local_domains answers nothing we sent: it is
+ *                     logged `refuse spoof` and the caller must drop it
+ *                     (res->d.verdict is VERDICT_REFUSE).
+ */
+enum gate_side { GATE_CAPTURE, GATE_FROM_SERVER, GATE_FROM_PARTNER };
+
+int gate_response(struct gate *, const struct sip_msg *, enum gate_side,
+    const char *partner, int64_t now_ms, struct gate_result *,
+    struct fed_err *);
+
+/*
  * An unframeable stream: log one `refuse malformed` line for what could
  * not be read (no partner, no Call-ID).
  */

@@ -2014,3 +2014,16 @@ state_sweep(struct state *s, int64_t now_ms, struct fed_err *err)
 	close(fd);
 	return 0;
 }
+
+int
+state_response(struct state *st, const char *domain, int64_t now_ms,
+    int success, struct fed_err *err)
+{
+	struct state_partner *p;
+
+	if ((p = state_get(st, domain, now_ms, err)) == NULL)
+		return -1;
+	if (p->changed_ms != 0 || p->bucket_ms != 0)
+		state_response_add(p, now_ms, success, &st->params);
+	return 0;
+}

@@ -192,6 +192,8 @@ int state_bucket_take(struct state_partner *, int64_t now_ms, unsigned rate,
  * failure (a failure_code).  Kept pending, written within a second. */
 void state_response_add(struct state_partner *, int64_t now_ms, int success,
     const struct state_params *);
+int state_response(struct state *, const char *domain, int64_t now_ms,
+    int success, struct fed_err *);
 /* Successes and failures within the report period, pending included. */
 void state_responses(const struct state_partner *, int64_t now_ms,
     const struct state_params *, unsigned *ok, unsigned *fail);
