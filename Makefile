@@ -35,6 +35,9 @@ ARES_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcares 2>/dev/null)
 ARES_LIBS   := $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null)
 EDIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libedit 2>/dev/null)
 EDIT_LIBS   := $(shell $(PKG_CONFIG) --libs libedit 2>/dev/null)
+# The partner store (lib/state.c): Debian's liblmdb-dev ships lmdb.pc.
+LMDB_CFLAGS := $(shell $(PKG_CONFIG) --cflags lmdb 2>/dev/null)
+LMDB_LIBS   := $(shell $(PKG_CONFIG) --libs lmdb 2>/dev/null || echo -llmdb)
 
 LIB_SRC  = $(sort $(wildcard lib/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(B)/%.o)
@@ -57,7 +60,7 @@ tests: all $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
 
 $(B)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) $(ARES_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) $(ARES_CFLAGS) $(LMDB_CFLAGS) -c -o $@ $<
 
 $(LIBFED): $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -76,21 +79,21 @@ $(B)/bin/fedstat: LIBS_TOOL =
 $(B)/bin/%: bin/%.c $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) $(ARES_CFLAGS) $(EDIT_CFLAGS) \
-	    -o $@ $< $(ALL_LDFLAGS) $(LIBFED) -Wl,--no-as-needed $(LIBS_TOOL)
+	    -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(LMDB_LIBS) -Wl,--no-as-needed $(LIBS_TOOL)
 
 $(B)/t/unit/%.t: t/unit/%.c t/tap.h $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -It -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(ARES_LIBS) $(SSL_LIBS)
+	$(CC) $(ALL_CFLAGS) -It -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS)
 
 $(B)/t/helper/%: t/helper/%.c $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(ARES_LIBS) $(SSL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS)
 
 # The fuzz entry points, linked to a plain main() that feeds them files:
 # `make check` replays the RFC corpora and saved crashers through them.
 $(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ fuzz/replay.c $< $(ALL_LDFLAGS) $(LIBFED) $(ARES_LIBS) $(SSL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ fuzz/replay.c $< $(ALL_LDFLAGS) $(LIBFED) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS)
 
 deps:
 	@sh .ci/deps
@@ -124,7 +127,7 @@ fuzz/bin/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) lib/*.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -g -O1 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
 	    -DFEDKIT_VERSION='"$(VERSION)"' \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(ARES_LIBS) $(SSL_LIBS)
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \

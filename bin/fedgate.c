@@ -152,7 +152,8 @@ flush_out(struct pipe_run *r)
 {
 	struct fed_err err;
 
-	/* The log first: whatever the other outputs hold, a decision is on
+	/* The log first (gate_log_flush commits the state batch before
+	 * it): whatever the other outputs hold, a decision is kept and on
 	 * record before its effects are. */
 	if (gate_log_flush(r->g, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
@@ -248,6 +249,8 @@ run_pipe(struct gate *g, struct conf_watch *cw, int replies_fd)
 	r->c = c;
 	r->replies_fd = replies_fd;
 	gate_log_buffer(g, 1);
+	if (gate_batch(g, 1, &err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	while (!eof) {
 		if (len == cap)		/* the framer refuses long before */
 			fed_errx(FED_EXIT_SYS, "stdin: internal error: buffer full");

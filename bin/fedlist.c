@@ -17,6 +17,7 @@
 #include "listedit.h"
 #include "policy.h"
 #include "state.h"
+#include "watchlist.h"
 #include "vlog.h"
 
 #define WORDS_MAX 64		/* words of one command line */
@@ -610,97 +611,174 @@ cmd_check(struct ctx *x, int argc, char **argv)
 
 /* ---- watch ---- */
 
+/* One line of `watch ls`, gathered from the store and the watch list. */
+struct watch_rowdata {
+	char domain[DOMAIN_MAX + 1];
+	const char *state;
+	unsigned uris, ok, fail;
+	int limited;
+	unsigned long max;
+	int64_t since;
+	unsigned npeer;
+	struct staterec_peer peer[STATEREC_PEERS];
+};
+
 struct walk {
 	struct ctx *x;
 	struct listdb allow, block;
-	struct state_params sp;
+	struct watchlist wl;
+	struct state *st;
 	int64_t now;
-	size_t shown;
+	struct watch_rowdata *rows;
+	size_t n, cap;
+	int err;
 };
 
 /*
- * What fedgate would make of a partner's record (gate.c, state_facts):
- * a discovered partner is watched while the record says so, suspicious
- * by its response counts now, near at 80% of max_uris; an allow-listed
- * one only by its entry's own max_uris, and never suspicious.  A domain
- * on both lists (a hand edit) is blocked, not allowed, as fedgate has it
- * (SPEC 1.5).  Only the partner's domain is looked up: fedgate also
- * allows a partner by the name of the peer a request came from (an
- * allow entry naming the edge), which depends on the connection, not on
- * the record; such a partner is shown here as a discovered one.
+ * What fedgate would make of a partner (gate.c and state.c decide it the
+ * same way): a discovered partner is watched while the watch list (or the
+ * store's mark of a watch just begun) says so, suspicious by its response
+ * counts now, near at 80% of max_uris; an allow-listed one only by its
+ * entry's own max_uris, and never suspicious.  A domain on both lists (a
+ * hand edit) is blocked, not allowed, as fedgate has it (fedkit(7) 1.5).
+ * Only the partner's domain is looked up: fedgate also allows a partner
+ * by the name of the peer a request came from, which depends on the
+ * connection, not on the partner; such a partner shows as discovered.
  */
-static int
-watch_row(const struct state_partner *p, void *arg)
+static void
+watch_judge(struct walk *wk, const char *domain, const struct state_view *v)
 {
-	struct walk *wk = arg;
 	struct ctx *x = wk->x;
 	struct list_entry e, be;
-	char scratch[LISTDB_SCRATCH], bscratch[LISTDB_SCRATCH], since[32];
-	const char *state;
-	unsigned ok, fail, uris = state_uri_count(p), i;
+	char scratch[LISTDB_SCRATCH], bscratch[LISTDB_SCRATCH];
+	struct watch_rowdata *r;
+	int64_t wsince = 0;
+	unsigned uris = v != NULL ? v->rec.nuris : 0;
 	unsigned long max = x->c.max_uris;
-	int watched, susp, near, limited = 1, allowed;
-	int64_t t = 0;
+	int watched, susp, near, limited = 1, allowed, marked;
 
-	allowed = listdb_lookup(&wk->allow, p->domain, &e, scratch,
-	    sizeof scratch) == 1 && listdb_lookup(&wk->block, p->domain,
+	allowed = listdb_lookup(&wk->allow, domain, &e, scratch,
+	    sizeof scratch) == 1 && listdb_lookup(&wk->block, domain,
 	    &be, bscratch, sizeof bscratch) != 1;
 	if (allowed) {
 		limited = e.max_uris >= 0;
 		max = limited ? (unsigned long)e.max_uris : 0;
 	}
-	state_responses(p, wk->now, &wk->sp, &ok, &fail);
-	watched = p->watch_ms != 0 && (!allowed || (limited && uris >= max));
-	susp = !allowed && policy_suspicious(ok, fail,
+	marked = watchlist_lookup(&wk->wl, domain, wk->now, x->c.watch_expire,
+	    &wsince);
+	if (!marked && v != NULL && v->rec.watch_ms != 0 &&
+	    wk->now - v->rec.watch_ms < STATE_WATCH_SETTLE_MS) {
+		marked = 1;
+		wsince = v->rec.watch_ms;
+	}
+	watched = marked && (!allowed || (limited && uris >= max));
+	susp = v != NULL && !allowed && policy_suspicious(v->ok, v->fail,
 	    x->c.suspect_min_responses, x->c.suspect_fail_share);
 	near = !watched && limited && policy_near(uris, max);
-	if (watched && susp)
-		state = "both";
-	else if (watched)
-		state = "watch";
-	else if (susp)
-		state = "suspicious";
-	else if (near)
-		state = "near";
-	else
-		return 0;
+	if (!watched && !susp && !near)
+		return;
+	if (wk->n == wk->cap) {
+		size_t nc = wk->cap ? wk->cap * 2 : 64;
+		struct watch_rowdata *nr = reallocarray(wk->rows, nc,
+		    sizeof *nr);
+
+		if (nr == NULL) {
+			wk->err = errno;
+			return;
+		}
+		wk->rows = nr;
+		wk->cap = nc;
+	}
+	r = &wk->rows[wk->n++];
+	memset(r, 0, sizeof *r);
+	snprintf(r->domain, sizeof r->domain, "%s", domain);
+	r->state = watched && susp ? "both" : watched ? "watch" :
+	    susp ? "suspicious" : "near";
+	r->uris = uris;
+	r->limited = limited;
+	r->max = max;
+	if (v != NULL) {
+		r->ok = v->ok;
+		r->fail = v->fail;
+		r->npeer = v->npeer;
+		memcpy(r->peer, v->peer, sizeof r->peer);
+	}
 	if (watched)
-		t = p->watch_ms;
-	if (susp && p->suspicious_ms != 0 && (t == 0 || p->suspicious_ms < t))
-		t = p->suspicious_ms;
-	if (t != 0)
-		vlog_time_format(since, t);
+		r->since = wsince;
+	if (susp && v->rec.suspicious_ms != 0 &&
+	    (r->since == 0 || v->rec.suspicious_ms < r->since))
+		r->since = v->rec.suspicious_ms;
+}
+
+static int
+watch_from_state(const struct state_view *v, void *arg)
+{
+	watch_judge(arg, v->domain, v);
+	return 0;
+}
+
+/* A watch list entry the store holds nothing for (nothing is kept for a
+ * watched partner once the watch has settled). */
+static int
+watch_from_list(const char *domain, int64_t since, const char *reason,
+    void *arg)
+{
+	struct walk *wk = arg;
+	struct state_view v;
+	char dom[DOMAIN_MAX + 1];
+	struct fed_err err;
+
+	(void)since;
+	(void)reason;
+	if (state_view(wk->st, domain, wk->now, &v, dom, &err) == 0)
+		watch_judge(wk, domain, NULL);
+	return 0;
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct watch_rowdata *)a)->domain,
+	    ((const struct watch_rowdata *)b)->domain);
+}
+
+static void
+watch_print(const struct ctx *x, const struct watch_rowdata *r)
+{
+	char since[32];
+	unsigned i;
+
+	if (r->since != 0)
+		vlog_time_format(since, r->since);
 	else
 		snprintf(since, sizeof since, "-");
-	wk->shown++;
 	if (x->json) {
 		printf("{\"partner\":");
-		json_cstr(p->domain);
-		printf(",\"state\":\"%s\",\"uris\":%u,\"max_uris\":", state,
-		    uris);
+		json_cstr(r->domain);
+		printf(",\"state\":\"%s\",\"uris\":%u,\"max_uris\":",
+		    r->state, r->uris);
 		/* No limit (an allow entry's max_uris=unlimited, or none)
 		 * is null, not 0. */
-		if (limited)
-			printf("%lu", max);
+		if (r->limited)
+			printf("%lu", r->max);
 		else
 			fputs("null", stdout);
-		printf(",\"ok\":%u,\"fail\":%u,\"since\":", ok, fail);
-		json_cstr(t != 0 ? since : NULL);
+		printf(",\"ok\":%u,\"fail\":%u,\"since\":", r->ok, r->fail);
+		json_cstr(r->since != 0 ? since : NULL);
 		printf(",\"peers\":[");
-		for (i = 0; i < p->npeer; i++) {
+		for (i = 0; i < r->npeer; i++) {
 			if (i)
 				putchar(',');
-			json_cstr(p->peer[i].name);
+			json_cstr(r->peer[i].name);
 		}
 		printf("]}\n");
-		return 0;
+		return;
 	}
-	printf("%s\t%s\t%u\t%u\t%u\t%s\t", p->domain, state, uris, ok, fail,
-	    since);
-	for (i = 0; i < p->npeer; i++)
-		printf("%s%s", i ? "," : "", p->peer[i].name);
-	printf("%s\n", p->npeer ? "" : "-");
-	return 0;
+	printf("%s\t%s\t%u\t%u\t%u\t%s\t", r->domain, r->state, r->uris,
+	    r->ok, r->fail, since);
+	for (i = 0; i < r->npeer; i++)
+		printf("%s%s", i ? "," : "", r->peer[i].name);
+	printf("%s\n", r->npeer ? "" : "-");
 }
 
 static int
@@ -709,10 +787,31 @@ open_state(struct ctx *x, struct state **st, int dry_run)
 	struct state_params sp;
 	struct fed_err err;
 
+	memset(&sp, 0, sizeof sp);
 	sp.report_period = x->c.report_period;
-	sp.watch_expire = x->c.watch_expire;
+	sp.max_partners = x->c.max_partners;
+	sp.max_new_partners = x->c.max_new_partners;
+	sp.suspect_min = x->c.suspect_min_responses;
+	sp.suspect_share = x->c.suspect_fail_share;
+	sp.suspicious_rate = x->c.suspicious_rate;
 	if (state_open(st, x->c.state_dir, &sp, dry_run, &err) != 0) {
 		fed_warnx("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+open_watchlist(struct ctx *x, struct watchlist *wl)
+{
+	struct fed_err err;
+	int r = watchlist_open(wl, x->c.watch_list, &err);
+
+	if (r == WATCHLIST_BADLINES)
+		fed_warnx("%s (line skipped)", err.msg);
+	else if (r < 0) {
+		fed_warnx("%s", err.msg);
+		watchlist_close(wl);
 		return -1;
 	}
 	return 0;
@@ -723,82 +822,106 @@ cmd_watch_ls(struct ctx *x)
 {
 	struct walk wk;
 	struct fed_err err;
-	struct state *st;
-	int rc = FED_EXIT_OK;
+	size_t i;
+	int rc = FED_EXIT_SYS;
 
 	memset(&wk, 0, sizeof wk);
 	wk.x = x;
 	wk.now = gate_now_ms();
-	wk.sp.report_period = x->c.report_period;
-	wk.sp.watch_expire = x->c.watch_expire;
-	if (open_state(x, &st, 1) != 0)
+	if (open_state(x, &wk.st, 1) != 0)
 		return FED_EXIT_SYS;
+	if (open_watchlist(x, &wk.wl) != 0)
+		goto close_state;
 	if (listdb_open(&wk.allow, x->c.allow_list, 1, &err) != 0) {
 		fed_warnx("%s", err.msg);
-		state_close(st, wk.now, NULL);
-		return FED_EXIT_SYS;
+		goto close_wl;
 	}
 	if (listdb_open(&wk.block, x->c.block_list, 0, &err) != 0) {
 		fed_warnx("%s", err.msg);
-		listdb_close(&wk.allow);
-		state_close(st, wk.now, NULL);
-		return FED_EXIT_SYS;
+		goto close_allow;
 	}
-	if (state_walk(st, wk.now, watch_row, &wk, &err) != 0) {
+	if (state_walk(wk.st, wk.now, watch_from_state, &wk, &err) != 0) {
 		fed_warnx("%s", err.msg);
-		rc = FED_EXIT_SYS;
+		goto close_block;
 	}
-	listdb_close(&wk.allow);
-	listdb_close(&wk.block);
-	state_close(st, wk.now, NULL);
+	watchlist_walk(&wk.wl, watch_from_list, &wk);
+	if (wk.err != 0) {
+		fed_warnx("watch ls: %s", strerror(wk.err));
+		goto close_block;
+	}
+	if (wk.n > 0)
+		qsort(wk.rows, wk.n, sizeof wk.rows[0], row_cmp);
+	for (i = 0; i < wk.n; i++)
+		watch_print(x, &wk.rows[i]);
+	rc = FED_EXIT_OK;
 	if (fflush(stdout) != 0) {
 		fed_warn("stdout");
 		rc = FED_EXIT_SYS;
 	}
+close_block:
+	listdb_close(&wk.block);
+close_allow:
+	listdb_close(&wk.allow);
+close_wl:
+	watchlist_close(&wk.wl);
+close_state:
+	state_close(wk.st, NULL);
+	free(wk.rows);
 	return rc;
 }
 
+/*
+ * Lift a partner: its line goes from the watch list (durably) and its
+ * counters from the store (flushed), so it starts again as a new partner.
+ */
 static int
-clear_one(struct ctx *x, struct state *ro, struct state **rw,
+clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
     const char *name)
 {
-	char norm[DOMAIN_MAX + 2];
-	struct state_partner *p;
+	char norm[DOMAIN_MAX + 2], dom[DOMAIN_MAX + 1];
+	struct state_view v;
 	struct fed_err err;
 	int64_t now = gate_now_ms();
-	const char *was;
+	int listed, had, susp = 0;
 
 	if (domain_normalize(name, strlen(name), 0, norm, sizeof norm,
 	    &err) != 0) {
 		fed_warnx("watch clear: %s", err.msg);
 		return FED_EXIT_USAGE;
 	}
-	if ((p = state_get(ro, norm, now, &err)) == NULL) {
-		fed_warnx("%s", err.msg);
-		return FED_EXIT_SYS;
-	}
-	if (p->changed_ms == 0) {
-		fed_warnx("%s: no state to clear (%s)", norm, x->c.state_dir);
-		return FED_EXIT_NO;
-	}
-	was = p->watch_ms && p->suspicious_ms ? "watched and suspicious" :
-	    p->watch_ms ? "watched" : p->suspicious_ms ? "suspicious" :
-	    "neither watched nor suspicious";
 	if (*rw == NULL && open_state(x, rw, 0) != 0)
 		return FED_EXIT_SYS;
-	if (state_clear(*rw, norm, now, &err) != 0) {
+	if ((had = state_view(*rw, norm, now, &v, dom, &err)) < 0) {
 		fed_warnx("%s", err.msg);
 		return FED_EXIT_SYS;
 	}
+	if (had)
+		susp = v.rec.suspicious_ms != 0;
+	if ((listed = watchlist_remove(wl, norm, &err)) < 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	if (had && state_clear(*rw, norm, now, &err) < 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	if (!listed && !had) {
+		fed_warnx("%s: no state to clear (%s, %s)", norm,
+		    x->c.watch_list, x->c.state_dir);
+		return FED_EXIT_NO;
+	}
 	if (x->chatty)
-		printf("%s: cleared (was %s)\n", norm, was);
+		printf("%s: cleared (was %s)\n", norm, listed && susp ?
+		    "watched and suspicious" : listed ? "watched" : susp ?
+		    "suspicious" : "neither watched nor suspicious");
 	return FED_EXIT_OK;
 }
 
 static int
 cmd_watch_clear(struct ctx *x, int argc, char **argv)
 {
-	struct state *ro, *rw = NULL;
+	struct state *rw = NULL;
+	struct watchlist wl;
 	char *line;
 	size_t n;
 	unsigned lineno = 0;
@@ -812,12 +935,12 @@ cmd_watch_clear(struct ctx *x, int argc, char **argv)
 		fed_warnx("watch clear: -: stdin holds the commands here");
 		return FED_EXIT_USAGE;
 	}
-	if (open_state(x, &ro, 1) != 0)
+	if (open_watchlist(x, &wl) != 0)
 		return FED_EXIT_SYS;
 	if (argc == 1 && strcmp(argv[0], "-") == 0) {
 		if ((line = malloc(LINE_MAX_BYTES + 1)) == NULL) {
 			fed_warn("watch clear");
-			state_close(ro, gate_now_ms(), NULL);
+			watchlist_close(&wl);
 			return FED_EXIT_SYS;
 		}
 		while ((r = get_line(line, &n)) != 1) {
@@ -842,16 +965,16 @@ cmd_watch_clear(struct ctx *x, int argc, char **argv)
 				;
 			*e = '\0';
 			if (*p != '\0')
-				rc = worst(rc, clear_one(x, ro, &rw, p));
+				rc = worst(rc, clear_one(x, &wl, &rw, p));
 		}
 		free(line);
 		clearerr(stdin);	/* as for add - */
 	} else
 		for (i = 0; i < argc; i++)
-			rc = worst(rc, clear_one(x, ro, &rw, argv[i]));
-	state_close(ro, gate_now_ms(), NULL);
+			rc = worst(rc, clear_one(x, &wl, &rw, argv[i]));
+	watchlist_close(&wl);
 	if (rw != NULL)
-		state_close(rw, gate_now_ms(), NULL);
+		state_close(rw, NULL);
 	fflush(stdout);
 	return rc;
 }

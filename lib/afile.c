@@ -69,11 +69,76 @@ out:
 
 static int open_tmp(struct afile *, const char *, int, struct fed_err *);
 
+/*
+ * Who a new file in PATH's directory should belong to when root writes it
+ * (SPEC 3: a tool run as root never leaves a file fedgate's user cannot
+ * use): the owner, group and permissions of PATH itself when it is a
+ * regular file (use_file), else the directory's owner and group, with
+ * *mode left as the caller's.  The directory is opened once and PATH
+ * looked at through it without following a symbolic link, so a link
+ * planted in the directory cannot lend its target's owner.  0, or -1 with
+ * errno.
+ */
+static int
+heir_of(const char *path, int use_file, uid_t *uid, gid_t *gid, mode_t *mode)
+{
+	char *dcopy = strdup(path), *bcopy = strdup(path);
+	struct stat st;
+	int dfd = -1, rc = -1, saved;
+
+	if (dcopy == NULL || bcopy == NULL)
+		goto out;
+	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+	    0 || fstat(dfd, &st) != 0)
+		goto out;
+	*uid = st.st_uid;
+	*gid = st.st_gid;
+	if (use_file && fstatat(dfd, basename(bcopy), &st,
+	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		*uid = st.st_uid;
+		*gid = st.st_gid;
+		/* Only the permission bits: never a set-id bit. */
+		*mode = st.st_mode & 0777;
+	}
+	rc = 0;
+out:
+	saved = errno;
+	if (dfd >= 0)
+		close(dfd);
+	free(dcopy);
+	free(bcopy);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * Give the file open on fd, which we have just created, to uid:gid.  Only
+ * through the descriptor: a path could be swapped for a link meanwhile.
+ */
+static int
+give_fd(int fd, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -1;
+	if (st.st_uid == uid && st.st_gid == gid)
+		return 0;
+	return fchown(fd, uid, gid);
+}
+
+/* How often afile_lock tries again when PATH.lock vanishes between our
+ * attempt to create it and our attempt to open it. */
+#define LOCK_OPEN_TRIES 8
+
 int
 afile_lock(const char *path, int shared, int *fdp, struct fed_err *err)
 {
 	char *lockpath = fed_concat(path, ".lock");
-	int fd, saved;
+	int fd = -1, saved, created = 0, tries;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode = 0;
 
 	*fdp = -1;
 	if (lockpath == NULL) {
@@ -82,11 +147,41 @@ afile_lock(const char *path, int shared, int *fdp, struct fed_err *err)
 		errno = saved;
 		return -1;
 	}
-	/* flock needs no write access: a lock file made by one user can be
-	 * taken by another (fedgate and fedlist may run as different users). */
-	if ((fd = open(lockpath, O_RDONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+	/*
+	 * flock needs no write access: a lock file made by one user can be
+	 * taken by another (fedgate and fedlist may run as different users).
+	 * Created with O_EXCL, so we know whether it is ours to give away:
+	 * an existing one is never chowned (it may be a link to anything).
+	 */
+	for (tries = 0; tries < LOCK_OPEN_TRIES; tries++) {
+		fd = open(lockpath, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0644);
+		if (fd >= 0) {
+			created = 1;
+			break;
+		}
+		if (errno != EEXIST)
+			break;
+		if ((fd = open(lockpath, O_RDONLY | O_CLOEXEC)) >= 0 ||
+		    errno != ENOENT)
+			break;
+	}
+	if (fd < 0) {
 		saved = errno;
 		fed_err_set(err, "%s: %s", lockpath, strerror(saved));
+		free(lockpath);
+		errno = saved;
+		return -1;
+	}
+	/* Root's lock file would otherwise be root's, 0600 under umask 077,
+	 * and fedgate's user could not open it to take the lock. */
+	if (created && geteuid() == 0 &&
+	    (heir_of(lockpath, 0, &uid, &gid, &mode) != 0 ||
+	    give_fd(fd, uid, gid) != 0)) {
+		saved = errno;
+		fed_err_set(err, "%s: giving it to the directory's owner: %s",
+		    lockpath, strerror(saved));
+		close(fd);
 		free(lockpath);
 		errno = saved;
 		return -1;
@@ -144,6 +239,9 @@ afile_begin_held(struct afile *af, const char *path, int mode,
 static int
 open_tmp(struct afile *af, const char *path, int mode, struct fed_err *err)
 {
+	mode_t m = (mode_t)mode;
+	uid_t uid;
+	gid_t gid;
 	int fd;
 
 	if ((af->tmp = fed_concat(path, ".tmp.XXXXXX")) == NULL ||
@@ -154,7 +252,23 @@ open_tmp(struct afile *af, const char *path, int mode, struct fed_err *err)
 		afile_release(af);
 		return -1;
 	}
-	if (fchmod(fd, (mode_t)mode) != 0 ||
+	/*
+	 * Run as root, the new contents would become root's at the rename
+	 * and fedgate's user could no longer rewrite them: they get the
+	 * owner, group and mode of the file they replace, or the directory's
+	 * owner and group for a new file.  chown before chmod: chown may
+	 * clear mode bits.
+	 */
+	if (geteuid() == 0 &&
+	    (heir_of(path, 1, &uid, &gid, &m) != 0 ||
+	    give_fd(fd, uid, gid) != 0)) {
+		fed_err_set(err, "%s: giving it to the owner of %s: %s",
+		    af->tmp, path, strerror(errno));
+		close(fd);
+		afile_release(af);
+		return -1;
+	}
+	if (fchmod(fd, m) != 0 ||
 	    (af->fp = fdopen(fd, "w")) == NULL) {
 		fed_err_set(err, "%s: %s", af->tmp, strerror(errno));
 		close(fd);
@@ -237,14 +351,31 @@ int
 afile_read(const char *path, size_t maxlen, char **bufp, size_t *lenp,
     struct fed_err *err)
 {
+	int fd, rc, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		saved = errno;
+		fed_err_set(err, "%s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	rc = afile_read_fd(fd, path, maxlen, bufp, lenp, err);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+int
+afile_read_fd(int fd, const char *path, size_t maxlen, char **bufp,
+    size_t *lenp, struct fed_err *err)
+{
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0, cap;
 	ssize_t r;
-	int fd, saved;
+	int saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		goto fail;
 	if (fstat(fd, &st) != 0)
 		goto fail;
 	if (S_ISDIR(st.st_mode)) {
@@ -281,13 +412,11 @@ afile_read(const char *path, size_t maxlen, char **bufp, size_t *lenp,
 		len += (size_t)r;
 	}
 	if (len > maxlen) {
-		close(fd);
 		free(buf);
 		fed_err_set(err, "%s: larger than %zu bytes", path, maxlen);
 		errno = EFBIG;
 		return -1;
 	}
-	close(fd);
 	buf[len] = '\0';
 	*bufp = buf;
 	*lenp = len;
@@ -295,8 +424,6 @@ afile_read(const char *path, size_t maxlen, char **bufp, size_t *lenp,
 fail:
 	saved = errno;
 	fed_err_set(err, "%s: %s", path, strerror(saved));
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	errno = saved;
 	return -1;

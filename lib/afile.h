@@ -23,7 +23,18 @@ struct afile {
 	int no_dirsync;		/* set after begin: skip the directory fsync */
 };
 
-/* Lock PATH and open its temporary file; mode is the new file's mode. */
+/*
+ * Lock PATH and open its temporary file; mode is the new file's mode.
+ *
+ * Run as root (euid 0), afile keeps every file usable by the user fedgate
+ * runs as (SPEC 3), whoever owns the directory: the new contents get the
+ * owner, group and permission bits of the regular file they replace, or,
+ * for a new file, the owner and group of its directory and `mode`; a
+ * PATH.lock root creates gets the directory's owner and group.  It is all
+ * done with fchown/fchmod on descriptors we created, never by path, and
+ * a file that cannot be given away is an error, not a root-owned file.
+ * Other users get the files they create, with `mode`, as always.
+ */
 int afile_begin(struct afile *, const char *path, int mode, struct fed_err *);
 
 /*
@@ -61,5 +72,14 @@ void afile_abort(struct afile *);
  * and *err says "PATH: No such file or directory". */
 int afile_read(const char *path, size_t maxlen, char **buf, size_t *len,
     struct fed_err *);
+
+/*
+ * The same from an open descriptor, from its current offset to its end,
+ * not closed: for a reader that fstat()s the descriptor and needs the
+ * identity it records to be that of the bytes read.  `path` names the
+ * file in messages.
+ */
+int afile_read_fd(int fd, const char *path, size_t maxlen, char **buf,
+    size_t *len, struct fed_err *);
 
 #endif

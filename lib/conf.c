@@ -63,6 +63,8 @@ static const struct key keys[] = {
 	{ "suspect_fail_share", K_SHARE, OFF(suspect_fail_share) },
 	{ "suspicious_rate", K_RATE, OFF(suspicious_rate) },
 	{ "watch_expire", K_DURATION, OFF(watch_expire) },
+	{ "max_partners", K_COUNT, OFF(max_partners) },
+	{ "max_new_partners", K_COUNT, OFF(max_new_partners) },
 	{ "methods", K_METHODS, OFF(methods) },
 	{ "refuse_user_agents", K_UAS, OFF(refuse_user_agents) },
 	{ "verify", K_VERIFY, OFF(verify) },
@@ -75,6 +77,7 @@ static const struct key keys[] = {
 	{ "block_list", K_PATH, OFF(block_list) },
 	{ "edge_cache", K_PATH, OFF(edge_cache) },
 	{ "state_dir", K_PATH, OFF(state_dir) },
+	{ "watch_list", K_PATH, OFF(watch_list) },
 	{ "verdict_log", K_PATH, OFF(verdict_log) },
 	{ "upstream", K_UPSTREAM, OFF(upstream) },
 	{ "max_message", K_MESSAGE, OFF(limits.max_message) },
@@ -146,6 +149,8 @@ conf_defaults(struct conf *c)
 	c->suspect_fail_share = 0.5;
 	c->suspicious_rate = 1;
 	c->watch_expire = 0;
+	c->max_partners = 100000;
+	c->max_new_partners = 1000;
 	for (i = 0; i < sizeof default_methods / sizeof default_methods[0];
 	    i++)
 		if (strv_add(&c->methods, default_methods[i],
@@ -188,6 +193,7 @@ conf_free(struct conf *c)
 	free(c->block_list);
 	free(c->edge_cache);
 	free(c->state_dir);
+	free(c->watch_list);
 	free(c->verdict_log);
 	free(c->upstream);
 	memset(c, 0, sizeof *c);
@@ -851,6 +857,22 @@ fail:
 	return -1;
 }
 
+/*
+ * Defaults that follow other keys: the watch list lives in state_dir
+ * unless placed elsewhere, because fedgate writes it, and fedgate's user
+ * must not be able to write the directory of the allow and block lists.
+ */
+static int
+derive(struct conf *c, struct fed_err *err)
+{
+	if (c->watch_list == NULL &&
+	    (c->watch_list = fed_concat(c->state_dir, "/watch")) == NULL) {
+		fed_err_set(err, "watch_list: %s", strerror(ENOMEM));
+		return -1;
+	}
+	return 0;
+}
+
 int
 conf_load(struct conf *c, const char *path, struct fed_err *err)
 {
@@ -864,7 +886,7 @@ conf_load(struct conf *c, const char *path, struct fed_err *err)
 		path = env;
 	if (path == NULL) {
 		if (access(CONF_DEFAULT_PATH, F_OK) == -1 && errno == ENOENT)
-			return 0;	/* no fed.conf: built-in defaults */
+			return derive(c, err);	/* built-in defaults */
 		path = CONF_DEFAULT_PATH;
 	}
 	if (path[0] == '\0') {
@@ -879,7 +901,7 @@ conf_load(struct conf *c, const char *path, struct fed_err *err)
 		return -1;
 	rc = conf_parse(c, path, buf, len, err);
 	free(buf);
-	return rc;
+	return rc == 0 ? derive(c, err) : rc;
 }
 
 int

@@ -30,6 +30,9 @@ struct conf {
 	double suspect_fail_share;	/* 0.5 */
 	unsigned suspicious_rate;	/* 1 request/s */
 	unsigned watch_expire;		/* 0 s: until cleared */
+	unsigned max_partners;		/* 100000 partners kept in state */
+	unsigned max_new_partners;	/* 1000 new partners a peer may bring
+					 * per report_period */
 	struct conf_strv methods;	/* INVITE ACK BYE ... PUBLISH */
 	struct conf_strv refuse_user_agents;	/* friendly-scanner ... */
 	enum conf_verify verify;	/* auto */
@@ -40,6 +43,7 @@ struct conf {
 	char *block_list;		/* /etc/fedkit/block */
 	char *edge_cache;		/* /var/lib/fedkit/edges */
 	char *state_dir;		/* /var/lib/fedkit */
+	char *watch_list;		/* STATE_DIR/watch (conf_load sets it) */
 	char *verdict_log;		/* /var/log/fedkit/verdicts.log */
 
 	char *upstream;			/* HOST:PORT, NULL: only -u */

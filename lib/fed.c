@@ -221,3 +221,62 @@ fed_mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* SipHash-2-4 (Aumasson and Bernstein); see fed.h. */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND do {							\
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
+} while (0)
+
+static uint64_t
+load_le64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 |
+	    (uint64_t)u[3] << 24 | (uint64_t)u[4] << 32 |
+	    (uint64_t)u[5] << 40 | (uint64_t)u[6] << 48 | (uint64_t)u[7] << 56;
+}
+
+uint64_t
+fed_siphash(const uint64_t key[2], const char *p, size_t n)
+{
+	uint64_t v0 = key[0] ^ 0x736f6d6570736575u;
+	uint64_t v1 = key[1] ^ 0x646f72616e646f6du;
+	uint64_t v2 = key[0] ^ 0x6c7967656e657261u;
+	uint64_t v3 = key[1] ^ 0x7465646279746573u;
+	uint64_t m, b = (uint64_t)n << 56;
+	size_t i, left = n & 7;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		m = load_le64(p + i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	switch (left) {
+	case 7: b |= (uint64_t)(unsigned char)p[i + 6] << 48; /* FALLTHROUGH */
+	case 6: b |= (uint64_t)(unsigned char)p[i + 5] << 40; /* FALLTHROUGH */
+	case 5: b |= (uint64_t)(unsigned char)p[i + 4] << 32; /* FALLTHROUGH */
+	case 4: b |= (uint64_t)(unsigned char)p[i + 3] << 24; /* FALLTHROUGH */
+	case 3: b |= (uint64_t)(unsigned char)p[i + 2] << 16; /* FALLTHROUGH */
+	case 2: b |= (uint64_t)(unsigned char)p[i + 1] << 8; /* FALLTHROUGH */
+	case 1: b |= (uint64_t)(unsigned char)p[i]; break;
+	default: break;
+	}
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+

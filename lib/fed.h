@@ -77,6 +77,13 @@ char *fed_str_copy(char *dst, size_t dstsz, struct fed_str);
 #define FED_QUOTE_MAX	(FED_QUOTE_SHOW * 4 + 8)
 void fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n);
 
+/*
+ * SipHash-2-4 of n bytes under a 128-bit key: a keyed hash, so a partner
+ * who does not know the key cannot craft values that collide (the state's
+ * URI sets, fedstat's tallies).
+ */
+uint64_t fed_siphash(const uint64_t key[2], const char *p, size_t n);
+
 /* Front-end helpers: `progname: message` on stderr. */
 extern const char *fed_progname;
 /* From now on send these messages to syslog (daemon facility) instead:

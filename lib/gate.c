@@ -15,6 +15,7 @@
 #include "listdb.h"
 #include "sipreply.h"
 #include "state.h"
+#include "watchlist.h"
 
 #define LOGBUF_FLUSH	65536	/* flush buffered log lines beyond this */
 #define LCACHE_SETS	1024	/* partners whose list answers are cached: */
@@ -38,6 +39,7 @@ struct gate {
 	int edges_loaded;
 	struct state *st;
 	struct state_params sp;
+	struct watchlist wl;
 	uint32_t gen;		/* bumped whenever a list is reloaded */
 	struct lcache *lc;	/* LCACHE_SETS x WAYS, allocated on first use */
 	uint32_t lclock;
@@ -79,6 +81,33 @@ build_allow_header(struct gate *g)
 	memcpy(g->allow_hdr + n, "\r\n", 3);
 }
 
+/*
+ * The watch list file (fedkit(7)): a missing one is empty; one with bad
+ * lines is used without them, as the block list would be, with a word on
+ * stderr: a bad hand edit must not take federation down.
+ */
+static int
+watch_open(struct gate *g, struct fed_err *err)
+{
+	char *derived = NULL;
+	const char *path = g->c->watch_list;
+	int rc;
+
+	if (path == NULL &&
+	    (path = derived = fed_concat(g->c->state_dir, "/watch")) == NULL) {
+		fed_err_set(err, "watch list: %s", strerror(ENOMEM));
+		return -1;
+	}
+	rc = watchlist_open(&g->wl, path, err);
+	free(derived);
+	if (rc == WATCHLIST_BADLINES) {
+		fprintf(stderr, "%s: %s (line skipped)\n", fed_progname,
+		    err->msg);
+		rc = 0;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 int
 gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
     struct fed_err *err)
@@ -93,7 +122,11 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 	g->c = c;
 	g->o = *o;
 	g->sp.report_period = c->report_period;
-	g->sp.watch_expire = c->watch_expire;
+	g->sp.max_partners = c->max_partners;
+	g->sp.max_new_partners = c->max_new_partners;
+	g->sp.suspect_min = c->suspect_min_responses;
+	g->sp.suspect_share = c->suspect_fail_share;
+	g->sp.suspicious_rate = c->suspicious_rate;
 	g->replycap = SIP_REPLY_CAP(c->limits.max_message);
 	if ((g->reply = malloc(g->replycap)) == NULL) {
 		fed_err_set(err, "response buffer: %s", strerror(errno));
@@ -106,9 +139,13 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 		goto fail;
 	if (state_open(&g->st, c->state_dir, &g->sp, o->dry_run, err) != 0)
 		goto fail;
+	if (watch_open(g, err) != 0)
+		goto fail;
 	*gp = g;
 	return 0;
 fail:
+	watchlist_close(&g->wl);
+	state_close(g->st, NULL);
 	listdb_close(&g->block);
 	listdb_close(&g->allow);
 	free(g->reply);
@@ -127,11 +164,12 @@ gate_close(struct gate *g, struct fed_err *err)
 	if (gate_log_flush(g, err) != 0)
 		rc = -1;
 	if (g->st != NULL) {
-		if (rc == 0 && state_sweep(g->st, now, err) != 0)
+		if (rc == 0 && state_tick(g->st, now, err) != 0)
 			rc = -1;
-		if (state_close(g->st, now, rc == 0 ? err : NULL) != 0)
+		if (state_close(g->st, rc == 0 ? err : NULL) != 0)
 			rc = -1;
 	}
+	watchlist_close(&g->wl);
 	listdb_close(&g->block);
 	listdb_close(&g->allow);
 	if (g->edges_loaded)
@@ -215,7 +253,20 @@ gate_tick(struct gate *g, int64_t now_ms, struct fed_err *err)
 	 * or the good lines of the new one (bad lines skipped). */
 	if (g->edges_loaded && edges_refresh(&g->edges, now_ms, err) < 0)
 		fprintf(stderr, "%s: %s\n", fed_progname, err->msg);
-	return state_flush_due(g->st, now_ms, err);
+	a = watchlist_refresh(&g->wl, now_ms, err);
+	if (a < 0)
+		fprintf(stderr, "%s: %s (keeping the previous watch list)\n",
+		    fed_progname, err->msg);
+	else if (a == WATCHLIST_BADLINES)
+		fprintf(stderr, "%s: %s (line skipped)\n", fed_progname,
+		    err->msg);
+	return state_tick(g->st, now_ms, err);
+}
+
+int
+gate_batch(struct gate *g, int on, struct fed_err *err)
+{
+	return state_batch(g->st, on, err);
 }
 
 /* ---- the verdict log ---- */
@@ -231,6 +282,9 @@ gate_log_flush(struct gate *g, struct fed_err *err)
 {
 	ssize_t w;
 
+	/* The store is always ahead of the log that reports it. */
+	if (state_batch_commit(g->st, err) != 0)
+		return -1;
 	if (g->loglen == 0)
 		return 0;
 	/* One write(2) of whole lines: an O_APPEND write to a regular file
@@ -462,132 +516,63 @@ partner_limits(const struct gate *g, const struct lcache *lc)
 	return l;
 }
 
-static int
-is_suspicious(const struct gate *g, const struct state_partner *p,
-    int64_t now)
+/*
+ * What max_new_partners counts by: the peer's host, without the port a
+ * reconnection changes ("[2001:db8::1]:5061", "192.0.2.7:5061", or a TLS
+ * name as it is).
+ */
+static const char *
+peer_key(const struct gate *g, char *buf, size_t bufsz)
 {
-	unsigned ok, fail;
+	const char *p = g->o.peer, *e;
+	size_t n;
 
-	state_responses(p, now, &g->sp, &ok, &fail);
-	return policy_suspicious(ok, fail, g->c->suspect_min_responses,
-	    g->c->suspect_fail_share);
-}
-
-/* Fill the state-dependent facts from a record; returns the bucket's rate. */
-static unsigned
-state_facts(const struct gate *g, const struct state_partner *p,
-    const struct limits *l, const char *key, int64_t now,
-    struct policy_facts *f)
-{
-	unsigned rate;
-
-	f->uris_limited = l->uris_limited;
-	f->max_uris = l->max_uris;
-	/* A discovered partner stays watched until cleared; under an allow
-	 * entry's own max_uris it is watched while it is over that limit,
-	 * so raising the entry's limit lifts it (SPEC 1.2: allow-listing
-	 * lifts a watch). */
-	f->watched = p->watch_ms != 0 && (l->discovered ||
-	    state_uri_count(p) >= l->max_uris);
-	f->distinct_uris = state_uri_count(p);
-	f->uri_new = !state_uri_has(p, key);
-	f->suspicious = l->discovered && is_suspicious(g, p, now);
-	rate = f->suspicious ? g->c->suspicious_rate : l->rate;
-	f->rate_limited = rate > 0;
-	f->token = f->rate_limited ? state_bucket_peek(p, now, rate, rate) : 1;
-	return rate;
-}
-
-static int
-peer_fresh(const struct state_partner *p, const char *peer, int64_t now)
-{
-	unsigned i;
-
-	if (peer == NULL)
-		return 1;
-	for (i = 0; i < p->npeer; i++)
-		if (strcmp(p->peer[i].name, peer) == 0)
-			return now - p->peer[i].last_ms < 60000;
-	return 0;
-}
-
-/* Does this decision change the partner's record? */
-static int
-changes_state(const struct policy_facts *f, const struct policy_decision *d,
-    const struct state_partner *p, int64_t now)
-{
-	if (d->watch_now)
-		return 1;
-	if (f->uris_limited && f->uri_new && d->reason != REASON_WATCH)
-		return 1;
-	if (d->verdict == VERDICT_ACCEPT && f->rate_limited)
-		return 1;
-	if ((f->suspicious != 0) != (p->suspicious_ms != 0))
-		return 1;
-	(void)now;
-	return 0;
+	if (p == NULL)
+		return NULL;
+	if (p[0] == '[' && (e = strchr(p, ']')) != NULL)
+		n = (size_t)(e - p - 1), p++;
+	else if ((e = strchr(p, ':')) != NULL && strchr(e + 1, ':') == NULL)
+		n = (size_t)(e - p);
+	else
+		n = strlen(p);
+	if (n >= bufsz)
+		n = bufsz - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return buf;
 }
 
 /*
- * The state step (SPEC 1.5 from `watch` on).  First decide on the cached
- * record: if that decision changes nothing it stands without a lock,
- * because a stale record errs only towards refusing (other processes only
- * spend tokens and add URIs).  Otherwise decide again under the lock on
- * the fresh record and write what changed.
+ * The state step (fedkit(7) 1.5 from `watch` on): one call to the store,
+ * which decides by policy_decide and keeps what the decision changes in
+ * the same transaction.  A new watch is then written to the watch list
+ * file, durably, before the refusal goes out.
  */
 static int
 judge_state(struct gate *g, const char *domain, const struct limits *l,
     const char *key, int64_t now, struct policy_facts *f,
     struct policy_decision *d, struct fed_err *err)
 {
-	struct state_partner *p;
-	unsigned rate;
-	int rc;
+	struct state_req q;
+	char pk[VLOG_PEER_MAX];
 
-	if ((p = state_get(g->st, domain, now, err)) == NULL)
+	memset(&q, 0, sizeof q);
+	q.domain = domain;
+	q.peer = g->o.peer;
+	q.peer_key = peer_key(g, pk, sizeof pk);
+	q.uri = key;
+	q.discovered = l->discovered;
+	q.uris_limited = l->uris_limited;
+	q.max_uris = l->max_uris;
+	q.rate = l->rate;
+	q.watched = watchlist_lookup(&g->wl, domain, now, g->c->watch_expire,
+	    NULL);
+	if (state_decide(g->st, &q, now, f, d, err) != 0)
 		return -1;
-	state_facts(g, p, l, key, now, f);
-	*d = policy_decide(f);
-	/* Only a refusal or a limit may stand on the cached record: a stale
-	 * record may lack a watch another process set. */
-	if (d->verdict != VERDICT_ACCEPT && !changes_state(f, d, p, now) &&
-	    peer_fresh(p, g->o.peer, now))
-		return 0;
-	if (state_lock(g->st, p, now, err) != 0)
+	if (d->watch_now && !g->o.dry_run &&
+	    watchlist_add(&g->wl, domain, now, "max_uris", err) != 0)
 		return -1;
-	state_expire(p, now, &g->sp);
-	rate = state_facts(g, p, l, key, now, f);
-	*d = policy_decide(f);
-	if (f->uris_limited && f->uri_new &&
-	    (d->reason != REASON_WATCH || d->watch_now) &&
-	    state_uri_add(p, key, now) < 0) {
-		/* The set is full (STATE_URIS_MAX, above any sane max_uris)
-		 * or memory is: the URI cannot be counted, so it cannot be
-		 * let in either. */
-		d->verdict = VERDICT_REFUSE;
-		d->reason = REASON_WATCH;
-		d->code = f->is_ack ? -1 : 403;
-		d->watch_now = p->watch_ms == 0;
-	}
-	if (d->watch_now) {
-		p->watch_ms = now;
-		p->dirty = 1;
-		p->durable = 1;
-	}
-	if (d->verdict == VERDICT_ACCEPT && f->rate_limited &&
-	    state_bucket_take(p, now, rate, rate))
-		p->dirty = 1;
-	if (f->suspicious && p->suspicious_ms == 0) {
-		p->suspicious_ms = now;
-		p->dirty = 1;
-	} else if (!f->suspicious && p->suspicious_ms != 0) {
-		p->suspicious_ms = 0;
-		p->dirty = 1;
-	}
-	if (g->o.peer != NULL && state_peer_note(p, g->o.peer, now))
-		p->dirty = 1;
-	rc = state_unlock(g->st, p, now, err);
-	return rc;
+	return 0;
 }
 
 /* ---- one message ---- */

@@ -101,6 +101,14 @@ int gate_unframeable(struct gate *, const struct sip_error *, int64_t now_ms,
 void gate_log_buffer(struct gate *, int on);
 int gate_log_flush(struct gate *, struct fed_err *);
 
+/*
+ * Pipe mode: decide the messages of one read in one state transaction
+ * (state_batch) from gate_batch(g, 1, ...) on; gate_log_flush commits
+ * the batch before it writes the lines that report it, so the store is
+ * always ahead of the log.  gate_batch(g, 0, ...) commits and stops.
+ */
+int gate_batch(struct gate *, int on, struct fed_err *);
+
 /* Reload lists (and notice a changed fed.conf) at most once a second. */
 int gate_tick(struct gate *, int64_t now_ms, struct fed_err *);
 

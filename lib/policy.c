@@ -20,6 +20,7 @@ static const char *const reason_names[REASON__COUNT] = {
 	[REASON_RATE] = "rate",
 	[REASON_SUSPICIOUS] = "suspicious",
 	[REASON_WATCH] = "watch",
+	[REASON_NEW_PARTNERS] = "new_partners",
 	[REASON_BLOCKED] = "blocked",
 	[REASON_NOT_ALLOWED] = "not_allowed",
 	[REASON_UNVERIFIED] = "unverified",
@@ -138,6 +139,10 @@ decide(const struct policy_facts *f)
 		return decided(VERDICT_REFUSE, REASON_NOT_ALLOWED, 403);
 	if (f->verify_needed && !f->verified)
 		return decided(VERDICT_REFUSE, REASON_UNVERIFIED, 403);
+	/* Bounded state (fedkit(7)): a partner that cannot be given state
+	 * cannot be limited, so it is not let in. */
+	if (f->new_refused)
+		return decided(VERDICT_REFUSE, REASON_NEW_PARTNERS, 403);
 
 	/*
 	 * The watch list is the consequence of the distinct-URI limit, so it

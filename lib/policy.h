@@ -10,7 +10,8 @@ enum verdict { VERDICT_ACCEPT, VERDICT_LIMIT, VERDICT_REFUSE, VERDICT_OBSERVE };
 enum reason {
 	REASON_ALLOWLISTED, REASON_DISCOVERED,		/* accept */
 	REASON_RATE, REASON_SUSPICIOUS,			/* limit, 503 */
-	REASON_WATCH, REASON_BLOCKED, REASON_NOT_ALLOWED, REASON_UNVERIFIED,
+	REASON_WATCH, REASON_NEW_PARTNERS, REASON_BLOCKED, REASON_NOT_ALLOWED,
+	REASON_UNVERIFIED,
 	REASON_MALFORMED, REASON_METHOD, REASON_SCANNER, REASON_SPOOF,
 	REASON_NOT_LOCAL, REASON_FEDERATION_OFF,	/* refuse */
 	REASON_RESPONSE,				/* observe */
@@ -45,6 +46,9 @@ struct policy_facts {
 	int verify_needed;	/* verification applies to this partner */
 	int verified;		/* ... and it succeeded */
 	/* distinct URIs: does a limit apply, and does this request cross it? */
+	int new_refused;	/* a new partner the state cannot take: its
+				 * peer brought max_new_partners already, or
+				 * max_partners are kept and none can go */
 	int uris_limited;	/* a max_uris applies (discovered, or entry's) */
 	int watched;		/* on the watch list; counts only while
 				 * uris_limited (allow-listing lifts it) */

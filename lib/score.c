@@ -28,74 +28,14 @@ score_state_name(enum score_state s)
 	return state_names[s];
 }
 
-/*
- * SipHash-2-4 (Aumasson and Bernstein) of a short string under the
- * tally's key: a log cannot be crafted to make its values collide (in
- * the sets or the group index) without the key, which never leaves the
- * process but in the resume file (mode 0600).
- */
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do {							\
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
-} while (0)
-
-static uint64_t
-load_le64(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	return (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 |
-	    (uint64_t)u[3] << 24 | (uint64_t)u[4] << 32 |
-	    (uint64_t)u[5] << 40 | (uint64_t)u[6] << 48 | (uint64_t)u[7] << 56;
-}
-
-static uint64_t
-hash64(const uint64_t key[2], const char *p, size_t n)
-{
-	uint64_t v0 = key[0] ^ 0x736f6d6570736575u;
-	uint64_t v1 = key[1] ^ 0x646f72616e646f6du;
-	uint64_t v2 = key[0] ^ 0x6c7967656e657261u;
-	uint64_t v3 = key[1] ^ 0x7465646279746573u;
-	uint64_t m, b = (uint64_t)n << 56;
-	size_t i, left = n & 7;
-
-	for (i = 0; i + 8 <= n; i += 8) {
-		m = load_le64(p + i);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	switch (left) {
-	case 7: b |= (uint64_t)(unsigned char)p[i + 6] << 48; /* FALLTHROUGH */
-	case 6: b |= (uint64_t)(unsigned char)p[i + 5] << 40; /* FALLTHROUGH */
-	case 5: b |= (uint64_t)(unsigned char)p[i + 4] << 32; /* FALLTHROUGH */
-	case 4: b |= (uint64_t)(unsigned char)p[i + 3] << 24; /* FALLTHROUGH */
-	case 3: b |= (uint64_t)(unsigned char)p[i + 2] << 16; /* FALLTHROUGH */
-	case 2: b |= (uint64_t)(unsigned char)p[i + 1] << 8; /* FALLTHROUGH */
-	case 1: b |= (uint64_t)(unsigned char)p[i]; break;
-	default: break;
-	}
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	b = v0 ^ v1 ^ v2 ^ v3;
-	return b != 0 ? b : 1;	/* 0 marks an empty slot */
-}
-
 uint64_t
 score_hash(const struct score *s, const char *p, size_t n)
 {
-	return hash64(s->key, p, n);
+	uint64_t h = fed_siphash(s->key, p, n);
+
+	/* A key drawn per process keeps a log from crafting collisions
+	 * (in the sets or the group index); 0 marks an empty slot. */
+	return h != 0 ? h : 1;
 }
 
 /* ---- sets of hashes ---- */
@@ -228,7 +168,7 @@ group_get(struct score *s, const char *name, size_t n, int *full)
 		name = "-";
 		n = 1;
 	}
-	h = hash64(s->key, name, n);
+	h = fed_siphash(s->key, name, n);
 	if (s->tabcap != 0)
 		for (j = (uint32_t)h & (s->tabcap - 1); s->tab[j].idx != 0;
 		    j = (j + 1) & (s->tabcap - 1)) {
@@ -284,7 +224,7 @@ group_peer(const struct score *s, struct score_group *g, struct fed_str p)
 	/* The common case, as before: compared, not hashed. */
 	if (p.n == g->last_peer_n && memcmp(p.p, g->last_peer_s, p.n) == 0)
 		return 0;
-	h = hash64(s->key, p.p, p.n);
+	h = fed_siphash(s->key, p.p, p.n);
 	if (h == g->last_peer)
 		return 0;
 	g->last_peer = h;
@@ -459,7 +399,7 @@ score_line(struct score *s, const char *line, size_t n, int *oom,
 	if (r.verdict != VERDICT_OBSERVE && r.uri.n > 0 && !g->uris_capped) {
 		if (g->uris.n >= uri_cap(s, g))
 			g->uris_capped = 1;
-		else if (hset_add(&g->uris, hash64(s->key, r.uri.p,
+		else if (hset_add(&g->uris, fed_siphash(s->key, r.uri.p,
 		    r.uri.n)) < 0)
 			goto oom;
 	}

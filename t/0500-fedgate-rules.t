@@ -26,6 +26,14 @@ gate() {
 	fedgate -c "$T/$_name.conf" "$@" <"$T/in" >"$T/out" 2>"$T/err"
 }
 
+# entries NAME DB: how many entries a sub-database of NAME's partner
+# store holds, as LMDB's own mdb_stat counts them (0 if no store).
+entries() {
+	[ -e "$T/$1/state/counters.mdb" ] || { echo 0; return; }
+	mdb_stat -n -s "$2" "$T/$1/state/counters.mdb" |
+	    awk '$1 == "Entries:" { print $2 }'
+}
+
 # count NAME VERDICT [REASON]: lines of the log with that verdict (and reason).
 count() {
 	awk -F '\t' -v v="$2" -v r="${3:-}" \
@@ -109,11 +117,12 @@ grep_file "... with 403" "	refuse	watch	403	" "$T/harvest/log"
 sipmsg -n 1 -s 5 -f sip:probe@harvest.example -r sip:u%d@example.com -m OPTIONS >"$T/in"
 gate harvest
 [ "$(count harvest refuse watch)" -eq 2 ]; ok $? "once watched, even a known URI is refused"
-f=$T/harvest/state/partners/harvest.example
-grep_file "the state file says watched" '^watch	' "$f"
-n=$(grep -c '^uri	' "$f")
-[ "$n" -eq 1001 ]; ok $? "the state holds the 1,001 URIs tried ($n)"
-grep_file "the state file is versioned" '^fedkit-state 1$' "$f"
+grep_file "the watch list file names it" '^harvest\.example	20[0-9-]*T[0-9:.]*Z	max_uris$' "$T/harvest/state/watch"
+n=$(entries harvest uris)
+[ "$n" -eq 0 ]; ok $? "nothing more is kept for a watched partner: no URIs in the store ($n)"
+fedlist -c "$T/harvest.conf" watch ls >"$T/wls" 2>&1
+grep_file "fedlist watch ls shows it watched at the 1,001 URIs it tried" '^harvest\.example	watch	1001	' "$T/wls"
+grep_file "the state directory is versioned" '^fedkit-state 2$' "$T/harvest/state/format"
 echo "harvest.example" >"$T/harvest/allow"
 gate harvest
 [ "$(count harvest accept allowlisted)" -eq 1 ]; ok $? "allow-listing lifts the watch"
@@ -137,7 +146,8 @@ sipmsg -n 3 -s 300 -f sip:p@sus.example -r sip:u%d@example.com >>"$T/in"
 gate sus
 s=$(count sus limit suspicious)
 [ "$s" -ge 2 ]; ok $? "the 20th failure makes it suspicious: its 503s say so ($s)"
-grep_file "the state file says suspicious" '^suspicious	' "$T/sus/state/partners/sus.example"
+fedlist -c "$T/sus.conf" watch ls >"$T/wls" 2>&1
+grep_file "fedlist watch ls shows it suspicious" '^sus\.example	suspicious	' "$T/wls"
 sipmsg -n 21 -s 400 -f sip:p@sus.example -m OPTIONS -r sip:u%d@example.com -R 200 >"$T/in"
 gate sus
 sleep 1.1
@@ -145,8 +155,9 @@ before=$(count sus limit suspicious)
 sipmsg -n 3 -s 500 -f sip:p@sus.example -r sip:u%d@example.com >"$T/in"
 gate sus
 [ "$(count sus limit suspicious)" -eq "$before" ]; ok $? "21 successes bring the share under 0.5: no longer suspicious"
-grep -q '^suspicious	' "$T/sus/state/partners/sus.example"
-[ $? -ne 0 ]; ok $? "... and the state file no longer says so"
+fedlist -c "$T/sus.conf" watch ls >"$T/wls" 2>&1 &&
+! grep -q '^sus\.example' "$T/wls"
+ok $? "... and fedlist watch ls no longer lists it"
 
 # ---- modes ----
 mkconf off "federation = off"
@@ -307,16 +318,16 @@ mkconf long
 U=$(head -c 1000 /dev/zero | tr '\0' a)
 sipmsg -n 300 -f sip:x@long.example -r "sip:${U}%d@example.com" >"$T/in"
 gate long
-n=$(grep -c '^uri	' "$T/long/state/partners/long.example")
+n=$(entries long uris)
 [ "$n" -eq 300 ]; ok $? "300 distinct 1,000-byte URIs count as 300 ($n)"
-sz=$(wc -c <"$T/long/state/partners/long.example")
-[ "$sz" -lt 60000 ]; ok $? "... but the partner file stays small: long keys are stored hashed ($sz bytes)"
+sz=$(du -k "$T/long/state/counters.mdb" | cut -f1)
+[ "$sz" -lt 200 ]; ok $? "... but the store stays small: URIs are kept as 16-byte hashes ($sz KB)"
 
 mkconf respalone
 sipmsg -n 50 -f sip:x@r%d.example -R 404 | awk 'BEGIN { RS = "\r\n\r\n"; ORS = "\r\n\r\n" } /^SIP\/2.0/' >"$T/in"
 gate respalone
-n=$(ls "$T/respalone/state/partners" | wc -l)
-[ "$n" -eq 0 ]; ok $? "responses alone create no partner state ($n files)"
+n=$(entries respalone partners)
+[ "$n" -eq 0 ]; ok $? "responses alone create no partner state ($n partners)"
 [ "$(count respalone observe)" -eq 50 ]; ok $? "... though each is logged"
 
 mkconf raise

@@ -39,7 +39,7 @@ bad=$(awk -F '\t' 'NF != 9 || $1 !~ /^20[0-9][0-9]-.*Z$/' "$D/log" | wc -l)
 [ "$bad" -eq 0 ]; ok $? "every log line is whole ($bad are not)"
 w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l)
 [ "$w" -eq 0 ]; ok $? "exactly max_uris distinct URIs: nobody watched ($w)"
-u=$(grep -c '^uri	' "$D/state/partners/shared.example")
+u=$(mdb_stat -n -s uris "$D/state/counters.mdb" | awk '$1 == "Entries:" { print $2 }')
 [ "$u" -eq 1000 ]; ok $? "the distinct-URI count is exact: 1000 ($u)"
 sipmsg -n 1 -s 5000 -f sip:p@shared.example -r sip:u%d@example.com >"$T/in"
 fedgate -c "$T/fed.conf" <"$T/in" >/dev/null
@@ -55,20 +55,24 @@ while [ "$i" -lt 20 ]; do
 	sleep "0.0$(( (i * 37) % 9 + 1 ))"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	f=$D/state/partners/crash.example
-	if [ -f "$f" ] && ! head -1 "$f" | grep -q '^fedkit-state 1$'; then
+	# LMDB's own tools must read the store whole after every kill.
+	if ! mdb_stat -n -a "$D/state/counters.mdb" >/dev/null 2>&1 ||
+	    ! mdb_dump -n -s partners "$D/state/counters.mdb" >/dev/null 2>&1; then
 		bad=$((bad + 1))
 	fi
 	i=$((i + 1))
 done
-[ "$bad" -eq 0 ]; ok $? "after 20 kill -9: the state file is always whole ($bad bad)"
-# Every URI a logged request counted is in the state: state is written
-# before the log line that reports it.
-awk -F '\t' '$3 == "crash.example" && ($6 == "accept" || $6 == "limit") { print $5 }' \
-    "$D/log" | sort -u >"$T/logged"
-awk -F '\t' '$1 == "uri" { print $2 }' "$D/state/partners/crash.example" | sort -u >"$T/stored"
-missing=$(comm -23 "$T/logged" "$T/stored" | wc -l)
-[ "$missing" -eq 0 ]; ok $? "every URI the log reports is in the state ($missing missing)"
+[ "$bad" -eq 0 ]; ok $? "after 20 kill -9: the store always reads whole ($bad bad)"
+# Every URI a logged request counted is in the store: the store commits
+# before the log line that reports it (it may count a few more: a process
+# killed between the two).  crash.example tries 4,000 URIs, so it is
+# watched by now: the store keeps its count, shown by fedlist watch ls.
+logged=$(awk -F '\t' '$3 == "crash.example" && ($6 == "accept" || $6 == "limit") { print $5 }' \
+    "$D/log" | sort -u | wc -l)
+fedlist -c "$T/fed.conf" watch ls >"$T/wls" 2>&1
+stored=$(awk -F '\t' '$1 == "crash.example" { print $3 }' "$T/wls")
+[ "$logged" -gt 0 ] && [ "$logged" -le "${stored:-0}" ]
+ok $? "every URI the log reports is counted in the store ($logged logged, ${stored:-none} counted)"
 sipmsg -n 1 -s 9999 -f sip:p@crash.example -r sip:c%d@example.com >"$T/in"
 expect "a fedgate after the kills still works" fedgate -c "$T/fed.conf" <"$T/in"
 tail -1 "$D/log" | grep -q 'crash.example'; ok $? "... and decides"

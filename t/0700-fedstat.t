@@ -232,9 +232,10 @@ cmp_file "states: harvester watched, spam blocked, scanner suspicious" "$T/want"
 head -1 "$T/demo.tsv" | cut -f1 >"$T/got"
 echo harvest.example >"$T/want"
 cmp_file "... the harvester scores highest" "$T/want" "$T/got"
-grep -q '^watch	' "$G/state/partners/harvest.example"
+grep -q '^harvest\.example	' "$G/state/watch"
 ok $? "fedgate's state agrees: harvest.example is on the watch list"
-su=$(grep -c '^uri	' "$G/state/partners/harvest.example")
+fedlist -c "$T/demo.conf" watch ls >"$T/wls" 2>&1
+su=$(awk -F '\t' '$1 == "harvest.example" { print $3 }' "$T/wls")
 lu=$(awk -F '\t' '$1 == "harvest.example" { print $6 }' "$T/demo.tsv")
 [ "$su" -ge 1000 ] && [ "$lu" -ge "$su" ]
 ok $? "fedgate counted $su distinct URIs; fedstat's count of what it tried is $lu"

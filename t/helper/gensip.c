@@ -564,12 +564,15 @@ struct mix {
 _Noreturn static void
 usage(int code)
 {
-	fprintf(code == 0 ? stdout : stderr, "usage: gensip [-s seed] [-n count] [-m mix] [-p partners] [-u users]\n"
+	fprintf(code == 0 ? stdout : stderr, "usage: gensip [-s seed] [-n count] [-m mix] [-p partners | -M first[:count]]\n"
+	    "              [-u users]\n"
 	    "       gensip --demo [-s seed]\n"
 	    "mix: comma-separated kind=weight (message invite options "
 	    "subscribe notify) and resp=PERCENT\n"
 	    "-p N: From domains p0.example .. pN-1.example; "
-	    "-u N: N target users of example.com\n");
+	    "-u N: N target users of example.com\n"
+	    "-M F: request k from mF+k.example (a new domain each); "
+	    "-M F:C: from mF.example .. mF+C-1.example in turn\n");
 	exit(code);
 }
 
@@ -660,13 +663,20 @@ final_code(enum kind k)
  * benches need more control: `-p N` draws From domains from N partners
  * p0.example .. p(N-1).example (to fill an allow list with them), `-u N`
  * draws target users from N fixed users of our domain (so a discovered
- * partner stays under max_uris).  0 keeps the default, and the default
- * draws exactly the random numbers it always did: its output is part of
- * the contract with t/0300-sipscan.t.
+ * partner stays under max_uris).  `-M FIRST[:COUNT]` mints From
+ * domains instead, as a spammer would: request k (responses not counted)
+ * comes from m(FIRST + k).example, a new domain every request, or, with
+ * COUNT, from mFIRST.example .. m(FIRST + COUNT - 1).example in turn (so
+ * separate runs can give disjoint sets of partners, a few requests each).
+ * It draws no random number for the domain.  Without -p, -M and -u
+ * (0 in struct who), bulk mode draws exactly the random numbers it always
+ * did: its output is part of the contract with t/0300-sipscan.t.
  */
 struct who {
 	unsigned partners;
 	unsigned users;
+	int mint;
+	unsigned long long mint_first, mint_count;	/* count 0: unbounded */
 };
 
 /* Target user i of our domain: first.last, then first.lastN past the
@@ -692,7 +702,7 @@ target_user(char *dst, size_t sz, unsigned i)
 static void
 gen_bulk(unsigned long long count, const struct mix *m, const struct who *w)
 {
-	unsigned long long n = 0;
+	unsigned long long n = 0, reqs = 0;
 	struct txn t;
 	char fuser[48], tuser[48], pdom[32];
 	const char *fdomain, *ua;
@@ -720,7 +730,12 @@ gen_bulk(unsigned long long count, const struct mix *m, const struct who *w)
 			make_user(tuser, sizeof tuser, first, last);
 		}
 		ua = PICK(user_agents);
-		if (w->partners > 0) {
+		if (w->mint) {
+			snprintf(pdom, sizeof pdom, "m%llu.example",
+			    w->mint_first + (w->mint_count > 0 ?
+			    reqs % w->mint_count : reqs));
+			fdomain = pdom;
+		} else if (w->partners > 0) {
 			snprintf(pdom, sizeof pdom, "p%u.example",
 			    rndn(w->partners));
 			fdomain = pdom;
@@ -728,6 +743,7 @@ gen_bulk(unsigned long long count, const struct mix *m, const struct who *w)
 			fdomain = PICK(partner_domains);
 		txn_new(&t, kind_methods[k], fdomain, fuser, tuser, ua);
 		gen_request(&t);
+		reqs++;
 		if (++n >= count || rndn(100) >= m->resp)
 			continue;
 		code = final_code(k);
@@ -900,7 +916,8 @@ int
 main(int argc, char **argv)
 {
 	struct mix mix = { { 40, 15, 15, 15, 15 }, 100, 100 };
-	struct who who = { 0, 0 };
+	struct who who = { 0, 0, 0, 0, 0 };
+	char *colon;
 	unsigned long long count = 1000, seed = 1;
 	int demo = 0, c, i;
 
@@ -911,7 +928,7 @@ main(int argc, char **argv)
 			demo = 1;
 			argv[i] = "-D";
 		}
-	while ((c = getopt(argc, argv, "Dn:s:m:p:u:h")) != -1) {
+	while ((c = getopt(argc, argv, "Dn:s:m:M:p:u:h")) != -1) {
 		switch (c) {
 		case 'D': demo = 1; break;
 		case 'n': count = parse_num(optarg, "count", ULLONG_MAX); break;
@@ -922,6 +939,20 @@ main(int argc, char **argv)
 			    100000000);
 			if (who.partners == 0)
 				fed_errx(FED_EXIT_USAGE, "bad partners: 0");
+			break;
+		case 'M':
+			who.mint = 1;
+			if ((colon = strchr(optarg, ':')) != NULL) {
+				*colon = '\0';
+				who.mint_count = parse_num(colon + 1,
+				    "minted domain count", 100000000);
+				if (who.mint_count == 0)
+					fed_errx(FED_EXIT_USAGE,
+					    "bad minted domain count: 0");
+			}
+			/* m + 20 digits + .example fits the 32 bytes of pdom. */
+			who.mint_first = parse_num(optarg, "first minted domain",
+			    ULLONG_MAX / 2);
 			break;
 		case 'u':
 			who.users = (unsigned)parse_num(optarg, "users",
@@ -935,9 +966,12 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(FED_EXIT_USAGE);
-	if (demo && (who.partners > 0 || who.users > 0))
-		fed_errx(FED_EXIT_USAGE, "-p and -u are for bulk mode, not "
+	if (demo && (who.partners > 0 || who.users > 0 || who.mint))
+		fed_errx(FED_EXIT_USAGE, "-p, -M and -u are for bulk mode, not "
 		    "--demo");
+	if (who.partners > 0 && who.mint)
+		fed_errx(FED_EXIT_USAGE, "-p and -M both name the From domains: "
+		    "give one");
 	rng_state = seed;
 	if (demo)
 		gen_demo();

@@ -593,7 +593,7 @@ test_share(void)
 	conf_defaults(&c);
 	ok(conf_parse(&c, "share/fed.conf", out, o, &e) == 0,
 	    "share/fed.conf uncommented parses: %s", e.msg);
-	is_long((long)keys, 30, "every key is there");
+	is_long((long)keys, 33, "every key is there");
 	ok(c.local_domains.n == 1 &&
 	    strcmp(c.local_domains.v[0], "example.com") == 0,
 	    "local_domains example");
@@ -605,6 +605,8 @@ test_share(void)
 	    c.suspect_fail_share == d.suspect_fail_share &&
 	    c.suspicious_rate == d.suspicious_rate &&
 	    c.watch_expire == d.watch_expire &&
+	    c.max_partners == d.max_partners &&
+	    c.max_new_partners == d.max_new_partners &&
 	    strv_eq(&c.methods, &d.methods) &&
 	    strv_eq(&c.refuse_user_agents, &d.refuse_user_agents) &&
 	    c.verify == d.verify && c.tls == d.tls &&

@@ -1,47 +1,199 @@
-/* 0170-state: partner state: bucket, URIs, responses, the file, sweeping. */
-#include <sys/file.h>
+/* 0170-state: the partner store through its API, on a clock of our own. */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <lmdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "state.h"
 #include "tap.h"
 
-/* 2026-11-21T22:40:33.123Z */
+/*
+ * Every process opens a state_dir once at a time: closing any descriptor
+ * of counters.mdb or its lock file would drop LMDB's locks, so the store's
+ * files are only stat(2)ed here, never opened, and what must look at a
+ * store from outside (dry run, another user) runs in a child.
+ */
+
+/* 2026-11-21T22:40:33.123Z: every time below is the engine's parameter. */
 #define KNOWN_MS (INT64_C(1795300833) * 1000 + 123)
+#define T0 KNOWN_MS
+#define OWNER 4242
 
-static char base[] = "/tmp/fedkit-state.XXXXXX";
-static const struct state_params prm = { 60, 0 };
-static int64_t T;	/* the real time: sweep compares file mtimes with it */
-
-static int64_t
-real_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static char base[PATH_MAX];
+static const struct state_params defaults = {
+	.report_period = 60,	/* response and URI slots of 5 s */
+	.max_partners = 1000,
+	.max_new_partners = 1000,
+	.suspect_min = 20,
+	.suspect_share = 0.5,
+	.suspicious_rate = 1,
+};
 
 /* A path under base; the result lives until the 16th call after. */
 static const char *
 at(const char *name)
 {
-	static char buf[16][256];
+	static char buf[16][PATH_MAX];
 	static int i;
 
 	i = (i + 1) % 16;
-	snprintf(buf[i], sizeof buf[i], "%s/%s", base, name);
+	if (snprintf(buf[i], sizeof buf[i], "%s/%s", base, name) >=
+	    (int)sizeof buf[i])
+		diag("path too long: %s/%s", base, name);
 	return buf[i];
+}
+
+static struct state *
+sopen(const char *dir, const struct state_params *sp, int dry)
+{
+	struct fed_err e = { "" };
+	struct state *s = NULL;
+
+	if (state_open(&s, dir, sp, dry, &e) != 0)
+		diag("state_open %s: %s", dir, e.msg);
+	return s;
+}
+
+static void
+sclose(struct state *s)
+{
+	struct fed_err e = { "" };
+
+	if (s != NULL && state_close(s, &e) != 0)
+		diag("state_close: %s", e.msg);
+}
+
+/* The request a discovered partner's passing request puts to the state. */
+struct ask {
+	const char *peer, *peer_key;
+	unsigned max_uris, rate;
+	int watched;
+	struct policy_facts f;
+	struct policy_decision d;
+};
+
+static void
+ask_init(struct ask *a, const char *peer, unsigned max_uris, unsigned rate)
+{
+	memset(a, 0, sizeof *a);
+	a->peer = peer;
+	a->max_uris = max_uris;
+	a->rate = rate;
+}
+
+/* One state_decide; the reason, or -1 (with a diag) on an error. */
+static int
+decide(struct state *s, struct ask *a, const char *domain, const char *uri,
+    int64_t now)
+{
+	struct fed_err e = { "" };
+	struct state_req q;
+
+	memset(&q, 0, sizeof q);
+	q.domain = domain;
+	q.peer = a->peer;
+	q.peer_key = a->peer_key;
+	q.uri = uri;
+	q.discovered = 1;
+	q.uris_limited = 1;
+	q.max_uris = a->max_uris;
+	q.rate = a->rate;
+	q.watched = a->watched;
+	memset(&a->f, 0, sizeof a->f);
+	a->f.mode = FED_OPEN;
+	a->f.ruri_local = 1;
+	a->f.method_ok = 1;
+	memset(&a->d, 0, sizeof a->d);
+	if (s == NULL || state_decide(s, &q, now, &a->f, &a->d, &e) != 0) {
+		diag("state_decide %s %s: %s", tap_esc(domain), uri, e.msg);
+		return -1;
+	}
+	return (int)a->d.reason;
+}
+
+/* The reason's name, for messages; "error" for -1. */
+static const char *
+rn(int r)
+{
+	return r < 0 ? "error" : reason_name((enum reason)r);
+}
+
+static int
+is_reason(int got, enum reason want, const char *what)
+{
+	return ok(got == (int)want, "%s: %s (got %s)", what, reason_name(want),
+	    rn(got));
+}
+
+static int
+respond(struct state *s, const char *domain, int64_t now, int success,
+    int n)
+{
+	struct fed_err e = { "" };
+	int i, rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++)
+		if ((rc = state_response(s, domain, now, success, &e)) != 0)
+			diag("state_response: %s", e.msg);
+	return rc;
+}
+
+/* 1 filled, 0 no state, -1 error; the domain buffer is static. */
+static int
+view(struct state *s, const char *domain, int64_t now, struct state_view *v)
+{
+	static char dom[DOMAIN_MAX + 1];
+	struct fed_err e = { "" };
+	int rc;
+
+	memset(v, 0, sizeof *v);
+	if (s == NULL)
+		return -1;
+	if ((rc = state_view(s, domain, now, v, dom, &e)) < 0)
+		diag("state_view: %s", e.msg);
+	return rc;
+}
+
+static unsigned long
+count(struct state *s, int which)
+{
+	struct fed_err e = { "" };
+	unsigned long p = 0, pe = 0, u = 0;
+
+	if (s == NULL || state_count(s, &p, &pe, &u, &e) != 0) {
+		diag("state_count: %s", e.msg);
+		return ULONG_MAX;
+	}
+	return which == 0 ? p : which == 1 ? pe : u;
+}
+#define PARTNERS(s) count((s), 0)
+#define PEERS(s) count((s), 1)
+#define URIS(s) count((s), 2)
+
+static int
+has_state(struct state *s, const char *domain)
+{
+	struct state_view v;
+
+	return view(s, domain, T0, &v) == 1;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
 }
 
 static void
@@ -54,496 +206,11 @@ write_text(const char *path, const char *text)
 		return;
 	}
 	fputs(text, f);
-	fclose(f);
+	if (fclose(f) != 0)
+		diag("cannot write %s: %s", path, strerror(errno));
 }
 
-/* The file's bytes as a string, or "(missing)". */
-static char *
-slurp(const char *path)
-{
-	size_t n;
-	char *b = tap_slurp(path, &n), *s;
-
-	if (b == NULL)
-		return strdup("(missing)");
-	s = malloc(n + 1);
-	memcpy(s, b, n);
-	s[n] = '\0';
-	free(b);
-	return s;
-}
-
-static int
-exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0;
-}
-
-static struct state *
-open_state(const char *dir, const struct state_params *pp, int dry)
-{
-	struct fed_err e = { "" };
-	struct state *s = NULL;
-
-	if (state_open(&s, dir, pp, dry, &e) != 0)
-		diag("state_open %s: %s", dir, e.msg);
-	return s;
-}
-
-static void
-close_state(struct state *s, int64_t now)
-{
-	struct fed_err e = { "" };
-
-	if (state_close(s, now, &e) != 0)
-		diag("state_close: %s", e.msg);
-}
-
-/* lock, fn-less: take and release the lock with the record's changes. */
-static int
-lock(struct state *s, struct state_partner *p, int64_t now)
-{
-	struct fed_err e = { "" };
-	int rc = state_lock(s, p, now, &e);
-
-	if (rc != 0)
-		diag("state_lock: %s", e.msg);
-	return rc;
-}
-
-static int
-unlock(struct state *s, struct state_partner *p, int64_t now)
-{
-	struct fed_err e = { "" };
-	int rc = state_unlock(s, p, now, &e);
-
-	if (rc != 0)
-		diag("state_unlock: %s", e.msg);
-	return rc;
-}
-
-static struct state_partner *
-get(struct state *s, const char *domain, int64_t now)
-{
-	struct fed_err e = { "" };
-	struct state_partner *p = state_get(s, domain, now, &e);
-
-	if (p == NULL)
-		diag("state_get %s: %s", domain, e.msg);
-	return p;
-}
-
-static void
-test_bucket(void)
-{
-	struct state *s = open_state(at("none"), &prm, 1);
-	struct state_partner *p = get(s, "bucket.example", KNOWN_MS);
-	int64_t t0, b0;
-	int n = 0, i;
-
-	ok(p != NULL && p->bucket_ms == 0, "a new partner's bucket was never "
-	    "used");
-	ok(state_bucket_peek(p, KNOWN_MS, 20, 20) == 1, "and is full");
-	for (i = 0; i < 25; i++)
-		n += state_bucket_take(p, KNOWN_MS, 20, 20);
-	is_long(n, 20, "a full bucket of 20 gives exactly 20 tokens at once");
-	is_long((long)p->tokens_milli, 0, "then it is empty");
-	t0 = p->tokens_milli;
-	b0 = p->bucket_ms;
-	ok(state_bucket_take(p, KNOWN_MS + 49, 20, 20) == 0 &&
-	    p->tokens_milli == t0 && p->bucket_ms == b0,
-	    "49 ms at 20/s is not a token, and a failed take changes nothing");
-	ok(state_bucket_peek(p, KNOWN_MS + 50, 20, 20) == 1,
-	    "50 ms at 20/s refills one token (peek)");
-	ok(p->bucket_ms == b0, "peek changes nothing");
-	ok(state_bucket_take(p, KNOWN_MS + 50, 20, 20) == 1 &&
-	    state_bucket_take(p, KNOWN_MS + 50, 20, 20) == 0,
-	    "50 ms after empty: exactly one take");
-	for (n = 0, i = 0; i < 40; i++)
-		n += state_bucket_take(p, KNOWN_MS + 1000000, 20, 20);
-	is_long(n, 20, "a long pause refills up to the burst, no more");
-	state_bucket_take(p, KNOWN_MS + 2000000, 20, 20);
-	is_long((long)p->tokens_milli, 19000, "19 tokens saved");
-	for (n = 0, i = 0; i < 5; i++)
-		n += state_bucket_take(p, KNOWN_MS + 2000000, 20, 1);
-	is_long(n, 1, "a smaller burst (suspicion) caps the saved tokens");
-	for (n = 0, i = 0; i < 5; i++)
-		n += state_bucket_take(p, KNOWN_MS + 3000000, 0, 3);
-	is_long(n, 0, "rate 0 never refills");
-	p->tokens_milli = 5000;
-	p->bucket_ms = KNOWN_MS;
-	for (n = 0, i = 0; i < 10; i++)
-		n += state_bucket_take(p, KNOWN_MS - 60000, 20, 20);
-	is_long(n, 5, "a clock that went back refills nothing");
-	p->tokens_milli = 0;
-	p->bucket_ms = 1;
-	ok(state_bucket_peek(p, INT64_C(4000000000000000), UINT_MAX,
-	    UINT_MAX) == 1, "huge rate, burst and pause do not overflow");
-	ok(state_bucket_take(p, INT64_C(4000000000000000), UINT_MAX,
-	    UINT_MAX) == 1 && p->tokens_milli ==
-	    (int64_t)UINT_MAX * 1000 - 1000, "... and fill the bucket exactly");
-	close_state(s, KNOWN_MS);
-}
-
-static void
-test_uris(void)
-{
-	struct state *s = open_state(at("none"), &prm, 1);
-	struct state_partner *p = get(s, "uris.example", KNOWN_MS), *q;
-	char *k1, *k2;
-	unsigned i, n;
-	int rc = 0;
-
-	is_long(state_uri_count(p), 0, "no URIs at first");
-	is_long(state_uri_add(p, "alice@example.com", KNOWN_MS), 1,
-	    "a new URI is added");
-	ok(p->dirty, "which marks the record dirty");
-	is_long(state_uri_add(p, "alice@example.com", KNOWN_MS + 5), 0,
-	    "the same URI again is not");
-	ok(state_uri_has(p, "alice@example.com") &&
-	    !state_uri_has(p, "bob@example.com"), "has");
-	is_long(state_uri_add(p, "bob@example.com", KNOWN_MS + 30000), 1,
-	    "a second URI half a period later");
-	is_long(state_uri_count(p), 2, "two URIs");
-	state_expire(p, KNOWN_MS + 59999, &prm);
-	is_long(state_uri_count(p), 2, "both within the report period");
-	state_expire(p, KNOWN_MS + 60000, &prm);
-	ok(state_uri_count(p) == 1 && !state_uri_has(p, "alice@example.com") &&
-	    state_uri_has(p, "bob@example.com"),
-	    "a URI first seen a whole period ago expires, not a later one");
-	is_long(state_uri_add(p, "alice@example.com", KNOWN_MS + 60000), 1,
-	    "an expired URI counts as new again");
-
-	is_long(state_uri_add(p, "a b\t\x80" "c@example.com", KNOWN_MS), 1,
-	    "a key with a space, a tab and a non-ASCII byte");
-	ok(state_uri_has(p, "a b\t\x80" "c@example.com"),
-	    "is found again");
-	ok(state_uri_has(p, "a%20b%09%80c@example.com"),
-	    "as its escaped form (one key, one token)");
-
-	k1 = malloc(3001);
-	k2 = malloc(3001);
-	memset(k1, 'x', 3000);
-	k1[3000] = '\0';
-	memcpy(k2, k1, 3001);
-	k2[2999] = 'y';
-	n = state_uri_count(p);
-	ok(state_uri_add(p, k1, KNOWN_MS + 60000) == 1 &&
-	    state_uri_add(p, k2, KNOWN_MS + 60000) == 1 &&
-	    state_uri_count(p) == n + 2,
-	    "two long keys that differ only at the end stay distinct");
-	ok(state_uri_has(p, k1) && state_uri_has(p, k2) &&
-	    state_uri_add(p, k1, KNOWN_MS + 60000) == 0, "and are found");
-	k2[2999] = '\x01';
-	ok(state_uri_add(p, k2, KNOWN_MS + 60000) == 1,
-	    "even when the tail needs escaping");
-	free(k1);
-	free(k2);
-
-	q = get(s, "full.example", KNOWN_MS);
-	for (i = 0; i < STATE_URIS_MAX && rc != -1; i++) {
-		char k[64];
-
-		snprintf(k, sizeof k, "user%u@example.com", i);
-		rc = state_uri_add(q, k, KNOWN_MS);
-	}
-	is_long(state_uri_count(q), STATE_URIS_MAX,
-	    "STATE_URIS_MAX distinct URIs are held");
-	errno = 0;
-	ok(state_uri_add(q, "one-more@example.com", KNOWN_MS) == -1 &&
-	    errno == ENOSPC, "one more is refused with ENOSPC");
-	ok(state_uri_add(q, "user7@example.com", KNOWN_MS) == 0 &&
-	    state_uri_has(q, "user99999@example.com"),
-	    "a held URI is still found");
-	state_expire(q, KNOWN_MS + 60000, &prm);
-	is_long(state_uri_count(q), 0, "and they all expire together");
-	close_state(s, KNOWN_MS);
-}
-
-static void
-test_responses(void)
-{
-	struct state *s = open_state(at("none"), &prm, 1);
-	struct state_partner *p = get(s, "resp.example", KNOWN_MS);
-	int64_t slot0 = KNOWN_MS / 5000 * 5000;	/* 60 s / 12 */
-	unsigned okc, fail;
-	int i;
-
-	for (i = 0; i < 3; i++)
-		state_response_add(p, KNOWN_MS, 1, &prm);
-	for (i = 0; i < 2; i++)
-		state_response_add(p, KNOWN_MS + 1, 0, &prm);
-	state_responses(p, KNOWN_MS + 2, &prm, &okc, &fail);
-	ok(okc == 3 && fail == 2, "pending responses count (%u, %u)", okc,
-	    fail);
-	ok(!p->dirty, "responses alone do not make the record dirty");
-	state_response_add(p, slot0 + 5000, 0, &prm);
-	state_responses(p, slot0 + 5000, &prm, &okc, &fail);
-	ok(okc == 3 && fail == 3, "the next slot adds up (%u, %u)", okc, fail);
-	state_responses(p, slot0 + 59999, &prm, &okc, &fail);
-	ok(okc == 3 && fail == 3, "a slot counts for one period from its "
-	    "start (%u, %u)", okc, fail);
-	state_responses(p, slot0 + 60000, &prm, &okc, &fail);
-	ok(okc == 0 && fail == 1, "then drops out (%u, %u)", okc, fail);
-	state_response_add(p, slot0 + 60000, 1, &prm);
-	state_responses(p, slot0 + 60000, &prm, &okc, &fail);
-	ok(okc == 1 && fail == 1, "a new period reuses the slot (%u, %u)",
-	    okc, fail);
-	state_expire(p, slot0 + 65000 + 60000, &prm);
-	state_responses(p, slot0, &prm, &okc, &fail);
-	ok(okc == 0 && fail == 0, "expiry drops old slots (%u, %u)", okc,
-	    fail);
-	close_state(s, KNOWN_MS);
-}
-
-static void
-test_peers(void)
-{
-	struct state *s = open_state(at("none"), &prm, 1);
-	struct state_partner *p = get(s, "peers.example", KNOWN_MS);
-	char name[32];
-	unsigned i;
-	int found1 = 0, founda = 0;
-
-	is_long(state_peer_note(p, "192.0.2.1:5061", KNOWN_MS), 1,
-	    "a new peer changes the record");
-	is_long(state_peer_note(p, "192.0.2.1:5061", KNOWN_MS + 59999), 0,
-	    "the same peer within a minute does not");
-	is_long(state_peer_note(p, "192.0.2.1:5061", KNOWN_MS + 60000), 1,
-	    "after a minute it does");
-	ok(p->npeer == 1 && p->peer[0].first_ms == KNOWN_MS &&
-	    p->peer[0].last_ms == KNOWN_MS + 60000, "first and last seen");
-	for (i = 1; i < STATE_PEERS_MAX; i++) {
-		snprintf(name, sizeof name, "p%u", i);
-		state_peer_note(p, name, KNOWN_MS + i);
-	}
-	is_long(p->npeer, STATE_PEERS_MAX, "eight peers");
-	state_peer_note(p, "p-new", KNOWN_MS + 70000);
-	for (i = 0; i < p->npeer; i++) {
-		found1 += strcmp(p->peer[i].name, "p1") == 0;
-		founda += strcmp(p->peer[i].name, "192.0.2.1:5061") == 0;
-	}
-	ok(p->npeer == STATE_PEERS_MAX && !found1 && founda,
-	    "a ninth evicts the least recently seen");
-	ok(state_peer_note(p, NULL, KNOWN_MS) == 0 &&
-	    state_peer_note(p, "", KNOWN_MS) == 0, "no peer: no change");
-	state_peer_note(p, "odd peer\x01", KNOWN_MS + 80000);
-	for (founda = 0, i = 0; i < p->npeer; i++)
-		founda += strcmp(p->peer[i].name, "odd%20peer%01") == 0;
-	ok(founda, "a peer name is stored as one token");
-	close_state(s, KNOWN_MS);
-}
-
-static const char want_file[] =
-    "fedkit-state 1\n"
-    "partner\tcontoso.com\n"
-    "changed\t2026-11-21T22:40:33.123Z\n"
-    "bucket\t16.350\t2026-11-21T22:40:33.073Z\n"
-    "watch\t2026-11-21T22:40:33.123Z\n"
-    "suspicious\t2026-11-21T22:40:33.124Z\n"
-    "responses\t2026-11-21T22:40:25.000Z\t0\t1\n"
-    "responses\t2026-11-21T22:40:30.000Z\t2\t1\n"
-    "peer\t192.0.2.7:5061\t2026-11-21T22:40:33.123Z\t"
-    "2026-11-21T22:40:33.123Z\n"
-    "uri\talice@example.com\t2026-11-21T22:40:33.123Z\n"
-    "uri\tb%20b@example.com\t2026-11-21T22:40:33.123Z\n";
-
-static void
-test_file(void)
-{
-	char dir[256];
-	struct state *s, *s2;
-	struct state_partner *p, *q;
-	struct stat st;
-	char path[PATH_MAX], *text, *text2;
-	unsigned okc, fail;
-	int i;
-
-	snprintf(dir, sizeof dir, "%s", at("st"));
-	s = open_state(dir, &prm, 0);
-	ok(s != NULL, "state_open creates the directory");
-	ok(stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    (st.st_mode & 0777) == 0750, "mode 0750");
-	text = slurp(at("st/format"));
-	is_str(text, "fedkit-state 1\n", "the format file");
-	free(text);
-	ok(exists(at("st/locks/00")) && exists(at("st/locks/ff")) &&
-	    exists(at("st/partners")), "locks/00..ff and partners/");
-
-	p = get(s, "Contoso.COM.", KNOWN_MS);
-	ok(p != NULL && strcmp(p->domain, "contoso.com") == 0 &&
-	    p->changed_ms == 0, "a partner without a file: normalized, empty");
-	ok(lock(s, p, KNOWN_MS - 100) == 0, "lock");
-	for (i = 0; i < 3; i++)
-		state_bucket_take(p, KNOWN_MS - 100, 7, 20);
-	state_bucket_take(p, KNOWN_MS - 50, 7, 20);
-	p->watch_ms = KNOWN_MS;
-	p->suspicious_ms = KNOWN_MS + 1;
-	p->dirty = 1;
-	state_peer_note(p, "192.0.2.7:5061", KNOWN_MS);
-	state_uri_add(p, "alice@example.com", KNOWN_MS);
-	state_uri_add(p, "b b@example.com", KNOWN_MS);
-	state_response_add(p, KNOWN_MS, 1, &prm);
-	state_response_add(p, KNOWN_MS, 1, &prm);
-	state_response_add(p, KNOWN_MS, 0, &prm);
-	state_response_add(p, KNOWN_MS - 5000, 0, &prm);
-	ok(unlock(s, p, KNOWN_MS) == 0, "unlock writes");
-	snprintf(path, sizeof path, "%s/partners/contoso.com", dir);
-	text = slurp(path);
-	is_str(text, want_file, "the file, byte for byte");
-	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640,
-	    "partner files are 0640");
-	ok(!p->dirty && p->pend[(KNOWN_MS / 5000) % STATE_SLOTS].ok == 0 &&
-	    p->slot[(KNOWN_MS / 5000) % STATE_SLOTS].ok == 2,
-	    "clean after the write; pending responses moved to the slots");
-
-	s2 = open_state(dir, &prm, 0);
-	q = get(s2, "contoso.com", KNOWN_MS);
-	ok(q != NULL && q->changed_ms == KNOWN_MS &&
-	    q->tokens_milli == 16350 && q->bucket_ms == KNOWN_MS - 50 &&
-	    q->watch_ms == KNOWN_MS && q->suspicious_ms == KNOWN_MS + 1,
-	    "read back: times and tokens");
-	state_responses(q, KNOWN_MS, &prm, &okc, &fail);
-	ok(okc == 2 && fail == 2, "read back: responses (%u, %u)", okc, fail);
-	ok(q->npeer == 1 && strcmp(q->peer[0].name, "192.0.2.7:5061") == 0 &&
-	    q->peer[0].first_ms == KNOWN_MS, "read back: peers");
-	ok(state_uri_count(q) == 2 && state_uri_has(q, "b b@example.com") &&
-	    state_uri_has(q, "alice@example.com"), "read back: URIs");
-	ok(lock(s2, q, KNOWN_MS) == 0, "lock in a second process");
-	q->dirty = 1;
-	ok(unlock(s2, q, KNOWN_MS) == 0, "rewrite unchanged");
-	text2 = slurp(path);
-	is_str(text2, text, "the round trip gives the same bytes");
-	free(text2);
-	free(text);
-	close_state(s2, KNOWN_MS);
-	close_state(s, KNOWN_MS);
-}
-
-/* What state_get says about a partner file with this text. */
-static void
-bad_file(const char *text, const char *want_tail, const char *what)
-{
-	char path[PATH_MAX], want[PATH_MAX + 200];
-	struct state *s = open_state(at("st"), &prm, 1);
-	struct fed_err e = { "" };
-	struct state_partner *p;
-
-	snprintf(path, sizeof path, "%s/partners/m.example", at("st"));
-	write_text(path, text);
-	p = state_get(s, "m.example", KNOWN_MS, &e);
-	ok(p == NULL, "refused: %s", what);
-	snprintf(want, sizeof want, "%s%s", path, want_tail);
-	is_str(e.msg, want, "message for %s", what);
-	close_state(s, KNOWN_MS);
-	unlink(path);
-}
-
-static void
-test_bad_files(void)
-{
-	char path[PATH_MAX], dir[256];
-	struct state *s, *s2;
-	struct fed_err e = { "" };
-	struct state_partner *p;
-	unsigned i;
-	int fd, all = 1;
-
-	bad_file("fedkit-state 2\npartner\tm.example\n",
-	    ": state format version 2, this fedkit reads version 1",
-	    "another version");
-	bad_file("garbage\n",
-	    ":1: not a fedkit state file (no \"fedkit-state 1\" line)",
-	    "not a state file");
-	bad_file("", ": empty, not a fedkit state file", "an empty file");
-	bad_file("fedkit-state 1\npartner\tm.example", ":2: no newline at "
-	    "the end: cut short?", "a cut file");
-	bad_file("fedkit-state 1\npartner\tm.example\nbogus\tx\n",
-	    ":3: unknown record \"bogus\"", "an unknown record");
-	bad_file("fedkit-state 1\npartner\tother.example\n",
-	    ":2: partner \"other.example\" in the file of m.example",
-	    "another partner's file");
-	bad_file("fedkit-state 1\n# comment\n\npartner\tm.example\n"
-	    "bucket\t1.5\t2026-11-21T22:40:33.123Z\n",
-	    ":5: bad token count \"1.5\" (want digits, a dot, three digits)",
-	    "tokens not in fixed point (comments and blank lines skipped)");
-	bad_file("fedkit-state 1\npartner\tm.example\nchanged\t2026-13-01\n",
-	    ":3: bad time \"2026-13-01\" (want 2026-11-22T01:00:00.000Z)",
-	    "a bad time");
-	bad_file("fedkit-state 1\npartner\tm.example\nuri\ta b\t"
-	    "2026-11-21T22:40:33.123Z\n", ":3: bad URI key \"a b\"",
-	    "a key with a space");
-	bad_file("fedkit-state 1\npartner\tm.example\nuri\ta\n",
-	    ":3: uri: 2 fields, want 3", "a short line");
-	bad_file("fedkit-state 1\npartner\tm.example\n"
-	    "uri\ta\t2026-11-21T22:40:33.123Z\n"
-	    "uri\ta\t2026-11-21T22:40:33.123Z\n",
-	    ":4: a second line for the same URI", "a duplicate URI");
-	bad_file("fedkit-state 1\npartner\tm.example\npartner\tm.example\n",
-	    ":3: a second partner line", "a duplicate partner line");
-	bad_file("fedkit-state 1\npartner\tm.example\nwatch\t\t1\n",
-	    ":3: empty field 2", "an empty field");
-	bad_file("fedkit-state 1\nchanged\t2026-11-21T22:40:33.123Z\n",
-	    ": no partner line", "no partner line");
-
-	/* A record that was read stays when its file turns bad. */
-	s = open_state(at("st"), &prm, 0);
-	s2 = open_state(at("st"), &prm, 0);
-	p = get(s, "keep.example", KNOWN_MS);
-	lock(s, p, KNOWN_MS);
-	state_uri_add(p, "one@example.com", KNOWN_MS);
-	unlock(s, p, KNOWN_MS);
-	snprintf(path, sizeof path, "%s/partners/keep.example", at("st"));
-	write_text(path, "fedkit-state 1\npartner\tkeep.example\n"
-	    "uri\tx\t2026-11-21T22:40:33.123Z\nuri\ty\tnot-a-time\n");
-	ok(state_lock(s, p, KNOWN_MS, &e) == -1 &&
-	    strstr(e.msg, "partners/keep.example:4: bad time") != NULL,
-	    "state_lock on a malformed file fails: %s", e.msg);
-	ok(!p->locked && state_uri_count(p) == 1 &&
-	    state_uri_has(p, "one@example.com"),
-	    "and leaves the record as it was");
-	for (i = 0; i < 256; i++) {
-		snprintf(path, sizeof path, "%s/locks/%02x", at("st"), i);
-		fd = open(path, O_RDONLY);
-		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
-			all = 0;
-		if (fd >= 0)
-			close(fd);
-	}
-	ok(all, "and releases the lock");
-	ok(state_get(s2, "keep.example", KNOWN_MS, &e) == NULL,
-	    "a fresh reader refuses it too");
-	ok(state_clear(s2, "keep.example", KNOWN_MS, &e) == -1,
-	    "and does not overwrite it: %s", e.msg);
-	snprintf(path, sizeof path, "%s/partners/keep.example", at("st"));
-	unlink(path);
-	close_state(s2, KNOWN_MS);
-	close_state(s, KNOWN_MS);
-
-	snprintf(dir, sizeof dir, "%s", at("v9"));
-	mkdir(dir, 0755);
-	snprintf(path, sizeof path, "%s/format", dir);
-	write_text(path, "fedkit-state 9\n");
-	s = NULL;
-	ok(state_open(&s, dir, &prm, 0, &e) == -1 && s == NULL,
-	    "a state directory of another version is refused");
-	snprintf(path, sizeof path, "%s/format: state format version 9, "
-	    "this fedkit reads version 1", dir);
-	is_str(e.msg, path, "with a message naming the versions");
-	ok(state_open(&s, dir, &prm, 1, &e) == -1,
-	    "also in dry-run mode");
-	ok(state_open(&s, at("missing/st"), &prm, 0, &e) == -1 &&
-	    strstr(e.msg, "missing/st: mkdir: No such file") != NULL,
-	    "the parent must exist: %s", e.msg);
-	s = open_state(at("st"), &prm, 1);
-	ok(state_get(s, "bad..name", 0, &e) == NULL &&
-	    strstr(e.msg, "partner domain") != NULL,
-	    "an invalid domain is refused: %s", e.msg);
-	close_state(s, 0);
-}
-
+/* Names in a directory, dot files aside; -1 if it cannot be read. */
 static int
 count_entries(const char *dir)
 {
@@ -559,412 +226,954 @@ count_entries(const char *dir)
 	return n;
 }
 
-static void
-test_dry_run(void)
-{
-	char dir[256];
-	struct state *s;
-	struct state_partner *p;
-	struct fed_err e = { "" };
-	char path[PATH_MAX], *before, *after;
-	int rc = 0, n;
-
-	snprintf(dir, sizeof dir, "%s", at("dry"));
-	s = open_state(dir, &prm, 1);
-	ok(s != NULL, "dry run on a missing directory");
-	p = get(s, "dry.example", T);
-	rc |= p == NULL;
-	rc |= state_lock(s, p, T, &e);
-	state_uri_add(p, "a@example.com", T);
-	state_bucket_take(p, T, 20, 20);
-	state_response_add(p, T, 1, &prm);
-	rc |= state_unlock(s, p, T, &e);
-	rc |= state_flush_due(s, T + 5000, &e);
-	rc |= state_sweep(s, T + 5000, &e);
-	rc |= state_clear(s, "other.example", T, &e);
-	p = get(s, "dry.example", T + 5000);
-	ok(rc == 0 && p != NULL && state_uri_count(p) == 1 &&
-	    p->tokens_milli == 19000, "every call works, in memory");
-	rc = state_close(s, T + 6000, &e);
-	ok(rc == 0 && !exists(dir), "and nothing was created");
-
-	/* An existing directory is read, never written. */
-	snprintf(path, sizeof path, "%s/partners/contoso.com", at("st"));
-	before = slurp(path);
-	n = count_entries(at("st/partners"));
-	s = open_state(at("st"), &prm, 1);
-	p = get(s, "contoso.com", KNOWN_MS);
-	ok(p != NULL && state_uri_count(p) == 2, "dry run reads the file");
-	lock(s, p, KNOWN_MS);
-	state_uri_add(p, "new@example.com", KNOWN_MS);
-	p->watch_ms = 0;
-	p->dirty = 1;
-	unlock(s, p, KNOWN_MS);
-	state_response_add(p, KNOWN_MS, 1, &prm);
-	state_flush_due(s, KNOWN_MS + 5000, &e);
-	state_sweep(s, T + 1000000, &e);
-	state_close(s, T + 6000, &e);
-	after = slurp(path);
-	is_str(after, before, "and leaves it as it was");
-	is_long(count_entries(at("st/partners")), n, "no file appeared");
-	ok(!exists(at("st/sweep")), "not even the sweep stamp");
-	free(before);
-	free(after);
-}
-
-/* Write a partner with one URI at `now` (its "changed" time). */
-static void
-put(struct state *s, const char *domain, int64_t now, int watch)
-{
-	struct state_partner *p = get(s, domain, now);
-
-	if (p == NULL || lock(s, p, now) != 0)
-		return;
-	state_uri_add(p, "x@example.com", now);
-	if (watch)
-		p->watch_ms = now;
-	p->dirty = 1;
-	unlock(s, p, now);
-}
-
-static void
-test_sweep(void)
-{
-	struct state_params wp = { 60, 60 };
-	char dir[256];
-	struct state *s, *s2;
-	struct state_partner *p;
-	struct fed_err e = { "" };
-	struct timespec old[2];
-	char path[PATH_MAX];
-	int64_t now = T + 120000;
-
-	snprintf(dir, sizeof dir, "%s", at("sw"));
-	s = open_state(dir, &prm, 0);
-	put(s, "old.example", T, 0);
-	put(s, "watched.example", T, 1);
-	put(s, "recent.example", now - 1000, 0);
-	put(s, "mail.tmp.global", now - 1000, 0);
-	write_text(at("sw/partners/old.example.tmp.Ab12Cd"), "half");
-	write_text(at("sw/partners/old.example.tmp.ab12cd"), "half");
-	write_text(at("sw/partners/recent.example.tmp.Ab12Cd"), "half");
-	write_text(at("sw/partners/x_y.tmp.abcdef"), "stray, old");
-	write_text(at("sw/partners/y_z.tmp.abcdef"), "stray, new");
-	/* Files' times are real ones; the sweep's now is two minutes on. */
-	old[0].tv_sec = old[1].tv_sec = (time_t)(T / 1000 - 120);
-	old[0].tv_nsec = old[1].tv_nsec = 0;
-	utimensat(AT_FDCWD, at("sw/partners/x_y.tmp.abcdef"), old, 0);
-	old[0].tv_sec = old[1].tv_sec = (time_t)(now / 1000 - 1);
-	utimensat(AT_FDCWD, at("sw/partners/y_z.tmp.abcdef"), old, 0);
-
-	ok(state_sweep(s, now, &e) == 0, "sweep: %s", e.msg);
-	ok(!exists(at("sw/partners/old.example")),
-	    "a partner unchanged for a period is removed");
-	ok(exists(at("sw/partners/watched.example")),
-	    "a watched one is kept");
-	ok(exists(at("sw/partners/recent.example")),
-	    "a recently changed one is kept");
-	ok(!exists(at("sw/partners/old.example.tmp.Ab12Cd")) &&
-	    !exists(at("sw/partners/recent.example.tmp.Ab12Cd")),
-	    "a dead writer's temporary files are removed at once");
-	ok(!exists(at("sw/partners/old.example.tmp.ab12cd")),
-	    "also one whose name is a domain name too");
-	ok(exists(at("sw/partners/mail.tmp.global")),
-	    "but not a partner whose name looks like a temporary file's");
-	ok(!exists(at("sw/partners/x_y.tmp.abcdef")) &&
-	    exists(at("sw/partners/y_z.tmp.abcdef")),
-	    "a stray one only when a minute old");
-	ok(exists(at("sw/sweep")), "the stamp is there");
-
-	p = get(s, "old.example", now);
-	ok(p != NULL && state_uri_count(p) == 0 && p->changed_ms == 0,
-	    "a cached record sees the removal");
-
-	put(s, "old2.example", T, 0);
-	ok(state_sweep(s, now + 4999, &e) == 0 &&
-	    exists(at("sw/partners/old2.example")),
-	    "within report_period/12 of the last sweep, no sweep");
-	ok(state_sweep(s, now + 5000, &e) == 0 &&
-	    !exists(at("sw/partners/old2.example")),
-	    "after it, a sweep");
-
-	s2 = open_state(dir, &wp, 0);
-	ok(state_sweep(s2, now + 10000, &e) == 0 &&
-	    !exists(at("sw/partners/watched.example")) &&
-	    exists(at("sw/partners/recent.example")),
-	    "with watch_expire, an expired watch is removed too");
-	close_state(s2, now);
-	snprintf(path, sizeof path, "%s/partners/recent.example", dir);
-	ok(state_sweep(s, now + 1000000, &e) == 0 && !exists(path) &&
-	    !exists(at("sw/partners/mail.tmp.global")),
-	    "everything goes in the end");
-	close_state(s, now);
-}
-
-static void
-test_clear(void)
-{
-	struct state *s = open_state(at("st"), &prm, 0), *s2;
-	struct state_partner *p, *q;
-	struct fed_err e = { "" };
-	unsigned okc, fail;
-
-	p = get(s, "c.example", T);
-	lock(s, p, T);
-	p->watch_ms = T;
-	p->suspicious_ms = T;
-	p->dirty = 1;
-	state_uri_add(p, "a@example.com", T);
-	state_bucket_take(p, T, 20, 20);
-	state_response_add(p, T, 0, &prm);
-	unlock(s, p, T);
-	state_response_add(p, T, 0, &prm);	/* still pending */
-	s2 = open_state(at("st"), &prm, 0);
-	ok(state_clear(s2, "c.example", T + 10, &e) == 0, "clear: %s", e.msg);
-	close_state(s2, T);
-	s2 = open_state(at("st"), &prm, 0);
-	q = get(s2, "c.example", T + 20);
-	state_responses(q, T + 20, &prm, &okc, &fail);
-	ok(q != NULL && q->watch_ms == 0 && q->suspicious_ms == 0 &&
-	    state_uri_count(q) == 0 && okc == 0 && fail == 0,
-	    "no watch, no suspicion, no URIs, no responses");
-	ok(q != NULL && q->tokens_milli == 19000, "the bucket is kept");
-	close_state(s2, T);
-	p = get(s, "c.example", T + 2000);
-	ok(p->watch_ms == 0 && state_uri_count(p) == 0,
-	    "another process sees the clear within a second");
-	state_clear(s, "c.example", T + 2000, &e);
-	ok(state_clear(s, "never.example", T, &e) == 0 &&
-	    !exists(at("st/partners/never.example")),
-	    "clearing a partner without a file writes none");
-	close_state(s, T);
-}
-
-static void
-test_processes(void)
-{
-	struct state *a = open_state(at("st"), &prm, 0);
-	struct state *b = open_state(at("st"), &prm, 0);
-	struct state_partner *pa, *pb;
-	int i;
-
-	pa = get(a, "x.example", T);
-	pb = get(b, "x.example", T);
-	lock(b, pb, T);
-	state_uri_add(pb, "u1@example.com", T);
-	unlock(b, pb, T);
-	pa = get(a, "x.example", T + 10);
-	is_long(state_uri_count(pa), 0, "outside the lock, a copy may be stale "
-	    "for a second");
-	lock(a, pa, T + 10);
-	is_long(state_uri_count(pa), 1, "the lock brings it up to date");
-	state_uri_add(pa, "u2@example.com", T + 10);
-	unlock(a, pa, T + 10);
-	lock(b, pb, T + 20);
-	is_long(state_uri_count(pb), 2, "and the other process sees both");
-	unlock(b, pb, T + 20);
-
-	/* Rewrites of the same size, many times, while a holds an old copy:
-	 * the identity check must still see each one. */
-	for (i = 0; i < 10; i++) {
-		lock(b, pb, T + 100 + i);
-		state_bucket_take(pb, T + 100, 0, 20);
-		unlock(b, pb, T + 100 + i);
-	}
-	lock(a, pa, T + 200);
-	is_long((long)pa->tokens_milli, 10000,
-	    "same-size rewrites are all seen");
-	state_bucket_take(pa, T + 200, 0, 20);
-	unlock(a, pa, T + 200);
-	pb = get(b, "x.example", T + 1200);
-	is_long((long)pb->tokens_milli, 9000,
-	    "state_get re-reads a changed file after a second");
-	close_state(a, T);
-	close_state(b, T);
-}
-
 /*
- * The identity check against inode reuse: the file a reader holds is
- * replaced twice with the same size, and the second replacement gets the
- * mtime of the first (as within one timestamp tick).  File systems reuse
- * a freed inode number at once, so only a reader that keeps its file open
- * can tell the new file from the one it read.
+ * Checks run in a child: the child fills res[] (1 passed) and the parent
+ * reports them with the descriptions, so TAP numbering stays one stream.
  */
-static void
-test_inode_reuse(void)
-{
-	struct state *a = open_state(at("st"), &prm, 0);
-	struct state *b = open_state(at("st"), &prm, 0);
-	struct state_partner *pa, *pb;
-	struct timespec ts[2];
-	struct stat st;
-	int64_t m;
-	int i;
+#define CHILD_MAX 32
+typedef void child_fn(unsigned char *res, void *arg);
 
-	pb = get(b, "aba.example", T);
-	lock(b, pb, T);
-	state_bucket_take(pb, T, 0, 20);
-	unlock(b, pb, T);
-	pa = get(a, "aba.example", T);
-	m = pa->mtime_ns;
-	for (i = 0; i < 2; i++) {
-		lock(b, pb, T);
-		state_bucket_take(pb, T, 0, 20);
-		unlock(b, pb, T);
+static void
+in_child(child_fn *fn, void *arg, const char *const *desc, int n)
+{
+	unsigned char res[CHILD_MAX];
+	int fds[2], i, status = -1;
+	ssize_t got = -1;
+	pid_t pid;
+
+	memset(res, 0, sizeof res);
+	fflush(stdout);
+	if (pipe(fds) != 0 || (pid = fork()) < 0) {
+		diag("fork: %s", strerror(errno));
+	} else if (pid == 0) {
+		close(fds[0]);
+		fn(res, arg);
+		fflush(stdout);
+		if (write(fds[1], res, sizeof res) != (ssize_t)sizeof res)
+			_exit(2);
+		_exit(0);
+	} else {
+		close(fds[1]);
+		got = read(fds[0], res, sizeof res);
+		close(fds[0]);
+		waitpid(pid, &status, 0);
 	}
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)(m / 1000000000);
-	ts[0].tv_nsec = ts[1].tv_nsec = (long)(m % 1000000000);
-	utimensat(AT_FDCWD, at("st/partners/aba.example"), ts, 0);
-	if (stat(at("st/partners/aba.example"), &st) == 0)
-		diag("inode %s after two rewrites", st.st_ino == pa->ino ?
-		    "reused" : "not reused");
-	lock(a, pa, T);
-	is_long((long)pa->tokens_milli, 17000,
-	    "a reader sees a rewrite that got its file's inode, size and mtime");
-	unlock(a, pa, T);
-	close_state(a, T);
-	close_state(b, T);
+	if (got != (ssize_t)sizeof res || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		diag("the child failed (status %#x, read %zd)", status, got);
+		memset(res, 0, sizeof res);
+	}
+	for (i = 0; i < n && i < CHILD_MAX; i++)
+		ok(res[i], "%s", desc[i]);
 }
 
+/* ---- opening ---- */
+
 static void
-test_flush(void)
+test_open(void)
 {
-	struct state *s = open_state(at("st"), &prm, 0), *r;
-	struct state_partner *p, *q;
+	const char *dir = at("st");
 	struct fed_err e = { "" };
-	unsigned okc = 0, fail = 0;
+	struct state *s;
+	struct stat st;
+	size_t len;
+	char *text;
 
-	p = get(s, "f.example", T);
-	state_response_add(p, T, 1, &prm);
-	ok(state_flush_due(s, T, &e) == 0 && exists(at("st/partners/f.example")),
-	    "the first response is written at once");
-	state_response_add(p, T + 10, 1, &prm);
-	state_flush_due(s, T + 10, &e);
-	state_flush_due(s, T + 500, &e);
-	r = open_state(at("st"), &prm, 0);
-	q = get(r, "f.example", T + 500);
-	state_responses(q, T + 500, &prm, &okc, &fail);
-	is_long(okc, 1, "the next waits for the second to pass");
-	close_state(r, T);
-	state_flush_due(s, T + 1000, &e);
-	r = open_state(at("st"), &prm, 0);
-	q = get(r, "f.example", T + 1000);
-	state_responses(q, T + 1000, &prm, &okc, &fail);
-	is_long(okc, 2, "then it is written");
-	close_state(r, T);
-	state_responses(p, T + 1000, &prm, &okc, &fail);
-	is_long(okc, 2, "and counted once in the writer");
-	state_responses(p, T / 5000 * 5000 + 59999, &prm, &okc, &fail);
-	is_long(okc, 2, "a written slot counts until a period after its start");
-	state_responses(p, T / 5000 * 5000 + 60000, &prm, &okc, &fail);
-	is_long(okc, 0, "and not from then on");
-	state_response_add(p, T + 1100, 0, &prm);
-	close_state(s, T + 1100);
-	r = open_state(at("st"), &prm, 0);
-	q = get(r, "f.example", T + 1100);
-	state_responses(q, T + 1100, &prm, &okc, &fail);
-	ok(okc == 2 && fail == 1, "state_close writes what is pending");
-	close_state(r, T);
+	s = sopen(dir, &defaults, 0);
+	ok(s != NULL, "state_open makes a missing state_dir");
+	ok(stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & 0777) == 0750, "mode 0750");
+	text = tap_slurp(at("st/format"), &len);
+	ok(text != NULL && len == 15 && memcmp(text, "fedkit-state 2\n",
+	    15) == 0, "format says \"fedkit-state 2\"");
+	free(text);
+	ok(stat(at("st/counters.mdb"), &st) == 0 && S_ISREG(st.st_mode) &&
+	    stat(at("st/counters.mdb-lock"), &st) == 0 && S_ISREG(st.st_mode),
+	    "counters.mdb and counters.mdb-lock are there");
+	ok(PARTNERS(s) == 0 && PEERS(s) == 0 && URIS(s) == 0,
+	    "a new store holds nothing");
+	sclose(s);
+	s = sopen(dir, &defaults, 0);
+	ok(s != NULL, "and opens again");
+	sclose(s);
+	s = NULL;
+	ok(state_open(&s, at("missing/st"), &defaults, 0, &e) == -1 &&
+	    s == NULL && strstr(e.msg, "missing/st: No such file") != NULL,
+	    "the parent must exist: %s", e.msg);
 }
 
-/* A process whose clock is behind flushes a slot that another process
- * has meanwhile reused for the next period: the older counts are dropped. */
+/* A counters.mdb of another store version, made with LMDB itself. */
 static void
-test_merge(void)
+make_store_v3(unsigned char *res, void *arg)
 {
-	struct state *a = open_state(at("st"), &prm, 0);
-	struct state *b = open_state(at("st"), &prm, 0);
-	struct state_partner *pa, *pb;
-	unsigned okc, fail;
+	const char *path = arg;
+	uint32_t ver = 3;
+	unsigned char key[16] = { 0 };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
 
-	pa = get(a, "merge.example", T);
-	state_response_add(pa, T, 1, &prm);
-	pb = get(b, "merge.example", T + 60000);
-	state_response_add(pb, T + 60000, 0, &prm);
-	lock(b, pb, T + 60000);
-	unlock(b, pb, T + 60000);
-	lock(a, pa, T + 1);
-	unlock(a, pa, T + 1);
-	close_state(a, T + 1);
-	close_state(b, T + 60000);
-	b = open_state(at("st"), &prm, 0);
-	pb = get(b, "merge.example", T + 60001);
-	state_responses(pb, T + 60001, &prm, &okc, &fail);
-	ok(okc == 0 && fail == 1, "older pending counts never replace a newer "
-	    "slot (%u, %u)", okc, fail);
-	close_state(b, T + 60001);
+	res[0] = mdb_env_create(&env) == 0 &&
+	    mdb_env_set_maxdbs(env, 8) == 0 &&
+	    mdb_env_open(env, path, MDB_NOSUBDIR, 0640) == 0 &&
+	    mdb_txn_begin(env, NULL, 0, &txn) == 0 &&
+	    mdb_dbi_open(txn, "meta", MDB_CREATE, &dbi) == 0;
+	if (!res[0])
+		return;
+	k.mv_data = "version";
+	k.mv_size = 7;
+	v.mv_data = &ver;
+	v.mv_size = sizeof ver;
+	res[0] = mdb_put(txn, dbi, &k, &v, 0) == 0;
+	k.mv_data = "hashkey";
+	v.mv_data = key;
+	v.mv_size = sizeof key;
+	res[0] &= mdb_put(txn, dbi, &k, &v, 0) == 0 &&
+	    mdb_txn_commit(txn) == 0;
+	mdb_env_close(env);
 }
+
+static void
+test_format(void)
+{
+	static const char *const v3desc[] = { "(a store of version 3 made)" };
+	struct fed_err e = { "" };
+	struct state *s = NULL;
+	char want[PATH_MAX + 100], path[PATH_MAX];
+	int rc;
+
+	mkdir(at("v1"), 0750);
+	mkdir(at("v1/partners"), 0750);
+	write_text(at("v1/format"), "fedkit-state 1\n");
+	ok(state_open(&s, at("v1"), &defaults, 0, &e) == -1 && s == NULL,
+	    "a state_dir of version 1 is refused");
+	ok(strstr(e.msg, "state format version 1") != NULL &&
+	    strstr(e.msg, "keeps version 2") != NULL,
+	    "... naming the versions: %s", e.msg);
+	snprintf(want, sizeof want, "move %s aside", at("v1"));
+	ok(strstr(e.msg, want) != NULL && strstr(e.msg, "watch list") != NULL,
+	    "... and saying what to do");
+	ok(!exists(at("v1/counters.mdb")) && !exists(at("v1/counters.mdb-lock")),
+	    "... and making no store in it");
+	e.msg[0] = '\0';
+	rc = state_open(&s, at("v1"), &defaults, 1, &e);
+	ok(rc == -1 && strstr(e.msg, "version 1") != NULL,
+	    "it is refused in dry-run mode too (state_open: %d%s%s)", rc,
+	    e.msg[0] != '\0' ? ", " : "", e.msg);
+	sclose(s);
+	s = NULL;
+
+	mkdir(at("v9"), 0750);
+	write_text(at("v9/format"), "fedkit-state 9\n");
+	ok(state_open(&s, at("v9"), &defaults, 0, &e) == -1 && s == NULL,
+	    "a state_dir of version 9 is refused");
+	snprintf(want, sizeof want, "%s/format: state format version 9, "
+	    "this fedkit reads version 2", at("v9"));
+	is_str(e.msg, want, "... naming version 9");
+	e.msg[0] = '\0';
+	rc = state_open(&s, at("v9"), &defaults, 1, &e);
+	ok(rc == -1 && strstr(e.msg, "version 9") != NULL,
+	    "... in dry-run mode too (state_open: %d%s%s)", rc,
+	    e.msg[0] != '\0' ? ", " : "", e.msg);
+	sclose(s);
+	s = NULL;
+
+	mkdir(at("vx"), 0750);
+	write_text(at("vx/format"), "hello\n");
+	ok(state_open(&s, at("vx"), &defaults, 0, &e) == -1 &&
+	    strstr(e.msg, "not a fedkit state directory") != NULL,
+	    "a format file of something else is refused: %s", e.msg);
+
+	/* The store's own version, in its meta table. */
+	mkdir(at("v3"), 0750);
+	write_text(at("v3/format"), "fedkit-state 2\n");
+	snprintf(path, sizeof path, "%s", at("v3/counters.mdb"));
+	in_child(make_store_v3, path, v3desc, 1);
+	ok(state_open(&s, at("v3"), &defaults, 0, &e) == -1 &&
+	    strstr(e.msg, "store version 3, this fedkit reads version 2") !=
+	    NULL, "a counters.mdb of store version 3 is refused: %s", e.msg);
+}
+
+/* ---- deciding ---- */
+
+static void
+test_decide(void)
+{
+	struct state *s = sopen(at("d"), &defaults, 0);
+	struct state_view v;
+	struct ask a;
+	int64_t t = T0, tw;
+	int r;
+
+	ask_init(&a, "192.0.2.1:5061", 3, 20);
+	r = decide(s, &a, "a.example", "alice@example.com", t);
+	is_reason(r, REASON_DISCOVERED, "a new partner's first request");
+	ok(a.d.verdict == VERDICT_ACCEPT && a.d.code == -1 && !a.d.watch_now,
+	    "... accepted, nothing sent, no watch");
+	ok(a.f.uri_new == 1 && a.f.distinct_uris == 0 && a.f.token == 1 &&
+	    a.f.watched == 0 && a.f.new_refused == 0 && a.f.suspicious == 0 &&
+	    a.f.rate_limited == 1 && a.f.uris_limited == 1 &&
+	    a.f.max_uris == 3, "... with the state facts filled");
+	ok(view(s, "a.example", t, &v) == 1 && v.rec.nuris == 1 &&
+	    v.rec.last_ms == t && v.rec.watch_ms == 0 &&
+	    v.rec.suspicious_ms == 0 && v.npeer == 1 &&
+	    strcmp(v.peer[0].name, "192.0.2.1:5061") == 0 &&
+	    strcmp(v.domain, "a.example") == 0,
+	    "state_view: one URI, last seen now, its peer");
+	ok(PARTNERS(s) == 1 && PEERS(s) == 1 && URIS(s) == 1,
+	    "state_count: 1 partner, 1 peer, 1 URI");
+
+	r = decide(s, &a, "a.example", "alice@example.com", t + 1);
+	ok(r == REASON_DISCOVERED && a.f.uri_new == 0 &&
+	    a.f.distinct_uris == 1, "the same URI again is not new");
+	decide(s, &a, "a.example", "bob@example.com", t + 2);
+	r = decide(s, &a, "a.example", "carol@example.com", t + 3);
+	ok(r == REASON_DISCOVERED && a.f.distinct_uris == 2 &&
+	    view(s, "a.example", t, &v) == 1 && v.rec.nuris == 3,
+	    "max_uris (3) distinct URIs are accepted");
+	tw = t + 4;
+	r = decide(s, &a, "a.example", "dave@example.com", tw);
+	ok(r == REASON_WATCH && a.d.watch_now == 1 && a.d.code == 403 &&
+	    a.f.uri_new == 1 && a.f.distinct_uris == 3,
+	    "the request that would cross max_uris: watch, watch_now, 403");
+	ok(view(s, "a.example", t, &v) == 1 && v.rec.watch_ms == tw &&
+	    v.rec.nuris == 4 && URIS(s) == 0,
+	    "the mark is kept with the count it was watched at; its URIs go");
+	r = decide(s, &a, "a.example", "eve@example.com", tw + 1);
+	ok(r == REASON_WATCH && !a.d.watch_now,
+	    "a further new URI: watch, not watch_now again");
+	r = decide(s, &a, "a.example", "alice@example.com", tw + 2);
+	ok(r == REASON_WATCH && !a.d.watch_now && URIS(s) == 0,
+	    "a known URI: watch too; nothing more is stored");
+	r = decide(s, &a, "a.example", "alice@example.com",
+	    tw + STATE_WATCH_SETTLE_MS - 1);
+	is_reason(r, REASON_WATCH, "not on the watch list file yet, within "
+	    "the settling time: the mark refuses");
+	a.watched = 1;
+	r = decide(s, &a, "a.example", "alice@example.com",
+	    tw + STATE_WATCH_SETTLE_MS);
+	is_reason(r, REASON_WATCH, "on the watch list file: refused");
+	a.watched = 0;
+	r = decide(s, &a, "a.example", "zed@example.com",
+	    tw + STATE_WATCH_SETTLE_MS + 1);
+	ok(r == REASON_DISCOVERED && a.f.distinct_uris == 0,
+	    "off the list after the settling time: it starts again from 0");
+	ok(view(s, "a.example", t, &v) == 1 && v.rec.watch_ms == 0 &&
+	    v.rec.nuris == 1 && URIS(s) == 1, "the mark is gone");
+
+	/* A partner on the watch list file without state gets none. */
+	a.watched = 1;
+	r = decide(s, &a, "listed.example", "x@example.com", t + 10);
+	ok(r == REASON_WATCH && !a.d.watch_now &&
+	    !has_state(s, "listed.example") && PARTNERS(s) == 1,
+	    "a watched partner without state: refused, nothing kept");
+	a.watched = 0;
+
+	/* max_uris 0: the first URI crosses it. */
+	ask_init(&a, "192.0.2.1:5061", 0, 20);
+	r = decide(s, &a, "zero.example", "x@example.com", t + 20);
+	ok(r == REASON_WATCH && a.d.watch_now && has_state(s, "zero.example"),
+	    "max_uris 0: the first request watches a new partner");
+	sclose(s);
+}
+
+static void
+test_bucket(void)
+{
+	struct state *s = sopen(at("b"), &defaults, 0);
+	struct state_view v;
+	char uri[64];
+	struct ask a;
+	int i, n, r;
+
+	ask_init(&a, "192.0.2.1:5061", 100, 5);
+	for (n = 0, i = 0; i < 5; i++) {
+		snprintf(uri, sizeof uri, "u%d@example.com", i);
+		n += decide(s, &a, "b.example", uri, T0) == REASON_DISCOVERED;
+	}
+	is_long(n, 5, "rate 5: a new partner's full bucket takes 5 at once");
+	r = decide(s, &a, "b.example", "u5@example.com", T0);
+	ok(r == REASON_RATE && a.d.verdict == VERDICT_LIMIT &&
+	    a.d.code == 503 && a.f.token == 0, "the 6th: limit, rate, 503");
+	ok(view(s, "b.example", T0, &v) == 1 && v.rec.nuris == 6,
+	    "a limited request's new URI is counted all the same");
+	r = decide(s, &a, "b.example", "u0@example.com", T0 + 199);
+	is_reason(r, REASON_RATE, "199 ms later at 5/s: still none");
+	r = decide(s, &a, "b.example", "u0@example.com", T0 + 200);
+	is_reason(r, REASON_DISCOVERED, "200 ms later: one token");
+	r = decide(s, &a, "b.example", "u0@example.com", T0 + 200);
+	is_reason(r, REASON_RATE, "only one");
+
+	/* The wall clock steps back an hour (an NTP fix, a VM restore). */
+	r = decide(s, &a, "b.example", "u0@example.com", T0 - 3600000);
+	diag("clock back an hour: %s", rn(r));
+	r = decide(s, &a, "b.example", "u0@example.com", T0 - 3600000 + 1000);
+	is_reason(r, REASON_DISCOVERED, "a second after the clock stepped "
+	    "back an hour the partner is served again, not an hour later");
+
+	/* rate 0: no bucket. */
+	ask_init(&a, "192.0.2.1:5061", 100, 0);
+	for (n = 0, i = 0; i < 50; i++)
+		n += decide(s, &a, "free.example", "u@example.com", T0) ==
+		    REASON_DISCOVERED;
+	ok(n == 50 && a.f.rate_limited == 0, "rate 0: never limited");
+	sclose(s);
+}
+
+static void
+test_suspicion(void)
+{
+	struct state *s = sopen(at("s"), &defaults, 0);
+	struct state_view v;
+	struct fed_err e = { "" };
+	struct ask a;
+	int64_t t = T0;
+	int r;
+
+	ok(state_response(s, "nobody.example", t, 0, &e) == 0 &&
+	    PARTNERS(s) == 0 && !has_state(s, "nobody.example"),
+	    "a response for a partner without state creates nothing");
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	decide(s, &a, "s.example", "a@example.com", t);
+	respond(s, "s.example", t + 1, 0, 19);
+	ok(view(s, "s.example", t + 1, &v) == 1 && v.fail == 19 && v.ok == 0 &&
+	    v.rec.suspicious_ms == 0,
+	    "19 failures: fewer than suspect_min, not suspicious");
+	respond(s, "s.example", t + 2, 0, 1);
+	ok(view(s, "s.example", t + 2, &v) == 1 && v.fail == 20 &&
+	    v.rec.suspicious_ms == t + 2, "the 20th failure: suspicious");
+	r = decide(s, &a, "s.example", "a@example.com", t + 3);
+	ok(r == REASON_DISCOVERED && a.f.suspicious == 1,
+	    "a suspicious partner's saved tokens are capped to 1, not 0");
+	r = decide(s, &a, "s.example", "a@example.com", t + 4);
+	ok(r == REASON_SUSPICIOUS && a.d.verdict == VERDICT_LIMIT &&
+	    a.d.code == 503, "then: limit, suspicious, 503");
+	r = decide(s, &a, "s.example", "a@example.com", t + 1003);
+	is_reason(r, REASON_DISCOVERED, "a second later (suspicious_rate 1)");
+	respond(s, "s.example", t + 1004, 1, 20);
+	ok(view(s, "s.example", t + 1004, &v) == 1 && v.ok == 20 &&
+	    v.rec.suspicious_ms == t + 2,
+	    "20 successes to 20 failures: a share of 0.5, still suspicious");
+	respond(s, "s.example", t + 1005, 1, 1);
+	ok(view(s, "s.example", t + 1005, &v) == 1 && v.ok == 21 &&
+	    v.rec.suspicious_ms == 0, "the 21st success: no longer");
+	r = decide(s, &a, "s.example", "a@example.com", t + 1006);
+	ok(a.f.suspicious == 0 && a.f.rate_limited == 1,
+	    "and decided so: its bucket is at 20/s again (%s)", rn(r));
+	/* 3 ms after its last token at 1/s it had 0.003 of one; 54 ms at
+	 * 20/s more make a whole token. */
+	r = decide(s, &a, "s.example", "a@example.com", t + 1060);
+	is_reason(r, REASON_DISCOVERED, "54 ms later it has a token: the "
+	    "bucket refills at 20/s once suspicion has ended");
+	r = decide(s, &a, "s.example", "a@example.com", t + 2010);
+	is_reason(r, REASON_DISCOVERED, "a second later it surely has");
+
+	/* Suspicion that ages out is ended by the next request. */
+	decide(s, &a, "t.example", "a@example.com", t);
+	respond(s, "t.example", t, 0, 20);
+	ok(view(s, "t.example", t, &v) == 1 && v.rec.suspicious_ms != 0,
+	    "another partner turns suspicious");
+	r = decide(s, &a, "t.example", "a@example.com", t + 65000);
+	ok(r == REASON_DISCOVERED && a.f.suspicious == 0 &&
+	    view(s, "t.example", t + 65000, &v) == 1 && v.fail == 0 &&
+	    v.rec.suspicious_ms == 0,
+	    "a report period later its failures are gone and so is suspicion");
+	sclose(s);
+}
+
+static void
+test_expiry(void)
+{
+	struct state *s = sopen(at("x"), &defaults, 0);	/* 60 s, slots 5 s */
+	struct state_view v;
+	struct ask a;
+	int r;
+
+	ask_init(&a, "192.0.2.1:5061", 100, 0);
+	decide(s, &a, "x.example", "a@example.com", T0);
+	decide(s, &a, "x.example", "b@example.com", T0);
+	decide(s, &a, "x.example", "c@example.com", T0 + 30000);
+	r = decide(s, &a, "x.example", "d@example.com", T0 + 65000);
+	ok(r == REASON_DISCOVERED && a.f.distinct_uris == 3,
+	    "a period and a slot after the first URIs they still count");
+	r = decide(s, &a, "x.example", "e@example.com", T0 + 65001);
+	ok(r == REASON_DISCOVERED && a.f.distinct_uris == 2,
+	    "a millisecond later the two first seen a period ago are gone "
+	    "(%u left)", a.f.distinct_uris);
+	ok(view(s, "x.example", T0 + 65001, &v) == 1 && v.rec.nuris == 3 &&
+	    URIS(s) == 3, "the record and the store agree: 3 URIs");
+	r = decide(s, &a, "x.example", "a@example.com", T0 + 65002);
+	ok(r == REASON_DISCOVERED && a.f.uri_new == 1,
+	    "an expired URI is new again");
+	r = decide(s, &a, "x.example", "c@example.com", T0 + 65003);
+	ok(a.f.uri_new == 0 && a.f.distinct_uris == 4,
+	    "one first seen within the period is not");
+	sclose(s);
+}
+
+/* ---- bounds ---- */
+
+static void
+test_bounds(void)
+{
+	struct state_params sp = defaults;
+	struct state *s;
+	struct ask a;
+	char dom[64];
+	int i, n, r;
+
+	sp.max_partners = 3;
+	s = sopen(at("m1"), &sp, 0);
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	decide(s, &a, "a.example", "u@example.com", T0);
+	decide(s, &a, "b.example", "u@example.com", T0 + 1000);
+	decide(s, &a, "c.example", "u@example.com", T0 + 2000);
+	r = decide(s, &a, "d.example", "u@example.com", T0 + 3000);
+	ok(r == REASON_DISCOVERED && PARTNERS(s) == 3 &&
+	    !has_state(s, "a.example") && has_state(s, "b.example"),
+	    "max_partners 3: a 4th takes the place of the longest idle");
+	decide(s, &a, "b.example", "u@example.com", T0 + 4000);
+	r = decide(s, &a, "e.example", "u@example.com", T0 + 5000);
+	ok(r == REASON_DISCOVERED && PARTNERS(s) == 3 &&
+	    has_state(s, "b.example") && !has_state(s, "c.example"),
+	    "a request makes a partner young again");
+	sclose(s);
+
+	/* Watched and suspicious partners are never the ones dropped. */
+	s = sopen(at("m2"), &sp, 0);
+	ask_init(&a, "192.0.2.1:5061", 0, 20);
+	decide(s, &a, "w.example", "u@example.com", T0);
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	decide(s, &a, "s.example", "u@example.com", T0 + 1000);
+	respond(s, "s.example", T0 + 1000, 0, 20);
+	decide(s, &a, "p.example", "u@example.com", T0 + 2000);
+	r = decide(s, &a, "n1.example", "u@example.com", T0 + 3000);
+	ok(r == REASON_DISCOVERED && !has_state(s, "p.example") &&
+	    has_state(s, "w.example") && has_state(s, "s.example"),
+	    "the oldest watched and suspicious partners stay, the next goes");
+	r = decide(s, &a, "n2.example", "u@example.com", T0 + 4000);
+	ok(r == REASON_DISCOVERED && !has_state(s, "n1.example") &&
+	    has_state(s, "w.example") && has_state(s, "s.example") &&
+	    PARTNERS(s) == 3, "and again");
+	sclose(s);
+
+	/* All of them watched or suspicious: a new partner is refused. */
+	sp.max_partners = 2;
+	s = sopen(at("m3"), &sp, 0);
+	ask_init(&a, "192.0.2.1:5061", 0, 20);
+	decide(s, &a, "w.example", "u@example.com", T0);
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	decide(s, &a, "s.example", "u@example.com", T0 + 1000);
+	respond(s, "s.example", T0 + 1000, 0, 20);
+	r = decide(s, &a, "new.example", "u@example.com", T0 + 2000);
+	ok(r == REASON_NEW_PARTNERS && a.f.new_refused == 1 &&
+	    a.d.verdict == VERDICT_REFUSE && a.d.code == 403,
+	    "every partner watched or suspicious: new_partners, 403");
+	ok(PARTNERS(s) == 2 && !has_state(s, "new.example"),
+	    "and nothing kept for it");
+	r = decide(s, &a, "s.example", "u@example.com", T0 + 3000);
+	ok(r != REASON_NEW_PARTNERS && r >= 0,
+	    "a partner with state is decided as before (%s)", rn(r));
+	{
+		struct fed_err e = { "" };
+
+		ok(state_clear(s, "w.example", T0 + 4000, &e) == 1,
+		    "an operator clears one");
+	}
+	r = decide(s, &a, "new.example", "u@example.com", T0 + 5000);
+	is_reason(r, REASON_DISCOVERED, "then the new partner has room");
+	sclose(s);
+
+	/*
+	 * A peer whose new partners were refused for want of room has
+	 * introduced none: it keeps its max_new_partners for when there is.
+	 */
+	sp.max_partners = 1;
+	sp.max_new_partners = 2;
+	s = sopen(at("m5"), &sp, 0);
+	ask_init(&a, "192.0.2.7:5061", 0, 20);
+	decide(s, &a, "w.example", "u@example.com", T0);
+	ask_init(&a, "192.0.2.8:5061", 100, 20);
+	n = decide(s, &a, "x.example", "u@example.com", T0 + 1000) ==
+	    REASON_NEW_PARTNERS;
+	n += decide(s, &a, "y.example", "u@example.com", T0 + 1001) ==
+	    REASON_NEW_PARTNERS;
+	ok(n == 2, "max_partners 1, held by a watched partner: two new ones "
+	    "from another peer are refused");
+	{
+		struct fed_err e = { "" };
+
+		state_clear(s, "w.example", T0 + 2000, &e);
+	}
+	r = decide(s, &a, "z.example", "u@example.com", T0 + 3000);
+	is_reason(r, REASON_DISCOVERED, "once there is room that peer may "
+	    "bring a new partner: the refused ones did not count against it");
+	sclose(s);
+	sp.max_new_partners = defaults.max_new_partners;
+
+	/*
+	 * More watched partners than the eviction looks at: 70 watched
+	 * ones are the longest idle, 30 plain ones could go.
+	 */
+	sp.max_partners = 100;
+	s = sopen(at("m4"), &sp, 0);
+	ask_init(&a, "192.0.2.1:5061", 0, 20);
+	for (n = 0, i = 0; i < 70; i++) {
+		snprintf(dom, sizeof dom, "w%d.example", i);
+		n += decide(s, &a, dom, "u@example.com", T0) == REASON_WATCH;
+	}
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	for (i = 0; i < 30; i++) {
+		snprintf(dom, sizeof dom, "p%d.example", i);
+		n += decide(s, &a, dom, "u@example.com", T0 + 1000) ==
+		    REASON_DISCOVERED;
+	}
+	ok(n == 100 && PARTNERS(s) == 100,
+	    "100 partners: 70 watched, then 30 plain");
+	r = decide(s, &a, "new.example", "u@example.com", T0 + 2000);
+	is_reason(r, REASON_DISCOVERED, "a new partner takes a plain one's "
+	    "place though 70 watched ones are older");
+	sclose(s);
+}
+
+static void
+test_new_partners(void)
+{
+	struct state_params sp = defaults;
+	struct state *s;
+	char longpeer[601];
+	struct ask a;
+	int r;
+
+	sp.max_new_partners = 2;
+	s = sopen(at("n"), &sp, 0);
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	decide(s, &a, "a.example", "u@example.com", T0);
+	r = decide(s, &a, "b.example", "u@example.com", T0 + 30000);
+	is_reason(r, REASON_DISCOVERED, "max_new_partners 2: the 2nd new "
+	    "domain from a peer");
+	r = decide(s, &a, "c.example", "u@example.com", T0 + 30001);
+	ok(r == REASON_NEW_PARTNERS && a.f.new_refused == 1 &&
+	    a.d.code == 403, "the 3rd: new_partners, 403");
+	ok(!has_state(s, "c.example") && PARTNERS(s) == 2,
+	    "and it gets no state");
+	r = decide(s, &a, "a.example", "v@example.com", T0 + 30002);
+	is_reason(r, REASON_DISCOVERED, "a partner the peer brought before "
+	    "is decided as usual");
+	a.peer = "192.0.2.2:5061";
+	r = decide(s, &a, "c.example", "u@example.com", T0 + 30003);
+	is_reason(r, REASON_DISCOVERED, "another peer may bring a new one");
+	a.peer = "192.0.2.1:5061";
+	r = decide(s, &a, "d.example", "u@example.com", T0 + 59999);
+	is_reason(r, REASON_NEW_PARTNERS, "the first peer, just before a "
+	    "report period has passed: still refused");
+	r = decide(s, &a, "d.example", "u@example.com", T0 + 60000);
+	is_reason(r, REASON_DISCOVERED, "a report period after its first: "
+	    "it may again");
+
+	/* peer_key, not the peer, is what is counted. */
+	a.peer = "192.0.2.3:5061";
+	a.peer_key = "192.0.2.3";
+	decide(s, &a, "e.example", "u@example.com", T0);
+	decide(s, &a, "f.example", "u@example.com", T0);
+	a.peer = "192.0.2.3:5062";
+	r = decide(s, &a, "g.example", "u@example.com", T0);
+	is_reason(r, REASON_NEW_PARTNERS, "two ports of one host share "
+	    "their peer_key's count");
+	a.peer_key = NULL;
+	r = decide(s, &a, "g.example", "u@example.com", T0);
+	is_reason(r, REASON_DISCOVERED, "without a peer_key the peer counts");
+
+	/* No peer at all: all such requests count together. */
+	a.peer = NULL;
+	decide(s, &a, "h.example", "u@example.com", T0);
+	decide(s, &a, "i.example", "u@example.com", T0);
+	r = decide(s, &a, "j.example", "u@example.com", T0);
+	is_reason(r, REASON_NEW_PARTNERS, "requests without a peer count as "
+	    "one peer");
+
+	/* A peer name longer than any key LMDB takes. */
+	memset(longpeer, 'p', 600);
+	longpeer[600] = '\0';
+	a.peer = longpeer;
+	r = decide(s, &a, "k.example", "u@example.com", T0);
+	is_reason(r, REASON_DISCOVERED, "a 600-octet peer brings a new "
+	    "partner");
+	r = decide(s, &a, "l.example", "u@example.com", T0);
+	is_reason(r, REASON_DISCOVERED, "and a 2nd");
+	r = decide(s, &a, "m.example", "u@example.com", T0);
+	is_reason(r, REASON_NEW_PARTNERS, "but not a 3rd: a long peer is "
+	    "capped too");
+	sclose(s);
+}
+
+/* ---- domains, walking, clearing ---- */
 
 struct seen {
-	char names[8][DOMAIN_MAX + 16];
+	char names[4][DOMAIN_MAX + 1];
+	unsigned ok[4], fail[4];
 	int n, stop;
 };
 
 static int
-walk_fn(const struct state_partner *p, void *arg)
+walk_fn(const struct state_view *v, void *arg)
 {
 	struct seen *w = arg;
 
-	if (w->n < 8)
-		snprintf(w->names[w->n++], sizeof w->names[0], "%s:%u", p->domain,
-		    state_uri_count(p));
+	if (w->n < 4) {
+		snprintf(w->names[w->n], sizeof w->names[0], "%s", v->domain);
+		w->ok[w->n] = v->ok;
+		w->fail[w->n] = v->fail;
+	}
+	w->n++;
 	return w->stop;
 }
 
 static void
-test_walk(void)
+test_domains(void)
 {
-	struct state *s = open_state(at("wk"), &prm, 0);
-	struct seen w;
+	struct state *s = sopen(at("l"), &defaults, 0);
+	char d253[DOMAIN_MAX + 1], d254[DOMAIN_MAX + 2];
 	struct fed_err e = { "" };
-	int rc;
+	struct state_view v;
+	struct seen w;
+	struct ask a;
+	int r;
 
-	put(s, "b.example", T, 0);
-	put(s, "a.example", T, 0);
-	put(s, "mail.tmp.global", T, 0);
-	write_text(at("wk/partners/bad.example"), "fedkit-state 1\n");
-	write_text(at("wk/partners/a.example.tmp.XXyyZZ"), "half");
-	write_text(at("wk/partners/a.example.tmp.xxyyzz"), "half");
-	write_text(at("wk/partners/README"), "not a partner");
+	/* 63.63.63.61: 253 octets, the longest legal name. */
+	memset(d253, 'a', DOMAIN_MAX);
+	d253[63] = d253[127] = d253[191] = '.';
+	d253[DOMAIN_MAX] = '\0';
+	memcpy(d254, d253, DOMAIN_MAX);
+	d254[DOMAIN_MAX] = 'b';
+	d254[DOMAIN_MAX + 1] = '\0';
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	r = decide(s, &a, d253, "u@example.com", T0);
+	is_reason(r, REASON_DISCOVERED, "a 253-octet domain is decided");
+	respond(s, d253, T0 + 1, 1, 2);
+	respond(s, d253, T0 + 1, 0, 1);
+	ok(view(s, d253, T0 + 1, &v) == 1 && strcmp(v.domain, d253) == 0 &&
+	    v.rec.nuris == 1 && v.ok == 2 && v.fail == 1,
+	    "its state is kept whole");
 	memset(&w, 0, sizeof w);
-	rc = state_walk(s, T, walk_fn, &w, &e);
-	ok(w.n == 3 && strcmp(w.names[0], "a.example:1") == 0 &&
-	    strcmp(w.names[1], "b.example:1") == 0 &&
-	    strcmp(w.names[2], "mail.tmp.global:1") == 0,
-	    "walk: every readable partner, in name order, no temporary file");
-	ok(rc == -1 && strstr(e.msg, "partners/bad.example: no partner line") !=
-	    NULL, "then fails naming the bad file: %s", e.msg);
+	ok(state_walk(s, T0 + 1, walk_fn, &w, &e) == 0 && w.n == 1 &&
+	    strcmp(w.names[0], d253) == 0 && w.ok[0] == 2 && w.fail[0] == 1,
+	    "walk lists it");
+	ok(state_clear(s, d253, T0 + 2, &e) == 1 && !has_state(s, d253) &&
+	    PARTNERS(s) == 0 && URIS(s) == 0, "clear removes it");
+
+	e.msg[0] = '\0';
+	{
+		struct state_req q;
+		struct policy_facts f;
+		struct policy_decision d;
+
+		memset(&q, 0, sizeof q);
+		memset(&f, 0, sizeof f);
+		q.domain = d254;
+		q.uri = "u@example.com";
+		q.discovered = q.uris_limited = 1;
+		q.max_uris = 100;
+		f.ruri_local = f.method_ok = 1;
+		ok(state_decide(s, &q, T0, &f, &d, &e) == -1 &&
+		    strstr(e.msg, "longer than 253") != NULL,
+		    "a 254-octet domain is an error: %s", e.msg);
+	}
+	ok(state_response(s, d254, T0, 0, &e) == 0 &&
+	    state_clear(s, d254, T0, &e) == 0 && view(s, d254, T0, &v) == 0 &&
+	    PARTNERS(s) == 0, "response, clear and view of it: nothing");
+
+	/* The walk: name order, and a callback may stop it. */
+	decide(s, &a, "c.example", "u@example.com", T0);
+	decide(s, &a, "a.example", "u@example.com", T0);
+	decide(s, &a, "b.example", "u@example.com", T0);
+	memset(&w, 0, sizeof w);
+	ok(state_walk(s, T0, walk_fn, &w, &e) == 0 && w.n == 3 &&
+	    strcmp(w.names[0], "a.example") == 0 &&
+	    strcmp(w.names[1], "b.example") == 0 &&
+	    strcmp(w.names[2], "c.example") == 0, "walk goes in name order");
 	memset(&w, 0, sizeof w);
 	w.stop = 1;
-	rc = state_walk(s, T, walk_fn, &w, &e);
-	ok(rc == 0 && w.n == 1, "a non-zero return stops the walk");
-	close_state(s, T);
+	ok(state_walk(s, T0, walk_fn, &w, &e) == 0 && w.n == 1,
+	    "a non-zero return stops it");
+	ok(state_clear(s, "b.example", T0, &e) == 1 &&
+	    state_clear(s, "b.example", T0, &e) == 0,
+	    "clear: 1 if it had state, then 0");
+	sclose(s);
+}
+
+/* ---- upkeep ---- */
+
+static void
+test_tick(void)
+{
+	struct state *s = sopen(at("k"), &defaults, 0);
+	struct fed_err e = { "" };
+	int64_t sec_b, due_b;
+	struct ask a;
+
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	decide(s, &a, "a.example", "u@example.com", T0);
+	ask_init(&a, "192.0.2.2:5061", 100, 20);
+	decide(s, &a, "b.example", "u@example.com", T0 + 30000);
+	ok(state_tick(s, T0 + 30000, &e) == 0 && PARTNERS(s) == 2 &&
+	    PEERS(s) == 2, "tick: nothing is idle yet");
+	ok(state_tick(s, T0 + 62000, &e) == 0 && PARTNERS(s) == 1 &&
+	    !has_state(s, "a.example") && PEERS(s) == 1,
+	    "a partner and a peer idle for a report period are swept");
+	/* b's idle entry is due when the cutoff passes its second. */
+	sec_b = (T0 + 30000) / 1000;
+	due_b = (sec_b + 1) * 1000 + 60000;
+	ok(state_tick(s, due_b - 1, &e) == 0 && has_state(s, "b.example"),
+	    "not a millisecond early");
+	ok(state_tick(s, due_b + 1, &e) == 0 && has_state(s, "b.example"),
+	    "a tick less than a second after the last does nothing");
+	ok(state_tick(s, due_b + 999, &e) == 0 && !has_state(s, "b.example") &&
+	    PARTNERS(s) == 0 && PEERS(s) == 0, "a second later it sweeps");
+	sclose(s);
+}
+
+static void
+test_uris_max(void)
+{
+	struct state *s = sopen(at("u"), &defaults, 0);
+	char uri[64];
+	struct ask a;
+	long i, n;
+	int r = -1;
+
+	ask_init(&a, "192.0.2.1:5061", 2 * STATE_URIS_MAX, 0);
+	for (n = 0, i = 0; i < STATE_URIS_MAX; i++) {
+		snprintf(uri, sizeof uri, "user%ld@example.com", i);
+		if ((r = decide(s, &a, "big.example", uri, T0)) < 0)
+			break;
+		n += r == REASON_DISCOVERED;
+	}
+	is_long(n, STATE_URIS_MAX, "STATE_URIS_MAX distinct URIs are taken");
+	r = decide(s, &a, "big.example", "one-more@example.com", T0);
+	ok(r == REASON_WATCH && a.d.watch_now,
+	    "one more is refused (watch) whatever max_uris says");
+	ok(URIS(s) == 0, "and its URIs go");
+	sclose(s);
+}
+
+/* ---- dry run ---- */
+
+struct dry {
+	const char *dir, *tmp;
+};
+
+static void
+dry_missing(unsigned char *res, void *arg)
+{
+	const struct dry *dr = arg;
+	struct state *s;
+	struct ask a;
+	int i = 0;
+
+	setenv("TMPDIR", dr->tmp, 1);
+	s = sopen(dr->dir, &defaults, 1);
+	res[i++] = s != NULL;
+	ask_init(&a, "192.0.2.1:5061", 1, 20);
+	res[i++] = decide(s, &a, "a.example", "u@example.com", T0) ==
+	    REASON_DISCOVERED;
+	res[i++] = decide(s, &a, "a.example", "v@example.com", T0) ==
+	    REASON_WATCH && a.d.watch_now;
+	res[i++] = count_entries(dr->tmp) == 1;
+	sclose(s);
+}
+
+static void
+dry_existing(unsigned char *res, void *arg)
+{
+	const struct dry *dr = arg;
+	struct state_view v;
+	struct state *s;
+	struct ask a;
+	int i = 0;
+
+	setenv("TMPDIR", dr->tmp, 1);
+	s = sopen(dr->dir, &defaults, 1);
+	res[i++] = s != NULL;
+	res[i++] = view(s, "big.example", T0, &v) == 1 && v.rec.nuris == 999;
+	ask_init(&a, "192.0.2.1:5061", 1000, 20);
+	res[i++] = decide(s, &a, "big.example", "u5@example.com", T0 + 1) ==
+	    REASON_DISCOVERED && a.f.uri_new == 0 && a.f.distinct_uris == 999;
+	res[i++] = decide(s, &a, "big.example", "new1@example.com",
+	    T0 + 2) == REASON_DISCOVERED && a.f.uri_new == 1;
+	res[i++] = decide(s, &a, "big.example", "new2@example.com",
+	    T0 + 3) == REASON_WATCH && a.d.watch_now &&
+	    a.f.distinct_uris == 1000;
+	respond(s, "big.example", T0 + 4, 0, 30);
+	res[i++] = decide(s, &a, "other.example", "u@example.com", T0 + 5) ==
+	    REASON_DISCOVERED;
+	res[i++] = view(s, "big.example", T0 + 6, &v) == 1 &&
+	    v.rec.nuris == 999 && v.rec.watch_ms == 0 && v.fail == 0 &&
+	    PARTNERS(s) == 1;
+	sclose(s);
+	res[i++] = count_entries(dr->tmp) == 0;
+}
+
+static void
+test_dry_run(void)
+{
+	static const char *const missing_desc[] = {
+		"dry run on a missing state_dir opens",
+		"... decides a new partner",
+		"... and watches it at its max_uris",
+		"... in a private store under TMPDIR",
+	};
+	static const char *const existing_desc[] = {
+		"dry run on an existing store opens",
+		"... and sees a partner's 999 URIs",
+		"... one of them is not new",
+		"... one new URI is accepted (the 1000th)",
+		"... a second new one crosses max_uris",
+		"... a new partner is decided",
+		"... the real store is what it lists: unchanged",
+		"... and the private store is gone at close",
+	};
+	struct state *s;
+	struct stat st0, st1, fs0, fs1;
+	struct state_view v;
+	struct dry dr;
+	char uri[64];
+	struct ask a;
+	int i, n;
+
+	mkdir(at("drytmp"), 0700);
+	dr.dir = at("dry-none");
+	dr.tmp = at("drytmp");
+	in_child(dry_missing, &dr, missing_desc, 4);
+	ok(!exists(at("dry-none")) && count_entries(at("drytmp")) == 0,
+	    "... and creates nothing, and leaves nothing behind");
+
+	s = sopen(at("dr"), &defaults, 0);
+	ask_init(&a, "192.0.2.1:5061", 1000, 0);
+	for (n = 0, i = 0; i < 999; i++) {
+		snprintf(uri, sizeof uri, "u%d@example.com", i);
+		n += decide(s, &a, "big.example", uri, T0) ==
+		    REASON_DISCOVERED;
+	}
+	is_long(n, 999, "a partner with 999 URIs");
+	sclose(s);
+	ok(stat(at("dr/counters.mdb"), &st0) == 0 &&
+	    stat(at("dr/format"), &fs0) == 0, "(stat the store)");
+	usleep(20000);	/* so that any write would show in the mtime */
+	dr.dir = at("dr");
+	in_child(dry_existing, &dr, existing_desc, 8);
+	ok(stat(at("dr/counters.mdb"), &st1) == 0 &&
+	    st1.st_mtim.tv_sec == st0.st_mtim.tv_sec &&
+	    st1.st_mtim.tv_nsec == st0.st_mtim.tv_nsec &&
+	    st1.st_size == st0.st_size, "counters.mdb was not written");
+	ok(stat(at("dr/format"), &fs1) == 0 &&
+	    fs1.st_mtim.tv_nsec == fs0.st_mtim.tv_nsec &&
+	    fs1.st_ino == fs0.st_ino, "nor format");
+	s = sopen(at("dr"), &defaults, 0);
+	ok(view(s, "big.example", T0, &v) == 1 && v.rec.nuris == 999 &&
+	    v.rec.watch_ms == 0 && v.fail == 0 && PARTNERS(s) == 1 &&
+	    URIS(s) == 999, "the real store still holds 999 URIs, no watch, "
+	    "no response, one partner");
+	sclose(s);
+}
+
+/* ---- ownership ---- */
+
+static void
+as_owner(unsigned char *res, void *arg)
+{
+	const char *dir = arg;
+	struct state *s = NULL;
+	struct fed_err e = { "" };
+	struct ask a;
+	int i = 0;
+
+	res[i++] = setgroups(0, NULL) == 0 && setgid(OWNER) == 0 &&
+	    setuid(OWNER) == 0 && geteuid() == OWNER;
+	if (!res[0])
+		return;
+	if (state_open(&s, dir, &defaults, 0, &e) != 0)
+		printf("# as uid %d: %s\n", OWNER, e.msg);
+	res[i++] = s != NULL;
+	ask_init(&a, "192.0.2.1:5061", 100, 20);
+	res[i++] = decide(s, &a, "owned.example", "u@example.com", T0) ==
+	    REASON_DISCOVERED;
+	res[i++] = s != NULL && state_close(s, &e) == 0;
+	fflush(stdout);
+}
+
+static int
+owned(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (st.st_uid != OWNER || st.st_gid != OWNER)
+		diag("%s: %d:%d", path, (int)st.st_uid, (int)st.st_gid);
+	return st.st_uid == OWNER && st.st_gid == OWNER;
+}
+
+static void
+test_owner(void)
+{
+	static const char *const desc[] = {
+		"a child drops to uid and gid 4242",
+		"... opens the state_dir",
+		"... decides",
+		"... and closes it",
+	};
+	const char *dir = at("own");
+	struct state *s;
+
+	if (geteuid() != 0) {
+		ok(0, "ownership: needs root (CI runs as root); uid %d",
+		    (int)geteuid());
+		return;
+	}
+	ok(chmod(base, 0711) == 0 && mkdir(dir, 0750) == 0 &&
+	    chown(dir, OWNER, OWNER) == 0, "a state_dir owned by 4242:4242");
+	s = sopen(dir, &defaults, 0);
+	ok(s != NULL, "root opens it, making the store");
+	sclose(s);
+	ok(owned(at("own/counters.mdb")), "counters.mdb is 4242's");
+	ok(owned(at("own/counters.mdb-lock")), "counters.mdb-lock is 4242's");
+	ok(owned(at("own/format")), "format is 4242's");
+	in_child(as_owner, (void *)dir, desc, 4);
+	s = sopen(dir, &defaults, 0);
+	ok(has_state(s, "owned.example"), "root sees what 4242 decided");
+	sclose(s);
 }
 
 int
 main(void)
 {
-	umask(022);
-	if (mkdtemp(base) == NULL)
-		return 1;
-	T = real_now();
-	test_bucket();
-	test_uris();
-	test_responses();
-	test_peers();
-	test_file();
-	test_bad_files();
-	test_dry_run();
-	test_sweep();
-	test_clear();
-	test_processes();
-	test_inode_reuse();
-	test_flush();
-	test_merge();
-	test_walk();
-	if (tap_failed == 0) {
-		char cmd[PATH_MAX + 16];
+	const char *tmp = getenv("TMPDIR");
+	char cmd[PATH_MAX + 16];
 
+	umask(022);
+	snprintf(base, sizeof base, "%s/fedkit-state.XXXXXX",
+	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	if (mkdtemp(base) == NULL) {
+		printf("not ok 1 - mkdtemp %s: %s\n1..1\n", base,
+		    strerror(errno));
+		return 1;
+	}
+	test_open();
+	test_format();
+	test_decide();
+	test_bucket();
+	test_suspicion();
+	test_expiry();
+	test_bounds();
+	test_new_partners();
+	test_domains();
+	test_tick();
+	test_dry_run();
+	test_owner();
+	test_uris_max();
+	if (tap_failed == 0) {
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
 		if (system(cmd) != 0)
 			diag("could not remove %s", base);
