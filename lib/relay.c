@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "relay.h"
+#include "txn.h"
 
 #define READ_CHUNK 65536
 /* A side whose output holds this many bytes is not read from until it
@@ -39,7 +40,9 @@ struct side {
 	int eof;		/* nothing more will be read */
 	int broken;		/* a write failed: the side is gone */
 	int64_t last_ms;	/* last byte read */
-	int64_t first_ms;	/* when `in` began to hold a partial message */
+	int64_t first_ms;	/* monotonic: when the partial message at the
+				 * start of `in` began to count (0: none) */
+	int drained;		/* the last read emptied the socket */
 	struct tls_srv *tls;	/* NULL: plain */
 	short rd_wants;		/* what to poll for before reading again */
 	short wr_wants;		/* ... before writing again (TLS: either) */
@@ -56,6 +59,7 @@ struct relay {
 				 * partner broke the rules (slowloris, an
 				 * unframeable stream) */
 	unsigned pending;	/* requests relayed, not finally answered */
+	struct txn_table *txn;	/* whose request each relayed one is */
 	int rc;
 	struct fed_err err;
 	struct sip_msg msg;
@@ -292,8 +296,14 @@ relay_request(struct relay *r, const char *msg, size_t len)
 	    tn);
 	if (tn == 0 || n == 0)		/* cannot happen: room is reserved */
 		return -1;
-	if (r->msg.method_id != SIP_M_ACK)
+	if (r->msg.method_id != SIP_M_ACK) {
+		/* Our server's answer will count for the partner judged
+		 * here, whatever From it carries (fedkit(7)). */
+		if (txn_add(r->txn, &r->msg, FED_STR_NULL, r->res.partner,
+		    fed_mono_ms()) != 0)
+			return -1;
 		r->pending++;
+	}
 	return buf_add(&r->u.out, r->scratch, n);
 }
 
@@ -306,6 +316,7 @@ from_partner(struct relay *r, int64_t now)
 	struct fed_err ferr;
 	enum sip_frame_result fr;
 	size_t off = 0, used;
+	int rc;
 
 	while (!r->stop && off < s->in.n) {
 		used = 0;
@@ -340,9 +351,21 @@ from_partner(struct relay *r, int64_t now)
 			}
 			return;
 		} else {
-			if (gate_message(r->g, &r->msg,
-			    fr == SIP_FRAME_MALFORMED ? &se : NULL, now,
-			    &r->res, &ferr) != 0) {
+			/*
+			 * A response from this side is the partner's answer
+			 * to our server's request: it never counts, and one
+			 * that answers nothing we sent is refused and
+			 * dropped (fedkit(7)).  gate_message would count it
+			 * as a capture's.
+			 */
+			if (fr == SIP_FRAME_MESSAGE && !r->msg.is_request)
+				rc = gate_response(r->g, &r->msg,
+				    GATE_FROM_PARTNER, NULL, now, &r->res, &ferr);
+			else
+				rc = gate_message(r->g, &r->msg,
+				    fr == SIP_FRAME_MALFORMED ? &se : NULL, now,
+				    &r->res, &ferr);
+			if (rc != 0) {
 				fail(r, FED_EXIT_SYS, ferr.msg);
 				return;
 			}
@@ -373,10 +396,20 @@ from_partner(struct relay *r, int64_t now)
 		buf_drop(&s->in, off);
 		s->scanned = 0;
 	}
-	s->first_ms = s->in.n > 0 ? (s->first_ms ? s->first_ms : now) : 0;
+	/*
+	 * The partial message left (if any) has message_timeout from now:
+	 * a new one when whole messages went before it, so a busy stream
+	 * whose every read ends mid-message is never cut, and counted
+	 * from after their judging, which is our time, not the partner's.
+	 */
+	if (s->in.n == 0)
+		s->first_ms = 0;
+	else if (off > 0 || s->first_ms == 0)
+		s->first_ms = fed_mono_ms();
 }
 
-/* Frame what our server sent: responses are counted, everything passes. */
+/* Frame what our server sent: responses are counted for the partner
+ * whose request they answer, everything passes. */
 static void
 from_upstream(struct relay *r, int64_t now)
 {
@@ -384,7 +417,9 @@ from_upstream(struct relay *r, int64_t now)
 	struct sip_error se;
 	struct fed_err ferr;
 	enum sip_frame_result fr;
+	char partner[DOMAIN_MAX + 1];
 	size_t off = 0, used;
+	int known;
 
 	while (off < s->in.n) {
 		used = 0;
@@ -401,10 +436,14 @@ from_upstream(struct relay *r, int64_t now)
 			s->eof = 1;
 			return;
 		}
-		/* Our server's final responses feed the partner's counts;
-		 * its own requests to the partner are not judged. */
+		/* Our server's final responses feed the counts of the
+		 * partner whose request they answer (none recorded: logged
+		 * only); its own requests to the partner are not judged. */
 		if (fr == SIP_FRAME_MESSAGE && !r->msg.is_request) {
-			if (gate_message(r->g, &r->msg, NULL, now, &r->res,
+			known = txn_answer(r->txn, &r->msg, fed_mono_ms(),
+			    partner, sizeof partner);
+			if (gate_response(r->g, &r->msg, GATE_FROM_SERVER,
+			    known ? partner : NULL, now, &r->res,
 			    &ferr) != 0) {
 				fail(r, FED_EXIT_SYS, ferr.msg);
 				return;
@@ -426,11 +465,12 @@ from_upstream(struct relay *r, int64_t now)
 
 /* Read what is there (with TLS, until nothing more is decrypted or the
  * buffer is full); returns bytes read, 0 at EOF or on an error (which
- * ends the side) or when nothing was there. */
+ * ends the side) or when nothing was there.  s->drained says whether
+ * the socket was left empty. */
 static size_t
 side_read(struct relay *r, struct side *s, size_t cap, int64_t now)
 {
-	size_t got = 0;
+	size_t got = 0, room;
 	ssize_t n;
 
 	if (s->in.cap < cap) {
@@ -443,18 +483,23 @@ side_read(struct relay *r, struct side *s, size_t cap, int64_t now)
 		s->in.p = np;
 		s->in.cap = cap;
 	}
+	s->drained = 0;
 	while (s->in.n < s->in.cap) {
+		room = s->in.cap - s->in.n;
 		s->rd_wants = POLLIN;
 		if (s->tls != NULL)
-			n = tls_srv_read(s->tls, s->in.p + s->in.n,
-			    s->in.cap - s->in.n, &s->rd_wants);
+			n = tls_srv_read(s->tls, s->in.p + s->in.n, room,
+			    &s->rd_wants);
 		else
-			n = read(s->rfd, s->in.p + s->in.n,
-			    s->in.cap - s->in.n);
+			n = read(s->rfd, s->in.p + s->in.n, room);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN) {
+			/* TLS that must write before it can read has
+			 * not shown the socket empty. */
+			s->drained = s->rd_wants == POLLIN;
 			break;
+		}
 		if (n <= 0) {
 			s->eof = 1;
 			break;
@@ -462,8 +507,13 @@ side_read(struct relay *r, struct side *s, size_t cap, int64_t now)
 		s->in.n += (size_t)n;
 		s->last_ms = now;
 		got += (size_t)n;
-		if (s->tls == NULL)
-			break;	/* poll says when there is more */
+		if (s->tls == NULL) {
+			/* A stream socket's read returns all it holds, up
+			 * to room: a short read emptied it.  Poll says when
+			 * there is more. */
+			s->drained = (size_t)n < room;
+			break;
+		}
 	}
 	if (s->in.n == s->in.cap && got == 0)	/* the framer refuses long before */
 		fail(r, FED_EXIT_SYS, "internal error: input buffer full");
@@ -493,6 +543,33 @@ side_write(struct side *s)
 		}
 		buf_drop(&s->out, (size_t)n);
 	}
+}
+
+/*
+ * Slowloris: a message must arrive whole within message_timeout.  It is
+ * judged only when the partner is to blame: its socket was just seen
+ * empty (a read emptied it, or poll watched it and it stayed silent) or
+ * it does not read what we send it.  While fedgate itself is late
+ * (stopped, busy judging, or not reading the partner because our server
+ * does not keep up) the partner's bytes wait in its socket and count
+ * against nobody; a message whose bytes are all in our buffer is never
+ * judged here, as from_partner has taken it already.
+ */
+static void
+slow_check(struct relay *r, int64_t now)
+{
+	struct sip_error se = { "message not complete within "
+	    "message_timeout", 408 };
+	struct fed_err ferr;
+
+	if (r->stop || r->p.first_ms == 0 || fed_mono_ms() - r->p.first_ms <
+	    (int64_t)r->c->message_timeout * 1000)
+		return;
+	if (gate_unframeable(r->g, &se, now, &ferr) != 0)
+		fail(r, FED_EXIT_SYS, ferr.msg);
+	else
+		fail(r, FED_EXIT_USAGE, "partner: a message took longer than "
+		    "message_timeout; closing");
 }
 
 static int
@@ -529,7 +606,8 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 	r->p.wr_wants = r->u.wr_wants = POLLOUT;
 	r->u.name = "upstream";
 	r->scratchcap = c->limits.max_message + 1024;
-	if ((r->scratch = malloc(r->scratchcap)) == NULL) {
+	if ((r->scratch = malloc(r->scratchcap)) == NULL ||
+	    (r->txn = txn_new(TXN_MAX, TXN_TTL_MS)) == NULL) {
 		fed_err_set(err, "out of memory");
 		free(r->scratch);
 		free(r);
@@ -561,20 +639,8 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 				fail(r, FED_EXIT_SYS, ferr.msg);
 			next_tick = now + 1000;
 		}
-		/* Deadlines: a message must arrive whole within
-		 * message_timeout of its first byte (slowloris), and a
-		 * connection may not sit idle for idle_timeout. */
-		if (!r->stop && r->p.first_ms != 0 &&
-		    now - r->p.first_ms >= (int64_t)c->message_timeout * 1000) {
-			struct sip_error se = { "message not complete within "
-			    "message_timeout", 408 };
-
-			if (gate_unframeable(g, &se, now, &ferr) != 0)
-				fail(r, FED_EXIT_SYS, ferr.msg);
-			else
-				fail(r, FED_EXIT_USAGE, "partner: a message "
-				    "took longer than message_timeout; closing");
-		}
+		/* A connection may not sit idle for idle_timeout (the
+		 * slowloris deadline is slow_check's). */
 		if (!r->stop && now - r->p.last_ms >=
 		    (int64_t)c->idle_timeout * 1000)
 			fail(r, FED_EXIT_OK, "idle");
@@ -620,6 +686,10 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 			/* Our server closed: nothing more can be relayed. */
 			break;
 		}
+		/* A partner that does not read what we send it is not read
+		 * either: its half message is its own doing. */
+		if (!r->p.eof && r->p.out.n >= OUT_HIGH(c))
+			slow_check(r, now);
 		np = 0;
 		ip = op = iu = -1;
 		if (!r->p.eof && !r->stop && r->p.out.n < OUT_HIGH(c) &&
@@ -648,10 +718,13 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 			np++;
 		}
 		wait = timeout_left(next_tick, now);
-		if (r->p.first_ms != 0 && timeout_left(r->p.first_ms +
-		    (int64_t)c->message_timeout * 1000, now) < wait)
-			wait = timeout_left(r->p.first_ms +
-			    (int64_t)c->message_timeout * 1000, now);
+		if (ip >= 0 && r->p.first_ms != 0) {
+			int64_t mono = fed_mono_ms(), due = r->p.first_ms +
+			    (int64_t)c->message_timeout * 1000;
+
+			if (timeout_left(due, mono) < wait)
+				wait = timeout_left(due, mono);
+		}
 		if (drain_until != 0 && timeout_left(drain_until, now) < wait)
 			wait = timeout_left(drain_until, now);
 		/* TLS may hold decrypted bytes poll cannot see. */
@@ -680,10 +753,12 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 				if (gate_unframeable(g, &se, now, &ferr) != 0)
 					fail(r, FED_EXIT_SYS, ferr.msg);
 				r->p.in.n = 0;
-			}
+			} else if (!r->p.eof && r->p.drained)
+				slow_check(r, now);
 			if (r->up_down && r->rc == FED_EXIT_SYS)
 				r->stop = 1;
-		}
+		} else if (ip >= 0 && r->p.rd_wants == POLLIN)
+			slow_check(r, now);	/* poll found it silent */
 		if (iu >= 0 && (pfd[iu].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    !r->u.eof) {
 			if (side_read(r, &r->u, cap, now) > 0)
@@ -709,6 +784,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 	free(r->u.in.p);
 	free(r->u.out.p);
 	free(r->scratch);
+	txn_free(r->txn);
 	free(r);
 	return rc;
 }

@@ -18,15 +18,20 @@
  *
  *   partner -> server   requests fedgate accepts, with Fed-Trust (SPEC
  *                       1.3); responses to our own requests, as they are
+ *                       and never counted (one whose From is not ours
+ *                       answers nothing we sent: refused and dropped)
  *   partner <- fedgate  the responses to requests it refuses or limits
- *   partner <- server   everything: our responses (counted for suspicion)
- *                       and our own requests to the partner
+ *   partner <- server   everything: our responses (counted for suspicion,
+ *                       for the partner whose request each answers: see
+ *                       txn.h) and our own requests to the partner
  *
  * Bytes are relayed message by message, never half a message: a partner
  * cannot smuggle bytes past the framer.  Every buffer is bounded (a side
- * that does not read its output stops the other side's reading), every
- * wait has a deadline (conf: message_timeout, idle_timeout,
- * upstream_timeout).
+ * that does not read its output stops the other side's reading: when our
+ * server falls behind, the partner waits, it is not cut), every wait has
+ * a deadline (conf: message_timeout, idle_timeout, upstream_timeout).
+ * message_timeout counts the partner's slowness only: a message that
+ * waits in the socket while fedgate is busy or held back is not late.
  */
 
 struct relay_opts {
@@ -82,8 +87,11 @@ int relay_verified(const struct conf *, int tls);
  * our Via on top (its branch names the partner's address, so our
  * server's responses come back to us and are sent on to that partner, as
  * a stateless proxy does, RFC 3261 16.11), refusals are sent back to the
- * sender.  Ends after idle_timeout without a datagram.  Returns an exit
- * status as relay_stream does.
+ * sender.  Our server's responses count for the partner each request
+ * came from (a table per process, keyed by our branch); a response from
+ * a partner whose From is not ours is refused and dropped.  Ends after
+ * idle_timeout without a datagram.  Returns an exit status as
+ * relay_stream does.
  */
 int relay_datagrams(struct gate *, const struct conf *,
     const struct relay_opts *, char *peerbuf, size_t peercap,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "relay.h"
+#include "txn.h"
 
 /* Our Via's branch: the RFC 3261 magic cookie, then "fg". */
 #define VIA_MAGIC "z9hG4bKfg"
@@ -35,6 +36,7 @@ struct dg {
 	size_t incap, outcap;
 	struct sip_msg msg;
 	struct gate_result res;
+	struct txn_table *txn;	/* whose request each relayed one is */
 	int warned_foreign;
 };
 
@@ -106,13 +108,13 @@ hex(char *out, const unsigned char *b, size_t n)
 }
 
 /*
- * Our Via line for a request from `from`: the branch carries the
- * partner's address and a keyed hash of it (so only our own branches are
+ * Our Via's branch for a request from `from`: it carries the partner's
+ * address and a keyed hash of it (so only our own branches are
  * believed), then a hash of the partner's branch (so each of its
- * transactions has its own, RFC 3261 16.11).
+ * transactions has its own, RFC 3261 16.11).  Its length, 0 if none.
  */
 static size_t
-via_line(struct dg *d, const struct sockaddr_storage *from, char *buf,
+via_branch(struct dg *d, const struct sockaddr_storage *from, char *buf,
     size_t cap)
 {
 	unsigned char b[19];
@@ -126,9 +128,19 @@ via_line(struct dg *d, const struct sockaddr_storage *from, char *buf,
 	hex(hx, b, n);
 	mac = fnv64(fnv64(0xcbf29ce484222325ULL, &d->key, sizeof d->key), b, n);
 	bh = fnv64(mac, d->msg.via_branch.p, d->msg.via_branch.n);
-	w = snprintf(buf, cap, "Via: SIP/2.0/UDP %s;branch=" VIA_MAGIC
-	    "%s.%016llx.%016llx;rport\r\n", d->sentby, hx,
+	w = snprintf(buf, cap, VIA_MAGIC "%s.%016llx.%016llx", hx,
 	    (unsigned long long)mac, (unsigned long long)bh);
+	return w < 0 || (size_t)w >= cap ? 0 : (size_t)w;
+}
+
+/* Our Via line with that branch; its length, 0 if it does not fit. */
+static size_t
+via_line(struct dg *d, const char *branch, char *buf, size_t cap)
+{
+	int w;
+
+	w = snprintf(buf, cap, "Via: SIP/2.0/UDP %s;branch=%s;rport\r\n",
+	    d->sentby, branch);
 	return w < 0 || (size_t)w >= cap ? 0 : (size_t)w;
 }
 
@@ -222,29 +234,46 @@ from_partner(struct dg *d, size_t n, const struct sockaddr_storage *from,
     int64_t now, struct fed_err *err)
 {
 	struct sip_error se;
-	char ins[1024];
-	size_t insn, tn, len, outn;
-	int bad;
+	char ins[1024], br[128];
+	size_t insn, tn, len, outn, brn;
+	int bad, rc;
 
 	peer_name(from, d->peer, d->peercap);
 	gate_set_peer(d->g, d->peer);
 	bad = sip_parse_datagram(d->in, n, &d->c->limits, &d->msg, &se) != 0;
 	if (bad && se.code == 0)
 		return 0;		/* a keep-alive */
-	if (gate_message(d->g, &d->msg, bad ? &se : NULL, now, &d->res,
-	    err) != 0 || flush_log(d, err) != 0)
+	/* A response from a partner never counts, and one that answers
+	 * nothing we sent is refused and dropped (fedkit(7)). */
+	if (!bad && !d->msg.is_request)
+		rc = gate_response(d->g, &d->msg, GATE_FROM_PARTNER, NULL, now,
+		    &d->res, err);
+	else
+		rc = gate_message(d->g, &d->msg, bad ? &se : NULL, now,
+		    &d->res, err);
+	if (rc != 0 || flush_log(d, err) != 0)
 		return -1;
 	switch (d->res.d.verdict) {
 	case VERDICT_ACCEPT:
-		if ((insn = via_line(d, from, ins, sizeof ins)) == 0)
+		if ((brn = via_branch(d, from, br, sizeof br)) == 0 ||
+		    (insn = via_line(d, br, ins, sizeof ins)) == 0)
 			return 0;
 		tn = relay_trust_line(ins + insn, sizeof ins - insn, &d->res,
 		    relay_verified(d->c, 0), d->peer);
 		len = d->msg.header_len + d->msg.body_len;
 		outn = tn == 0 ? 0 : relay_rewrite(d->out, d->outcap, d->in,
 		    len, &d->msg, ins, insn + tn);
-		if (outn > 0 && send(d->ufd, d->out, outn, 0) < 0 &&
-		    errno != EAGAIN)
+		if (outn == 0)
+			break;
+		/* Our server answers with our branch on top: that is the
+		 * key its response is counted by, for this partner. */
+		if (d->msg.method_id != SIP_M_ACK && txn_add(d->txn, &d->msg,
+		    (struct fed_str){ br, brn }, d->res.partner,
+		    fed_mono_ms()) != 0) {
+			fed_err_set(err, "out of memory");
+			return -1;
+		}
+		if (send(d->ufd, d->out, outn, 0) < 0 && errno != EAGAIN)
 			fed_warn("upstream: send");
 		break;
 	case VERDICT_OBSERVE:
@@ -268,8 +297,10 @@ from_upstream(struct dg *d, size_t n, int64_t now, struct fed_err *err)
 	struct sockaddr_storage to;
 	struct sip_error se;
 	const struct sip_hdr *h;
+	char partner[DOMAIN_MAX + 1];
 	size_t vend, o, k;
 	const char *rest;
+	int known;
 
 	if (sip_parse_datagram(d->in, n, NULL, &d->msg, &se) != 0 ||
 	    d->msg.is_request || (h = sip_hdr_find(&d->msg, SIP_H_VIA)) == NULL ||
@@ -285,8 +316,12 @@ from_upstream(struct dg *d, size_t n, int64_t now, struct fed_err *err)
 	}
 	peer_name(&to, d->peer, d->peercap);
 	gate_set_peer(d->g, d->peer);
-	if (gate_message(d->g, &d->msg, NULL, now, &d->res, err) != 0 ||
-	    flush_log(d, err) != 0)
+	/* Counted for the partner whose request it answers (our branch
+	 * on top is the key), never for the From it carries. */
+	known = txn_answer(d->txn, &d->msg, fed_mono_ms(), partner,
+	    sizeof partner);
+	if (gate_response(d->g, &d->msg, GATE_FROM_SERVER, known ? partner :
+	    NULL, now, &d->res, err) != 0 || flush_log(d, err) != 0)
 		return -1;
 	/* Our Via off: the partner sees its own on top again. */
 	o = (size_t)(h->line.p - d->in);
@@ -337,7 +372,8 @@ relay_datagrams(struct gate *g, const struct conf *c,
 	d->incap = c->limits.max_message + 1;
 	d->outcap = c->limits.max_message + 2048;
 	if ((d->in = malloc(d->incap)) == NULL ||
-	    (d->out = malloc(d->outcap)) == NULL) {
+	    (d->out = malloc(d->outcap)) == NULL ||
+	    (d->txn = txn_new(TXN_MAX, TXN_TTL_MS)) == NULL) {
 		fed_err_set(err, "out of memory");
 		rc = FED_EXIT_SYS;
 		goto done;
@@ -433,6 +469,7 @@ done:
 		close(d->ufd);
 	free(d->in);
 	free(d->out);
+	txn_free(d->txn);
 	free(d);
 	return rc;
 }

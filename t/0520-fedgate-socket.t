@@ -128,10 +128,11 @@ ok $? "sipp harvester: every call got an answer"
 s=$(count limit suspicious) w=$(count refuse watch)
 [ "$s" -gt 0 ]; ok $? "its 404s made it suspicious ($s limited so)"
 [ "$w" -ge 1 ]; ok $? "its 1,001st address put it on the watch list ($w refused)"
-grep -q '^watch' "$T/state/partners/harvest.example"
-ok $? "the state file says watched"
-n=$(grep -c '^uri' "$T/state/partners/harvest.example")
-[ "$n" -eq 1001 ]; ok $? "the state holds the 1,001 URIs tried, the last refused ($n)"
+grep -q '^harvest\.example	' "$T/state/watch"
+ok $? "the watch list file names it"
+"$B/bin/fedlist" -c "$T/fed.conf" watch ls >"$T/wls" 2>&1
+n=$(awk -F '\t' '$1 == "harvest.example" { print $2 " " $3 }' "$T/wls")
+[ "$n" = "both 1001" ]; ok $? "fedlist watch ls: watched and suspicious, at the 1,001 URIs tried ($n)"
 stop_all
 
 # -- our server down: the partner gets 503, fedgate ends cleanly --------
