@@ -611,9 +611,7 @@ evict_one(struct state *st, MDB_txn *txn, int *done)
 static const char *
 peer_key(const struct state_req *q)
 {
-	if (q->peer_key != NULL)
-		return q->peer_key;
-	return q->peer != NULL ? q->peer : "-";
+	return q->peer_key != NULL ? q->peer_key : q->peer;
 }
 
 /*
@@ -763,7 +761,7 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 	struct peer_rec pr;
 	MDB_val pk;
 	MDB_stat ms;
-	int rc, fresh = 0, watched, has, room;
+	int rc, fresh = 0, watched, has, room, counted;
 
 	if ((rc = rec_get(txn, &st->s, q->domain, &r, pe, &npe)) ==
 	    MDB_NOTFOUND) {
@@ -780,7 +778,11 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 		}
 		/* The peer's quota first, then room; the quota is spent
 		 * only on a partner that gets state. */
-		if (q->discovered) {
+		/* Without a peer (pipe mode without --peer) there is no
+		 * one to count by: max_partners alone bounds the state. */
+		counted = q->discovered && (q->peer != NULL ||
+		    q->peer_key != NULL);
+		if (counted) {
 			if ((rc = peer_get(st, txn, q, now_ms, &pr, &pk)) != 0)
 				return rc;
 			f->new_refused = pr.count >= st->sp.max_new_partners;
@@ -796,7 +798,7 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 			*d = policy_decide(f);
 			return 0;
 		}
-		if (q->discovered &&
+		if (counted &&
 		    (rc = peer_count(st, txn, &pr, &pk, now_ms)) != 0)
 			return rc;
 		staterec_init(&r);

@@ -69,7 +69,8 @@ struct state_req {
 	const char *domain;	/* normalized partner domain */
 	const char *peer;	/* the connection's identity, NULL: none */
 	const char *peer_key;	/* what max_new_partners counts by (the
-				 * peer's host); NULL: peer */
+				 * peer's host); NULL: peer; both NULL (pipe
+				 * mode without --peer): not counted */
 	const char *uri;	/* the distinct-URI key (AOR) */
 	int discovered;		/* suspicion and the new-partner cap apply */
 	int uris_limited;
