@@ -114,7 +114,10 @@ check: deps
 	$(MAKE) test
 	$(MAKE) test-asan
 
-demo: all $(B)/t/helper/gensip
+# Like check, demo installs what the build needs first (the README's two
+# commands are the whole set-up on a fresh machine).
+demo: deps
+	@$(MAKE) --no-print-directory all $(B)/t/helper/gensip
 	@sh share/demo/run
 
 bench: all tests
