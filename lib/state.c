@@ -688,32 +688,61 @@ peer_count(struct state *st, MDB_txn *txn, struct peer_rec *pr,
 
 /* ---- dry run ---- */
 
-/* Copy a partner from the real store into the private one, once. */
+/* Copy one record of a table from the real store into the private one,
+ * once (it is then the private one's). */
 static int
-dry_pull(struct state *st, MDB_txn *txn, const char *domain)
+dry_pull_one(struct state *st, MDB_txn *txn, MDB_txn *rt, MDB_dbi priv,
+    MDB_dbi real, MDB_val *k, int *pulled)
+{
+	MDB_val v;
+	int rc;
+
+	*pulled = 0;
+	if ((rc = mdb_get(txn, priv, k, &v)) != MDB_NOTFOUND)
+		return rc;
+	if ((rc = mdb_get(rt, real, k, &v)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	*pulled = 1;
+	(void)st;
+	return mdb_put(txn, priv, k, &v, 0);
+}
+
+/* Dry run: bring the partner (its record and URIs) and the peer's count
+ * of new partners from the real store into the private one. */
+static int
+dry_pull(struct state *st, MDB_txn *txn, const char *domain,
+    const struct state_req *q)
 {
 	MDB_txn *rt;
 	MDB_cursor *c;
 	MDB_val k = val_of(domain, strlen(domain)), v;
-	int rc;
+	const char *pk = q != NULL ? peer_key(q) : NULL;
+	int rc, pulled;
 
 	if (!st->has_real)
 		return 0;
-	if (mdb_get(txn, st->s.partners, &k, &v) == 0)
-		return 0;
 	if ((rc = mdb_txn_begin(st->real.env, NULL, MDB_RDONLY, &rt)) != 0)
 		return rc;
-	if ((rc = mdb_get(rt, st->real.partners, &k, &v)) == 0 &&
-	    (rc = mdb_put(txn, st->s.partners, &k, &v, 0)) == 0 &&
+	rc = dry_pull_one(st, txn, rt, st->s.partners, st->real.partners, &k,
+	    &pulled);
+	if (rc == 0 && pulled &&
 	    (rc = mdb_cursor_open(rt, st->real.uris, &c)) == 0) {
 		for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0;
 		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP))
 			if ((rc = mdb_put(txn, st->s.uris, &k, &v, 0)) != 0)
 				break;
 		mdb_cursor_close(c);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	if (rc == 0 && pk != NULL) {
+		k = val_of(pk, strlen(pk) > PEER_KEY_MAX ? PEER_KEY_MAX :
+		    strlen(pk));
+		rc = dry_pull_one(st, txn, rt, st->s.peers, st->real.peers,
+		    &k, &pulled);
 	}
 	mdb_txn_abort(rt);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc;
 }
 
 /* ---- the decision ---- */
@@ -999,7 +1028,7 @@ state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
 	}
 	if ((rc = txn_get(st, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
-	if (st->dry_run && (rc = dry_pull(st, txn, q->domain)) != 0) {
+	if (st->dry_run && (rc = dry_pull(st, txn, q->domain, q)) != 0) {
 		txn_fail(st, txn);
 		return lmdb_fail(err, "dry run: read", rc);
 	}
@@ -1034,7 +1063,7 @@ state_response(struct state *st, const char *domain, int64_t now_ms,
 		return 0;
 	if ((rc = txn_get(st, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
-	if (st->dry_run && (rc = dry_pull(st, txn, domain)) != 0)
+	if (st->dry_run && (rc = dry_pull(st, txn, domain, NULL)) != 0)
 		goto fail;
 	if ((rc = rec_get(txn, &st->s, domain, &r, pe, &npe)) == MDB_NOTFOUND)
 		return txn_done(st, txn, 0, 0, err);	/* never creates one */
