@@ -139,6 +139,8 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 		goto fail;
 	if (state_open(&g->st, c->state_dir, &g->sp, o->dry_run, err) != 0)
 		goto fail;
+	if (state_warning(g->st) != NULL)
+		fprintf(stderr, "%s: %s\n", fed_progname, state_warning(g->st));
 	if (watch_open(g, err) != 0)
 		goto fail;
 	*gp = g;

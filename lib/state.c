@@ -41,6 +41,7 @@ struct state {
 	MDB_txn *btxn;
 	unsigned bcount;
 	int bchanged, bdurable;
+	char warning[640];	/* state_warning */
 };
 
 static int batch_commit(struct state *, struct fed_err *);
@@ -133,7 +134,7 @@ keep_owner(const char *dir, const char *name)
 
 static int
 store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
-    struct fed_err *err)
+    int *why, struct fed_err *err)
 {
 	char *path = fed_concat(dir, "/counters.mdb");
 	unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD;
@@ -143,6 +144,7 @@ store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
 	int rc, dead;
 
 	memset(s, 0, sizeof *s);
+	*why = 0;
 	if (path == NULL) {
 		fed_err_set(err, "%s: %s", dir, strerror(ENOMEM));
 		return -1;
@@ -153,6 +155,7 @@ store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
 	    (rc = mdb_env_set_maxreaders(s->env, 1024)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, STATE_MAP_BYTES)) != 0 ||
 	    (rc = mdb_env_open(s->env, path, flags, 0660)) != 0) {
+		*why = rc;
 		fed_err_set(err, "%s: %s", path, mdb_strerror(rc));
 		free(path);
 		if (s->env != NULL)
@@ -225,6 +228,7 @@ store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
 		goto fail;
 	return 0;
 fail:
+	*why = rc;
 	fed_err_set(err, "%s/counters.mdb: %s", dir, mdb_strerror(rc));
 closed:
 	mdb_env_close(s->env);
@@ -242,6 +246,56 @@ exists(const char *dir, const char *name)
 	return ok;
 }
 
+/* What an operating-system crash between flushes can leave (MDB_NOSYNC). */
+static int
+unreadable(int rc)
+{
+	return rc == MDB_INVALID || rc == MDB_CORRUPTED ||
+	    rc == MDB_PAGE_NOTFOUND;
+}
+
+/*
+ * An unreadable store must not take federation down: it is moved aside
+ * (counters.mdb.bad-MS, kept for a look) and counting starts again.  The
+ * watch list, a file of its own, is untouched.  Said once through
+ * state_warning.
+ */
+static int
+set_aside(struct state *st, const char *dir, struct fed_err *err)
+{
+	char *from = fed_concat(dir, "/counters.mdb");
+	char *lock = fed_concat(dir, "/counters.mdb-lock");
+	char to[4096];
+	int rc = -1;
+
+	if (from == NULL || lock == NULL) {
+		fed_err_set(err, "%s: %s", dir, strerror(ENOMEM));
+		goto out;
+	}
+	snprintf(to, sizeof to, "%s.bad-%lld", from, (long long)fed_now_ms());
+	/* Another process may have moved it first: that is as good. */
+	if (rename(from, to) != 0 && errno != ENOENT) {
+		fed_err_set(err, "%s: unreadable, and cannot be moved aside: %s",
+		    from, strerror(errno));
+		goto out;
+	}
+	(void)unlink(lock);
+	snprintf(st->warning, sizeof st->warning, "%.200s was unreadable "
+	    "(an operating-system crash?): moved aside to %.220s, counting "
+	    "starts again; the watch list is kept", from, to);
+	rc = 0;
+out:
+	free(from);
+	free(lock);
+	return rc;
+}
+
+const char *
+state_warning(const struct state *st)
+{
+	return st->warning[0] != '\0' ? st->warning : NULL;
+}
+
 int
 state_open(struct state **stp, const char *dir, const struct state_params *sp,
     int dry_run, struct fed_err *err)
@@ -249,6 +303,7 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 	struct state *st;
 	uint64_t realkey[2];
 	char tmpl[4096];
+	int why;
 	const char *tmp = getenv("TMPDIR");
 
 	*stp = NULL;
@@ -266,7 +321,7 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 		if (exists(dir, "/counters.mdb") &&
 		    exists(dir, "/counters.mdb-lock")) {
 			if (check_format(dir, 0, err) != 0 ||
-			    store_open(&st->real, dir, 1, realkey, err) != 0)
+			    store_open(&st->real, dir, 1, realkey, &why, err) != 0)
 				goto fail;
 			st->has_real = 1;
 		}
@@ -276,7 +331,7 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 			fed_err_set(err, "%s: %s", tmpl, strerror(errno));
 			goto fail;
 		}
-		if (store_open(&st->s, st->dir, 0, st->hashkey, err) != 0)
+		if (store_open(&st->s, st->dir, 0, st->hashkey, &why, err) != 0)
 			goto fail;
 		if (st->has_real)	/* URI hashes must match the real ones */
 			memcpy(st->hashkey, realkey, sizeof realkey);
@@ -287,8 +342,11 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 		fed_err_set(err, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if (check_format(dir, 1, err) != 0 ||
-	    store_open(&st->s, dir, 0, st->hashkey, err) != 0)
+	if (check_format(dir, 1, err) != 0)
+		goto fail;
+	if (store_open(&st->s, dir, 0, st->hashkey, &why, err) != 0 &&
+	    (!unreadable(why) || set_aside(st, dir, err) != 0 ||
+	    store_open(&st->s, dir, 0, st->hashkey, &why, err) != 0))
 		goto fail;
 	keep_owner(dir, "/format");
 	keep_owner(dir, "/counters.mdb");
@@ -319,17 +377,27 @@ remove_tree(const char *dir)
 int
 state_close(struct state *st, struct fed_err *err)
 {
-	int rc = 0, r;
+	int rc = 0;
 
 	if (st == NULL)
 		return 0;
 	if (st->btxn != NULL && batch_commit(st, err) != 0)
 		rc = -1;
 	if (st->s.env != NULL) {
+		/*
+		 * A process that exits (an inetd connection's) starts the
+		 * write-back of what it changed and does not wait for it:
+		 * waiting would be a sync per connection.  What it changed is
+		 * on disk a moment later, as the tick's flush would have it.
+		 */
+		int fd;
+
 		if (st->dirty && !st->dry_run &&
-		    (r = mdb_env_sync(st->s.env, 1)) != 0) {
+		    mdb_env_get_fd(st->s.env, &fd) == 0 &&
+		    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0) {
 			if (err != NULL)
-				lmdb_fail(err, "flush", r);
+				fed_err_set(err, "partner state: write-back: %s",
+				    strerror(errno));
 			rc = -1;
 		}
 		mdb_env_close(st->s.env);

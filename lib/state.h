@@ -42,8 +42,12 @@
  * without fsync (MDB_NOSYNC | MDB_WRITEMAP): a kill -9 of any process at
  * any moment loses nothing and corrupts nothing (LMDB's copy-on-write
  * pages and robust lock), and the store is flushed to disk at most a
- * second after a change (state_tick), so a power loss costs at most the
- * last second of counters.  Where losing a change would matter -- a watch
+ * second after a change (state_tick; a process that exits starts the
+ * write-back without waiting for it), so a power loss costs about the
+ * last second of counters.  XXX: with MDB_NOSYNC LMDB does not promise
+ * a readable store after an operating-system crash between flushes;
+ * the watch list, the one thing whose loss would matter, is a file of
+ * its own, written and synced whole.  Where losing a change would matter -- a watch
  * starts (the watch list file, fsynced), suspicion starts or ends, an
  * operator's clear -- the store is flushed before the call returns.
  */
@@ -92,6 +96,11 @@ struct state;
 int state_open(struct state **, const char *dir, const struct state_params *,
     int dry_run, struct fed_err *);
 int state_close(struct state *, struct fed_err *);
+
+/* A store that could not be read (an operating-system crash between
+ * flushes) is moved aside at open and counting starts again: this says
+ * so, for the caller to pass on once; NULL if nothing happened. */
+const char *state_warning(const struct state *);
 
 /*
  * Decide the state step of one request: fill f's state facts (watched,

@@ -118,6 +118,16 @@ printf 'bad line here\n' >>"$T/w/state/watch"
 gate w; ok $? "a bad line in the watch list does not stop fedgate"
 grep_file "... it names file and line" 'watch:[0-9]*:' "$T/err"
 
+# ---- a store left unreadable (an operating-system crash between flushes) ----
+head -c 65536 /dev/urandom | dd of="$T/w/state/counters.mdb" conv=notrunc 2>/dev/null
+sipmsg -n 1 -s 70 -f 'sip:h@hand.example' -r 'sip:u%d@example.com' >"$T/in"
+gate w; ok $? "an unreadable store: fedgate goes on (exit 0)"
+grep_file "... saying it was moved aside" 'counters.mdb was unreadable.*moved aside' "$T/err"
+ls "$T/w/state"/counters.mdb.bad-* >/dev/null 2>&1; ok $? "... where it can be looked at"
+[ "$(tail -1 "$T/w/log" | cut -f 6,7)" = "$(printf 'refuse\twatch')" ]
+ok $? "... and the watch list, a file of its own, still holds"
+mdb_stat -n -a "$T/w/state/counters.mdb" >/dev/null; ok $? "... on a fresh store"
+
 # ---- an old (version 1) state directory ----
 mk old
 mkdir -p "$T/old/state/partners" "$T/old/state/locks"
