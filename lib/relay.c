@@ -630,6 +630,12 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		gate_set_upstream_down(g);
 	}
 	gate_log_buffer(g, 1);
+	/* The decisions of one read share one state transaction, committed
+	 * by gate_log_flush before anything they decided is sent. */
+	if (gate_batch(g, 1, &ferr) != 0) {
+		r->rc = FED_EXIT_SYS;
+		r->err = ferr;
+	}
 	for (;;) {
 		now = gate_now_ms();
 		if (now >= next_tick) {
