@@ -870,6 +870,16 @@ close_state:
 	return rc;
 }
 
+static int
+store_exists(const struct ctx *x)
+{
+	char *p = fed_concat(x->c.state_dir, "/counters.mdb");
+	int ok = p != NULL && access(p, F_OK) == 0;
+
+	free(p);
+	return ok;
+}
+
 /*
  * Lift a partner: its line goes from the watch list (durably) and its
  * counters from the store (flushed), so it starts again as a new partner.
@@ -889,15 +899,23 @@ clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
 		fed_warnx("watch clear: %s", err.msg);
 		return FED_EXIT_USAGE;
 	}
-	if (*rw == NULL && open_state(x, rw, 0) != 0)
+	/* Nothing is created here: a state directory made by an operator's
+	 * root shell would be root's, and fedgate's user could not use it
+	 * (fedkit(7)).  No store, no watch list: nothing to clear. */
+	if (*rw == NULL && store_exists(x) &&
+	    open_state(x, rw, 0) != 0)
 		return FED_EXIT_SYS;
-	if ((had = state_view(*rw, norm, now, &v, dom, &err)) < 0) {
+	had = 0;
+	if (*rw != NULL &&
+	    (had = state_view(*rw, norm, now, &v, dom, &err)) < 0) {
 		fed_warnx("%s", err.msg);
 		return FED_EXIT_SYS;
 	}
 	if (had)
 		susp = v.rec.suspicious_ms != 0;
-	if ((listed = watchlist_remove(wl, norm, &err)) < 0) {
+	listed = 0;
+	if (watchlist_lookup(wl, norm, now, 0, NULL) &&
+	    (listed = watchlist_remove(wl, norm, &err)) < 0) {
 		fed_warnx("%s", err.msg);
 		return FED_EXIT_SYS;
 	}

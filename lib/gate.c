@@ -284,9 +284,12 @@ gate_log_flush(struct gate *g, struct fed_err *err)
 {
 	ssize_t w;
 
-	/* The store is always ahead of the log that reports it. */
-	if (state_batch_commit(g->st, err) != 0)
+	/* The store is always ahead of the log that reports it; lines of
+	 * decisions the store lost are dropped with them. */
+	if (state_batch_commit(g->st, err) != 0) {
+		g->loglen = 0;
 		return -1;
+	}
 	if (g->loglen == 0)
 		return 0;
 	/* One write(2) of whole lines: an O_APPEND write to a regular file
@@ -569,6 +572,8 @@ judge_state(struct gate *g, const char *domain, const struct limits *l,
 	q.rate = l->rate;
 	q.watched = watchlist_lookup(&g->wl, domain, now, g->c->watch_expire,
 	    NULL);
+	/* A list that could not be read again vouches for nothing new. */
+	q.list_read_ms = g->wl.bad_ms == 0 ? g->wl.checked_ms : 0;
 	if (state_decide(g->st, &q, now, f, d, err) != 0)
 		return -1;
 	if (d->watch_now && !g->o.dry_run &&

@@ -650,8 +650,11 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		if (!r->stop && now - r->p.last_ms >=
 		    (int64_t)c->idle_timeout * 1000)
 			fail(r, FED_EXIT_OK, "idle");
-		if (gate_log_flush(g, &ferr) != 0)
+		if (gate_log_flush(g, &ferr) != 0) {
+			/* Nothing undecided goes out. */
 			fail(r, FED_EXIT_SYS, ferr.msg);
+			break;
+		}
 		side_write(&r->u);
 		side_write(&r->p);
 		if (r->u.broken && !r->up_down) {

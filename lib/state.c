@@ -41,6 +41,7 @@ struct state {
 	MDB_txn *btxn;
 	unsigned bcount;
 	int bchanged, bdurable;
+	int blost;		/* an error threw away decisions of the batch */
 	char warning[640];	/* state_warning */
 };
 
@@ -272,8 +273,8 @@ set_aside(struct state *st, const char *dir, struct fed_err *err)
 		fed_err_set(err, "%s: %s", dir, strerror(ENOMEM));
 		goto out;
 	}
-	snprintf(to, sizeof to, "%s.bad-%lld", from, (long long)fed_now_ms());
-	/* Another process may have moved it first: that is as good. */
+	snprintf(to, sizeof to, "%s.bad-%lld-%ld", from,
+	    (long long)fed_now_ms(), (long)getpid());
 	if (rename(from, to) != 0 && errno != ENOENT) {
 		fed_err_set(err, "%s: unreadable, and cannot be moved aside: %s",
 		    from, strerror(errno));
@@ -287,6 +288,38 @@ set_aside(struct state *st, const char *dir, struct fed_err *err)
 out:
 	free(from);
 	free(lock);
+	return rc;
+}
+
+/*
+ * Under the state directory's lock (`format`'s afile lock), so that of
+ * processes started together after a crash one moves the store aside and
+ * the others find the new one: look again, and move it only if it is
+ * still unreadable.
+ */
+static int
+recover(struct state *st, const char *dir, struct fed_err *err)
+{
+	char *fmt = fed_concat(dir, "/format");
+	int fd = -1, why, rc = -1;
+
+	if (fmt == NULL) {
+		fed_err_set(err, "%s: %s", dir, strerror(ENOMEM));
+		return -1;
+	}
+	if (afile_lock(fmt, 0, &fd, err) != 0)
+		goto out;
+	if (store_open(&st->s, dir, 0, st->hashkey, &why, err) == 0) {
+		rc = 0;		/* another process made a new one */
+		goto out;
+	}
+	if (unreadable(why) && set_aside(st, dir, err) == 0 &&
+	    store_open(&st->s, dir, 0, st->hashkey, &why, err) == 0)
+		rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(fmt);
 	return rc;
 }
 
@@ -345,8 +378,7 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 	if (check_format(dir, 1, err) != 0)
 		goto fail;
 	if (store_open(&st->s, dir, 0, st->hashkey, &why, err) != 0 &&
-	    (!unreadable(why) || set_aside(st, dir, err) != 0 ||
-	    store_open(&st->s, dir, 0, st->hashkey, &why, err) != 0))
+	    (!unreadable(why) || recover(st, dir, err) != 0))
 		goto fail;
 	keep_owner(dir, "/format");
 	keep_owner(dir, "/counters.mdb");
@@ -906,6 +938,7 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 
 	if (r.watch_ms != 0 && !q->watched && !st->dry_run &&
 	    now_ms - r.watch_ms >= STATE_WATCH_SETTLE_MS &&
+	    q->list_read_ms > r.watch_ms + STATE_WATCH_SETTLE_MS / 5 &&
 	    (rc = watch_lifted(st, txn, q->domain, &r)) != 0)
 		return rc;
 	watched = q->watched || r.watch_ms != 0;
@@ -1047,6 +1080,8 @@ txn_fail(struct state *st, MDB_txn *txn)
 {
 	mdb_txn_abort(txn);
 	if (st->batching && txn == st->btxn) {
+		if (st->bcount > 0)
+			st->blost = 1;
 		st->btxn = NULL;
 		st->bcount = 0;
 		st->bchanged = st->bdurable = 0;
@@ -1059,6 +1094,13 @@ batch_commit(struct state *st, struct fed_err *err)
 	MDB_txn *txn = st->btxn;
 	int changed = st->bchanged, durable = st->bdurable;
 
+	if (st->blost) {
+		/* The caller must not report or act on those decisions. */
+		st->blost = 0;
+		fed_err_set(err, "partner state: an error in the store undid "
+		    "the decisions of this read; they are not acted on");
+		return -1;
+	}
 	if (txn == NULL)
 		return 0;
 	st->btxn = NULL;

@@ -81,6 +81,10 @@ struct state_req {
 	unsigned max_uris;
 	unsigned rate;		/* 0: no bucket */
 	int watched;		/* on the watch list file */
+	int64_t list_read_ms;	/* when the caller last read the watch list
+				 * file whole: a watch mark is lifted only on
+				 * the word of a list read after the mark was
+				 * set (and written), never of a stale one */
 };
 
 struct state;

@@ -157,5 +157,9 @@ else
 	ok $? "fedgate as 4242 goes on after root's clear"
 	[ "$(tail -1 "$T/own/log" | cut -f 6,7)" = "$(printf 'accept\tdiscovered')" ]
 	ok $? "... and the cleared partner is accepted again"
+	mk fresh
+	fedlist -c "$T/fresh.conf" watch clear nobody.example >"$T/out" 2>&1
+	[ $? -eq 1 ] && [ ! -e "$T/fresh/state" ]
+	ok $? "fedlist watch clear as root creates no state directory (fedgate's user makes it)"
 fi
 

@@ -161,6 +161,7 @@ decide(struct state *s, char **dom, size_t ndom, const char *peer,
 				q.max_uris = max_uris;
 				q.rate = rate;
 				q.watched = on_watch_list;
+				q.list_read_ms = t;
 				memset(&f, 0, sizeof f);
 				f.mode = FED_OPEN;
 				f.ruri_local = 1;

@@ -78,6 +78,7 @@ struct ask {
 	const char *peer, *peer_key;
 	unsigned max_uris, rate;
 	int watched;
+	int stale;		/* the watch list was not read again lately */
 	struct policy_facts f;
 	struct policy_decision d;
 };
@@ -109,6 +110,7 @@ decide(struct state *s, struct ask *a, const char *domain, const char *uri,
 	q.max_uris = a->max_uris;
 	q.rate = a->rate;
 	q.watched = a->watched;
+	q.list_read_ms = a->stale ? 0 : now;	/* a list read just now */
 	memset(&a->f, 0, sizeof a->f);
 	a->f.mode = FED_OPEN;
 	a->f.ruri_local = 1;
@@ -455,6 +457,12 @@ test_decide(void)
 	    tw + STATE_WATCH_SETTLE_MS);
 	is_reason(r, REASON_WATCH, "on the watch list file: refused");
 	a.watched = 0;
+	a.stale = 1;
+	r = decide(s, &a, "a.example", "zed@example.com",
+	    tw + STATE_WATCH_SETTLE_MS + 1);
+	is_reason(r, REASON_WATCH, "off a list not read since: the mark "
+	    "still refuses (a stale list vouches for nothing)");
+	a.stale = 0;
 	r = decide(s, &a, "a.example", "zed@example.com",
 	    tw + STATE_WATCH_SETTLE_MS + 1);
 	ok(r == REASON_DISCOVERED && a.f.distinct_uris == 0,
