@@ -576,8 +576,11 @@ judge_state(struct gate *g, const char *domain, const struct limits *l,
 	q.list_read_ms = g->wl.bad_ms == 0 ? g->wl.checked_ms : 0;
 	if (state_decide(g->st, &q, now, f, d, err) != 0)
 		return -1;
+	/* The batch is committed first: the file's fsync must not hold
+	 * every other process's decisions (the store's write lock). */
 	if (d->watch_now && !g->o.dry_run &&
-	    watchlist_add(&g->wl, domain, now, "max_uris", err) != 0)
+	    (state_batch_commit(g->st, err) != 0 ||
+	    watchlist_add(&g->wl, domain, now, "max_uris", err) != 0))
 		return -1;
 	return 0;
 }

@@ -1095,8 +1095,8 @@ batch_commit(struct state *st, struct fed_err *err)
 	int changed = st->bchanged, durable = st->bdurable;
 
 	if (st->blost) {
-		/* The caller must not report or act on those decisions. */
-		st->blost = 0;
+		/* The caller must not report or act on those decisions; it
+		 * stops, and every later commit says so again. */
 		fed_err_set(err, "partner state: an error in the store undid "
 		    "the decisions of this read; they are not acted on");
 		return -1;
