@@ -1280,6 +1280,8 @@ state_walk(struct state *st, int64_t now_ms,
 	}
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return lmdb_fail(err, "walk", rc);
 	return 0;
 }
 

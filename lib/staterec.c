@@ -132,13 +132,18 @@ staterec_response_add(struct staterec *r, int64_t now_ms, unsigned period_s,
 	struct staterec_slot *s = &r->slot[0];
 	size_t i;
 
+	/* Slot numbers are kept modulo 2^32 (with a period of a few
+	 * seconds they wrap within the epoch): ages are differences. */
 	for (i = 0; i < STATEREC_SLOTS; i++) {
 		if (r->slot[i].n == n && (r->slot[i].ok || r->slot[i].fail)) {
 			s = &r->slot[i];
 			goto count;
 		}
-		if (r->slot[i].n < s->n)
-			s = &r->slot[i];	/* the oldest goes */
+		if (r->slot[i].ok == 0 && r->slot[i].fail == 0)
+			s = &r->slot[i];	/* an empty one first */
+		else if ((s->ok || s->fail) &&
+		    (uint32_t)(n - r->slot[i].n) > (uint32_t)(n - s->n))
+			s = &r->slot[i];	/* else the oldest goes */
 	}
 	s->n = n;
 	s->ok = s->fail = 0;
@@ -159,8 +164,7 @@ staterec_responses(const struct staterec *r, int64_t now_ms,
 	size_t i;
 
 	for (i = 0; i < STATEREC_SLOTS; i++)
-		if (r->slot[i].n <= n &&
-		    (uint64_t)r->slot[i].n + STATEREC_SLOTS > n) {
+		if ((uint32_t)(n - r->slot[i].n) < STATEREC_SLOTS) {
 			o += r->slot[i].ok;
 			f += r->slot[i].fail;
 		}

@@ -234,6 +234,22 @@ test_slots(void)
 	staterec_responses(&r, KNOWN_MS, 0, &okc, &fail);
 	ok(okc == 1 && fail == 0, "report_period 0: still counted "
 	    "(%u, %u)", okc, fail);
+
+	/* report_period 1s: slots of 83 ms, whose numbers pass 2^32 in
+	 * this epoch; counting goes on across the wrap. */
+	{
+		int64_t t0 = ((int64_t)UINT32_MAX - 1) * 83;
+
+		staterec_init(&r);
+		staterec_response_add(&r, t0, 1, 1);
+		staterec_response_add(&r, t0 + 3 * 83, 1, 0);
+		staterec_responses(&r, t0 + 4 * 83, 1, &okc, &fail);
+		ok(okc == 1 && fail == 1, "slot numbers wrapping past 2^32: "
+		    "both still counted (%u, %u)", okc, fail);
+		staterec_responses(&r, t0 + 20 * 83, 1, &okc, &fail);
+		ok(okc == 0 && fail == 0, "... and both gone a period later "
+		    "(%u, %u)", okc, fail);
+	}
 }
 
 static void
