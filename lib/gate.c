@@ -81,6 +81,17 @@ build_allow_header(struct gate *g)
 	memcpy(g->allow_hdr + n, "\r\n", 3);
 }
 
+static void
+state_params_of(struct state_params *sp, const struct conf *c)
+{
+	sp->report_period = c->report_period;
+	sp->max_partners = c->max_partners;
+	sp->max_new_partners = c->max_new_partners;
+	sp->suspect_min = c->suspect_min_responses;
+	sp->suspect_share = c->suspect_fail_share;
+	sp->suspicious_rate = c->suspicious_rate;
+}
+
 /*
  * The watch list file (fedkit(7)): a missing one is empty; one with bad
  * lines is used without them, as the block list would be, with a word on
@@ -121,12 +132,7 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 	}
 	g->c = c;
 	g->o = *o;
-	g->sp.report_period = c->report_period;
-	g->sp.max_partners = c->max_partners;
-	g->sp.max_new_partners = c->max_new_partners;
-	g->sp.suspect_min = c->suspect_min_responses;
-	g->sp.suspect_share = c->suspect_fail_share;
-	g->sp.suspicious_rate = c->suspicious_rate;
+	state_params_of(&g->sp, c);
 	g->replycap = SIP_REPLY_CAP(c->limits.max_message);
 	if ((g->reply = malloc(g->replycap)) == NULL) {
 		fed_err_set(err, "response buffer: %s", strerror(errno));
@@ -203,6 +209,7 @@ gate_conf_compatible(const struct conf *old, const struct conf *new,
 		{ "block_list", offsetof(struct conf, block_list) },
 		{ "edge_cache", offsetof(struct conf, edge_cache) },
 		{ "state_dir", offsetof(struct conf, state_dir) },
+		{ "watch_list", offsetof(struct conf, watch_list) },
 		{ "verdict_log", offsetof(struct conf, verdict_log) },
 	};
 	size_t i;
@@ -231,6 +238,10 @@ void
 gate_conf_changed(struct gate *g)
 {
 	build_allow_header(g);
+	/* The limits the store applies follow fed.conf too (report_period
+	 * needs a restart: gate_conf_compatible says so). */
+	state_params_of(&g->sp, g->c);
+	state_set_params(g->st, &g->sp);
 	g->gen++;		/* local_domains may name other partners now */
 }
 

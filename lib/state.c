@@ -323,6 +323,12 @@ out:
 	return rc;
 }
 
+void
+state_set_params(struct state *st, const struct state_params *sp)
+{
+	st->sp = *sp;
+}
+
 const char *
 state_warning(const struct state *st)
 {

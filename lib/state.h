@@ -101,6 +101,10 @@ int state_open(struct state **, const char *dir, const struct state_params *,
     int dry_run, struct fed_err *);
 int state_close(struct state *, struct fed_err *);
 
+/* fed.conf changed under a running process: the new limits from now on
+ * (a changed report_period needs a restart). */
+void state_set_params(struct state *, const struct state_params *);
+
 /* A store that could not be read (an operating-system crash between
  * flushes) is moved aside at open and counting starts again: this says
  * so, for the caller to pass on once; NULL if nothing happened. */
