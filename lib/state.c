@@ -827,6 +827,17 @@ dry_pull(struct state *st, MDB_txn *txn, const char *domain,
 
 	if (!st->has_real)
 		return 0;
+	/* Once pulled, a partner (and its peer) is the private store's:
+	 * no read of the real one on every later decision. */
+	if (mdb_get(txn, st->s.partners, &k, &v) == 0) {
+		if (pk == NULL)
+			return 0;
+		v = val_of(pk, strlen(pk) > PEER_KEY_MAX ? PEER_KEY_MAX :
+		    strlen(pk));
+		if (mdb_get(txn, st->s.peers, &v, &k) == 0)
+			return 0;
+		k = val_of(domain, strlen(domain));
+	}
 	if ((rc = mdb_txn_begin(st->real.env, NULL, MDB_RDONLY, &rt)) != 0)
 		return rc;
 	rc = dry_pull_one(st, txn, rt, st->s.partners, st->real.partners, &k,
