@@ -16,16 +16,21 @@
 
 #include "conf.h"
 #include "fed.h"
+#include "confwatch.h"
 #include "gate.h"
+#include "pipe.h"
 #include "relay.h"
 #include "sip.h"
 #include "vlog.h"
 
-#define READ_CHUNK 65536
+/* Diagnostics go to syslog: stderr is the partner's connection. */
+static int diag_syslog;
 
 static _Noreturn void
 usage(int code)
 {
+	if (code != 0 && diag_syslog)
+		fed_errx(code, "usage: bad options or arguments (fedgate -h)");
 	fprintf(code == 0 ? stdout : stderr,
 	    "usage: fedgate [-hnV] [-c file] [-p name] [-r file] [-u host:port]\n"
 	    "  -c file       configuration (default $FEDKIT_CONF, "
@@ -40,279 +45,13 @@ usage(int code)
 	exit(code);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Bytes to pass on, gathered per chunk of input so that the log lines
- * describing them are written first. */
-struct outbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static int
-out_add(struct outbuf *o, const char *p, size_t n)
-{
-	char *np;
-	size_t cap;
-
-	if (o->n + n > o->cap) {
-		cap = o->cap ? o->cap : READ_CHUNK;
-		while (cap < o->n + n)
-			cap *= 2;
-		if ((np = realloc(o->p, cap)) == NULL)
-			return -1;
-		o->p = np;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->n, p, n);
-	o->n += n;
-	return 0;
-}
-
-/*
- * fed.conf is re-read when it changes (checked at most once a second), so
- * an operator can change a rate or the methods without a restart.  A bad
- * edit, or one that moves a file, keeps the running configuration.
- */
-struct conf_watch {
-	struct conf *c;
-	const char *arg;	/* -c, or NULL */
-	struct fed_ident id;
-	int64_t checked_ms;
-};
-
-static void
-conf_recheck(struct conf_watch *w, struct gate *g, int64_t now)
-{
-	struct fed_err err;
-	struct conf fresh;
-	struct fed_ident id;
-	struct stat st;
-
-	if (w->c->path == NULL || now - w->checked_ms < 1000)
-		return;
-	w->checked_ms = now;
-	if (stat(w->c->path, &st) != 0)
-		return;
-	fed_ident_of(&id, &st);
-	if (fed_ident_same(&id, &w->id))
-		return;
-	w->id = id;
-	if (conf_load(&fresh, w->c->path, &err) != 0) {
-		fed_warnx("%s (keeping the running configuration)", err.msg);
-		conf_free(&fresh);
-		return;
-	}
-	if (fresh.local_domains.n == 0) {
-		fed_warnx("%s: local_domains is not set (keeping the running "
-		    "configuration)", w->c->path);
-		conf_free(&fresh);
-		return;
-	}
-	if (gate_conf_compatible(w->c, &fresh, &err) != 0) {
-		fed_warnx("%s: %s (keeping the running configuration)",
-		    w->c->path, err.msg);
-		conf_free(&fresh);
-		return;
-	}
-	/* The gate holds a pointer to *w->c: replace the contents. */
-	conf_free(w->c);
-	*w->c = fresh;
-	gate_conf_changed(g);
-}
-
-struct pipe_run {
-	struct gate *g;
-	struct conf_watch *cw;
-	const struct conf *c;
-	int replies_fd;
-	struct outbuf out;
-	struct outbuf replies;
-	struct sip_msg msg;
-	struct gate_result res;
-};
-
-static void
-flush_out(struct pipe_run *r)
-{
-	struct fed_err err;
-
-	/* The log first (gate_log_flush commits the state batch before
-	 * it): whatever the other outputs hold, a decision is kept and on
-	 * record before its effects are. */
-	if (gate_log_flush(r->g, &err) != 0)
-		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	if (r->replies.n > 0 && write_all(r->replies_fd, r->replies.p,
-	    r->replies.n) != 0)
-		fed_err(FED_EXIT_SYS, "replies");
-	r->replies.n = 0;
-	if (r->out.n > 0 && write_all(STDOUT_FILENO, r->out.p, r->out.n) != 0)
-		fed_err(FED_EXIT_SYS, "stdout");
-	r->out.n = 0;
-}
-
-/* A system error in the middle of a chunk: what was decided before it is
- * logged and passed on, then fedgate stops. */
-static _Noreturn void
-pipe_fail(struct pipe_run *r, const char *msg)
-{
-	char copy[sizeof ((struct fed_err *)0)->msg];
-
-	snprintf(copy, sizeof copy, "%s", msg);
-	flush_out(r);
-	fed_errx(FED_EXIT_SYS, "%s", copy);
-}
-
-/* Decide every whole message at the start of buf; returns bytes used, or
- * -1 after an unframeable stream has been logged. */
-static long
-pipe_chunk(struct pipe_run *r, const char *buf, size_t len, size_t *scanned,
-    size_t consumed, int64_t now)
-{
-	struct sip_error se;
-	struct fed_err err;
-	size_t off = 0, used;
-	enum sip_frame_result fr;
-
-	for (;;) {
-		used = 0;
-		fr = sip_frame(buf + off, len - off, &r->c->limits, scanned,
-		    &used, &r->msg, &se);
-		switch (fr) {
-		case SIP_FRAME_MORE:
-			return (long)off;
-		case SIP_FRAME_KEEPALIVE:
-			if (out_add(&r->out, buf + off, used) != 0)
-				pipe_fail(r, "output buffer: out of memory");
-			break;
-		case SIP_FRAME_MESSAGE:
-		case SIP_FRAME_MALFORMED:
-			if (gate_message(r->g, &r->msg,
-			    fr == SIP_FRAME_MALFORMED ? &se : NULL, now, &r->res,
-			    &err) != 0)
-				pipe_fail(r, err.msg);
-			if ((r->res.d.verdict == VERDICT_ACCEPT ||
-			    r->res.d.verdict == VERDICT_OBSERVE) &&
-			    out_add(&r->out, buf + off, used) != 0)
-				pipe_fail(r, "output buffer: out of memory");
-			if (r->res.reply_len > 0 && r->replies_fd >= 0 &&
-			    out_add(&r->replies, r->res.reply,
-			    r->res.reply_len) != 0)
-				pipe_fail(r, "replies buffer: out of memory");
-			break;
-		case SIP_FRAME_ERROR:
-			if (gate_unframeable(r->g, &se, now, &err) != 0)
-				pipe_fail(r, err.msg);
-			flush_out(r);
-			fed_warnx("stdin: byte %zu: %s; the rest of the stream "
-			    "cannot be read", consumed + off, se.reason);
-			return -1;
-		}
-		off += used;
-	}
-}
-
-static int
-run_pipe(struct gate *g, struct conf_watch *cw, int replies_fd)
-{
-	const struct conf *c = cw->c;
-	struct pipe_run *r;
-	struct fed_err err;
-	size_t cap, len = 0, scanned = 0, consumed = 0;
-	char *buf;
-	ssize_t n;
-	long used;
-	int64_t now;
-	int eof = 0, rc = FED_EXIT_OK;
-
-	/* Room for one whole message of the largest size plus a read. */
-	cap = c->limits.max_message + READ_CHUNK;
-	if ((buf = malloc(cap)) == NULL || (r = calloc(1, sizeof *r)) == NULL)
-		fed_err(FED_EXIT_SYS, "memory");
-	r->g = g;
-	r->cw = cw;
-	r->c = c;
-	r->replies_fd = replies_fd;
-	gate_log_buffer(g, 1);
-	if (gate_batch(g, 1, &err) != 0)
-		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	while (!eof) {
-		if (len == cap)		/* the framer refuses long before */
-			fed_errx(FED_EXIT_SYS, "stdin: internal error: buffer full");
-		n = read(STDIN_FILENO, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fed_err(FED_EXIT_SYS, "stdin");
-		}
-		if (n == 0)
-			eof = 1;
-		len += (size_t)n;
-		now = gate_now_ms();
-		conf_recheck(r->cw, g, now);
-		if (gate_tick(g, now, &err) != 0)
-			fed_errx(FED_EXIT_SYS, "%s", err.msg);
-		used = pipe_chunk(r, buf, len, &scanned, consumed, now);
-		if (used < 0) {
-			rc = FED_EXIT_USAGE;
-			break;
-		}
-		flush_out(r);
-		if (used > 0) {
-			memmove(buf, buf + used, len - (size_t)used);
-			len -= (size_t)used;
-			consumed += (size_t)used;
-			scanned = 0;
-		}
-		/* A lone CRLF keep-alive ends many captures: the framer
-		 * waits for a second one that never comes. */
-		if (eof && ((len == 2 && memcmp(buf, "\r\n", 2) == 0) ||
-		    (len == 1 && buf[0] == '\n'))) {
-			if (write_all(STDOUT_FILENO, buf, len) != 0)
-				fed_err(FED_EXIT_SYS, "stdout");
-			len = 0;
-		}
-		if (eof && len > 0) {
-			struct sip_error se = { "message cut short at end of "
-			    "input", 400 };
-
-			if (gate_unframeable(g, &se, now, &err) != 0 ||
-			    gate_log_flush(g, &err) != 0)
-				fed_errx(FED_EXIT_SYS, "%s", err.msg);
-			fed_warnx("stdin: byte %zu: %s", consumed, se.reason);
-			rc = FED_EXIT_USAGE;
-			break;
-		}
-	}
-	free(r->out.p);
-	free(r->replies.p);
-	free(r);
-	free(buf);
-	return rc;
-}
-
-/* fed.conf is checked again from the relay loop, about once a second. */
+/* fed.conf is checked again from the loops, about once a second. */
 static struct gate *tick_gate;
 
 static void
-socket_tick(void *arg, int64_t now)
+conf_tick(void *arg, int64_t now)
 {
-	conf_recheck(arg, tick_gate, now);
+	conf_watch_check(arg, tick_gate, now);
 }
 
 /*
@@ -360,19 +99,31 @@ socket_peer(char *buf, size_t cap)
 }
 
 /*
- * SPEC 2: in socket mode no diagnostic may reach the connection, and
- * under inetd fd 2 is the connection too.  Diagnostics go to syslog when
- * fd 2 is the socket (or closed); a separate stderr (systemd's journal,
- * a terminal, a test's file) keeps them.
+ * fedkit(7) DIAGNOSTICS: in socket mode no diagnostic may reach the
+ * connection, and under inetd fd 2 is the connection too.  Diagnostics go
+ * to syslog when fd 2 is the socket (or closed); a separate stderr
+ * (systemd's journal, a terminal, a test's file) keeps them.  A closed
+ * fd 2 is filled with /dev/null first, so no file fedgate opens later
+ * (the verdict log) can become fd 2.
  */
 static void
 socket_diagnostics(void)
 {
 	struct stat s0, s2;
+	int fd;
 
-	if (fstat(STDERR_FILENO, &s2) != 0 || (fstat(STDIN_FILENO, &s0) == 0 &&
-	    s0.st_dev == s2.st_dev && s0.st_ino == s2.st_ino))
-		fed_use_syslog();
+	if (fstat(STDERR_FILENO, &s2) != 0) {
+		if ((fd = open("/dev/null", O_WRONLY)) >= 0 &&
+		    fd != STDERR_FILENO) {
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+	} else if (fstat(STDIN_FILENO, &s0) != 0 || s0.st_dev != s2.st_dev ||
+	    s0.st_ino != s2.st_ino)
+		return;
+	fed_diag_syslog_open();
+	fed_diag_set(fed_diag_syslog);
+	diag_syslog = 1;
 }
 
 int
@@ -385,8 +136,9 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf_path = NULL, *replies = NULL, *upstream = NULL;
-	struct gate_opts o = { NULL, 0, 0, -1, 0, NULL, 0 };
+	struct gate_opts o = { .log_fd = -1 };
 	struct conf_watch cw;
+	struct pipe_opts po;
 	struct fed_err err;
 	struct conf c;
 	struct gate *g;
@@ -399,6 +151,11 @@ main(int argc, char *argv[])
 	int ch, rc, replies_fd = -1, sock = 0, dgram = 0;
 
 	fed_progname = "fedgate";
+	/* Before anything can complain, even about the options. */
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISSOCK(st.st_mode))
+		socket_diagnostics();
+	if (diag_syslog)
+		opterr = 0;	/* getopt would print on the connection */
 	while ((ch = getopt_long(argc, argv, "c:hnp:r:u:V", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -437,7 +194,6 @@ main(int argc, char *argv[])
 		int type = 0;
 		socklen_t tl = sizeof type;
 
-		socket_diagnostics();
 		if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_TYPE, &type,
 		    &tl) != 0)
 			fed_err(FED_EXIT_SYS, "stdin");
@@ -456,6 +212,7 @@ main(int argc, char *argv[])
 			fed_errx(FED_EXIT_USAGE, "--peer, --replies and -n are "
 			    "for pipe mode (stdin is a socket)");
 		sock = 1;
+		o.bound_refusals = !dgram;
 	}
 
 	if (conf_load(&c, conf_path, &err) != 0) {
@@ -514,12 +271,8 @@ main(int argc, char *argv[])
 	}
 	if (gate_open(&g, &c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	cw.c = &c;
-	cw.arg = conf_path;
-	cw.checked_ms = gate_now_ms();
-	memset(&cw.id, 0, sizeof cw.id);
-	if (c.path != NULL && stat(c.path, &st) == 0)
-		fed_ident_of(&cw.id, &st);
+	conf_watch_init(&cw, &c, fed_now_ms());
+	tick_gate = g;
 	if (sock) {
 		struct relay_opts ro;
 
@@ -529,9 +282,8 @@ main(int argc, char *argv[])
 		ro.upstream = upstream;
 		ro.peer = o.peer;
 		ro.tls = tls;
-		ro.tick = socket_tick;
+		ro.tick = conf_tick;
 		ro.tick_arg = &cw;
-		tick_gate = g;
 		if (dgram)
 			rc = relay_datagrams(g, &c, &ro, peer, sizeof peer,
 			    &err);
@@ -539,8 +291,17 @@ main(int argc, char *argv[])
 			rc = relay_stream(g, &c, &ro, &err);
 		if (rc != FED_EXIT_OK)
 			fed_warnx("%s: %s", o.peer, err.msg);
-	} else
-		rc = run_pipe(g, &cw, replies_fd);
+	} else {
+		memset(&po, 0, sizeof po);
+		po.in_fd = STDIN_FILENO;
+		po.out_fd = STDOUT_FILENO;
+		po.replies_fd = replies_fd;
+		po.in_name = "stdin";
+		po.tick = conf_tick;
+		po.tick_arg = &cw;
+		if ((rc = pipe_run(g, &c, &po, &err)) != FED_EXIT_OK)
+			fed_warnx("%s", err.msg);
+	}
 	tls_srv_close(tls);
 	if (gate_close(g, &err) != 0) {
 		fed_warnx("%s", err.msg);

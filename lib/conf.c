@@ -65,6 +65,7 @@ static const struct key keys[] = {
 	{ "watch_expire", K_DURATION, OFF(watch_expire) },
 	{ "max_partners", K_COUNT, OFF(max_partners) },
 	{ "max_new_partners", K_COUNT, OFF(max_new_partners) },
+	{ "max_refusals", K_COUNT, OFF(max_refusals) },
 	{ "methods", K_METHODS, OFF(methods) },
 	{ "refuse_user_agents", K_UAS, OFF(refuse_user_agents) },
 	{ "verify", K_VERIFY, OFF(verify) },
@@ -151,6 +152,7 @@ conf_defaults(struct conf *c)
 	c->watch_expire = 0;
 	c->max_partners = 100000;
 	c->max_new_partners = 1000;
+	c->max_refusals = 100;
 	for (i = 0; i < sizeof default_methods / sizeof default_methods[0];
 	    i++)
 		if (strv_add(&c->methods, default_methods[i],

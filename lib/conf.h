@@ -33,6 +33,8 @@ struct conf {
 	unsigned max_partners;		/* 100000 partners kept in state */
 	unsigned max_new_partners;	/* 1000 new partners a peer may bring
 					 * per report_period */
+	unsigned max_refusals;		/* 100 refusals a connection may get
+					 * at once, then one per 10 s / 100 */
 	struct conf_strv methods;	/* INVITE ACK BYE ... PUBLISH */
 	struct conf_strv refuse_user_agents;	/* friendly-scanner ... */
 	enum conf_verify verify;	/* auto */

@@ -9,6 +9,7 @@
 #include <syslog.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fed.h"
 
@@ -73,11 +74,20 @@ fed_str_copy(char *dst, size_t dstsz, struct fed_str s)
 void
 fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n)
 {
+	fed_quote_prefix(out, p, n, FED_QUOTE_SHOW);
+}
+
+void
+fed_quote_prefix(char out[FED_QUOTE_MAX], const char *p, size_t n,
+    size_t show)
+{
 	static const char hex[] = "0123456789abcdef";
 	size_t i, o = 0;
 
+	if (show > FED_QUOTE_SHOW)
+		show = FED_QUOTE_SHOW;
 	out[o++] = '"';
-	for (i = 0; i < n && i < FED_QUOTE_SHOW; i++) {
+	for (i = 0; i < n && i < show; i++) {
 		unsigned char c = (unsigned char)p[i];
 
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
@@ -97,34 +107,70 @@ fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n)
 	out[o] = '\0';
 }
 
-static int use_syslog;
+static fed_diag_sink *diag_sink = fed_diag_stderr;
 
 void
-fed_use_syslog(void)
+fed_diag_set(fed_diag_sink *sink)
 {
-	openlog(fed_progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	use_syslog = 1;
+	diag_sink = sink != NULL ? sink : fed_diag_stderr;
 }
 
-static void __attribute__((format(printf, 2, 0)))
-vwarn_common(int with_errno, const char *fmt, va_list ap)
+void
+fed_diag_stderr(int priority, const char *msg)
+{
+	char line[FED_DIAG_MAX + 64];
+	int n;
+	ssize_t w;
+
+	(void)priority;
+	n = snprintf(line, sizeof line, "%s: %s\n", fed_progname, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof line) {
+		n = sizeof line - 1;
+		line[n - 1] = '\n';
+	}
+	/* One write: lines of processes sharing a stderr never interleave.
+	 * A diagnostic that cannot be written has nowhere else to go. */
+	do
+		w = write(STDERR_FILENO, line, (size_t)n);
+	while (w < 0 && errno == EINTR);
+}
+
+void
+fed_diag_syslog_open(void)
+{
+	openlog(fed_progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+fed_diag_syslog(int priority, const char *msg)
+{
+	syslog(priority, "%s", msg);
+}
+
+static void __attribute__((format(printf, 3, 0)))
+diag_v(int priority, int with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
-	char msg[1024];
+	char msg[FED_DIAG_MAX];
+	size_t n;
 
-	if (use_syslog) {
-		vsnprintf(msg, sizeof msg, fmt, ap);
-		if (with_errno)
-			syslog(LOG_WARNING, "%s: %s", msg, strerror(saved));
-		else
-			syslog(LOG_WARNING, "%s", msg);
-		return;
-	}
-	fprintf(stderr, "%s: ", fed_progname);
-	vfprintf(stderr, fmt, ap);
-	if (with_errno)
-		fprintf(stderr, ": %s", strerror(saved));
-	fputc('\n', stderr);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (with_errno && (n = strlen(msg)) < sizeof msg)
+		snprintf(msg + n, sizeof msg - n, ": %s", strerror(saved));
+	diag_sink(priority, msg);
+	errno = saved;
+}
+
+void
+fed_diag(int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_v(priority, 0, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -133,7 +179,7 @@ fed_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vwarn_common(0, fmt, ap);
+	diag_v(LOG_WARNING, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -143,7 +189,7 @@ fed_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vwarn_common(1, fmt, ap);
+	diag_v(LOG_WARNING, 1, fmt, ap);
 	va_end(ap);
 }
 
@@ -153,7 +199,7 @@ fed_errx(int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vwarn_common(0, fmt, ap);
+	diag_v(LOG_ERR, 0, fmt, ap);
 	va_end(ap);
 	exit(code);
 }
@@ -164,7 +210,7 @@ fed_err(int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vwarn_common(1, fmt, ap);
+	diag_v(LOG_ERR, 1, fmt, ap);
 	va_end(ap);
 	exit(code);
 }

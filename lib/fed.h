@@ -76,6 +76,16 @@ char *fed_str_copy(char *dst, size_t dstsz, struct fed_str);
 #define FED_QUOTE_SHOW	64
 #define FED_QUOTE_MAX	(FED_QUOTE_SHOW * 4 + 8)
 void fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n);
+/*
+ * The same, cut after `show` bytes (at most FED_QUOTE_SHOW).  A bad
+ * line of a file is quoted with FED_QUOTE_LINE or less: a file named
+ * where a list or fed.conf belongs may be anybody's secret (a list path
+ * pointing at /etc/shadow), so a diagnostic shows only enough of it to
+ * find the line.
+ */
+#define FED_QUOTE_LINE	40
+void fed_quote_prefix(char out[FED_QUOTE_MAX], const char *p, size_t n,
+    size_t show);
 
 /*
  * SipHash-2-4 of n bytes under a 128-bit key: a keyed hash, so a partner
@@ -84,13 +94,32 @@ void fed_quote(char out[FED_QUOTE_MAX], const char *p, size_t n);
  */
 uint64_t fed_siphash(const uint64_t key[2], const char *p, size_t n);
 
-/* Front-end helpers: `progname: message` on stderr. */
+/*
+ * Diagnostics (fedkit(7) DIAGNOSTICS): one sink for every warning the
+ * library and the front ends give.  The library never writes to a
+ * descriptor itself; the front end points the sink at stderr (the
+ * default) or at syslog, as fedgate does when its stderr is the partner's
+ * connection (under inetd fds 0, 1 and 2 are all the socket).
+ */
+#define FED_DIAG_MAX	2048	/* longer messages are cut */
 extern const char *fed_progname;
-/* From now on send these messages to syslog (daemon facility) instead:
- * under inetd fd 2 is the partner's connection (SPEC 2). */
-void fed_use_syslog(void);
+typedef void fed_diag_sink(int priority, const char *msg);
+/* The sink for what follows; NULL restores stderr. */
+void fed_diag_set(fed_diag_sink *);
+/* `progname: msg` as one write(2) to fd 2. */
+void fed_diag_stderr(int priority, const char *msg);
+/* syslog(3), daemon facility, tagged with progname and the PID; the front
+ * end calls fed_diag_syslog_open first. */
+void fed_diag_syslog_open(void);
+void fed_diag_syslog(int priority, const char *msg);
+/* Through the sink: priority as syslog(3)'s, the message without the
+ * program name or a newline. */
+void fed_diag(int priority, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* fed_diag at LOG_WARNING; fed_warn appends strerror(errno). */
 void fed_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fed_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For front ends only: the same at LOG_ERR, then exit(code). */
 _Noreturn void fed_errx(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 _Noreturn void fed_err(int code, const char *fmt, ...)

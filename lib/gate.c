@@ -46,6 +46,8 @@ struct gate {
 	int warned_both;
 	int warned_edges;
 	int upstream_down;	/* accepted requests get 503 from us */
+	int64_t refusal_tat;	/* the connection's refusal bucket (GCRA) */
+	unsigned refusals;
 	char peerbuf[VLOG_PEER_MAX];	/* gate_set_peer's copy */
 	char *logbuf;
 	size_t loglen;
@@ -95,7 +97,7 @@ state_params_of(struct state_params *sp, const struct conf *c)
 /*
  * The watch list file (fedkit(7)): a missing one is empty; one with bad
  * lines is used without them, as the block list would be, with a word on
- * stderr: a bad hand edit must not take federation down.
+ * the diagnostics sink: a bad hand edit must not take federation down.
  */
 static int
 watch_open(struct gate *g, struct fed_err *err)
@@ -112,8 +114,7 @@ watch_open(struct gate *g, struct fed_err *err)
 	rc = watchlist_open(&g->wl, path, err);
 	free(derived);
 	if (rc == WATCHLIST_BADLINES) {
-		fprintf(stderr, "%s: %s (line skipped)\n", fed_progname,
-		    err->msg);
+		fed_warnx("%s (line skipped)", err->msg);
 		rc = 0;
 	}
 	return rc < 0 ? -1 : 0;
@@ -146,7 +147,7 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 	if (state_open(&g->st, c->state_dir, &g->sp, o->dry_run, err) != 0)
 		goto fail;
 	if (state_warning(g->st) != NULL)
-		fprintf(stderr, "%s: %s\n", fed_progname, state_warning(g->st));
+		fed_warnx("%s", state_warning(g->st));
 	if (watch_open(g, err) != 0)
 		goto fail;
 	*gp = g;
@@ -254,25 +255,21 @@ gate_tick(struct gate *g, int64_t now_ms, struct fed_err *err)
 	 * most, but do not stop the gate for it. */
 	b = listdb_refresh(&g->block, now_ms, err);
 	if (b < 0)
-		fprintf(stderr, "%s: %s (keeping the previous block list)\n",
-		    fed_progname, err->msg);
+		fed_warnx("%s (keeping the previous block list)", err->msg);
 	a = listdb_refresh(&g->allow, now_ms, err);
 	if (a < 0)
-		fprintf(stderr, "%s: %s (keeping the previous allow list)\n",
-		    fed_progname, err->msg);
+		fed_warnx("%s (keeping the previous allow list)", err->msg);
 	if (a > 0 || b > 0)
 		g->gen++;
 	/* The message says what was kept: the previous cache (unreadable)
 	 * or the good lines of the new one (bad lines skipped). */
 	if (g->edges_loaded && edges_refresh(&g->edges, now_ms, err) < 0)
-		fprintf(stderr, "%s: %s\n", fed_progname, err->msg);
+		fed_warnx("%s", err->msg);
 	a = watchlist_refresh(&g->wl, now_ms, err);
 	if (a < 0)
-		fprintf(stderr, "%s: %s (keeping the previous watch list)\n",
-		    fed_progname, err->msg);
+		fed_warnx("%s (keeping the previous watch list)", err->msg);
 	else if (a == WATCHLIST_BADLINES)
-		fprintf(stderr, "%s: %s (line skipped)\n", fed_progname,
-		    err->msg);
+		fed_warnx("%s (line skipped)", err->msg);
 	return state_tick(g->st, now_ms, err);
 }
 
@@ -359,8 +356,8 @@ warn_both(struct gate *g, const char *domain)
 	if (g->warned_both)
 		return;
 	g->warned_both = 1;
-	fprintf(stderr, "%s: %s is on both the allow list (%s) and the block "
-	    "list (%s); treating it as blocked\n", fed_progname, domain,
+	fed_warnx("%s is on both the allow list (%s) and the block "
+	    "list (%s); treating it as blocked", domain,
 	    g->c->allow_list, g->c->block_list);
 }
 
@@ -483,15 +480,14 @@ verified_by_srv(struct gate *g, const char *domain, int64_t now)
 		/* A cache that does not parse counts as empty (unverifiable
 		 * is unverified), and is read again once it changes. */
 		if (edges_load(&g->edges, g->c->edge_cache, &err) != 0)
-			fprintf(stderr, "%s: %s\n", fed_progname, err.msg);
+			fed_warnx("%s", err.msg);
 		g->edges_loaded = 1;
 		g->edges.checked_ms = now;
 	}
 	if (!g->edges.exists && !g->warned_edges) {
 		g->warned_edges = 1;
-		fprintf(stderr, "%s: %s: no edge cache (write it with fedq -w); "
-		    "every partner is unverified\n", fed_progname,
-		    g->c->edge_cache);
+		fed_warnx("%s: no edge cache (write it with fedq -w); "
+		    "every partner is unverified", g->c->edge_cache);
 	}
 	if (edges_match(&g->edges, domain, g->o.peer, now))
 		return 1;
@@ -612,6 +608,33 @@ rec_init(struct gate *g, struct gate_result *res, int64_t now)
 	res->reply_len = 0;
 	res->reply = g->reply;
 	res->rule = "";
+	res->close = 0;
+}
+
+/*
+ * One more refusal for this connection: may it be answered?  A bucket of
+ * max_refusals refilled over 10 s (one theoretical arrival time, as in
+ * staterec.c), on the monotonic clock.  Whatever a partner sends, its
+ * connection writes at most that many refusal lines at once and then one
+ * every 10 s / max_refusals: the log cannot be flooded through it.
+ */
+#define REFUSAL_WINDOW_MS 10000
+
+static int
+refusal_take(struct gate *g)
+{
+	int64_t now = fed_mono_ms(), step, tat;
+	unsigned n = g->c->max_refusals;
+
+	g->refusals++;
+	if (!g->o.bound_refusals || n == 0)
+		return 1;
+	step = REFUSAL_WINDOW_MS / n > 0 ? REFUSAL_WINDOW_MS / n : 1;
+	tat = g->refusal_tat > now ? g->refusal_tat : now;
+	if (tat - now > (int64_t)(n - 1) * step)
+		return 0;
+	g->refusal_tat = tat + step;
+	return 1;
 }
 
 /* The partner a URI names (From, as a rule): a normalized domain, or
@@ -686,7 +709,20 @@ finish(struct gate *g, const struct sip_msg *m, struct gate_result *res,
 	if (res->d.verdict == VERDICT_ACCEPT && g->upstream_down &&
 	    !(m->method_id == SIP_M_ACK))
 		res->d.code = 503;
-	if (res->d.verdict != VERDICT_OBSERVE)
+	if ((res->d.verdict == VERDICT_REFUSE ||
+	    res->d.verdict == VERDICT_LIMIT) && !res->d.watch_now &&
+	    !refusal_take(g)) {
+		/* Unanswered: the connection closes (fedkit(7) SECURITY). */
+		res->d.verdict = VERDICT_REFUSE;
+		res->d.reason = REASON_FLOOD;
+		res->d.code = -1;
+		res->d.watch_now = 0;
+		res->rec.verdict = res->d.verdict;
+		res->rec.reason = res->d.reason;
+		res->close = 1;
+		res->refusals = g->refusals;
+	}
+	if (res->d.verdict != VERDICT_OBSERVE && !res->close)
 		make_reply(g, m, res);
 	res->rec.code = res->d.code;
 	if (res->rule[0] == '\0')

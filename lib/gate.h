@@ -23,6 +23,10 @@ struct gate_opts {
 	 * being the first; verification accepts any of them */
 	const char *const *peer_names;
 	unsigned npeer_names;
+	/* fedkit(7) SECURITY: this is one partner connection, cut when
+	 * its requests keep being refused or limited (conf max_refusals);
+	 * 0: no bound (pipe mode, UDP) */
+	int bound_refusals;
 };
 
 /*
@@ -40,6 +44,10 @@ struct gate_result {
 	char method[8];		/* a response's status code */
 	char *reply;		/* the response to send, reply_len bytes */
 	size_t reply_len;	/* 0: nothing to send */
+	/* refused `flood`: unanswered, the caller closes the connection
+	 * (refusals counts this connection's refusals and limits) */
+	int close;
+	unsigned refusals;
 };
 
 struct gate;

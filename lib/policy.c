@@ -21,6 +21,7 @@ static const char *const reason_names[REASON__COUNT] = {
 	[REASON_SUSPICIOUS] = "suspicious",
 	[REASON_WATCH] = "watch",
 	[REASON_NEW_PARTNERS] = "new_partners",
+	[REASON_FLOOD] = "flood",
 	[REASON_BLOCKED] = "blocked",
 	[REASON_NOT_ALLOWED] = "not_allowed",
 	[REASON_UNVERIFIED] = "unverified",

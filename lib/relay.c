@@ -39,7 +39,7 @@ struct side {
 	struct buf out;		/* to write to this side */
 	int eof;		/* nothing more will be read */
 	int broken;		/* a write failed: the side is gone */
-	int64_t last_ms;	/* last byte read */
+	int64_t last_ms;	/* last message (not ping) read */
 	int64_t first_ms;	/* monotonic: when the partial message at the
 				 * start of `in` began to count (0: none) */
 	int drained;		/* the last read emptied the socket */
@@ -369,6 +369,21 @@ from_partner(struct relay *r, int64_t now)
 				fail(r, FED_EXIT_SYS, ferr.msg);
 				return;
 			}
+			/* A message, not a ping, keeps the connection from
+			 * idle_timeout (fedkit(7) SECURITY: keep-alive
+			 * squatters). */
+			r->p.last_ms = now;
+			if (r->res.close) {
+				char m[200];
+
+				snprintf(m, sizeof m, "partner: %u requests "
+				    "refused or limited, more than max_refusals "
+				    "(%u) allows; closing", r->res.refusals,
+				    r->c->max_refusals);
+				fail(r, FED_EXIT_USAGE, m);
+				off += used;
+				break;
+			}
 			if (r->res.d.verdict == VERDICT_ACCEPT && !r->up_down) {
 				if (relay_request(r, s->in.p + off, used) != 0)
 					fail(r, FED_EXIT_SYS, "out of memory");
@@ -468,7 +483,7 @@ from_upstream(struct relay *r, int64_t now)
  * ends the side) or when nothing was there.  s->drained says whether
  * the socket was left empty. */
 static size_t
-side_read(struct relay *r, struct side *s, size_t cap, int64_t now)
+side_read(struct relay *r, struct side *s, size_t cap)
 {
 	size_t got = 0, room;
 	ssize_t n;
@@ -505,7 +520,6 @@ side_read(struct relay *r, struct side *s, size_t cap, int64_t now)
 			break;
 		}
 		s->in.n += (size_t)n;
-		s->last_ms = now;
 		got += (size_t)n;
 		if (s->tls == NULL) {
 			/* A stream socket's read returns all it holds, up
@@ -647,7 +661,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		}
 		/* A connection may not sit idle for idle_timeout (the
 		 * slowloris deadline is slow_check's). */
-		if (!r->stop && now - r->p.last_ms >=
+		if (!r->stop && r->p.first_ms == 0 && now - r->p.last_ms >=
 		    (int64_t)c->idle_timeout * 1000)
 			fail(r, FED_EXIT_OK, "idle");
 		if (gate_log_flush(g, &ferr) != 0) {
@@ -752,7 +766,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		if (ip >= 0 && ((pfd[ip].revents & (POLLIN | POLLOUT | POLLHUP |
 		    POLLERR)) || (r->p.tls != NULL &&
 		    tls_srv_pending(r->p.tls) > 0))) {
-			if (side_read(r, &r->p, cap, now) > 0 || r->p.in.n > 0)
+			if (side_read(r, &r->p, cap) > 0 || r->p.in.n > 0)
 				from_partner(r, now);
 			if (r->p.eof && r->p.in.n > 0 && !r->stop) {
 				/* Cut short: half a message never arrives. */
@@ -770,7 +784,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 			slow_check(r, now);	/* poll found it silent */
 		if (iu >= 0 && (pfd[iu].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    !r->u.eof) {
-			if (side_read(r, &r->u, cap, now) > 0)
+			if (side_read(r, &r->u, cap) > 0)
 				from_upstream(r, now);
 		}
 		(void)op;

@@ -88,7 +88,9 @@ ok $? "the log names the peer by address:port"
 stop_all
 
 # -- a flood gets 503 beyond the bucket ---------------------------------
-mkconf "tls = off"
+# (the bucket is under test here, not the connection's bound on refusals:
+# t/0555)
+mkconf "tls = off" "max_refusals = 100000"
 start_uas 200
 start_gate -u "127.0.0.1:$UAS"
 t0=$(date +%s)
@@ -119,7 +121,7 @@ ok $? "each with a 403"
 stop_all
 
 # -- a harvester answered 404 becomes suspicious, then watched ----------
-mkconf "tls = off" "discovered_rate = 1000"
+mkconf "tls = off" "discovered_rate = 1000" "max_refusals = 100000"
 users 1200 u >"$T/u1200"
 start_uas 404
 start_gate -u "127.0.0.1:$UAS"

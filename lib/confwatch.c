@@ -1,0 +1,58 @@
+/* confwatch.c: re-read fed.conf in a running fedgate. */
+#include <sys/stat.h>
+
+#include <string.h>
+
+#include "confwatch.h"
+
+void
+conf_watch_init(struct conf_watch *w, struct conf *c, int64_t now_ms)
+{
+	struct stat st;
+
+	memset(w, 0, sizeof *w);
+	w->c = c;
+	w->checked_ms = now_ms;
+	if (c->path != NULL && stat(c->path, &st) == 0)
+		fed_ident_of(&w->id, &st);
+}
+
+void
+conf_watch_check(struct conf_watch *w, struct gate *g, int64_t now)
+{
+	struct fed_err err;
+	struct conf fresh;
+	struct fed_ident id;
+	struct stat st;
+
+	if (w->c->path == NULL || now - w->checked_ms < 1000)
+		return;
+	w->checked_ms = now;
+	if (stat(w->c->path, &st) != 0)
+		return;
+	fed_ident_of(&id, &st);
+	if (fed_ident_same(&id, &w->id))
+		return;
+	w->id = id;
+	if (conf_load(&fresh, w->c->path, &err) != 0) {
+		fed_warnx("%s (keeping the running configuration)", err.msg);
+		conf_free(&fresh);
+		return;
+	}
+	if (fresh.local_domains.n == 0) {
+		fed_warnx("%s: local_domains is not set (keeping the running "
+		    "configuration)", w->c->path);
+		conf_free(&fresh);
+		return;
+	}
+	if (gate_conf_compatible(w->c, &fresh, &err) != 0) {
+		fed_warnx("%s: %s (keeping the running configuration)",
+		    w->c->path, err.msg);
+		conf_free(&fresh);
+		return;
+	}
+	/* The gate holds a pointer to *w->c: replace the contents. */
+	conf_free(w->c);
+	*w->c = fresh;
+	gate_conf_changed(g);
+}

@@ -1,0 +1,26 @@
+/* confwatch.h: a running fedgate follows edits to fed.conf. */
+#ifndef CONFWATCH_H
+#define CONFWATCH_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "fed.h"
+#include "gate.h"
+
+/*
+ * fed.conf is re-read when it changes (checked at most once a second), so
+ * an operator can change a rate or the methods without a restart.  A bad
+ * edit, one that drops local_domains, or one that moves a file the gate
+ * holds open keeps the running configuration, with a diagnostic.
+ */
+struct conf_watch {
+	struct conf *c;		/* the gate's configuration, replaced in place */
+	struct fed_ident id;
+	int64_t checked_ms;
+};
+
+void conf_watch_init(struct conf_watch *, struct conf *, int64_t now_ms);
+void conf_watch_check(struct conf_watch *, struct gate *, int64_t now_ms);
+
+#endif

@@ -1,0 +1,266 @@
+/* pipe.c: pipe mode: decide a stream of SIP messages. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipe.h"
+#include "sip.h"
+
+#define READ_CHUNK 65536
+
+/* Bytes to pass on, gathered per read so that the log lines describing
+ * them are written first. */
+struct outbuf {
+	char *p;
+	size_t n, cap;
+};
+
+struct pipe_state {
+	struct gate *g;
+	const struct conf *c;
+	const struct pipe_opts *o;
+	struct outbuf out;
+	struct outbuf replies;
+	struct sip_msg msg;
+	struct gate_result res;
+};
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+out_add(struct outbuf *o, const char *p, size_t n)
+{
+	char *np;
+	size_t cap;
+
+	if (o->n + n > o->cap) {
+		cap = o->cap ? o->cap : READ_CHUNK;
+		while (cap < o->n + n)
+			cap *= 2;
+		if ((np = realloc(o->p, cap)) == NULL)
+			return -1;
+		o->p = np;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->n, p, n);
+	o->n += n;
+	return 0;
+}
+
+/* The log first (gate_log_flush commits the state batch before it):
+ * whatever the other outputs hold, a decision is kept and on record
+ * before its effects are. */
+static int
+flush_out(struct pipe_state *r, struct fed_err *err)
+{
+	if (gate_log_flush(r->g, err) != 0)
+		return -1;
+	if (r->replies.n > 0 && write_all(r->o->replies_fd, r->replies.p,
+	    r->replies.n) != 0) {
+		fed_err_set(err, "replies: %s", strerror(errno));
+		return -1;
+	}
+	r->replies.n = 0;
+	if (r->out.n > 0 && write_all(r->o->out_fd, r->out.p, r->out.n) != 0) {
+		fed_err_set(err, "stdout: %s", strerror(errno));
+		return -1;
+	}
+	r->out.n = 0;
+	return 0;
+}
+
+/* A system error in the middle of a read: what was decided before it is
+ * logged and passed on, then the run stops with the first error. */
+static int
+pipe_fail(struct pipe_state *r)
+{
+	struct fed_err later;
+
+	(void)flush_out(r, &later);
+	return FED_EXIT_SYS;
+}
+
+/* Decide every whole message at the start of buf.  Returns the bytes
+ * used, -1 on a system error, -2 after an unframeable stream was logged
+ * (*err says why). */
+static long
+pipe_chunk(struct pipe_state *r, const char *buf, size_t len,
+    size_t *scanned, size_t consumed, int64_t now, struct fed_err *err)
+{
+	struct sip_error se;
+	size_t off = 0, used;
+	enum sip_frame_result fr;
+
+	for (;;) {
+		used = 0;
+		fr = sip_frame(buf + off, len - off, &r->c->limits, scanned,
+		    &used, &r->msg, &se);
+		switch (fr) {
+		case SIP_FRAME_MORE:
+			return (long)off;
+		case SIP_FRAME_KEEPALIVE:
+			if (out_add(&r->out, buf + off, used) != 0)
+				goto nomem;
+			break;
+		case SIP_FRAME_MESSAGE:
+		case SIP_FRAME_MALFORMED:
+			if (gate_message(r->g, &r->msg,
+			    fr == SIP_FRAME_MALFORMED ? &se : NULL, now, &r->res,
+			    err) != 0)
+				return -1;
+			if ((r->res.d.verdict == VERDICT_ACCEPT ||
+			    r->res.d.verdict == VERDICT_OBSERVE) &&
+			    out_add(&r->out, buf + off, used) != 0)
+				goto nomem;
+			if (r->res.reply_len > 0 && r->o->replies_fd >= 0 &&
+			    out_add(&r->replies, r->res.reply,
+			    r->res.reply_len) != 0)
+				goto nomem;
+			break;
+		case SIP_FRAME_ERROR:
+			if (gate_unframeable(r->g, &se, now, err) != 0)
+				return -1;
+			fed_err_set(err, "%s: byte %zu: %s; the rest of the "
+			    "stream cannot be read", r->o->in_name,
+			    consumed + off, se.reason);
+			return -2;
+		}
+		off += used;
+	}
+nomem:
+	fed_err_set(err, "output buffer: %s", strerror(ENOMEM));
+	return -1;
+}
+
+/* A lone CRLF keep-alive ends many captures: the framer waits for a
+ * second one that never comes. */
+static int
+lone_keepalive(const char *buf, size_t len)
+{
+	return (len == 2 && memcmp(buf, "\r\n", 2) == 0) ||
+	    (len == 1 && buf[0] == '\n');
+}
+
+int
+pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
+    struct fed_err *err)
+{
+	struct pipe_state *r = NULL;
+	struct fed_err later;
+	size_t cap, len = 0, scanned = 0, consumed = 0;
+	char *buf;
+	ssize_t n;
+	long used;
+	int64_t now = 0;
+	int eof = 0, rc = FED_EXIT_OK;
+
+	/* Room for one whole message of the largest size plus a read. */
+	cap = c->limits.max_message + READ_CHUNK;
+	if ((buf = malloc(cap)) == NULL || (r = calloc(1, sizeof *r)) == NULL) {
+		free(buf);
+		fed_err_set(err, "pipe: %s", strerror(ENOMEM));
+		return FED_EXIT_SYS;
+	}
+	r->g = g;
+	r->c = c;
+	r->o = o;
+	gate_log_buffer(g, 1);
+	if (gate_batch(g, 1, err) != 0) {
+		rc = FED_EXIT_SYS;
+		goto out;
+	}
+	while (!eof) {
+		if (len == cap) {	/* the framer refuses long before */
+			fed_err_set(err, "%s: internal error: buffer full",
+			    o->in_name);
+			rc = pipe_fail(r);
+			break;
+		}
+		n = read(o->in_fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fed_err_set(err, "%s: %s", o->in_name, strerror(errno));
+			rc = pipe_fail(r);
+			break;
+		}
+		if (n == 0)
+			eof = 1;
+		len += (size_t)n;
+		/* c may change in the tick (a fed.conf reload): the framer
+		 * reads it afresh each time. */
+		now = fed_now_ms();
+		if (o->tick != NULL)
+			o->tick(o->tick_arg, now);
+		if (gate_tick(g, now, err) != 0) {
+			rc = pipe_fail(r);
+			break;
+		}
+		used = pipe_chunk(r, buf, len, &scanned, consumed, now, err);
+		if (used == -1) {
+			rc = pipe_fail(r);
+			break;
+		}
+		if (used == -2) {
+			rc = flush_out(r, &later) != 0 ? FED_EXIT_SYS :
+			    FED_EXIT_USAGE;
+			if (rc == FED_EXIT_SYS)
+				*err = later;
+			break;
+		}
+		if (flush_out(r, err) != 0) {
+			rc = FED_EXIT_SYS;
+			break;
+		}
+		if (used > 0) {
+			memmove(buf, buf + used, len - (size_t)used);
+			len -= (size_t)used;
+			consumed += (size_t)used;
+			scanned = 0;
+		}
+		if (eof && lone_keepalive(buf, len)) {
+			if (write_all(o->out_fd, buf, len) != 0) {
+				fed_err_set(err, "stdout: %s", strerror(errno));
+				rc = FED_EXIT_SYS;
+				break;
+			}
+			len = 0;
+		}
+		if (eof && len > 0) {
+			struct sip_error se = { "message cut short at end of "
+			    "input", 400 };
+
+			if (gate_unframeable(g, &se, now, err) != 0 ||
+			    gate_log_flush(g, err) != 0) {
+				rc = FED_EXIT_SYS;
+				break;
+			}
+			fed_err_set(err, "%s: byte %zu: %s", o->in_name,
+			    consumed, se.reason);
+			rc = FED_EXIT_USAGE;
+			break;
+		}
+	}
+out:
+	free(r->out.p);
+	free(r->replies.p);
+	free(r);
+	free(buf);
+	return rc;
+}
