@@ -212,7 +212,7 @@ main(int argc, char *argv[])
 			fed_errx(FED_EXIT_USAGE, "--peer, --replies and -n are "
 			    "for pipe mode (stdin is a socket)");
 		sock = 1;
-		o.bound_refusals = !dgram;
+		o.bound_refusals = 1;
 	}
 
 	if (conf_load(&c, conf_path, &err) != 0) {

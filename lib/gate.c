@@ -48,6 +48,7 @@ struct gate {
 	int upstream_down;	/* accepted requests get 503 from us */
 	int64_t refusal_tat;	/* the connection's refusal bucket (GCRA) */
 	unsigned refusals;
+	int flood_logged;	/* UDP: the flood line of this burst is out */
 	char peerbuf[VLOG_PEER_MAX];	/* gate_set_peer's copy */
 	char *logbuf;
 	size_t loglen;
@@ -634,6 +635,7 @@ refusal_take(struct gate *g)
 	if (tat - now > (int64_t)(n - 1) * step)
 		return 0;
 	g->refusal_tat = tat + step;
+	g->flood_logged = 0;
 	return 1;
 }
 
@@ -712,15 +714,23 @@ finish(struct gate *g, const struct sip_msg *m, struct gate_result *res,
 	if ((res->d.verdict == VERDICT_REFUSE ||
 	    res->d.verdict == VERDICT_LIMIT) && !res->d.watch_now &&
 	    !refusal_take(g)) {
-		/* Unanswered: the connection closes (fedkit(7) SECURITY). */
+		/* Unanswered: the connection closes (fedkit(7) SECURITY).
+		 * UDP has no connection to close, and one process serves
+		 * every source: past the bound its refusals are dropped,
+		 * unanswered and unlogged, until the bucket has room again,
+		 * after one `flood` line a burst. */
 		res->d.verdict = VERDICT_REFUSE;
 		res->d.reason = REASON_FLOOD;
 		res->d.code = -1;
 		res->d.watch_now = 0;
 		res->rec.verdict = res->d.verdict;
 		res->rec.reason = res->d.reason;
+		res->rec.code = -1;
 		res->close = 1;
 		res->refusals = g->refusals;
+		if (g->flood_logged)
+			return 0;
+		g->flood_logged = 1;
 	}
 	if (res->d.verdict != VERDICT_OBSERVE && !res->close)
 		make_reply(g, m, res);

@@ -25,7 +25,7 @@ struct gate_opts {
 	unsigned npeer_names;
 	/* fedkit(7) SECURITY: this is one partner connection, cut when
 	 * its requests keep being refused or limited (conf max_refusals);
-	 * 0: no bound (pipe mode, UDP) */
+	 * 0: no bound (pipe mode) */
 	int bound_refusals;
 };
 

@@ -142,3 +142,51 @@ n=$(grep -c '^SIP/2.0 200' "$T/heard")
 [ "$n" -eq 4 ]; ok $? "requests every second keep a connection open past idle_timeout ($n of 4 answered)"
 awk "BEGIN { exit !($t >= 4.5) }"; ok $? "closed only after the last one went idle (${t} s)"
 stop_gate
+
+# -- UDP: one process serves every source; its refusals are bounded too ----
+need inetd
+start_gate_udp() {
+	rm -rf "$T/s"
+	scratch_conf "$T/s" "tls = off" "idle_timeout = 5s"
+	mkdir -p "$T/s/state"
+	printf '127.0.0.1:%s\tdgram\tudp\twait\troot\t%s\tfedgate -c %s -u 127.0.0.1:%s\n' \
+	    "$GATE" "$B/bin/fedgate" "$T/fed.conf" "$UAS" >"$T/inetd.conf"
+	inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1 &
+	inetd_pid=$!
+	wait_for 10 ss -lunH "sport = :$GATE"
+}
+cat >"$T/udpflood.py" <<'PY'
+import os, socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(("127.0.0.1", port))
+def req(i):
+    return ("REGISTER sip:example.com SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKu%d.%d\r\n"
+            "From: <sip:alice@partner.example>;tag=a%d\r\n"
+            "To: <sip:alice@partner.example>\r\nCall-ID: u-%d-%d@partner\r\n"
+            "CSeq: 1 REGISTER\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n" %
+            (os.getpid(), i, i, os.getpid(), i)).encode()
+s.sendall(req(0))			# the first datagram starts fedgate
+s.settimeout(10)
+got = 1 if s.recv(65536).startswith(b"SIP/2.0 405") else 0
+for i in range(1, n):
+    s.send(req(i))
+s.settimeout(1)
+try:
+    while True:
+        if s.recv(65536).startswith(b"SIP/2.0 405"):
+            got += 1
+except socket.timeout:
+    pass
+print(got)
+PY
+start_gate_udp
+n=$(timeout 30 python3 "$T/udpflood.py" "$GATE" 3000)
+[ "${n:-0}" -ge 100 ] && [ "$n" -le 130 ]
+ok $? "UDP: 3,000 REGISTERs at once: about max_refusals (100) answered 405 ($n)"
+wait_for 5 test "$(count refuse flood)" -ge 1
+f=$(count refuse flood) m=$(count refuse method)
+[ "$f" -ge 1 ] && [ "$f" -le 3 ]; ok $? "UDP: a flood line a burst ($f)"
+[ "$m" -eq "$n" ]; ok $? "UDP: every answered REGISTER logged, nothing more ($m lines refuse method)"
+kill "$inetd_pid" 2>/dev/null; wait "$inetd_pid" 2>/dev/null
