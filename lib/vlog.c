@@ -449,9 +449,14 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
 		fed_err_set(err, "field 8 (code): bad code \"%.*s\" (want - or "
 		    "100 to 699)", QUOTE(f[7]));
 		return -1;
-	} else if (v == VERDICT_ACCEPT || v == VERDICT_OBSERVE) {
+	} else if (v == VERDICT_OBSERVE ||
+	    (v == VERDICT_ACCEPT && r->code != 503)) {
+		/* An accepted request is answered by fedgate only when our
+		 * server cannot be reached: 503 (fedkit(7) Verdict log). */
 		fed_err_set(err, "field 8 (code): an %s line has no code of "
-		    "its own (want -)", verdict_name(v));
+		    "its own (want -%s)", verdict_name(v),
+		    v == VERDICT_ACCEPT ? ", or 503 when our server is down" :
+		    "");
 		return -1;
 	}
 

@@ -147,6 +147,9 @@ n=$(awk -F '\t' '$6 == "accept" && $8 == "503"' "$T/v.log" | wc -l)
 [ "$n" -eq 1 ]; ok $? "the decision is logged: accept, answered 503 by fedgate ($n)"
 wait_for 5 grep -q "upstream 127.0.0.1:$DEAD: connect" "$T/gate.err"
 ok $? "fedgate says why on stderr (not on the connection)"
+"$B/bin/fedstat" "$T/v.log" >"$T/st.out" 2>"$T/st.err" &&
+    awk -F '\t' '$1 == "partner.example" && $3 == 1 { f = 1 } END { exit !f }' "$T/st.out"
+ok $? "fedstat reads that line and counts it accepted: $(cat "$T/st.err")"
 stop_all
 
 # -- slowloris: half a message is cut at message_timeout ----------------

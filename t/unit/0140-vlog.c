@@ -72,6 +72,14 @@ test_known_line(void)
 	ok(vlog_parse(buf, n, &p, &err) == 0 && p.peer.n == 0 &&
 	    p.partner.n == 0 && p.method.n == 0 && p.uri.n == 0 &&
 	    p.callid.n == 0 && p.code == -1, "- reads back as n == 0");
+
+	/* Accepted while our server is down: fedgate answered 503. */
+	r.verdict = VERDICT_ACCEPT;
+	r.reason = REASON_DISCOVERED;
+	r.code = 503;
+	n = vlog_format(buf, &r);
+	ok(vlog_parse(buf, n, &p, &err) == 0 && p.verdict == VERDICT_ACCEPT &&
+	    p.code == 503, "accept discovered 503 (our server down) reads back");
 }
 
 static void
@@ -310,6 +318,11 @@ test_parse_errors(void)
 		{ "accept with a code",
 		    "2026-11-21T22:40:33.123Z\tp\td\tINVITE\tu\taccept\t"
 		    "discovered\t200\tc\n", "field 8 (code): an accept line has "
+		    "no code of its own (want -, or 503 when our server is "
+		    "down)" },
+		{ "observe with a code",
+		    "2026-11-21T22:40:33.123Z\tp\td\t200\t-\tobserve\t"
+		    "response\t503\tc\n", "field 8 (code): an observe line has "
 		    "no code of its own (want -)" },
 		{ "a raw CR",
 		    "2026-11-21T22:40:33.123Z\tp\td\tINVITE\tu\taccept\t"
