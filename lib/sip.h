@@ -153,6 +153,39 @@ int sip_uri_aor(const struct sip_uri *, char *buf, size_t bufsz);
 /* The host lowercased, without brackets, trailing dot dropped; -1 as above. */
 int sip_uri_domain(const struct sip_uri *, char *buf, size_t bufsz);
 
+/*
+ * URI parameters one at a time: *rest starts as a URI's params and moves
+ * past each parameter taken.  name and value are slices as written, still
+ * escaped (value.n == 0 and has_value 0 for a bare `lr`).  Returns 1 with
+ * *param filled, 0 when none is left, -1 when the parameter's name or
+ * value holds an invalid escape (a '%' not followed by two hex digits:
+ * `%G1`, a truncated `%6`), which sip_uri_parse never lets through.
+ */
+struct sip_uri_param {
+	struct fed_str name, value;
+	int has_value;
+};
+int sip_uri_param_next(struct fed_str *rest, struct sip_uri_param *param);
+
+/*
+ * The next byte of s with %HH escapes decoded (RFC 3261 19.1.4: an
+ * escaped character is the character itself): *pos starts at 0 and moves
+ * past the byte or the escape.  Returns the byte (0..255; an escaped NUL
+ * is 0), SIP_UNESCAPE_END at the end of s, or SIP_UNESCAPE_BAD at an
+ * invalid escape.
+ */
+#define SIP_UNESCAPE_END	(-1)
+#define SIP_UNESCAPE_BAD	(-2)
+int sip_unescape_next(struct fed_str s, size_t *pos);
+
+/*
+ * Whether s, its escapes decoded, equals the lower-case ASCII string
+ * `lower`, ignoring the case of letters (`m%61ddr`, `%4DADDR` and `MADDR`
+ * are all `maddr`).  1 or 0; SIP_UNESCAPE_BAD if s holds an invalid
+ * escape.
+ */
+int sip_unescaped_caseeq(struct fed_str s, const char *lower);
+
 /* Given p at an opening '"', the byte after its closing quote (a
  * backslash escapes the next byte); NULL if the string does not end
  * before e. */

@@ -1,4 +1,4 @@
-/* sipreply.c: the responses fedgate builds itself, and the Route check. */
+/* sipreply.c: the responses fedgate builds itself, and the relay check. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -337,24 +337,76 @@ route_param(const char *p, const char *e, struct fed_str *uri)
 	}
 }
 
-/* Whether URI parameters (a;b=c;...) include maddr, in any case. */
-static int
-has_maddr(struct fed_str params)
-{
-	const char *p = params.p, *e, *n;
+/*
+ * Transports a request to our domain may name (RFC 3261 19.1.1, RFC 4168
+ * sctp, RFC 7118 ws and wss): any other (`x-db`) is no way to reach our
+ * SIP service.
+ */
+static const char *const sip_transports[] = {
+	"udp", "tcp", "tls", "sctp", "ws", "wss"
+};
 
-	if (params.n == 0)
-		return 0;	/* p may be NULL: no arithmetic on it */
-	for (e = p + params.n; p < e; ) {
-		for (n = p; p < e && *p != ';' && *p != '='; p++)
-			;
-		if (fed_str_caseeq((struct fed_str){ n, (size_t)(p - n) },
-		    "maddr"))
+/* Whether a parameter name, its escapes decoded, is all visible ASCII
+ * (or empty, as in a stray ";;", which names nothing): a server that
+ * stops at an escaped NUL or space might read `maddr%00x` as maddr. */
+static int
+name_is_visible(struct fed_str name)
+{
+	size_t pos = 0;
+	int c;
+
+	while ((c = sip_unescape_next(name, &pos)) != SIP_UNESCAPE_END)
+		if (c <= ' ' || c >= 0x7f)	/* SIP_UNESCAPE_BAD too */
+			return 0;
+	return 1;
+}
+
+static int
+transport_known(const struct sip_uri_param *prm)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof sip_transports / sizeof *sip_transports; i++)
+		if (sip_unescaped_caseeq(prm->value, sip_transports[i]) == 1)
 			return 1;
-		while (p < e && *p != ';')
-			p++;
-		if (p < e)
-			p++;
+	return 0;
+}
+
+/*
+ * Whether a SIP URI of one of our hosts still leads somewhere else than
+ * our domain's SIP service (fedkit(7), rule not_local): a maddr
+ * parameter (RFC 3261 19.1.1, RFC 3263 4.1: the request goes to that
+ * address, whatever the host); a port other than the SIP ports 5060 and
+ * 5061, or a transport that is not a SIP transport, either of which
+ * addresses a host's other service (an internal database, say) rather
+ * than our federation service; a parameter whose escaping is invalid or
+ * whose name decodes to a control byte or white space; URI headers.
+ * Parameters are compared with their escapes decoded (RFC 3261 19.1.4),
+ * in any case, every occurrence of one (a server may take the first or
+ * the last).
+ */
+static int
+uri_leaves(const struct sip_uri *u)
+{
+	struct fed_str rest = u->params;
+	struct sip_uri_param prm;
+	int r;
+
+	if (u->port != 0 && u->port != 5060 && u->port != 5061)
+		return 1;
+	/* Headers have no business in a Route (the parser already
+	 * refuses them in a Request-URI): some server might build a
+	 * request from them (RFC 3261 19.1.5). */
+	if (u->headers.p != NULL)
+		return 1;
+	while ((r = sip_uri_param_next(&rest, &prm)) != 0) {
+		if (r < 0 || !name_is_visible(prm.name))
+			return 1;
+		if (sip_unescaped_caseeq(prm.name, "maddr") == 1)
+			return 1;
+		if (sip_unescaped_caseeq(prm.name, "transport") == 1 &&
+		    !transport_known(&prm))
+			return 1;
 	}
 	return 0;
 }
@@ -369,9 +421,7 @@ sip_request_reroutes(const struct sip_msg *m,
 	const char *p, *e;
 	unsigned i, n = 0;
 
-	/* maddr sends the request to that address, whatever the host
-	 * (RFC 3261 19.1.1; RFC 3263 4.1). */
-	if (has_maddr(m->ruri.params))
+	if (m->ruri.is_sip && uri_leaves(&m->ruri))
 		return 1;
 	for (i = 0; i < m->nhdr && i < SIP_HDR_MAX; i++) {
 		if (m->hdr[i].id != SIP_H_ROUTE)
@@ -383,9 +433,10 @@ sip_request_reroutes(const struct sip_msg *m,
 				return 1;
 			if ((p = route_param(p, e, &s)) == NULL)
 				return 1;
-			/* A local host with maddr still leaves us. */
+			/* A local host with maddr, another port or
+			 * transport still leaves us. */
 			if (sip_uri_parse(s, &u, NULL) < 0 || !u.is_sip ||
-			    has_maddr(u.params) ||
+			    uri_leaves(&u) ||
 			    sip_uri_domain(&u, host, sizeof host) < 0 ||
 			    !is_local(host, arg))
 				return 1;

@@ -40,15 +40,22 @@ size_t sip_reply_build(char *buf, size_t cap, const struct sip_msg *req,
     int code, const char *phrase, const char *extra);
 
 /*
- * Would relaying this request send it somewhere other than its
- * Request-URI host?  True when the Request-URI carries a `maddr`
- * parameter, or a Route header names a URI whose host `is_local` does not
- * accept (a partner may not source-route through us to a third party).
- * Hosts are given to is_local lowercased, without brackets or trailing
- * dot.  A Route value that does not parse (only the name-addr form
- * `[display] <URI> *(;param)` of RFC 3261 25.1 does), a non-SIP Route
- * URI, one with a `maddr` parameter, and more than 64 Route values in all
- * count as foreign.
+ * Would relaying this request send it somewhere other than our domain's
+ * SIP service at its Request-URI host (fedkit(7), rule not_local)?  True
+ * when the Request-URI, or any Route URI, carries a `maddr` parameter, a
+ * port other than 5060 or 5061, a `transport` other than udp, tcp, tls,
+ * sctp, ws or wss, or a parameter whose escaping is invalid or whose name
+ * decodes to a control byte or white space, or URI headers (`?...`);
+ * parameter names and values
+ * are compared with their %HH escapes decoded (RFC 3261 19.1.4:
+ * `m%61ddr` is maddr) and in any case.  True too when a Route header
+ * names a URI whose host `is_local` does not accept (a partner may not
+ * source-route through us to a third party).  Hosts are given to
+ * is_local lowercased, without brackets or trailing dot.  A Route value
+ * that does not parse (only the name-addr form `[display] <URI>
+ * *(;param)` of RFC 3261 25.1 does), a non-SIP Route URI, and more than
+ * 64 Route values in all count as foreign.  Whether the Request-URI host
+ * itself is local is the caller's question.
  */
 int sip_request_reroutes(const struct sip_msg *,
     int (*is_local)(const char *host, void *arg), void *arg);

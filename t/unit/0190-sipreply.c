@@ -701,6 +701,104 @@ test_reroutes(void)
 	}
 }
 
+/*
+ * Escaped parameters, ports and transports (fedkit(7), not_local): each
+ * Request-URI is tried alone and as a Route to a local host, where the
+ * same rule holds.
+ */
+static void
+leaves_is(const char *uri, int want, const char *why)
+{
+	char route[512];
+
+	is_long(reroutes(uri, ""), want, "Request-URI %s: %s", uri, why);
+	snprintf(route, sizeof route, "Route: <%s;lr>\r\n", uri);
+	is_long(reroutes("sip:bob@example.com", route), want,
+	    "Route <%s;lr>: %s", uri, why);
+}
+
+static void
+test_relay_uri(void)
+{
+	leaves_is("sip:bob@example.com;m%61ddr=evil.example.org", 1,
+	    "m%61ddr is maddr");
+	leaves_is("sip:bob@example.com;%6Daddr=evil.example.org", 1,
+	    "%6Daddr is maddr");
+	leaves_is("sip:bob@example.com;%6daddr=evil.example.org", 1,
+	    "%6daddr is maddr");
+	leaves_is("sip:bob@example.com;MADDR=evil.example.org", 1,
+	    "MADDR is maddr");
+	leaves_is("sip:bob@example.com;%4D%41%44%44%52=x", 1,
+	    "all escaped, upper case");
+	leaves_is("sip:bob@example.com;maddr=%65vil.example.org", 1,
+	    "escaped value");
+	leaves_is("sip:bob@example.com;maddr", 1, "maddr without a value");
+	leaves_is("sip:bob@example.com;maddr%00x=1", 1,
+	    "a name decoding to a NUL");
+	leaves_is("sip:bob@example.com;x%20y=1", 1,
+	    "a name decoding to a space");
+	leaves_is("sip:bob@example.com;m%61ddrx=1", 0,
+	    "m%61ddrx is another parameter");
+	leaves_is("sip:bob@example.com;x=m%61ddr", 0,
+	    "maddr as a value is no maddr");
+	leaves_is("sip:bob@example.com;;x", 0, "a stray ;; names nothing");
+
+	leaves_is("sip:x@db01.example.com", 0, "no port");
+	leaves_is("sip:x@db01.example.com:5060", 0, "port 5060");
+	leaves_is("sip:x@db01.example.com:5061", 0, "port 5061");
+	leaves_is("sip:x@db01.example.com:5432", 1, "port 5432");
+	leaves_is("sip:x@db01.example.com:5062", 1, "port 5062");
+	leaves_is("sip:x@db01.example.com:1", 1, "port 1");
+	leaves_is("sip:x@db01.example.com:05060", 0,
+	    "05060 is port 5060");
+	leaves_is("sips:x@db01.example.com:5061;transport=tcp", 0,
+	    "sips on 5061");
+
+	leaves_is("sip:x@db01.example.com;transport=udp", 0, "udp");
+	leaves_is("sip:x@db01.example.com;transport=tcp", 0, "tcp");
+	leaves_is("sip:x@db01.example.com;transport=TLS", 0, "TLS");
+	leaves_is("sip:x@db01.example.com;transport=Sctp", 0, "Sctp");
+	leaves_is("sip:x@db01.example.com;transport=ws", 0, "ws");
+	leaves_is("sip:x@db01.example.com;transport=WSS", 0, "WSS");
+	leaves_is("sip:x@db01.example.com;transport=t%63p", 0,
+	    "t%63p is tcp");
+	leaves_is("sip:x@db01.example.com;tr%61nsport=tcp", 0,
+	    "tr%61nsport=tcp is transport=tcp");
+	leaves_is("sip:x@db01.example.com;transport=x-db", 1, "x-db");
+	leaves_is("sip:x@db01.example.com;transport=x%2Ddb", 1,
+	    "x%2Ddb is x-db");
+	leaves_is("sip:x@db01.example.com;tr%61nsport=x-db", 1,
+	    "tr%61nsport=x-db");
+	leaves_is("sip:x@db01.example.com;TRANSPORT=x-db", 1,
+	    "TRANSPORT=x-db");
+	leaves_is("sip:x@db01.example.com;transport", 1,
+	    "transport without a value");
+	leaves_is("sip:x@db01.example.com;transport=", 1,
+	    "transport with an empty value");
+	leaves_is("sip:x@db01.example.com;transport=tcp%00", 1,
+	    "tcp%00 is not tcp");
+	leaves_is("sip:x@db01.example.com;transport=tcp;transport=x-db", 1,
+	    "a second transport counts too");
+	leaves_is("sip:x@db01.example.com:5432;transport=tcp", 1,
+	    "the reported case: port 5432, transport=tcp");
+	leaves_is("sip:x@db01.example.com;transportx=x-db", 0,
+	    "transportx is another parameter");
+
+	/* The parser never lets a bad escape through; a Route is not
+	 * parsed with the message, so the check meets it there. */
+	is_long(reroutes("sip:bob@example.com",
+	    "Route: <sip:edge.example.com;lr;maddr=%G1>\r\n"), 1,
+	    "Route with %%G1: foreign");
+	is_long(reroutes("sip:bob@example.com",
+	    "Route: <sip:edge.example.com;lr;m%6>\r\n"), 1,
+	    "Route with a truncated escape: foreign");
+	is_long(reroutes("sip:bob@example.com",
+	    "Route: <sip:edge.example.com;lr?Route=%3Csip:evil.example.org"
+	    "%3E>\r\n"), 1, "Route with URI headers: foreign");
+	is_long(reroutes("sip:bob@example.com;maddr=%G1", ""), -1,
+	    "Request-URI with %%G1 does not even frame as a message");
+}
+
 /* ---- the torture corpora ---- */
 
 /*
@@ -798,6 +896,7 @@ main(void)
 	test_extra();
 	test_big();
 	test_reroutes();
+	test_relay_uri();
 	test_mutations();
 	test_corpus();
 	return done_testing();
