@@ -4,12 +4,24 @@
 # command line each run fedgate for a sipp partner on 127.0.0.1.  Each
 # launcher's file is the shipped one with only ports, paths and the user
 # changed (by sed, shown in the diagnostics on failure).
+#
+# Their limits hold without a flood shutting the service (fedgate(8),
+# Deployment): a burst of 300 empty connections, more than
+# openbsd-inetd's default 256 a minute and xinetd's default 50 a second,
+# leaves inetd, xinetd and tcpserver answering the next request;
+# xinetd's per_source refuses the 33rd connection from one address while
+# another address is served; a tcprules rule refuses one address.
 . "${0%/*}/lib.sh"
-need sipp systemd-socket-activate systemd-analyze inetd tcpserver ss
+need sipp systemd-socket-activate systemd-analyze inetd tcpserver tcprules ss man
 XINETD=$(command -v xinetd || echo /opt/fedkit-test/xinetd/usr/sbin/xinetd)
 [ -x "$XINETD" ]; ok $? "xinetd is at hand ($XINETD; run: make deps)"
 
-base=$((20000 + ($$ % 9000) * 3 + 1))
+# Two ports nobody listens on (other tests run at the same time).
+base=$((20000 + ($$ % 9000) * 3 + 1)) tries=0
+while [ "$tries" -lt 50 ] &&
+    ss -ltunH "( sport = :$base or sport = :$((base + 1)) )" | grep -q .; do
+	base=$((base + 3)) tries=$((tries + 1))
+done
 GATE=$base UAS=$((base + 1))
 FEDGATE=$B/bin/fedgate
 pids=
@@ -19,6 +31,14 @@ stop_all() {
 	pids=
 }
 at_exit stop_all
+# The read end of the FIFO that holds connflood's connections open.
+hold_release() {
+	[ -n "${hold_pid:-}" ] || return 0
+	exec 8>&-
+	wait "$hold_pid" 2>/dev/null
+	hold_pid=
+}
+at_exit hold_release
 
 {
 	echo "local_domains = example.com"
@@ -69,13 +89,84 @@ partner() {
 	[ "$n" -eq 10 ]; ok $? "$1: our server got all 10 with Fed-Trust ($n)"
 }
 
+# request NAME SOURCE [SECONDS]: one MESSAGE (a partner never seen
+# before) from SOURCE through the launcher on $GATE, answered within
+# SECONDS (10); connflood's summary in $T/one.
+msgno=1000
+request() {
+	msgno=$((msgno + 1))
+	sipmsg -n 1 -s "$msgno" -c one -f 'sip:alice@p%d.partner.example' >"$T/one.sip"
+	connflood -n 1 -s "$2" -f "$T/one.sip" -t "${3:-10}" 127.0.0.1 "$GATE" >"$T/one" 2>&1
+}
+
+# burst NAME: 300 connections that send nothing, in a few seconds (at
+# most 100 opening at once), then a real request must be answered.  The
+# launcher takes it at once (inetd would refuse it then, were it over
+# its limit), but it may wait for the CPU behind 300 fedgates starting
+# (seconds on a sanitizer build), hence the longer wait.
+burst() {
+	connflood -n 300 -p 100 -t 30 127.0.0.1 "$GATE" >"$T/burst" 2>&1
+	grep -q '^connections 300 answered 300 ' "$T/burst"
+	ok $? "$1: 300 empty connections in a burst were all accepted ($(cat "$T/burst"))"
+	request "$1" 127.0.0.1 60
+	grep -q '^connections 1 answered 1 .* 200:1$' "$T/one"
+	ok $? "$1: after the burst a partner's request is still answered, by our server ($(cat "$T/one"))"
+}
+
+# hold N SOURCE: N connections from SOURCE, each with a request answered,
+# then held open (fedgate waiting on each) until hold_release.
+hold() {
+	sipmsg -n "$1" -s 2000 -c held -f 'sip:alice@p%d.partner.example' >"$T/held.sip"
+	rm -f "$T/hold" "$T/held"
+	mkfifo "$T/hold"
+	connflood -H -n "$1" -s "$2" -f "$T/held.sip" -t 40 127.0.0.1 "$GATE" \
+	    <"$T/hold" >"$T/held" 2>&1 &
+	hold_pid=$!
+	exec 8>"$T/hold"
+	wait_for 20 grep -q '^connections' "$T/held"
+}
+
 # -- systemd: the units verify, and their command runs -------------------
 mkdir "$T/units"
 sed "s|/usr/local/sbin/fedgate|$FEDGATE|" "$TOP/share/systemd/fedgate@.service" \
     >"$T/units/fedgate@.service"
 cp "$TOP/share/systemd/fedgate.socket" "$T/units/"
+# As installed (t/lib.sh may run with umask 000): systemd warns about
+# a world-writable unit.
+chmod 644 "$T/units/fedgate.socket" "$T/units/fedgate@.service"
 expect "systemd-analyze verify accepts fedgate.socket and fedgate@.service" \
     systemd-analyze verify --man=no "$T/units/fedgate.socket" "$T/units/fedgate@.service"
+# verify only warns about a value it cannot parse (and ignores it).
+[ ! -s "$T/err" ]; ok $? "systemd-analyze verify has no complaint about any setting"
+[ -s "$T/err" ] && diag "$(cat "$T/err")"
+# systemd is not PID 1 here, so fedgate.socket itself cannot be started
+# and flooded as shipped: its limits are checked against systemd 252's
+# own systemd.socket(5) on this machine, and its command is run below by
+# systemd-socket-activate, which knows none of those settings.
+MANWIDTH=200 man systemd.socket 2>/dev/null | col -b | tr -s ' \t\n' '   ' >"$T/socket.5"
+unit_has() { grep -qx "$1" "$T/units/fedgate.socket"; }
+man_says() { grep -qF "$1" "$T/socket.5"; }
+unit_has 'TriggerLimitBurst=0' && unit_has 'TriggerLimitIntervalSec=0' &&
+    man_says 'Set either to 0 to disable any form of trigger rate limiting' &&
+    man_says 'the socket unit is placed into a failure mode, and will not be connectible anymore until restarted'
+ok $? "fedgate.socket turns the trigger limit off, which would fail the socket for good (systemd.socket(5))"
+unit_has 'MaxConnections=512' &&
+    man_says 'they will be refused until at least one existing connection is terminated'
+ok $? "fedgate.socket: MaxConnections=512 refuses only the connections over it"
+unit_has 'MaxConnectionsPerSource=32' &&
+    man_says 'The maximum number of connections for a service per source IP address'
+ok $? "fedgate.socket: MaxConnectionsPerSource=32"
+somaxconn=$(cat /proc/sys/net/core/somaxconn)
+unit_has 'Backlog=512' && man_says 'silently capped by the "net.core.somaxconn" sysctl' &&
+    [ "$somaxconn" -ge 512 ]
+ok $? "fedgate.socket: Backlog=512, not capped by somaxconn ($somaxconn)"
+unit_has 'DeferAcceptSec=5s' && man_says 'the kernel will ignore initial ACK packets without any data'
+ok $? "fedgate.socket: DeferAcceptSec=5s (a connection that sends nothing starts nothing)"
+# The same two numbers in every launcher that has them.
+grep -q '^exec tcpserver -c 512 ' "$TOP/share/tcpserver/run" &&
+    grep -Eq '^[[:space:]]*instances[[:space:]]*= 512$' "$TOP/share/xinetd/fedgate" &&
+    grep -Eq '^[[:space:]]*per_source[[:space:]]*= 32$' "$TOP/share/xinetd/fedgate"
+ok $? "tcpserver and xinetd have the socket unit's limits (512 at once, 32 per source)"
 systemd-analyze security --offline=yes "$T/units/fedgate@.service" >"$T/sec" 2>&1
 level=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$T/sec")
 awk -v l="${level:-99}" 'BEGIN { exit !(l <= 2.0) }'
@@ -101,6 +192,9 @@ inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1 &
 inetd_pid=$!
 pids="$pids $inetd_pid"
 partner "inetd (stream tcp nowait)"
+# 10 + 300 + 1 connections within a minute: the shipped nowait.N must
+# be above them all (openbsd-inetd's default 256 would refuse the last).
+burst "inetd (stream tcp nowait)"
 # The UDP line: sipp's UAS answers over UDP on the same port number.
 kill "$inetd_pid" 2>/dev/null
 wait "$inetd_pid" 2>/dev/null
@@ -120,26 +214,51 @@ wait_for 10 ss -ltnH "sport = :$UAS"
 
 # -- xinetd, the shipped service -----------------------------------------
 {
-	printf 'defaults\n{\n\tinstances = 16\n}\n'
+	printf 'defaults\n{\n\tinstances = 16\n\tlog_type = FILE %s\n}\n' "$T/xinetd.svc"
 	grep -v '^#' "$TOP/share/xinetd/fedgate" | sed -e "$fix_cmd" \
 	    -e "s|= 5061|= $GATE|; s|= fedkit|= $me|" \
 	    -e "s|^{|{\n\tbind\t\t= 127.0.0.1|"
 } >"$T/xinetd.conf"
 "$XINETD" -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" \
     -filelog "$T/xinetd.log" >"$T/xinetd.out" 2>&1 &
-pids="$pids $!"
+xinetd_pid=$!
+pids="$pids $xinetd_pid"
 # xinetd binds its port before it is ready to serve it.
 wait_for 10 grep -q 'Started working' "$T/xinetd.log"
 partner "xinetd"
-kill "$!" 2>/dev/null
-wait "$!" 2>/dev/null
+burst "xinetd"
+hold 32 127.0.0.1
+grep -q '^connections 32 answered 32 .* 200:32$' "$T/held"
+ok $? "xinetd: 32 connections from 127.0.0.1 answered and held open ($(cat "$T/held"))"
+request "xinetd" 127.0.0.1
+grep -q '^connections 1 answered 0 closed 1 ' "$T/one"
+ok $? "xinetd: per_source refuses the 33rd connection from 127.0.0.1 ($(cat "$T/one"))"
+request "xinetd" 127.0.0.2
+grep -q '^connections 1 answered 1 .* 200:1$' "$T/one"
+ok $? "xinetd: meanwhile 127.0.0.2 is served ($(cat "$T/one"))"
+grep_file "xinetd logs the refusal with the source (log_on_failure HOST)" \
+    'FAIL: fedgate per_source_limit from=127.0.0.1' "$T/xinetd.svc"
+hold_release
+kill "$xinetd_pid" 2>/dev/null
+wait "$xinetd_pid" 2>/dev/null
 
 # -- tcpserver, the shipped run script -----------------------------------
+# With a tcprules file that denies 127.0.0.2 and allows the rest.
+printf '127.0.0.2:deny\n:allow\n' |
+    tcprules "$T/tcp.cdb" "$T/tcp.tmp"; ok $? "tcprules compiles a per-source rule"
 sed -e "$fix_cmd" -e "s|-RHl0 0 5061|-RHl0 127.0.0.1 $GATE|" \
+    -e "s|/etc/fedkit/tcp.cdb|$T/tcp.cdb|" \
     "$TOP/share/tcpserver/run" >"$T/run"
-grep -q "tcpserver .* 127.0.0.1 $GATE $FEDGATE" "$T/run"
+grep -q "tcpserver .* 127.0.0.1 $GATE $FEDGATE" "$T/run" && grep -q "$T/tcp.cdb" "$T/run"
 ok $? "the tcpserver run script was pointed at the test"
 sh "$T/run" >"$T/tcpserver.out" 2>&1 &
 pids="$pids $!"
 partner "tcpserver"
+burst "tcpserver"
+request "tcpserver" 127.0.0.2
+grep -q '^connections 1 answered 0 closed 1 ' "$T/one"
+ok $? "tcpserver: the tcprules rule refuses 127.0.0.2 ($(cat "$T/one"))"
+request "tcpserver" 127.0.0.3
+grep -q '^connections 1 answered 1 .* 200:1$' "$T/one"
+ok $? "tcpserver: 127.0.0.3 is served ($(cat "$T/one"))"
 stop_all
