@@ -20,6 +20,7 @@
 #include "gate.h"
 #include "pipe.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "sip.h"
 #include "vlog.h"
 
@@ -225,8 +226,6 @@ main(int argc, char *argv[])
 		    c.path != NULL ? c.path : "no fed.conf (built-in defaults)");
 	/* A closed reader must not kill us in the middle of a log write. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((o.log_fd = vlog_open(c.verdict_log)) < 0)
-		fed_err(FED_EXIT_SYS, "%s", c.verdict_log);
 	if (replies != NULL && (replies_fd = open(replies,
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		fed_err(FED_EXIT_SYS, "%s", replies);
@@ -252,11 +251,23 @@ main(int argc, char *argv[])
 			    "UDP cannot carry TLS; set tls = off to serve it" :
 			    "set tls_cert, tls_key and tls_ca, or tls = off "
 			    "to relay plain TCP");
-		if (c.tls != TLS_OFF) {
+		if (c.tls != TLS_OFF && tls_srv_open(&tls, &c, &err) != 0)
+			fed_errx(FED_EXIT_USAGE, "%s", err.msg);
+		/*
+		 * fedkit(7) SECURITY: the TLS key was all that needed root.
+		 * As `user` from here on: the handshake, and every file
+		 * fedgate opens or creates (log, lists, state, watch list),
+		 * which are thus the user's own.
+		 */
+		if (sandbox_drop_user(c.user, NULL, NULL, &err) < 0)
+			fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	}
+	if ((o.log_fd = vlog_open(c.verdict_log)) < 0)
+		fed_err(FED_EXIT_SYS, "%s", c.verdict_log);
+	if (sock) {
+		if (tls != NULL) {
 			/* The peer is who its certificate says (RFC 5922),
 			 * verified before a byte of SIP is read. */
-			if (tls_srv_open(&tls, &c, &err) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 			if (tls_srv_accept(tls, STDIN_FILENO,
 			    c.message_timeout * 1000, &tpeer, &err) != 0)
 				fed_errx(FED_EXIT_USAGE, "%s: %s", peer,
@@ -273,6 +284,9 @@ main(int argc, char *argv[])
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	conf_watch_init(&cw, &c, fed_now_ms());
 	tick_gate = g;
+	/* Confined from the first SIP byte on (fedkit(7) SECURITY). */
+	if (sock && c.seccomp && sandbox_confine(&err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	if (sock) {
 		struct relay_opts ro;
 

@@ -153,22 +153,31 @@ afile_lock(const char *path, int shared, int *fdp, struct fed_err *err)
 	 * Created with O_EXCL, so we know whether it is ours to give away:
 	 * an existing one is never chowned (it may be a link to anything).
 	 */
+	/*
+	 * Never through a symbolic link (O_NOFOLLOW): whoever can write
+	 * the directory could plant PATH.lock -> /etc/nologin and have a
+	 * root fedlist create, or lock, a file of their choosing.
+	 */
 	for (tries = 0; tries < LOCK_OPEN_TRIES; tries++) {
-		fd = open(lockpath, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0644);
+		fd = open(lockpath, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			created = 1;
 			break;
 		}
 		if (errno != EEXIST)
 			break;
-		if ((fd = open(lockpath, O_RDONLY | O_CLOEXEC)) >= 0 ||
-		    errno != ENOENT)
+		if ((fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+		    O_CLOEXEC)) >= 0 || errno != ENOENT)
 			break;
 	}
 	if (fd < 0) {
 		saved = errno;
-		fed_err_set(err, "%s: %s", lockpath, strerror(saved));
+		if (saved == ELOOP)
+			fed_err_set(err, "%s: a symbolic link: lock files are "
+			    "never followed (remove it)", lockpath);
+		else
+			fed_err_set(err, "%s: %s", lockpath, strerror(saved));
 		free(lockpath);
 		errno = saved;
 		return -1;
@@ -244,8 +253,10 @@ open_tmp(struct afile *af, const char *path, int mode, struct fed_err *err)
 	gid_t gid;
 	int fd;
 
+	/* mkostemp's O_EXCL already refuses a planted link; O_NOFOLLOW says
+	 * so in the flags too. */
 	if ((af->tmp = fed_concat(path, ".tmp.XXXXXX")) == NULL ||
-	    (fd = mkostemp(af->tmp, O_CLOEXEC)) < 0) {
+	    (fd = mkostemp(af->tmp, O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		fed_err_set(err, "%s: temporary file: %s", path, strerror(errno));
 		free(af->tmp);
 		af->tmp = NULL;

@@ -42,7 +42,9 @@ enum ktype {
 	K_PATH,			/* a path, required */
 	K_OPTPATH,		/* a path, or empty for none */
 	K_UPSTREAM,
-	K_MESSAGE, K_LINE, K_HEADERS
+	K_MESSAGE, K_LINE, K_HEADERS,
+	K_USER,			/* a user name (getpwnam) */
+	K_SECCOMP		/* on, off */
 };
 
 struct key {
@@ -87,6 +89,8 @@ static const struct key keys[] = {
 	{ "message_timeout", K_PERIOD, OFF(message_timeout) },
 	{ "idle_timeout", K_PERIOD, OFF(idle_timeout) },
 	{ "upstream_timeout", K_PERIOD, OFF(upstream_timeout) },
+	{ "user", K_USER, OFF(user) },
+	{ "seccomp", K_SECCOMP, OFF(seccomp) },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -176,6 +180,8 @@ conf_defaults(struct conf *c)
 	c->message_timeout = 10;
 	c->idle_timeout = 300;
 	c->upstream_timeout = 5;
+	c->user = xstrdup(CONF_DEFAULT_USER);
+	c->seccomp = 1;
 }
 
 void
@@ -198,6 +204,7 @@ conf_free(struct conf *c)
 	free(c->watch_list);
 	free(c->verdict_log);
 	free(c->upstream);
+	free(c->user);
 	memset(c, 0, sizeof *c);
 }
 
@@ -310,7 +317,7 @@ static int
 check_upstream(const char *p, size_t n, struct fed_err *err)
 {
 	char host[DOMAIN_MAX + 2], addr[INET6_ADDRSTRLEN + 1];
-	const char *colon, *h = p;
+	const char *colon, *h;
 	size_t hn;
 	unsigned long port;
 	struct in6_addr a6;
@@ -408,7 +415,7 @@ one_item(void *arg, const char *p, size_t n)
 	char q[FED_QUOTE_MAX], dom[DOMAIN_MAX + 2];
 	unsigned long code;
 
-	fed_quote(q, p, n);
+	fed_quote_prefix(q, p, n, FED_QUOTE_LINE);
 	switch (x->type) {
 	case K_DOMAINS:
 		if (domain_normalize(p, n, 1, dom, sizeof dom, x->err) == -1)
@@ -455,6 +462,26 @@ one_item(void *arg, const char *p, size_t n)
 
 /* Set one key from its value [p, p + n); -1 with *err (without FILE:LINE). */
 
+/* A user name as useradd(8) takes one, portably: [A-Za-z0-9_.-], not
+ * starting with '-', not all digits (which would read as a uid). */
+static int
+is_user_name(const char *p, size_t n)
+{
+	size_t i, digits = 0;
+
+	if (n == 0 || n > CONF_USER_MAX || p[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			digits++;
+		else if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_' ||
+		    p[i] == '.' || p[i] == '-'))
+			return 0;
+	}
+	return digits < n;
+}
+
 /* The index of the value among `words` ("open, allowlist, off"), or -1
  * with an error listing them. */
 static int
@@ -487,7 +514,7 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 	double share;
 	char *s;
 
-	fed_quote(q, p, n);
+	fed_quote_prefix(q, p, n, FED_QUOTE_LINE);
 	switch (k->type) {
 	case K_FEDERATION: {
 		static const int v_fed[] = { FED_OPEN, FED_ALLOWLIST, FED_OFF };
@@ -514,6 +541,19 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 		c->tls = (enum conf_tls)v_tls[i];
 		return 0;
 	}
+	case K_SECCOMP:
+		if ((i = keyword(p, n, "on, off", q, err)) < 0)
+			return -1;
+		c->seccomp = i == 0;
+		return 0;
+	case K_USER:
+		if (!is_user_name(p, n)) {
+			fed_err_set(err, "%s is not a user name (1 to %d "
+			    "letters, digits, _ . -, not starting with -)", q,
+			    CONF_USER_MAX);
+			return -1;
+		}
+		goto string;
 	case K_RATE:
 		if (parse_uint(p, n, UINT_MAX, &v) == -1 || v < 1) {
 			fed_err_set(err, "%s is not a rate of at least 1", q);
@@ -698,6 +738,27 @@ is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+/*
+ * Quote the start of a line that is no fed.conf line (fed_quote_prefix):
+ * up to and including the first byte that can be neither in a key nor
+ * between words, at most FED_QUOTE_LINE bytes.  fed.conf may name any
+ * file (-c, $FEDKIT_CONF): of a line of /etc/shadow this shows the user
+ * name, never the hash; of `max_uris 5`, all of it.
+ */
+static void
+quote_line_start(char q[FED_QUOTE_MAX], const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < FED_QUOTE_LINE; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') ||
+		    (p[i] >= '0' && p[i] <= '9') || p[i] == '_' ||
+		    p[i] == '-' || p[i] == '.' || is_blank(p[i])))
+			break;
+	fed_quote_prefix(q, p, n, i < n && i < FED_QUOTE_LINE ? i + 1 : i);
+}
+
 int
 conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
     struct fed_err *err)
@@ -741,7 +802,7 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 		if (t == e || *t != '=') {
 			char q[FED_QUOTE_MAX];
 
-			fed_quote(q, p, (size_t)(e - p));
+			quote_line_start(q, p, (size_t)(e - p));
 			fed_err_set(err, "%s:%u: expected \"key = value\", "
 			    "got %s", name, lineno, q);
 			return -1;
@@ -768,7 +829,7 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 			char q[FED_QUOTE_MAX], k[SUGGEST_MAX + 1];
 			const char *s = NULL;
 
-			fed_quote(q, kp, (size_t)(ke - kp));
+			quote_line_start(q, kp, (size_t)(ke - kp));
 			if ((size_t)(ke - kp) <= SUGGEST_MAX) {
 				memcpy(k, kp, (size_t)(ke - kp));
 				k[ke - kp] = '\0';

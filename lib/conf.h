@@ -6,6 +6,8 @@
 #include "sip.h"
 
 #define CONF_DEFAULT_PATH "/etc/fedkit/fed.conf"
+#define CONF_DEFAULT_USER "fedkit"
+#define CONF_USER_MAX	32	/* useradd's limit */
 
 enum conf_federation { FED_OPEN, FED_ALLOWLIST, FED_OFF };
 enum conf_verify { VERIFY_AUTO, VERIFY_SRV, VERIFY_NONE }; /* AUTO: srv with TLS */
@@ -53,6 +55,10 @@ struct conf {
 	unsigned message_timeout;	/* 10 s to receive one whole message */
 	unsigned idle_timeout;		/* 300 s without a byte */
 	unsigned upstream_timeout;	/* 5 s */
+
+	/* Least privilege (fedgate started as root in socket mode). */
+	char *user;			/* fedkit: whom to become */
+	int seccomp;			/* 1 (on): confine the system calls */
 };
 
 /* Built-in defaults only (what runs with no fed.conf). */

@@ -1011,11 +1011,13 @@ cmp_srv_rr(const void *pa, const void *pb)
 static int
 on_srv(struct job *j, struct dns_answer *a)
 {
-	size_t i, cap = a->n < DNS_MAX_TARGETS ? a->n : DNS_MAX_TARGETS;
+	size_t i, cap = a->n;
 
 	/* More than we keep: keep the ones a client would try first. */
-	if (a->n > cap)
+	if (cap > DNS_MAX_TARGETS) {
 		qsort(a->rr, a->n, sizeof a->rr[0], cmp_srv_rr);
+		cap = DNS_MAX_TARGETS;
+	}
 	free(j->t);
 	j->nt = 0;
 	if (cap == 0 || (j->t = malloc(cap * sizeof *j->t)) == NULL) {
@@ -1387,9 +1389,9 @@ dns_run(const struct dns_opts *o, dns_next_fn next, dns_done_fn done,
 			if (r.fds[i].revents != 0)
 				ready[nready++] = r.fds[i];
 		for (i = 0; i < nready; i++)
-			ares_process_fd(r.ch, ready[i].revents &
-			    (POLLIN | POLLERR | POLLHUP) ? ready[i].fd :
-			    ARES_SOCKET_BAD, ready[i].revents & POLLOUT ?
+			ares_process_fd(r.ch, (ready[i].revents &
+			    (POLLIN | POLLERR | POLLHUP)) ? ready[i].fd :
+			    ARES_SOCKET_BAD, (ready[i].revents & POLLOUT) ?
 			    ready[i].fd : ARES_SOCKET_BAD);
 		/* Timeouts are handled by a call with no socket. */
 		if (nready == 0)

@@ -892,8 +892,12 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 			f.verify_needed = 1;
 		}
 	}
-	/* Decide without state first: most refusals need none. */
+	/* Decide without state first: most refusals need none.  Without
+	 * list facts (no From domain, or malformed) the request is refused
+	 * here: verification and limits are for a named partner. */
 	res->d = policy_decide(&f);
+	if (lc == NULL)
+		return finish(g, m, res, err);
 	if (res->d.reason == REASON_UNVERIFIED && !f.verified &&
 	    !(lc->allowed && lc->edge[0] != '\0')) {
 		f.verified = verified_by_srv(g, domain, now);

@@ -44,19 +44,25 @@ lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* An error about the name in[0..n): `"NAME": problem`. */
-static void name_err(struct fed_err *, const char *, size_t, const char *,
-    ...) __attribute__((format(printf, 4, 5)));
+/*
+ * An error about the name in[0..n): `"NAME": problem`, NAME cut after
+ * `show` bytes (fed_quote_prefix): the name may be the start of a line of
+ * any file named as a list, and an invalid character shows no more of it
+ * than up to that character.
+ */
+static void name_err(struct fed_err *, const char *, size_t, size_t,
+    const char *, ...) __attribute__((format(printf, 5, 6)));
 
 static void
-name_err(struct fed_err *err, const char *in, size_t n, const char *fmt, ...)
+name_err(struct fed_err *err, const char *in, size_t n, size_t show,
+    const char *fmt, ...)
 {
 	char q[FED_QUOTE_MAX], m[sizeof err->msg];
 	va_list ap;
 
 	if (err == NULL)
 		return;
-	fed_quote(q, in, n);
+	fed_quote_prefix(q, in, n, show);
 	va_start(ap, fmt);
 	vsnprintf(m, sizeof m, fmt, ap);
 	va_end(ap);
@@ -80,14 +86,14 @@ domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
 	}
 	for (i = 0; i < n; i++)
 		if ((unsigned char)in[i] >= 0x80) {
-			name_err(err, in, n, "non-ASCII name: write it in "
-			    "punycode (xn--...)");
+			name_err(err, in, n, i + 1, "non-ASCII name: write "
+			    "it in punycode (xn--...)");
 			return -1;
 		}
 	if (in[0] == '.') {
 		if (!allow_suffix) {
-			name_err(err, in, n, "a leading dot (the .suffix "
-			    "form) is not allowed here");
+			name_err(err, in, n, FED_QUOTE_LINE, "a leading dot "
+			    "(the .suffix form) is not allowed here");
 			return -1;
 		}
 		start = 1;
@@ -96,7 +102,7 @@ domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
 	if (end > start && in[end - 1] == '.')
 		end--;
 	if (end == start) {
-		name_err(err, in, n, "empty name");
+		name_err(err, in, n, FED_QUOTE_LINE, "empty name");
 		return -1;
 	}
 	label = start;
@@ -104,40 +110,45 @@ domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
 		if (i < end && in[i] != '.') {
 			if (!(cclass[(unsigned char)in[i]] & C_LDH)) {
 				fed_quote(ql, in + i, 1);
-				name_err(err, in, n, "invalid character %s (a "
-				    "name has only letters, digits, hyphens "
-				    "and dots)", ql);
+				name_err(err, in, n, i + 1, "invalid character "
+				    "%s (a name has only letters, digits, "
+				    "hyphens and dots)", ql);
 				return -1;
 			}
 			continue;
 		}
 		/* A label ends at in[i]. */
 		if (i == label) {
-			name_err(err, in, n, "empty label (two dots in a "
-			    "row)");
+			name_err(err, in, n, FED_QUOTE_LINE, "empty label "
+			    "(two dots in a row)");
 			return -1;
 		}
 		if (i - label > LABEL_MAX) {
-			fed_quote(ql, in + label, i - label);
-			name_err(err, in, n, "label %s is %zu characters long "
-			    "(at most %d)", ql, i - label, LABEL_MAX);
+			fed_quote_prefix(ql, in + label, i - label,
+			    FED_QUOTE_LINE);
+			name_err(err, in, n, FED_QUOTE_LINE, "label %s is %zu "
+			    "characters long (at most %d)", ql, i - label,
+			    LABEL_MAX);
 			return -1;
 		}
 		if (in[label] == '-' || in[i - 1] == '-') {
-			fed_quote(ql, in + label, i - label);
-			name_err(err, in, n, "label %s %s with a hyphen", ql,
-			    in[label] == '-' ? "starts" : "ends");
+			fed_quote_prefix(ql, in + label, i - label,
+			    FED_QUOTE_LINE);
+			name_err(err, in, n, FED_QUOTE_LINE, "label %s %s with "
+			    "a hyphen", ql, in[label] == '-' ? "starts" :
+			    "ends");
 			return -1;
 		}
 		label = i + 1;
 	}
 	if (end - start > DOMAIN_MAX) {
-		name_err(err, in, n, "name is %zu characters long (at most "
-		    "%d)", end - start, DOMAIN_MAX);
+		name_err(err, in, n, FED_QUOTE_LINE, "name is %zu characters "
+		    "long (at most %d)", end - start, DOMAIN_MAX);
 		return -1;
 	}
 	if (outsz < end + 1) {
-		name_err(err, in, n, "name too long for its buffer");
+		name_err(err, in, n, FED_QUOTE_LINE, "name too long for its "
+		    "buffer");
 		return -1;
 	}
 	for (i = 0; i < end; i++)
@@ -346,13 +357,15 @@ parse_line(const char *p, const char *e, char *arena, size_t *a,
 			;
 		eq = memchr(p, '=', (size_t)(te - p));
 		if (eq == NULL) {
-			fed_quote(q, p, (size_t)(te - p));
+			fed_quote_prefix(q, p, (size_t)(te - p),
+			    FED_QUOTE_LINE);
 			fed_err_set(err, "unexpected %s: one domain a line, "
 			    "then options edge=, rate=, max_uris=", q);
 			return -1;
 		}
 		if (!options_allowed) {
-			fed_quote(q, p, (size_t)(te - p));
+			fed_quote_prefix(q, p, (size_t)(te - p),
+			    FED_QUOTE_LINE);
 			fed_err_set(err, "option %s: the block list takes "
 			    "no options", q);
 			return -1;
@@ -379,7 +392,8 @@ parse_line(const char *p, const char *e, char *arena, size_t *a,
 				return -1;
 			}
 			if (parse_limit(eq + 1, n, &ent->rate) == -1) {
-				fed_quote(q, p, (size_t)(te - p));
+				fed_quote_prefix(q, p, (size_t)(te - p),
+				    FED_QUOTE_LINE);
 				fed_err_set(err, "%s: the rate must be a whole "
 				    "number from 1 to %ld or \"unlimited\"", q,
 				    LIST_NUM_MAX);
@@ -391,14 +405,16 @@ parse_line(const char *p, const char *e, char *arena, size_t *a,
 				return -1;
 			}
 			if (parse_limit(eq + 1, n, &ent->max_uris) == -1) {
-				fed_quote(q, p, (size_t)(te - p));
+				fed_quote_prefix(q, p, (size_t)(te - p),
+				    FED_QUOTE_LINE);
 				fed_err_set(err, "%s: max_uris must be a whole "
 				    "number from 1 to %ld or \"unlimited\"", q,
 				    LIST_NUM_MAX);
 				return -1;
 			}
 		} else {
-			fed_quote(q, p, (size_t)(te - p));
+			fed_quote_prefix(q, p, (size_t)(te - p),
+			    FED_QUOTE_LINE);
 			fed_err_set(err, "unknown option %s (the options are "
 			    "edge=, rate=, max_uris=)", q);
 			return -1;

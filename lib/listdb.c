@@ -715,7 +715,7 @@ list_index_write(const char *path, int options_allowed, int held,
 	if (afile_begin(&idx, idxpath, (int)(st.st_mode & 0666), err) == -1)
 		goto out;
 	if (fwrite(&h, sizeof h, 1, idx.fp) != 1 ||
-	    (l.n > 0 && fwrite(offs, sizeof *offs, l.n, idx.fp) != l.n)) {
+	    (offs != NULL && fwrite(offs, sizeof *offs, l.n, idx.fp) != l.n)) {
 		fed_err_set(err, "%s: write: %s", idx.tmp, strerror(errno));
 		afile_abort(&idx);
 		goto out;

@@ -35,8 +35,9 @@ typedef void listedit_report_fn(const char *msg, void *arg);
 
 /* Read and parse a list; a missing file is an empty list.  0, or -1 on a
  * system error (*err).  Problems are reported and counted in nbad. */
-int listedit_load(struct listedit_file *, const char *path,
-    int options_allowed, listedit_report_fn *, void *arg, struct fed_err *);
+int listedit_load(struct listedit_file *f, const char *path,
+    int options_allowed, listedit_report_fn *fn, void *arg,
+    struct fed_err *err);
 void listedit_free(struct listedit_file *);
 
 /* The entry named exactly `name` (normalized, `.suffix` form kept). */
@@ -122,8 +123,8 @@ struct listedit_stats {
  * rebuilt: ..." when only the index failed).
  */
 int listedit_apply(const char *allow_path, const char *block_path,
-    enum listedit_which, enum listedit_op, struct listedit_batch *,
-    listedit_report_fn *, void *arg, struct listedit_stats *,
-    struct fed_err *);
+    enum listedit_which which, enum listedit_op op, struct listedit_batch *b,
+    listedit_report_fn *fn, void *arg, struct listedit_stats *st,
+    struct fed_err *err);
 
 #endif

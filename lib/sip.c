@@ -473,7 +473,7 @@ parse_host(const char *p, const char *e, int *is_ip)
 {
 	const char *q, *top;
 	int colons = 0;
-	unsigned b, prev = H_DOT, bad = 0;
+	unsigned b, prev = H_DOT, badseq = 0;
 
 	*is_ip = 0;
 	if (p < e && *p == '[') {
@@ -491,10 +491,10 @@ parse_host(const char *p, const char *e, int *is_ip)
 	 * (the start counts as a '.'), no test on the way but the end.
 	 */
 	for (q = p; q < e && (b = hostc[(unsigned char)*q]) != 0; q++) {
-		bad |= b & (prev >> 4);
+		badseq |= b & (prev >> 4);
 		prev = b;
 	}
-	if (q == p || (bad & 15) || prev == H_DASH)
+	if (q == p || (badseq & 15) || prev == H_DASH)
 		return NULL;
 	/* toplabel = ALPHA *( alphanum / "-" ): "1.2.3" is no host name. */
 	top = q;
@@ -621,6 +621,7 @@ sip_uri_parse(struct fed_str s, struct sip_uri *u, struct sip_error *err)
 	const char *p = s.p, *e = s.p + s.n, *q, *at, *ques, *ui = NULL;
 	const char *why = NULL;
 	struct sip_uri tmp;
+	/* cppcheck-suppress unassignedVariable ; static, so all zero */
 	static const struct sip_uri zero_uri;
 	int sip;
 

@@ -1,6 +1,9 @@
 /* vlog.c: the verdict log line (SPEC section 3), written and read. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,11 +226,43 @@ vlog_format(char *buf, const struct vlog_rec *r)
 	return o;
 }
 
+/*
+ * Never through a symbolic link (one planted by fedgate's user would make
+ * a root fedgate append to any file).  A log made by root (a pipe-mode
+ * run by an operator) is given its directory's owner, as afile does:
+ * fedgate's own user must still be able to append to it (fedkit(7)).
+ */
 int
 vlog_open(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-	    0640);
+	const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY |
+	    O_NOFOLLOW;
+	struct stat ds;
+	char *dir, *slash;
+	int fd, saved;
+
+	if ((fd = open(path, flags)) >= 0 || errno != ENOENT)
+		return fd;
+	if ((fd = open(path, flags | O_CREAT | O_EXCL, 0640)) < 0) {
+		if (errno == EEXIST)	/* another fedgate made it first */
+			return open(path, flags);
+		return -1;
+	}
+	if (geteuid() != 0 || (dir = strdup(path)) == NULL)
+		return fd;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	saved = errno;
+	if (stat(dir, &ds) == 0 && ds.st_uid != 0 &&
+	    fchown(fd, ds.st_uid, ds.st_gid) != 0)
+		ds.st_uid = 0;	/* best effort: fedgate's open says why */
+	errno = saved;
+	free(dir);
+	return fd;
 }
 
 /*

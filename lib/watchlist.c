@@ -224,13 +224,13 @@ parse_line(const char *p, const char *e, struct watchlist_entry *ent,
 	if (domain_normalize(f[0].p, f[0].n, 0, out, outsz, why) != 0)
 		return -1;
 	if (parse_since(f[1].p, f[1].n, &ent->since_ms) != 0) {
-		fed_quote(q, f[1].p, f[1].n);
+		fed_quote_prefix(q, f[1].p, f[1].n, FED_QUOTE_LINE);
 		fed_err_set(why, "bad time %s (want RFC 3339 UTC, like "
 		    "2026-11-21T22:40:33.123Z)", q);
 		return -1;
 	}
 	if (!reason_ok(f[2].p, f[2].n)) {
-		fed_quote(q, f[2].p, f[2].n);
+		fed_quote_prefix(q, f[2].p, f[2].n, FED_QUOTE_LINE);
 		fed_err_set(why, "bad reason %s (one word of at most %d "
 		    "letters, digits, _ - .)", q, WATCHLIST_REASON_MAX);
 		return -1;

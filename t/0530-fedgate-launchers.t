@@ -169,8 +169,8 @@ grep -q '^exec tcpserver -c 512 ' "$TOP/share/tcpserver/run" &&
 ok $? "tcpserver and xinetd have the socket unit's limits (512 at once, 32 per source)"
 systemd-analyze security --offline=yes "$T/units/fedgate@.service" >"$T/sec" 2>&1
 level=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$T/sec")
-awk -v l="${level:-99}" 'BEGIN { exit !(l <= 2.0) }'
-ok $? "the service is hardened: systemd's exposure level ${level:-?} <= 2.0"
+awk -v l="${level:-99}" 'BEGIN { exit !(l <= 1.2) }'
+ok $? "the service is hardened: systemd's exposure level ${level:-?} <= 1.2"
 grep -q '^Accept=yes' "$T/units/fedgate.socket"; ok $? "fedgate.socket accepts (one fedgate per connection)"
 cmd=$(sed -n 's/^ExecStart=//p' "$T/units/fedgate@.service" | sed "$fix_cmd")
 # shellcheck disable=SC2086 # the unit's command line, split as systemd would

@@ -28,6 +28,12 @@ start_gate() {	# start_gate [FED.CONF LINE...]
 	rm -rf "$T/s"
 	scratch_conf "$T/s" "tls = off" "$@"
 	mkdir -p "$T/s/state"
+	# As shipped: fedgate started as root serves as an unprivileged user
+	# that owns its state and log (tmpfiles.d in a real install).
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "user = nobody" >>"$T/fed.conf"
+		chmod 755 "$T" && chown -R nobody "$T/s" || return 1
+	fi
 	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
 	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" \
 	    2>"$T/gate.err" &
@@ -149,6 +155,10 @@ start_gate_udp() {
 	rm -rf "$T/s"
 	scratch_conf "$T/s" "tls = off" "idle_timeout = 5s"
 	mkdir -p "$T/s/state"
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "user = nobody" >>"$T/fed.conf"
+		chmod 755 "$T" && chown -R nobody "$T/s" || return 1
+	fi
 	printf '127.0.0.1:%s\tdgram\tudp\twait\troot\t%s\tfedgate -c %s -u 127.0.0.1:%s\n' \
 	    "$GATE" "$B/bin/fedgate" "$T/fed.conf" "$UAS" >"$T/inetd.conf"
 	inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1 &

@@ -116,7 +116,7 @@ cmp_file "... before the comment that belongs to the next entry" "$T/want" "$D/a
 printf 'ok.example\nbad_line.example\nok2.example\nok.example\n' >"$D/allow"
 cp "$D/allow" "$T/before"
 expect_exit 2 "an add to a list with a bad line is refused" fl allow add new.example
-grep_file "... naming file and line of the bad line" "^fedlist: $D/allow:2: \"bad_line.example\": invalid character" "$T/err"
+grep_file "... naming file and line of the bad line" "^fedlist: $D/allow:2: \"bad_\.\.\.\": invalid character \"_\"" "$T/err"
 grep_file "... and of a duplicate" "^fedlist: $D/allow:4: ok.example is listed twice (first on line 1)" "$T/err"
 grep_file "... saying nothing was written" "nothing written" "$T/err"
 cmp_file "... the file is left untouched" "$T/before" "$D/allow"

@@ -127,7 +127,7 @@ static size_t
 read_messages(const char *path, const char **msgs, size_t *lens, char **bufp)
 {
 	FILE *fp;
-	char *buf;
+	char *buf, *bigger;
 	size_t cap = 1 << 20, len = 0, r, count = 0, m;
 
 	if ((fp = fopen(path, "rb")) == NULL)
@@ -136,8 +136,12 @@ read_messages(const char *path, const char **msgs, size_t *lens, char **bufp)
 		fed_err(FED_EXIT_SYS, "malloc");
 	while ((r = fread(buf + len, 1, cap - len, fp)) > 0) {
 		len += r;
-		if (len == cap && (buf = realloc(buf, cap *= 2)) == NULL)
+		if (len < cap)
+			continue;
+		if ((bigger = realloc(buf, cap * 2)) == NULL)
 			fed_err(FED_EXIT_SYS, "realloc");
+		buf = bigger;
+		cap *= 2;
 	}
 	if (ferror(fp))
 		fed_err(FED_EXIT_SYS, "%s", path);

@@ -78,6 +78,8 @@ test_defaults(void)
 	is_long(c.message_timeout, 10, "message_timeout = 10s");
 	is_long(c.idle_timeout, 300, "idle_timeout = 300s");
 	is_long(c.upstream_timeout, 5, "upstream_timeout = 5s");
+	is_str(c.user, "fedkit", "user = fedkit");
+	is_long(c.seccomp, 1, "seccomp = on");
 	conf_free(&c);
 	conf_free(&c);
 	ok(1, "conf_free twice is harmless");
@@ -164,6 +166,11 @@ test_every_key(void)
 	is_long(c.idle_timeout, 600, "idle_timeout");
 	is_long(c.upstream_timeout, 3, "upstream_timeout");
 	conf_free(&c);
+	ok(parse(&c, "user = _fed-kit.2\nseccomp = off\n", &e) == 0,
+	    "user and seccomp: %s", e.msg);
+	is_str(c.user, "_fed-kit.2", "user: letters, digits, _ - .");
+	is_long(c.seccomp, 0, "seccomp = off");
+	conf_free(&c);
 
 	/* Values that clear, and the other spellings. */
 	ok(parse(&c, "tls_cert = /a\nupstream = sip.example.com:5061\n"
@@ -237,6 +244,30 @@ test_errors(void)
 	    "fed.conf:5: max_uris is given twice (first on line 3)");
 	bad("max_uris 5\n", "fed.conf:1: expected \"key = value\", got "
 	    "\"max_uris 5\"");
+	/* fed.conf(5) may be pointed at any file: a line of /etc/shadow
+	 * shows its user name, never its hash (fedkit(7) SECURITY). */
+	bad("root:$6$riGp/58WAm.dX3a5$IDnOdcdbWB2dC4/DSDC6Lc1mxLpQ2yMK/Ye9FZ"
+	    "1wUVl4nuYV.d8fNYvvDbzDZST6IaXqA2h9Uz0.T1SaQ6dDwx:19000:0:99999"
+	    ":7:::\n", "fed.conf:1: expected \"key = value\", got "
+	    "\"root:...\"");
+	bad("local_domains = root:$6$riGp/58WAm.dX3a5$IDnOdcdbWB2dC4/DSDC6\n",
+	    "fed.conf:1: local_domains: \"root:...\": invalid character "
+	    "\":\" (a name has only letters, digits, hyphens and dots)");
+	bad("verify = $6$riGp/58WAm.dX3a5$IDnOdcdbWB2dC4/DSDC6Lc1mxLpQ2yMK/Ye9"
+	    "\n", "fed.conf:1: verify: \"$6$riGp/58WAm.dX3a5$IDnOdcdbWB2dC4/D"
+	    "SDC6...\" is not one of srv, none, auto");
+	bad("max_uris 5\x1b[2J\n", "fed.conf:1: control character \\x1b in "
+	    "line");
+	bad("user = -x\n", "fed.conf:1: user: \"-x\" is not a user name (1 to "
+	    "32 letters, digits, _ . -, not starting with -)");
+	bad("user = 1000\n", "fed.conf:1: user: \"1000\" is not a user name (1 "
+	    "to 32 letters, digits, _ . -, not starting with -)");
+	bad("user = a b\n", "fed.conf:1: user: \"a b\" is not a user name (1 "
+	    "to 32 letters, digits, _ . -, not starting with -)");
+	bad("user =\n", "fed.conf:1: user: \"\" is not a user name (1 to 32 "
+	    "letters, digits, _ . -, not starting with -)");
+	bad("seccomp = maybe\n", "fed.conf:1: seccomp: \"maybe\" is not one "
+	    "of on, off");
 	bad("= 5\n", "fed.conf:1: no key before \"=\"");
 	bad("discovered_rate = 0\n", "fed.conf:1: discovered_rate: \"0\" is "
 	    "not a rate of at least 1");
@@ -283,7 +314,7 @@ test_errors(void)
 	bad("local_domains = a.com, b..com\n", "fed.conf:1: local_domains: "
 	    "\"b..com\": empty label (two dots in a row)");
 	bad("local_domains = m\xc3\xbcller.de\n", "fed.conf:1: local_domains: "
-	    "\"m\\xc3\\xbcller.de\": non-ASCII name: write it in punycode "
+	    "\"m\\xc3...\": non-ASCII name: write it in punycode "
 	    "(xn--...)");
 	bad("local_domains = \n", "fed.conf:1: local_domains: the list is "
 	    "empty");
@@ -303,7 +334,7 @@ test_errors(void)
 	bad("upstream = :5060\n", "fed.conf:1: upstream: \":5060\" is not "
 	    "HOST:PORT: no host before \":\"");
 	bad("upstream = bad_host:5060\n", "fed.conf:1: upstream: "
-	    "\"bad_host:5060\" is not HOST:PORT: \"bad_host\": invalid "
+	    "\"bad_host:5060\" is not HOST:PORT: \"bad_...\": invalid "
 	    "character \"_\" (a name has only letters, digits, hyphens and "
 	    "dots)");
 	bad("max_message = 1023\n", "fed.conf:1: max_message: \"1023\" is "
@@ -336,8 +367,8 @@ test_errors(void)
 		ok(parse(&c, big, &e) == -1 && strlen(e.msg) < 250,
 		    "a 100 KB value: refused, short message");
 		is_str(e.msg, "fed.conf:1: refuse_user_agents: \"xxxxxxxxxxxxxxx"
-		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\" is "
-		    "longer than 256 characters", "says why");
+		    "xxxxxxxxxxxxxxxxxxxxxxxxx...\" is longer than 256 "
+		    "characters", "says why (a prefix of 40)");
 		conf_free(&c);
 		memset(big + 21 + 256, ' ', n - 256);
 		ok(parse(&c, big, &e) == 0 && c.refuse_user_agents.n == 1 &&
@@ -348,7 +379,7 @@ test_errors(void)
 		big[5] = '@';
 		ok(parse(&c, big, &e) == -1 && strlen(e.msg) < 200,
 		    "a 100 KB unknown key: short message");
-		is_str(e.msg, "fed.conf:1: unknown key \"refus@_user_agents\" "
+		is_str(e.msg, "fed.conf:1: unknown key \"refus@...\" "
 		    "(did you mean \"refuse_user_agents\"?)", "suggested");
 		conf_free(&c);
 		memset(big, 'k', n);
@@ -593,7 +624,7 @@ test_share(void)
 	conf_defaults(&c);
 	ok(conf_parse(&c, "share/fed.conf", out, o, &e) == 0,
 	    "share/fed.conf uncommented parses: %s", e.msg);
-	is_long((long)keys, 34, "every key is there");
+	is_long((long)keys, 36, "every key is there");
 	ok(c.local_domains.n == 1 &&
 	    strcmp(c.local_domains.v[0], "example.com") == 0,
 	    "local_domains example");
@@ -623,7 +654,8 @@ test_share(void)
 	    c.limits.max_headers == d.limits.max_headers &&
 	    c.message_timeout == d.message_timeout &&
 	    c.idle_timeout == d.idle_timeout &&
-	    c.upstream_timeout == d.upstream_timeout,
+	    c.upstream_timeout == d.upstream_timeout &&
+	    str_eq(c.user, d.user) && c.seccomp == d.seccomp,
 	    "every value shown is the built-in default");
 	conf_free(&c);
 	conf_free(&d);

@@ -75,13 +75,12 @@ test_normalize(void)
 	    "ERR: \"a.b..\": empty label (two dots in a row)", "two trailing");
 	is_str(norm(".a.com", 0), "ERR: \".a.com\": a leading dot (the "
 	    ".suffix form) is not allowed here", "suffix refused");
-	is_str(norm("b\xc3\xbc" "cher.example", 0), "ERR: \"b\\xc3\\xbccher."
-	    "example\": non-ASCII name: write it in punycode (xn--...)",
-	    "non-ASCII");
-	is_str(norm("exa_mple.com", 0), "ERR: \"exa_mple.com\": invalid "
+	is_str(norm("b\xc3\xbc" "cher.example", 0), "ERR: \"b\\xc3...\": "
+	    "non-ASCII name: write it in punycode (xn--...)", "non-ASCII");
+	is_str(norm("exa_mple.com", 0), "ERR: \"exa_...\": invalid "
 	    "character \"_\" (a name has only letters, digits, hyphens and "
 	    "dots)", "underscore");
-	is_str(norm("a b", 0), "ERR: \"a b\": invalid character \" \" (a "
+	is_str(norm("a b", 0), "ERR: \"a ...\": invalid character \" \" (a "
 	    "name has only letters, digits, hyphens and dots)", "space");
 	is_str(norm("-a.com", 0),
 	    "ERR: \"-a.com\": label \"-a\" starts with a hyphen", "-a");
@@ -177,11 +176,11 @@ test_errors(void)
 {
 	char big[300], want[400];
 
-	bad("ok.com\nexa_mple.com\n", 1, "allow:2: \"exa_mple.com\": invalid "
+	bad("ok.com\nexa_mple.com\n", 1, "allow:2: \"exa_...\": invalid "
 	    "character \"_\" (a name has only letters, digits, hyphens and "
 	    "dots)");
 	bad("a..b\n", 1, "allow:1: \"a..b\": empty label (two dots in a row)");
-	bad("m\xc3\xbcller.de\n", 1, "allow:1: \"m\\xc3\\xbcller.de\": "
+	bad("m\xc3\xbcller.de\n", 1, "allow:1: \"m\\xc3...\": "
 	    "non-ASCII name: write it in punycode (xn--...)");
 	bad("a.com\n\nb.com\nA.com.\n", 1,
 	    "allow:4: a.com is listed twice (first on line 1)");
@@ -214,14 +213,14 @@ test_errors(void)
 	bad("a.com edge=\n", 1, "allow:1: edge=: empty name");
 	bad("a.com\n\x1b[2Jb.com\n", 1,
 	    "allow:2: control character \\x1b in line");
-	bad("a.com#x\n", 1, "allow:1: \"a.com#x\": invalid character \"#\" (a "
+	bad("a.com#x\n", 1, "allow:1: \"a.com#...\": invalid character \"#\" (a "
 	    "name has only letters, digits, hyphens and dots)");
 	bad(".\n", 1, "allow:1: \".\": empty name");
 	memset(big, 'a', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	big[100] = '.';
 	big[200] = '.';
-	snprintf(want, sizeof want, "allow:1: \"%.64s...\": label \"%.64s..."
+	snprintf(want, sizeof want, "allow:1: \"%.40s...\": label \"%.40s..."
 	    "\" is 100 characters long (at most 63)", big, big);
 	bad(big, 1, want);
 }

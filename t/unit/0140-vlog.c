@@ -560,6 +560,25 @@ test_write(void)
 	errno = 0;
 	ok(vlog_write(wfd, &r) == -1 && errno == EBADF,
 	    "a write error is returned with errno");
+
+	/* A planted link is never followed, to a file or to none. */
+	{
+		char victim[sizeof path + 8];
+
+		snprintf(victim, sizeof victim, "%s.victim", path);
+		ok(symlink(victim, path) == 0, "a symlink planted as the log");
+		errno = 0;
+		ok(vlog_open(path) < 0 && errno == ELOOP &&
+		    access(victim, F_OK) != 0,
+		    "vlog_open refuses it and creates nothing through it");
+		fd = open(victim, O_WRONLY | O_CREAT, 0600);
+		close(fd);
+		errno = 0;
+		ok(vlog_open(path) < 0 && errno == ELOOP,
+		    "nor opens the file it points to");
+		unlink(path);
+		unlink(victim);
+	}
 }
 
 static double

@@ -149,11 +149,16 @@ test_root_owner(void)
 	snprintf(lock, sizeof lock, "%s.lock", k);
 	if (symlink(target, lock) != 0)
 		diag("symlink %s: %s", lock, strerror(errno));
+	ok(rewrite(k, 0644, "k\n", &e) == -1 && errno == ELOOP,
+	    "a lock file linked elsewhere is refused, never followed: %s",
+	    e.msg);
+	unlink(lock);
 	ok(rewrite(k, 0644, "k\n", &e) == 0 &&
 	    owned(k, FEDKIT_UID, FEDKIT_UID, 0644),
 	    "a symbolic link is replaced by a file of the directory's owner");
 	ok(owned(target, 0, 0, 0600),
-	    "... its target, and a lock file linked to it, are not chowned");
+	    "... its target, and the lock file once linked to it, are not "
+	    "chowned");
 
 	/* The point of it all: fedgate's user can rewrite what root wrote. */
 	fflush(stdout);
@@ -248,6 +253,37 @@ main(void)
 	ok(afile_begin(&af, lock, 0640, &e) == -1 &&
 	    strstr(e.msg, "missing/f.lock") != NULL,
 	    "begin in a missing directory names the lock file: %s", e.msg);
+
+	/* A planted PATH.lock link is never followed (fedkit(7) SECURITY):
+	 * not to create its target, not to lock an existing one. */
+	{
+		char victim[300];
+		int fd;
+
+		snprintf(lock, sizeof lock, "%s.lock", path);
+		snprintf(victim, sizeof victim, "%s/victim", dir);
+		unlink(lock);
+		ok(symlink(victim, lock) == 0, "a PATH.lock link is planted");
+		ok(afile_begin(&af, path, 0640, &e) == -1 && errno == ELOOP &&
+		    strstr(e.msg, "f.lock: a symbolic link") != NULL,
+		    "afile_begin refuses it, naming the lock: %s", e.msg);
+		ok(lstat(victim, &st) == -1 && errno == ENOENT,
+		    "the link's target was not created");
+		write_file(victim, 3);
+		ok(afile_lock(path, 1, &fd, &e) == -1 && errno == ELOOP,
+		    "a link to an existing file is refused too (shared lock)");
+		ok(stat(victim, &st) == 0 && st.st_size == 3,
+		    "the target is untouched");
+		ok(afile_read(path, 100, &buf, &len, &e) == 0 &&
+		    strcmp(buf, "new\n") == 0, "and the file is as it was");
+		free(buf);
+		unlink(victim);
+		unlink(lock);
+		ok(afile_begin(&af, path, 0640, &e) == 0 &&
+		    lstat(lock, &st) == 0 && S_ISREG(st.st_mode),
+		    "with the link gone, a lock file of its own: %s", e.msg);
+		afile_abort(&af);
+	}
 
 	unlink(path);
 	snprintf(lock, sizeof lock, "%s.lock", path);

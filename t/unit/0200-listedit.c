@@ -127,7 +127,7 @@ test_load(void)
 	ok(listedit_load(&f, allow, 1, collect, NULL, &err) == 0,
 	    "a list with problems loads");
 	is_long((long)f.nbad, 3, "... three problems");
-	ok(strstr(reports, ":2: \"bad_.example\": invalid character") != NULL,
+	ok(strstr(reports, ":2: \"bad_...\": invalid character") != NULL,
 	    "... a bad name, with file and line");
 	ok(strstr(reports, ":3: ok.example is listed twice (first on line "
 	    "1)") != NULL, "... a duplicate, naming the first");
