@@ -82,7 +82,7 @@ writer_busy(const char *path)
 
 	if (lp == NULL)
 		return 0;
-	fd = open(lp, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(lp, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	free(lp);
 	if (fd == -1)
 		return 0;

@@ -135,6 +135,18 @@ keep_owner(const char *dir, const char *name)
 }
 
 static int
+is_symlink(const char *path, const char *suffix)
+{
+	struct stat st;
+	char *p = fed_concat(path, suffix);
+	int link;
+
+	link = p != NULL && lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+	free(p);
+	return link;
+}
+
+static int
 store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
     int *why, struct fed_err *err)
 {
@@ -152,6 +164,16 @@ store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
 		return -1;
 	}
 	flags |= rdonly ? MDB_RDONLY : MDB_NOSYNC | MDB_WRITEMAP;
+	/* LMDB opens its files without O_NOFOLLOW: a link planted in the
+	 * state directory (writable by fedgate's user) would have a root
+	 * fedlist create or write the file it names.  The check races only
+	 * with that directory's owner. */
+	if (is_symlink(path, "") || is_symlink(path, "-lock")) {
+		fed_err_set(err, "%s: a symbolic link (or its -lock): the state "
+		    "store is never opened through one (remove it)", path);
+		free(path);
+		return -1;
+	}
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, 1024)) != 0 ||

@@ -370,8 +370,14 @@ static const char *const field_names[9] = {
 };
 
 /* The longest piece of a bad value quoted in a message. */
-#define QUOTE_MAX 64
-#define QUOTE(s) (int)((s).n > QUOTE_MAX ? QUOTE_MAX : (s).n), (s).p
+/* A field quoted in a diagnostic: escaped, so a log line cannot put
+ * control bytes on an operator's terminal, and cut (fed_quote). */
+static const char *
+quoted(char q[FED_QUOTE_MAX], struct fed_str s)
+{
+	fed_quote(q, s.p, s.n);
+	return q;
+}
 
 /* Check the escapes of a partner field; `-` gives the empty slice. */
 static int
@@ -412,6 +418,7 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
     struct fed_err *err)
 {
 	struct fed_str f[9];
+	char q[FED_QUOTE_MAX];
 	size_t i, start = 0;
 	int nf = 0, k;
 	enum verdict v;
@@ -453,8 +460,8 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
 		}
 
 	if (vlog_time_parse(f[0].p, f[0].n, &r->time_ms) < 0) {
-		fed_err_set(err, "field 1 (time): bad time \"%.*s\" (want "
-		    "YYYY-MM-DDTHH:MM:SS.mmmZ)", QUOTE(f[0]));
+		fed_err_set(err, "field 1 (time): bad time %s (want "
+		    "YYYY-MM-DDTHH:MM:SS.mmmZ)", quoted(q, f[0]));
 		return -1;
 	}
 	for (k = 1; k <= 4; k++)
@@ -463,13 +470,13 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
 	if (check_escaped(&f[8], 8, err) < 0)
 		return -1;
 	if (verdict_from_name(f[5].p, f[5].n, &v) < 0) {
-		fed_err_set(err, "field 6 (verdict): unknown verdict \"%.*s\"",
-		    QUOTE(f[5]));
+		fed_err_set(err, "field 6 (verdict): unknown verdict %s",
+		    quoted(q, f[5]));
 		return -1;
 	}
 	if (reason_from_name(f[6].p, f[6].n, &rs) < 0) {
-		fed_err_set(err, "field 7 (reason): unknown reason \"%.*s\"",
-		    QUOTE(f[6]));
+		fed_err_set(err, "field 7 (reason): unknown reason %s",
+		    quoted(q, f[6]));
 		return -1;
 	}
 	if (reason_verdict(rs) != v) {
@@ -481,8 +488,8 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
 		r->code = -1;
 	else if (f[7].n != 3 || (r->code = get_digits(f[7].p, 3)) < 100 ||
 	    r->code > 699) {
-		fed_err_set(err, "field 8 (code): bad code \"%.*s\" (want - or "
-		    "100 to 699)", QUOTE(f[7]));
+		fed_err_set(err, "field 8 (code): bad code %s (want - or "
+		    "100 to 699)", quoted(q, f[7]));
 		return -1;
 	} else if (v == VERDICT_OBSERVE ||
 	    (v == VERDICT_ACCEPT && r->code != 503)) {

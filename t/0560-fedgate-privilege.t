@@ -230,3 +230,18 @@ n=$(leaks "$T/err"); [ "$n" -eq 0 ]; ok $? "... and quotes no piece of a salt or
 expect_exit 2 "fedgate -c /etc/shadow: refused" fedgate -c "$T/shadow"
 grep_file "... naming the line" "shadow:1: expected \"key = value\", got \"root:\.\.\.\"" "$T/err"
 n=$(leaks "$T/err"); [ "$n" -eq 0 ]; ok $? "... and quoting no piece of a salt or hash ($n)"
+
+# -- links planted where a root tool would follow them ----------------------
+mkconf
+ln -s "$T/victim-store" "$D/state/counters.mdb"
+sipmsg -n 1 | fedgate -c "$D/fed.conf" >/dev/null 2>"$T/err"
+[ $? -eq 3 ] && [ ! -e "$T/victim-store" ]
+ok $? "a planted counters.mdb link: fedgate refuses the store, nothing made through it"
+grep_file "... and says why" "counters.mdb: a symbolic link" "$T/err"
+fedlist -c "$D/fed.conf" watch ls >/dev/null 2>"$T/err"
+[ ! -e "$T/victim-store" ]; ok $? "fedlist watch ls does not follow it either"
+mkconf
+ln -s "$T/victim-log" "$D/log"
+sipmsg -n 1 | fedgate -c "$D/fed.conf" >/dev/null 2>"$T/err"
+[ $? -gt 2 ] && [ ! -e "$T/victim-log" ]
+ok $? "a planted verdict log link: fedgate appends nothing through it"

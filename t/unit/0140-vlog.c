@@ -320,6 +320,10 @@ test_parse_errors(void)
 		    "discovered\t200\tc\n", "field 8 (code): an accept line has "
 		    "no code of its own (want -, or 503 when our server is "
 		    "down)" },
+		{ "terminal control bytes in the verdict",
+		    "2026-11-21T22:40:33.123Z\tp\td\tINVITE\tu\taccept\x1b[2J\t"
+		    "discovered\t-\tc\n", "field 6 (verdict): raw byte 0x1b "
+		    "(must be escaped)" },
 		{ "observe with a code",
 		    "2026-11-21T22:40:33.123Z\tp\td\t200\t-\tobserve\t"
 		    "response\t503\tc\n", "field 8 (code): an observe line has "
