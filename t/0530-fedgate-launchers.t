@@ -17,7 +17,9 @@ XINETD=$(command -v xinetd || echo /opt/fedkit-test/xinetd/usr/sbin/xinetd)
 [ -x "$XINETD" ]; ok $? "xinetd is at hand ($XINETD; run: make deps)"
 
 # Two ports nobody listens on (other tests run at the same time).
-base=$((20000 + ($$ % 9000) * 3 + 1)) tries=0
+# Ports below the kernel's ephemeral range (32768 and up): never one
+# that a connection of an earlier test (t/0535 makes 2,000) still holds.
+base=$((20000 + ($$ % 4000) * 3 + 1)) tries=0
 while [ "$tries" -lt 50 ] &&
     ss -ltunH "( sport = :$base or sport = :$((base + 1)) )" | grep -q .; do
 	base=$((base + 3)) tries=$((tries + 1))

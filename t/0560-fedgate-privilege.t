@@ -55,7 +55,9 @@ cd "$TOP" || exit 1
 # Our server: socat takes whatever fedgate relays and answers nothing
 # (the verdict log says what fedgate decided).  fedgate connects to it
 # once it has switched users: that connect(2) is where the shim runs.
-UPS=$((20000 + ($$ % 9000) * 3 + 2))
+# Ports below the kernel's ephemeral range (32768 and up): never one
+# that a connection of an earlier test (t/0535 makes 2,000) still holds.
+UPS=$((20000 + ($$ % 4000) * 3 + 2))
 socat -u "TCP-LISTEN:$UPS,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null &
 ups_pid=$!
 stop_ups() { kill "$ups_pid" 2>/dev/null; wait "$ups_pid" 2>/dev/null; }
