@@ -1,6 +1,7 @@
 /* fedgate.c: the SIP federation filter: options, pipe mode, socket mode. */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include "fed.h"
 #include "confwatch.h"
 #include "gate.h"
+#include "listener.h"
 #include "pipe.h"
 #include "relay.h"
 #include "sandbox.h"
@@ -127,6 +129,221 @@ socket_diagnostics(void)
 	diag_syslog = 1;
 }
 
+/* What every connection of socket mode needs, set up once. */
+struct sock_setup {
+	struct conf *c;
+	struct gate_opts o;		/* the options, peer not yet known */
+	struct tls_srv *tls;		/* NULL: plain TCP or UDP */
+	const char *upstream;		/* -u, else NULL: fed.conf's */
+	int dgram;
+};
+
+/*
+ * One connection on fds 0 and 1, from the peer's name on: what fedgate
+ * run by inetd (nowait) or systemd (Accept=yes) does, and what each child
+ * of the listener does after its fork (fedgate(8) Listener mode).  Runs
+ * as `user` already.  Returns the exit status.
+ */
+static int
+serve_connection(void *arg)
+{
+	struct sock_setup *s = arg;
+	struct conf *c = s->c;
+	struct gate_opts o = s->o;
+	const char *names[TLS_NAMES_MAX];
+	const char *upstream;
+	char peer[TLS_NAME_MAX];
+	struct tls_peer tpeer;
+	struct conf_watch cw;
+	struct relay_opts ro;
+	struct fed_err err;
+	struct gate *g;
+	unsigned i;
+	int rc;
+
+	if (s->dgram)
+		snprintf(peer, sizeof peer, "-");
+	else
+		socket_peer(peer, sizeof peer);
+	o.peer = peer;
+	/* The listener's fed.conf may have been re-read since it checked. */
+	if ((upstream = s->upstream) == NULL && (upstream = c->upstream) == NULL)
+		fed_errx(FED_EXIT_USAGE, "socket mode needs our internal "
+		    "server: -u host:port or upstream = in %s",
+		    c->path != NULL ? c->path : "fed.conf");
+	if ((o.log_fd = vlog_open(c->verdict_log)) < 0)
+		fed_err(FED_EXIT_SYS, "%s", c->verdict_log);
+	if (s->tls != NULL) {
+		/* The peer is who its certificate says (RFC 5922), verified
+		 * before a byte of SIP is read. */
+		if (tls_srv_accept(s->tls, STDIN_FILENO,
+		    c->message_timeout * 1000, &tpeer, &err) != 0)
+			fed_errx(FED_EXIT_USAGE, "%s: %s", peer, err.msg);
+		snprintf(peer, sizeof peer, "%s", tpeer.name[0]);
+		for (i = 1; i < tpeer.n; i++)
+			names[i - 1] = tpeer.name[i];
+		o.peer_names = names;
+		o.npeer_names = tpeer.n - 1;
+		o.tls = 1;
+	}
+	if (gate_open(&g, c, &o, &err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	conf_watch_init(&cw, c, fed_now_ms());
+	tick_gate = g;
+	/* Confined from the first SIP byte on (fedkit(7) SECURITY). */
+	if (c->seccomp && sandbox_confine(&err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	memset(&ro, 0, sizeof ro);
+	ro.in_fd = STDIN_FILENO;
+	ro.out_fd = STDOUT_FILENO;
+	ro.upstream = upstream;
+	ro.peer = o.peer;
+	ro.tls = s->tls;
+	ro.tick = conf_tick;
+	ro.tick_arg = &cw;
+	if (s->dgram)
+		rc = relay_datagrams(g, c, &ro, peer, sizeof peer, &err);
+	else
+		rc = relay_stream(g, c, &ro, &err);
+	if (rc != FED_EXIT_OK)
+		fed_warnx("%s: %s", o.peer, err.msg);
+	tls_srv_close(s->tls);
+	s->tls = NULL;
+	if (gate_close(g, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		if (rc == FED_EXIT_OK)
+			rc = FED_EXIT_SYS;
+	}
+	close(o.log_fd);
+	return rc;
+}
+
+/* The files the listener's TLS context was built from: a change needs a
+ * restart (the context is not rebuilt while children share it). */
+#define TLS_FILES 4
+struct tls_files {
+	int tls;
+	char *path[TLS_FILES];
+	struct fed_ident id[TLS_FILES];
+};
+
+static void
+tls_files_of(const struct conf *c, struct tls_files *f)
+{
+	const char *p[TLS_FILES] = { c->tls_cert, c->tls_key, c->tls_ca,
+	    c->tls_crl };
+	struct stat st;
+	unsigned i;
+
+	f->tls = c->tls;
+	for (i = 0; i < TLS_FILES; i++) {
+		f->path[i] = p[i] != NULL ? strdup(p[i]) : NULL;
+		memset(&f->id[i], 0, sizeof f->id[i]);
+		if (p[i] != NULL && stat(p[i], &st) == 0)
+			fed_ident_of(&f->id[i], &st);
+	}
+}
+
+static void
+tls_files_free(struct tls_files *f)
+{
+	unsigned i;
+
+	for (i = 0; i < TLS_FILES; i++)
+		free(f->path[i]);
+}
+
+static int
+tls_files_same(const struct tls_files *a, const struct tls_files *b)
+{
+	unsigned i;
+
+	if (a->tls != b->tls)
+		return 0;
+	for (i = 0; i < TLS_FILES; i++) {
+		if ((a->path[i] == NULL) != (b->path[i] == NULL) ||
+		    (a->path[i] != NULL && strcmp(a->path[i], b->path[i]) != 0))
+			return 0;
+		if (!fed_ident_same(&a->id[i], &b->id[i]))
+			return 0;
+	}
+	return 1;
+}
+
+struct listen_tick {
+	struct conf_watch cw;
+	struct listener *l;
+	struct tls_files files;		/* as last seen */
+};
+
+/* Once a second in the listener: fed.conf's limits apply at once; a
+ * changed TLS setting or file is said once, as it needs a restart. */
+static void
+listen_tick(void *arg, int64_t now)
+{
+	struct listen_tick *t = arg;
+	struct conf *c = t->cw.c;
+	struct tls_files f;
+
+	conf_watch_check(&t->cw, NULL, now);
+	listener_set_limits(t->l, c->max_connections,
+	    c->max_connections_per_source);
+	tls_files_of(c, &f);
+	if (tls_files_same(&f, &t->files)) {
+		tls_files_free(&f);
+		return;
+	}
+	fed_warnx("listener: the TLS settings or files changed (tls, "
+	    "tls_cert, tls_key, tls_ca, tls_crl): restart fedgate to use "
+	    "them; connections go on with those it started with");
+	tls_files_free(&t->files);
+	t->files = f;
+}
+
+/*
+ * fedgate(8) Listener mode: stdin is a listening socket.  The set-up is
+ * done (and root given up) by the caller; here the socket leaves fds 0
+ * and 1, which each child gets its connection on.
+ */
+static int
+run_listener(struct sock_setup *s)
+{
+	struct listener l;
+	struct listen_tick t;
+	struct fed_err err;
+	int fd, null;
+
+	if ((fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) < 0)
+		fed_err(FED_EXIT_SYS, "stdin");
+	if ((null = open("/dev/null", O_RDWR)) < 0)
+		fed_err(FED_EXIT_SYS, "/dev/null");
+	/* Under inetd fd 2 is the listening socket too (diagnostics then go
+	 * to syslog): no child may hold it. */
+	if (dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+	    (diag_syslog && dup2(null, STDERR_FILENO) < 0))
+		fed_err(FED_EXIT_SYS, "/dev/null");
+	if (null > STDERR_FILENO)
+		close(null);
+	memset(&l, 0, sizeof l);
+	l.fd = fd;
+	listener_set_limits(&l, s->c->max_connections,
+	    s->c->max_connections_per_source);
+	l.serve = serve_connection;
+	l.serve_arg = s;
+	memset(&t, 0, sizeof t);
+	conf_watch_init(&t.cw, s->c, fed_now_ms());
+	t.l = &l;
+	tls_files_of(s->c, &t.files);
+	l.tick = listen_tick;
+	l.tick_arg = &t;
+	if (listener_run(&l, &err) != 0) {
+		tls_files_free(&t.files);
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	}
+	tls_files_free(&t.files);
+	return FED_EXIT_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -138,18 +355,15 @@ main(int argc, char *argv[])
 	};
 	const char *conf_path = NULL, *replies = NULL, *upstream = NULL;
 	struct gate_opts o = { .log_fd = -1 };
+	struct sock_setup ss;
 	struct conf_watch cw;
 	struct pipe_opts po;
 	struct fed_err err;
 	struct conf c;
 	struct gate *g;
 	struct stat st;
-	char peer[TLS_NAME_MAX];
 	struct tls_srv *tls = NULL;
-	struct tls_peer tpeer;
-	const char *names[TLS_NAMES_MAX];
-	unsigned i;
-	int ch, rc, replies_fd = -1, sock = 0, dgram = 0;
+	int ch, rc, replies_fd = -1, sock = 0, dgram = 0, listening = 0;
 
 	fed_progname = "fedgate";
 	/* Before anything can complain, even about the options. */
@@ -204,11 +418,10 @@ main(int argc, char *argv[])
 			fed_errx(FED_EXIT_USAGE, "stdin: a socket that is "
 			    "neither TCP nor UDP");
 		tl = sizeof type;
+		/* inetd wait, systemd Accept=no: fedgate(8) Listener mode. */
 		if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &type,
 		    &tl) == 0 && type)
-			fed_errx(FED_EXIT_USAGE, "stdin is a listening socket: "
-			    "run one fedgate per connection (inetd nowait, "
-			    "systemd Accept=yes)");
+			listening = 1;
 		if (o.peer != NULL || replies != NULL || o.dry_run)
 			fed_errx(FED_EXIT_USAGE, "--peer, --replies and -n are "
 			    "for pipe mode (stdin is a socket)");
@@ -226,24 +439,13 @@ main(int argc, char *argv[])
 		    c.path != NULL ? c.path : "no fed.conf (built-in defaults)");
 	/* A closed reader must not kill us in the middle of a log write. */
 	signal(SIGPIPE, SIG_IGN);
-	if (replies != NULL && (replies_fd = open(replies,
-	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		fed_err(FED_EXIT_SYS, "%s", replies);
-	o.replies = replies_fd >= 0 || sock;
 	if (sock) {
-		if (upstream == NULL)
-			upstream = c.upstream;
-		if (upstream == NULL)
+		if (upstream == NULL && c.upstream == NULL)
 			fed_errx(FED_EXIT_USAGE, "socket mode needs our internal "
 			    "server: -u host:port or upstream = in %s",
 			    c.path != NULL ? c.path : "fed.conf");
 		/* SPEC 1.4: a network socket speaks TLS unless the operator
 		 * says otherwise, explicitly. */
-		if (dgram)
-			snprintf(peer, sizeof peer, "-");
-		else
-			socket_peer(peer, sizeof peer);
-		o.peer = peer;
 		if (c.tls != TLS_OFF && (dgram || c.tls_cert == NULL))
 			fed_errx(FED_EXIT_USAGE, "%s: socket mode without TLS: "
 			    "%s", c.path != NULL ? c.path :
@@ -253,70 +455,51 @@ main(int argc, char *argv[])
 			    "to relay plain TCP");
 		if (c.tls != TLS_OFF && tls_srv_open(&tls, &c, &err) != 0)
 			fed_errx(FED_EXIT_USAGE, "%s", err.msg);
+		/* The listener's children share one context: every CA is
+		 * decoded once, here, not in each child. */
+		if (listening && tls != NULL && tls_srv_check(tls, &err) != 0)
+			fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 		/*
 		 * fedkit(7) SECURITY: the TLS key was all that needed root.
 		 * As `user` from here on: the handshake, and every file
 		 * fedgate opens or creates (log, lists, state, watch list),
-		 * which are thus the user's own.
+		 * which are thus the user's own.  The listener too: it
+		 * never holds root while it serves.
 		 */
 		if (sandbox_drop_user(c.user, NULL, NULL, &err) < 0)
 			fed_errx(FED_EXIT_SYS, "%s", err.msg);
+		o.replies = 1;
+		memset(&ss, 0, sizeof ss);
+		ss.c = &c;
+		ss.o = o;
+		ss.tls = tls;
+		ss.upstream = upstream;
+		ss.dgram = dgram;
+		rc = listening ? run_listener(&ss) : serve_connection(&ss);
+		tls_srv_close(ss.tls);
+		conf_free(&c);
+		return rc;
 	}
+
+	if (replies != NULL && (replies_fd = open(replies,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		fed_err(FED_EXIT_SYS, "%s", replies);
+	o.replies = replies_fd >= 0;
 	if ((o.log_fd = vlog_open(c.verdict_log)) < 0)
 		fed_err(FED_EXIT_SYS, "%s", c.verdict_log);
-	if (sock) {
-		if (tls != NULL) {
-			/* The peer is who its certificate says (RFC 5922),
-			 * verified before a byte of SIP is read. */
-			if (tls_srv_accept(tls, STDIN_FILENO,
-			    c.message_timeout * 1000, &tpeer, &err) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s: %s", peer,
-				    err.msg);
-			snprintf(peer, sizeof peer, "%s", tpeer.name[0]);
-			for (i = 1; i < tpeer.n; i++)
-				names[i - 1] = tpeer.name[i];
-			o.peer_names = names;
-			o.npeer_names = tpeer.n - 1;
-			o.tls = 1;
-		}
-	}
 	if (gate_open(&g, &c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	conf_watch_init(&cw, &c, fed_now_ms());
 	tick_gate = g;
-	/* Confined from the first SIP byte on (fedkit(7) SECURITY). */
-	if (sock && c.seccomp && sandbox_confine(&err) != 0)
-		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	if (sock) {
-		struct relay_opts ro;
-
-		memset(&ro, 0, sizeof ro);
-		ro.in_fd = STDIN_FILENO;
-		ro.out_fd = STDOUT_FILENO;
-		ro.upstream = upstream;
-		ro.peer = o.peer;
-		ro.tls = tls;
-		ro.tick = conf_tick;
-		ro.tick_arg = &cw;
-		if (dgram)
-			rc = relay_datagrams(g, &c, &ro, peer, sizeof peer,
-			    &err);
-		else
-			rc = relay_stream(g, &c, &ro, &err);
-		if (rc != FED_EXIT_OK)
-			fed_warnx("%s: %s", o.peer, err.msg);
-	} else {
-		memset(&po, 0, sizeof po);
-		po.in_fd = STDIN_FILENO;
-		po.out_fd = STDOUT_FILENO;
-		po.replies_fd = replies_fd;
-		po.in_name = "stdin";
-		po.tick = conf_tick;
-		po.tick_arg = &cw;
-		if ((rc = pipe_run(g, &c, &po, &err)) != FED_EXIT_OK)
-			fed_warnx("%s", err.msg);
-	}
-	tls_srv_close(tls);
+	memset(&po, 0, sizeof po);
+	po.in_fd = STDIN_FILENO;
+	po.out_fd = STDOUT_FILENO;
+	po.replies_fd = replies_fd;
+	po.in_name = "stdin";
+	po.tick = conf_tick;
+	po.tick_arg = &cw;
+	if ((rc = pipe_run(g, &c, &po, &err)) != FED_EXIT_OK)
+		fed_warnx("%s", err.msg);
 	if (gate_close(g, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		if (rc == FED_EXIT_OK)

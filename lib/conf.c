@@ -89,6 +89,9 @@ static const struct key keys[] = {
 	{ "message_timeout", K_PERIOD, OFF(message_timeout) },
 	{ "idle_timeout", K_PERIOD, OFF(idle_timeout) },
 	{ "upstream_timeout", K_PERIOD, OFF(upstream_timeout) },
+	{ "max_connections", K_COUNT, OFF(max_connections) },
+	{ "max_connections_per_source", K_COUNT,
+	    OFF(max_connections_per_source) },
 	{ "user", K_USER, OFF(user) },
 	{ "seccomp", K_SECCOMP, OFF(seccomp) },
 };
@@ -180,6 +183,8 @@ conf_defaults(struct conf *c)
 	c->message_timeout = 10;
 	c->idle_timeout = 300;
 	c->upstream_timeout = 5;
+	c->max_connections = 512;
+	c->max_connections_per_source = 32;
 	c->user = xstrdup(CONF_DEFAULT_USER);
 	c->seccomp = 1;
 }

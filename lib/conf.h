@@ -55,6 +55,10 @@ struct conf {
 	unsigned message_timeout;	/* 10 s to receive one whole message */
 	unsigned idle_timeout;		/* 300 s without a byte */
 	unsigned upstream_timeout;	/* 5 s */
+	/* A listening socket (fedgate(8) Listener mode): connections served
+	 * at once, in all and from one source address. */
+	unsigned max_connections;	/* 512 */
+	unsigned max_connections_per_source;	/* 32 */
 
 	/* Least privilege (fedgate started as root in socket mode). */
 	char *user;			/* fedkit: whom to become */

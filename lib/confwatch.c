@@ -45,7 +45,7 @@ conf_watch_check(struct conf_watch *w, struct gate *g, int64_t now)
 		conf_free(&fresh);
 		return;
 	}
-	if (gate_conf_compatible(w->c, &fresh, &err) != 0) {
+	if (g != NULL && gate_conf_compatible(w->c, &fresh, &err) != 0) {
 		fed_warnx("%s: %s (keeping the running configuration)",
 		    w->c->path, err.msg);
 		conf_free(&fresh);
@@ -54,5 +54,6 @@ conf_watch_check(struct conf_watch *w, struct gate *g, int64_t now)
 	/* The gate holds a pointer to *w->c: replace the contents. */
 	conf_free(w->c);
 	*w->c = fresh;
-	gate_conf_changed(g);
+	if (g != NULL)
+		gate_conf_changed(g);
 }

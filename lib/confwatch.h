@@ -12,7 +12,9 @@
  * fed.conf is re-read when it changes (checked at most once a second), so
  * an operator can change a rate or the methods without a restart.  A bad
  * edit, one that drops local_domains, or one that moves a file the gate
- * holds open keeps the running configuration, with a diagnostic.
+ * holds open keeps the running configuration, with a diagnostic.  With no
+ * gate (NULL: fedgate's listener, which holds no file of the gate's) only
+ * the configuration is replaced.
  */
 struct conf_watch {
 	struct conf *c;		/* the gate's configuration, replaced in place */
