@@ -141,6 +141,20 @@ expect "systemd-analyze verify accepts fedgate.socket and fedgate@.service" \
 # verify only warns about a value it cannot parse (and ignores it).
 [ ! -s "$T/err" ]; ok $? "systemd-analyze verify has no complaint about any setting"
 [ -s "$T/err" ] && diag "$(cat "$T/err")"
+# The listener's pair (fedgate(8) Listener mode, run by t/0545).
+sed "s|/usr/local/sbin/fedgate|$FEDGATE|" \
+    "$TOP/share/systemd/fedgate-listener.service" \
+    >"$T/units/fedgate-listener.service"
+cp "$TOP/share/systemd/fedgate-listener.socket" "$T/units/"
+chmod 644 "$T/units/fedgate-listener.socket" "$T/units/fedgate-listener.service"
+expect "systemd-analyze verify accepts fedgate-listener.socket and .service" \
+    systemd-analyze verify --man=no "$T/units/fedgate-listener.socket" \
+    "$T/units/fedgate-listener.service"
+[ ! -s "$T/err" ]; ok $? "... with no complaint about any setting"
+[ -s "$T/err" ] && diag "$(cat "$T/err")"
+grep -qx 'Accept=no' "$T/units/fedgate-listener.socket" &&
+    grep -qx 'StandardInput=socket' "$T/units/fedgate-listener.service"
+ok $? "fedgate-listener.socket hands fedgate the listening socket (Accept=no, StandardInput=socket)"
 # systemd is not PID 1 here, so fedgate.socket itself cannot be started
 # and flooded as shipped: its limits are checked against systemd 252's
 # own systemd.socket(5) on this machine, and its command is run below by
