@@ -78,6 +78,9 @@ test_defaults(void)
 	is_long(c.message_timeout, 10, "message_timeout = 10s");
 	is_long(c.idle_timeout, 300, "idle_timeout = 300s");
 	is_long(c.upstream_timeout, 5, "upstream_timeout = 5s");
+	is_long(c.max_connections, 512, "max_connections = 512");
+	is_long(c.max_connections_per_source, 32,
+	    "max_connections_per_source = 32");
 	is_str(c.user, "fedkit", "user = fedkit");
 	is_long(c.seccomp, 1, "seccomp = on");
 	conf_free(&c);
@@ -122,7 +125,9 @@ test_every_key(void)
 	    "max_headers = 256\n"
 	    "message_timeout = 30s\n"
 	    "idle_timeout = 10m\n"
-	    "upstream_timeout = 3\n";
+	    "upstream_timeout = 3\n"
+	    "max_connections = 64\n"
+	    "max_connections_per_source = 4\n";
 
 	if (!ok(parse(&c, text, &e) == 0, "every key parsed")) {
 		diag("%s", e.msg);
@@ -165,6 +170,8 @@ test_every_key(void)
 	is_long(c.message_timeout, 30, "message_timeout");
 	is_long(c.idle_timeout, 600, "idle_timeout");
 	is_long(c.upstream_timeout, 3, "upstream_timeout");
+	is_long(c.max_connections, 64, "max_connections");
+	is_long(c.max_connections_per_source, 4, "max_connections_per_source");
 	conf_free(&c);
 	ok(parse(&c, "user = _fed-kit.2\nseccomp = off\n", &e) == 0,
 	    "user and seccomp: %s", e.msg);
