@@ -199,8 +199,8 @@ act=$!
 pids="$pids $act"
 wait_for 10 listening "$GATE"
 echo | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >/dev/null 2>&1
-kill -0 "$act" && listening "$GATE" && ! grep -v -e '^Listening on ' \
-    -e '^Communication attempt ' -e '^Execing ' "$T/gate.err"
+# (Our server is gone: the child says so; the listener goes on.)
+kill -0 "$act" && listening "$GATE" && ! grep -q 'listening socket' "$T/gate.err"
 ok $? "a listening socket on stdin (Accept=no) is kept: fedgate listens (t/0545)"
 stop_all
 
