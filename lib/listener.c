@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -137,6 +138,8 @@ signals_restore(const struct sigsave *s)
 static _Noreturn void
 child_run(struct listener *l, int conn, const struct sigsave *s)
 {
+	int rc;
+
 	signals_restore(s);
 	close(l->fd);
 	if ((conn != STDIN_FILENO && dup2(conn, STDIN_FILENO) < 0) ||
@@ -144,7 +147,15 @@ child_run(struct listener *l, int conn, const struct sigsave *s)
 		_exit(FED_EXIT_SYS);
 	if (conn > STDOUT_FILENO)
 		close(conn);
-	exit(l->serve(l->serve_arg));
+	rc = l->serve(l->serve_arg);
+	/*
+	 * The connection is served and every file closed by `serve`: the
+	 * exit handlers (OpenSSL's, the dynamic libraries' destructors)
+	 * would only free, page by copied page, what the listener set up
+	 * once.  Out without them; stdio is all that needs flushing.
+	 */
+	fflush(NULL);
+	_exit(rc);
 }
 
 /* One refused connection, said at most once every WARN_EVERY_MS. */
