@@ -45,7 +45,8 @@ usage(int code)
 	    "  --rfc3263     NAPTR, then SRV, then A/AAAA on the default port\n"
 	    "  --probe       open TLS to each target: chain, name, days left\n"
 	    "  --ca file     trust these CAs for --probe (default tls_ca, else the system's)\n"
-	    "  -h, --help    this help;  -V  version\n",
+	    "  -h, --help    this help\n"
+	    "  -V, --version the version, with c-ares's and OpenSSL's\n",
 	    DEFAULT_PARALLEL, DEFAULT_TIMEOUT_MS);
 	exit(code);
 }
@@ -296,6 +297,13 @@ usable_targets(const char *domain, struct dns_target *t, size_t n)
 	return k;
 }
 
+/* How the target's A lookup failed, else its AAAA lookup, else DNS_OK. */
+static enum dns_status
+addr_failure(const struct dns_target *t)
+{
+	return t->a_fail != DNS_OK ? t->a_fail : t->aaaa_fail;
+}
+
 static void
 done_domain(void *arg, const struct dns_result *r)
 {
@@ -317,19 +325,31 @@ done_domain(void *arg, const struct dns_result *r)
 		q->failed = 1;
 		return;
 	}
-	/* An address lookup that failed (timeout, SERVFAIL ...) leaves the
-	 * addresses unknown: the domain fails, and with -w keeps the lines
-	 * the cache had, rather than get lines with too few addresses. */
+	/* A failed address lookup (a timeout, SERVFAIL ...) that leaves a
+	 * target without any address fails the domain, which with -w keeps
+	 * the lines the cache had rather than get a line with none.  (A
+	 * family whose lookup failed brought no address, so both failing
+	 * is one case of this.) */
 	for (i = 0; i < nt; i++)
-		if (t[i].addr_fail != DNS_OK) {
+		if (addr_failure(&t[i]) != DNS_OK && t[i].naddr == 0) {
 			fed_warnx("%s: %s: addresses: %s", r->domain,
-			    t[i].name, dns_status_str(t[i].addr_fail));
+			    t[i].name, dns_status_str(addr_failure(&t[i])));
 			addr_failed = 1;
 		}
 	if (addr_failed) {
 		q->failed = 1;
 		return;
 	}
+	/* One family failed and the other gave addresses: the target is
+	 * kept with those, said but not a failure (fedq(1) EXIT STATUS).  A
+	 * partner whose DNS refuses AAAA queries, as a dnsmasq without an
+	 * upstream does, must not become unreachable over IPv4. */
+	for (i = 0; i < nt; i++)
+		if (addr_failure(&t[i]) != DNS_OK)
+			fed_warnx("%s: %s: %s: %s; kept with its %s addresses",
+			    r->domain, t[i].name, t[i].a_fail != DNS_OK ?
+			    "A" : "AAAA", dns_status_str(addr_failure(&t[i])),
+			    t[i].a_fail != DNS_OK ? "AAAA" : "A");
 	dns_order(t, nt, q->sorted);
 	for (i = 0; i < nt; i++) {
 		/* 16 addresses of at most 46 bytes and a comma fit. */
@@ -414,6 +434,7 @@ main(int argc, char *argv[])
 		{ "probe", no_argument, NULL, OPT_PROBE },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dns_opts o = { DEFAULT_SERVICE, 0, DEFAULT_PARALLEL, NULL,

@@ -1115,10 +1115,16 @@ on_addr(struct job *j, struct query *q, enum dns_status s,
 		}
 	} else if (t->addr_status != DNS_OK && (s > t->addr_status))
 		t->addr_status = s;
-	/* A lookup that failed (not "no such record"): the addresses may be
-	 * incomplete even if the other family answered. */
-	if (hard_failure(s) && t->addr_fail == DNS_OK)
-		t->addr_fail = s;
+	/* A lookup that failed (not "no such record"): that family's
+	 * addresses are unknown, whatever the other family answered.  The
+	 * first failure of each family is kept (a CNAME's end may fail too). */
+	if (hard_failure(s)) {
+		enum dns_status *fail = q->type == DNS_T_A ? &t->a_fail :
+		    &t->aaaa_fail;
+
+		if (*fail == DNS_OK)
+			*fail = s;
+	}
 }
 
 static void

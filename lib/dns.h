@@ -40,9 +40,11 @@ struct dns_target {
 	size_t naddr;
 	struct dns_addr addr[DNS_MAX_ADDRS];
 	enum dns_status addr_status;	/* worst of the A and AAAA lookups */
-	enum dns_status addr_fail;	/* DNS_OK, or the first A or AAAA
-					 * lookup that failed (timeout,
-					 * SERVFAIL...): addresses unsure */
+	/* How the A and the AAAA lookup failed (a timeout, SERVFAIL,
+	 * REFUSED ...), or DNS_OK when it answered, with addresses or
+	 * without.  A failed family leaves the addresses incomplete; what
+	 * that costs the target is the front end's to decide. */
+	enum dns_status a_fail, aaaa_fail;
 };
 
 struct dns_result {

@@ -24,6 +24,9 @@ stub() {	# stub MODE: start dnsstub, set SP to its port
 # A dead forwarder for dead.test: its names' address lookups fail.
 stub servfail
 DEAD=$SP
+# A silent one: the lookups it is asked never end but in a timeout.
+stub drop
+SILENT=$SP
 
 # ---- the zone ----
 {
@@ -75,6 +78,24 @@ DEAD=$SP
 	# A target whose address lookup fails (its zone's server is dead).
 	echo "srv-host=_sipfederationtls._tcp.af.test,sip.dead.test,5061,0,0"
 	echo "server=/dead.test/127.0.0.1#$DEAD"
+	# Partners whose DNS fails one address family.  Outside local=/test/
+	# and without an upstream, dnsmasq answers REFUSED a query it holds
+	# no record for (the README's dnsmasq does so for AAAA): here AAAA
+	# for v4only.example and A for v6only.example.
+	echo "srv-host=_sipfederationtls._tcp.v4only.example,edge.v4only.example,5061,0,0"
+	echo "host-record=edge.v4only.example,192.0.2.90"
+	echo "srv-host=_sipfederationtls._tcp.v6only.example,edge.v6only.example,5061,0,0"
+	echo "host-record=edge.v6only.example,2001:db8::91"
+	# AAAA forwarded to the SERVFAIL stub, or to the silent one.
+	echo "srv-host=_sipfederationtls._tcp.sf6.example,edge.sf6.example,5061,0,0"
+	echo "host-record=edge.sf6.example,192.0.2.93"
+	echo "server=/sf6.example/127.0.0.1#$DEAD"
+	echo "srv-host=_sipfederationtls._tcp.slow6.example,edge.slow6.example,5061,0,0"
+	echo "host-record=edge.slow6.example,192.0.2.94"
+	echo "server=/slow6.example/127.0.0.1#$SILENT"
+	# One target with its A addresses only, one with no address at all.
+	echo "srv-host=_sipfederationtls._tcp.mixed.example,edge.v4only.example,5061,0,0"
+	echo "srv-host=_sipfederationtls._tcp.mixed.example,sip.dead.test,5061,1,0"
 	# 2,000 domains for the stdin test.
 	awk 'BEGIN { for (i = 0; i < 2000; i++) {
 		printf "srv-host=_sipfederationtls._tcp.d%d.many.test,sip.d%d.many.test,5061,0,0\n", i, i
@@ -376,12 +397,38 @@ grep_file "... said" "^fedq: allbad.test: no usable target" "$T/err"
 [ ! -s "$T/out" ]; ok $? "... nothing printed"
 grep -q '^allbad.test' "$C"; [ $? -ne 0 ]; ok $? "... nothing cached"
 
-# ---- a failed address lookup fails the domain; -w keeps its old lines ----
+# ---- one address family failing keeps the target with the other's ----
+expect "A answers, AAAA REFUSED (dnsmasq without an upstream): exit 0" fedq $S v4only.example
+printf 'v4only.example\t0\t0\t5061\tedge.v4only.example\t300\t192.0.2.90\n' >"$T/want"
+cmp_file "... the target kept with its A address" "$T/want" "$T/out"
+printf 'fedq: v4only.example: edge.v4only.example: AAAA: query refused (REFUSED); kept with its A addresses\n' >"$T/want"
+cmp_file "... one warning line, naming domain, target, family and why" "$T/want" "$T/err"
+expect "AAAA answers, A REFUSED: exit 0" fedq $S --json v6only.example
+printf '{"domain":"v6only.example","priority":0,"weight":0,"port":5061,"target":"edge.v6only.example","ttl":300,"addresses":["2001:db8::91"]}\n' >"$T/want"
+cmp_file "... the target kept with its AAAA addresses" "$T/want" "$T/out"
+grep_file "... said" "^fedq: v6only.example: edge.v6only.example: A: query refused (REFUSED); kept with its AAAA addresses$" "$T/err"
+expect "A answers, AAAA SERVFAIL: exit 0" fedq -T 200 $S sf6.example
+grep_file "... kept with its A address" "^sf6.example	0	0	5061	edge.sf6.example	300	192.0.2.93$" "$T/out"
+grep_file "... said as a server failure" "^fedq: sf6.example: edge.sf6.example: AAAA: server failure (SERVFAIL); kept with its A addresses$" "$T/err"
+expect "A answers, AAAA never does: exit 0" fedq -T 100 $S slow6.example
+grep_file "... kept with its A address" "^slow6.example	0	0	5061	edge.slow6.example	300	192.0.2.94$" "$T/out"
+grep_file "... said as a timeout" "^fedq: slow6.example: edge.slow6.example: AAAA: timeout; kept with its A addresses$" "$T/err"
+expect "-w with a target kept on its A addresses" fedq $S -w "$C" v4only.example
+grep -q '^v4only.example	edge.v4only.example	5061	[^	]*	192.0.2.90$' "$C"; ok $? "... cached with them"
+
+# ---- a failed address lookup that leaves no address fails the domain;
+# -w keeps its old lines ----
 printf 'af.test\tsip.dead.test\t5061\t%s\t192.0.2.99\n' "$later" >>"$C"
-expect_exit 1 "a target whose address lookup fails (SERVFAIL upstream): exit 1" fedq -T 200 $S -w "$C" af.test
-grep_file "... told, naming domain and target" "^fedq: af.test: sip.dead.test: addresses: " "$T/err"
+expect_exit 1 "a target whose A and AAAA lookups both fail (SERVFAIL upstream): exit 1" fedq -T 200 $S -w "$C" af.test
+grep_file "... told, naming domain and target" "^fedq: af.test: sip.dead.test: addresses: server failure (SERVFAIL)$" "$T/err"
+[ "$(wc -l <"$T/err")" -eq 1 ]; ok $? "... in one line"
 [ ! -s "$T/out" ]; ok $? "... nothing printed for it"
 grep -q '^af.test	sip.dead.test	5061	.*	192.0.2.99$' "$C"; ok $? "... its cached line, with its address, is kept"
+expect_exit 1 "one target kept on its A addresses, another with none: the domain fails, exit 1" fedq -T 200 $S -w "$C" mixed.example
+grep_file "... the target without addresses told" "^fedq: mixed.example: sip.dead.test: addresses: server failure (SERVFAIL)$" "$T/err"
+grep -q 'kept' "$T/err"; [ $? -ne 0 ]; ok $? "... nothing said kept, as nothing is"
+[ ! -s "$T/out" ]; ok $? "... nothing printed"
+grep -q '^mixed.example' "$C"; [ $? -ne 0 ]; ok $? "... nothing cached"
 
 # ---- fedgate verifies the partner through the cache fedq wrote ----
 need sipmsg
