@@ -17,6 +17,7 @@
 #include "fed.h"
 #include "follow.h"
 #include "listdb.h"
+#include "metrics.h"
 #include "score.h"
 #include "vlog.h"
 
@@ -34,6 +35,7 @@ struct run {
 	enum out_mode out;
 	int changes;		/* -f piped: print state changes */
 	unsigned long top;	/* 0: all */
+	struct metrics *m;	/* --prometheus; NULL otherwise */
 	int oom;
 };
 
@@ -52,16 +54,20 @@ usage(int code)
 	fprintf(code == 0 ? stdout : stderr,
 	    "usage: fedstat [-fhV] [-c file] [--by peer] [--json] [--resume file]\n"
 	    "               [--since dur|time] [--suggest] [--top n] [log ...]\n"
+	    "       fedstat --prometheus [-c file] [-o file] [--since dur|time] [log ...]\n"
 	    "  -c file          configuration (default $FEDKIT_CONF, "
 	    CONF_DEFAULT_PATH ")\n"
 	    "  -f, --follow     follow the log like tail -F\n"
 	    "  --by peer        one row per peer (edge) instead of per partner\n"
 	    "  --json           one JSON object a line\n"
+	    "  --prometheus     metrics in the Prometheus text format\n"
+	    "  -o file          --prometheus: write them to file, atomically\n"
 	    "  --resume file    -f: keep the position and tally in file\n"
 	    "  --since dur|time only lines from dur ago (30m, 1h) or since an RFC 3339 time\n"
 	    "  --suggest        the domains to consider blocking, one a line\n"
 	    "  --top n          the n highest scores only\n"
-	    "  -h, --help       this help;  -V  version\n");
+	    "  -h, --help       this help\n"
+	    "  -V, --version    the version\n");
 	exit(code);
 }
 
@@ -244,6 +250,31 @@ print_suggest(const struct run *r)
 	}
 }
 
+/* --prometheus: the metrics on stdout, or written whole to `out`; rc is
+ * the exit code of the reads.  Only when every log was read: a partial
+ * count would look like a counter reset. */
+static int
+print_metrics(const struct run *r, const char *out, int rc)
+{
+	struct fed_err err;
+
+	if (rc != FED_EXIT_OK) {
+		fed_warnx("metrics not %s: a log could not be read",
+		    out != NULL ? "written" : "printed");
+		return rc;
+	}
+	if (out == NULL) {
+		/* A write error shows at the final fflush of stdout. */
+		(void)metrics_write(stdout, r->m, &r->s);
+		return FED_EXIT_OK;
+	}
+	if (metrics_write_file(out, r->m, &r->s, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	return FED_EXIT_OK;
+}
+
 /* ---- reading ---- */
 
 static void
@@ -298,6 +329,9 @@ on_line(void *arg, const char *name, uint64_t lineno, const char *line,
 			report_malformed(r, name, lineno, err.msg);
 		return 0;
 	}
+	if (r->m != NULL && metrics_count(r->m, line, n) != 0)
+		fed_errx(FED_EXIT_SYS, "%s:%ju: a counted line without a "
+		    "reason field (a bug)", name, (uintmax_t)lineno);
 	if (r->changes) {
 		old = g->state;
 		score_eval(&r->s, g);
@@ -632,35 +666,47 @@ run_follow(struct run *r, const char *log, const char *resume,
 int
 main(int argc, char *argv[])
 {
-	enum { O_BY = 256, O_JSON, O_RESUME, O_SINCE, O_SUGGEST, O_TOP };
+	enum { O_BY = 256, O_JSON, O_RESUME, O_SINCE, O_SUGGEST, O_TOP,
+	    O_PROMETHEUS };
 	static const struct option longopts[] = {
 		{ "by", required_argument, NULL, O_BY },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "prometheus", no_argument, NULL, O_PROMETHEUS },
 		{ "resume", required_argument, NULL, O_RESUME },
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "suggest", no_argument, NULL, O_SUGGEST },
 		{ "top", required_argument, NULL, O_TOP },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf_path = NULL, *resume = NULL, *since = NULL;
+	const char *prom_out = NULL;
 	const char *default_log[1];
 	struct listdb allow, block;
 	struct fed_err err;
 	struct conf c;
 	struct run r;
+	struct metrics m;
 	enum score_by by = SCORE_BY_PARTNER;
 	int ch, json = 0, suggest = 0, follow = 0, lists = 0, rc = 0, i;
+	int prometheus = 0;
 	int64_t since_ms = INT64_MIN;
 	char *end;
 
 	fed_progname = "fedstat";
 	memset(&r, 0, sizeof r);
-	while ((ch = getopt_long(argc, argv, "c:fhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fho:V", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
+			break;
+		case 'o':
+			prom_out = optarg;
+			break;
+		case O_PROMETHEUS:
+			prometheus = 1;
 			break;
 		case 'f':
 			follow = 1;
@@ -710,6 +756,14 @@ main(int argc, char *argv[])
 		    "-f, --json or --by peer");
 	if (resume != NULL && !follow)
 		fed_errx(FED_EXIT_USAGE, "--resume goes with -f");
+	/* Metrics are of partners, over whole reads: the rows, their
+	 * number and their kind are the table's business. */
+	if (prometheus && (follow || json || suggest || r.top != 0 ||
+	    by == SCORE_BY_PEER))
+		fed_errx(FED_EXIT_USAGE, "--prometheus prints metrics: not "
+		    "with -f, --json, --suggest, --top or --by peer");
+	if (prom_out != NULL && !prometheus)
+		fed_errx(FED_EXIT_USAGE, "-o goes with --prometheus");
 	if (follow && (argc > 1 || (argc == 1 && strcmp(argv[0], "-") == 0)))
 		fed_errx(FED_EXIT_USAGE, "-f follows one log file (not stdin)");
 	/* The resume file records the log's path on a line of its own. */
@@ -748,6 +802,10 @@ main(int argc, char *argv[])
 	r.c = &c;
 	r.out = json ? OUT_JSON : isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_TSV;
 	r.changes = follow && r.out != OUT_TABLE;
+	if (prometheus) {
+		metrics_init(&m);
+		r.m = &m;
+	}
 
 	if (follow) {
 		rc = run_follow(&r, argv[0], resume, lists ? &allow : NULL,
@@ -760,7 +818,9 @@ main(int argc, char *argv[])
 				rc = lrc;
 		}
 		score_sort(&r.s);
-		if (suggest)
+		if (prometheus)
+			rc = print_metrics(&r, prom_out, rc);
+		else if (suggest)
 			print_suggest(&r);
 		else
 			print_all(&r);
