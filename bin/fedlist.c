@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ static const char usage_text[] =
     "  -p, --peer name\n"
     "                check: the connection's identity (its TLS name when\n"
     "                tls_cert is set, else its address; verify = srv)\n"
-    "  -h, --help    this help;  -V  version\n"
+    "  -h, --help    this help\n"
+    "  -V, --version the version\n"
     "With no command: a prompt on a terminal, else commands on stdin.\n";
 
 static _Noreturn void
@@ -261,7 +263,11 @@ read_stdin_items(struct listedit_batch *b, int opts,
 			fed_warnx("stdin:%u: %s", lineno, err.msg);
 	}
 	if (r == -1) {
-		fed_warn("stdin");
+		if (errno == EINTR)	/* ^C at the prompt: see run_prompt */
+			fed_warnx("stdin: interrupted: nothing written");
+		else
+			fed_warn("stdin");
+		clearerr(stdin);	/* the next `-` reads afresh */
 		free(line);
 		return FED_EXIT_SYS;
 	}
@@ -966,7 +972,12 @@ cmd_watch_clear(struct ctx *x, int argc, char **argv)
 
 			lineno++;
 			if (r == -1) {
-				fed_warn("stdin");
+				/* ^C at the prompt: the names cleared so
+				 * far stay cleared, the rest are not read. */
+				if (errno == EINTR)
+					fed_warnx("stdin: interrupted");
+				else
+					fed_warn("stdin");
 				rc = worst(rc, FED_EXIT_SYS);
 				break;
 			}
@@ -1300,6 +1311,41 @@ history_path(char *buf, size_t sz)
 	return buf;
 }
 
+static volatile sig_atomic_t interrupted;	/* ^C since the last prompt */
+
+static void
+on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/*
+ * ^C at the prompt drops the line being typed and gives a fresh prompt,
+ * as a shell does; during a command it stops a read of names from the
+ * terminal (`-`), and the command writes nothing (lib/ retries the
+ * other calls a signal interrupts, so an edit under way completes).
+ * The handler has no SA_RESTART so that such a read returns EINTR.
+ * While editline reads a line, its own handler (EL_SIGNAL, set by the
+ * readline layer) takes the signal first: it puts the terminal back,
+ * restores this handler and raises the signal again, so this handler
+ * runs and editline's read returns EINTR: readline() then returns NULL,
+ * which the flag tells from the end of input (fedlist(1), The prompt).
+ * The handler is installed even over an inherited SIG_IGN: the prompt
+ * runs only on a terminal, where ^C should never end the session.
+ */
+static int
+catch_interrupt(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	return sigaction(SIGINT, &sa, NULL);
+}
+
 static int
 run_prompt(struct ctx *x)
 {
@@ -1309,16 +1355,33 @@ run_prompt(struct ctx *x)
 
 	cx = x;
 	x->chatty = 1;
+	if (catch_interrupt() != 0) {
+		fed_warn("prompt: SIGINT");
+		return FED_EXIT_SYS;
+	}
 	rl_readline_name = "fedlist";
 	rl_attempted_completion_function = complete;
 	using_history();
 	stifle_history(HISTORY_MAX);
 	if (hist != NULL)
 		(void)read_history(hist);
-	while ((line = readline("fedlist> ")) != NULL) {
-		char *copy = strdup(line);
+	for (;;) {
+		char *copy;
 
-		if (copy == NULL) {
+		interrupted = 0;
+		line = readline("fedlist> ");
+		if (interrupted) {
+			/* The line is dropped, even one just ended (^C came
+			 * before fedlist saw it): the operator cancelled it.
+			 * The exit status stays that of the last command. */
+			free(line);
+			fputs("^C\n", stdout);
+			fflush(stdout);
+			continue;
+		}
+		if (line == NULL)
+			break;
+		if ((copy = strdup(line)) == NULL) {
 			free(line);
 			fed_warn("prompt");
 			rc = FED_EXIT_SYS;
@@ -1354,6 +1417,7 @@ main(int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "peer", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf_path = NULL;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Every tool answers -h and -V as the shared contract says, and a bad
-# option is a usage error (exit 2) with the usage on stderr.
+# Every tool answers -h and -V as the shared contract says, --version as
+# -V, and a bad option is a usage error (exit 2) with the usage on stderr.
 . "${0%/*}/lib.sh"
 
 for tool in fedq fedlist fedgate fedstat; do
@@ -10,6 +10,17 @@ for tool in fedq fedlist fedgate fedstat; do
 	grep_file "$tool -h prints its usage on stdout" "^usage: $tool" "$T/out"
 	expect_exit 2 "$tool with an unknown option exits 2" "$tool" -Z
 	grep_file "$tool prints its usage on stderr for a bad option" "^usage: $tool" "$T/err"
+done
+
+# --version: the long form of -V, with the same output, and named in the
+# usage.  (fedgate joins this list when it takes --version.)
+for tool in fedq fedlist fedstat; do
+	"$tool" -V >"$T/short" 2>&1
+	expect "$tool --version exits 0" "$tool" --version
+	cmp_file "$tool --version prints what -V prints" "$T/short" "$T/out"
+	[ ! -s "$T/err" ]; ok $? "... and nothing on stderr"
+	"$tool" -h >"$T/usage" 2>&1
+	grep_file "$tool -h names --version" "^ *-V, --version" "$T/usage"
 done
 
 # The tools link their real dependencies from the start (fedgate links

@@ -33,3 +33,11 @@ for tool in fedgate fedlist fedstat fedq; do
 		ok $? "bash completes $tool $pre to $long ($out)"
 	fi
 done
+
+# --version, the long -V every tool takes, is completed too.
+for tool in fedgate fedlist fedstat fedq; do
+	cb=$TOP/completions/bash/$tool cz=$TOP/completions/zsh/_$tool
+	out=$(bash -c ". '$cb'; COMP_WORDS=($tool --vers); COMP_CWORD=1; _$tool; printf '%s\n' \"\${COMPREPLY[@]}\"")
+	[ "$out" = --version ]; ok $? "bash completes $tool --vers to --version ($out)"
+	grep -q -e '{-V,--version}' "$cz"; ok $? "zsh offers $tool --version"
+done

@@ -1,7 +1,7 @@
 #!/bin/sh
 # fedlist's prompt, driven through a pseudo-terminal (tmux): completion of
 # commands and listed domains, history kept across two runs, an error
-# that leaves the prompt alive.
+# that leaves the prompt alive, ^C that cancels a line (not the prompt).
 . "${0%/*}/lib.sh"
 need tmux
 
@@ -17,13 +17,16 @@ tm() { tmux -L "$SOCK" "$@"; }
 stop_tmux() { tm kill-server 2>/dev/null; }
 at_exit stop_tmux
 
-# start: a fresh fedlist prompt in a 120x30 terminal.
+# start: a fresh fedlist prompt in a 120x30 terminal.  The pane's shell
+# shares fedlist's process group, so ^C reaches it too: it traps INT to
+# outlive the ^C cases (a dash would die of it and close the pane; an
+# interactive shell puts fedlist in a group of its own).
 start() {
 	tm kill-server 2>/dev/null
 	run=$((run + 1))
 	SOCK=fedtest-$$-$run
 	tm new-session -d -x 120 -y 30 \
-	    "env FEDLIST_HISTORY='$HIST' TERM=xterm '$B/bin/fedlist' -c '$T/fed.conf'; echo EXITED \$?; sleep 30"
+	    "trap : INT; env FEDLIST_HISTORY='$HIST' TERM=xterm '$B/bin/fedlist' -c '$T/fed.conf'; echo EXITED \$?; sleep 30"
 	wait_for 5 screen_has '^fedlist>'
 }
 screen() { tm capture-pane -p -S -100 | sed "s/ *$//"; }
@@ -87,3 +90,44 @@ tm send-keys Up Up Up Up
 wait_for 3 cur_is 'fedlist> help'; ok $? "... and the ones before ($(cur))"
 tm send-keys C-u C-d
 wait_for 3 screen_has '^EXITED 0'; ok $? "end of input (C-d) leaves too"
+
+# ---- ^C: the line is cancelled, the prompt stays ----
+# alive: fedlist still runs in the pane (the shell's child).
+alive() { pgrep -x -P "$(tm list-panes -F '#{pane_pid}')" fedlist >/dev/null; }
+nprompts() { screen | grep -c '^fedlist>'; }
+start; ok $? "a third run"
+tm send-keys 'block add ctrlc.example'
+wait_for 3 cur_is 'fedlist> block add ctrlc.example'; ok $? "a line typed"
+tm send-keys C-c
+wait_for 3 cur_is 'fedlist>'; ok $? "^C gives a fresh prompt ($(cur))"
+screen_has '^fedlist> block add ctrlc.example^C$'; ok $? "... below the cancelled line, marked ^C"
+grep -q ctrlc "$D/block"; [ $? -ne 0 ]; ok $? "... which was not run"
+screen_has '^EXITED'; [ $? -ne 0 ] && alive; ok $? "... and fedlist still runs"
+tm send-keys 'block add afterc.example' Enter
+wait_for 3 screen_has 'block: 1 added'; ok $? "the next command works"
+grep -q '^afterc.example$' "$D/block"; ok $? "... and takes effect"
+n=$(nprompts)
+tm send-keys C-c
+wait_for 3 screen_has '^fedlist> ^C$'; ok $? "^C on an empty line"
+wait_for 3 eval '[ "$(nprompts)" -gt "$n" ] && cur_is fedlist\>'
+ok $? "... gives a fresh prompt too ($(cur))"
+alive; ok $? "... and fedlist still runs"
+tm send-keys 'block add -' Enter
+sleep 0.5
+tm send-keys 'halfway.example' Enter
+wait_for 3 screen_has '^halfway.example$'
+tm send-keys C-c
+wait_for 3 screen_has 'fedlist: stdin: interrupted: nothing written'
+ok $? "^C while - reads names stops the command"
+grep -q halfway "$D/block"; [ $? -ne 0 ]; ok $? "... which writes nothing"
+wait_for 3 cur_is 'fedlist>'; ok $? "... and the prompt is back ($(cur))"
+tm send-keys 'block add -' Enter
+sleep 0.5
+tm send-keys 'second.example' Enter
+wait_for 3 screen_has '^second.example$'
+tm send-keys C-d
+wait_for 3 grep -q '^second.example$' "$D/block"; ok $? "... and the next - reads afresh"
+grep -q ctrlc "$HIST"; [ $? -ne 0 ] && grep -q afterc "$HIST"
+ok $? "a cancelled line is not kept in the history"
+tm send-keys C-u C-d
+wait_for 3 screen_has '^EXITED 0'; ok $? "then ^D on an empty line leaves with exit 0"
