@@ -12,6 +12,15 @@ MANDIR  ?= $(PREFIX)/share/man
 SHAREDIR ?= $(PREFIX)/share/fedkit
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+# Where systemd looks for units, sysusers.d and tmpfiles.d entries under
+# /usr and /usr/local alike; logrotate reads /etc/logrotate.d only.  The
+# paths the tools use at run time (/etc/fedkit, /var/lib/fedkit,
+# /var/log/fedkit: fedkit(7) FILES) are theirs and systemd's
+# (StateDirectory=), not the prefix's.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+LOGROTATEDIR ?= /etc/logrotate.d
 SHARED  ?= ../shared
 
 B       ?= .
@@ -171,16 +180,44 @@ fuzz/bin/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) lib/*.h fuzz/*.h
 	    -DFEDKIT_VERSION='"$(VERSION)"' \
 	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS) $(SECCOMP_LIBS)
 
+# The deployment files are written from share/ at install, the programs'
+# installed paths put in for @BINDIR@, @SBINDIR@ and @SHAREDIR@.  The
+# demo is not installed: it runs t/helper/gensip from a built tree
+# (make demo).
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+            -e 's|@SHAREDIR@|$(SHAREDIR)|g'
+# The pages name the default installation's paths; installed, they name
+# the paths of this one.
+MANSUBST = sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+    -e 's|/usr/local/bin/|$(BINDIR)/|g' \
+    -e 's|/usr/local/share/fedkit|$(SHAREDIR)|g' \
+    -e 's|/usr/local/lib/systemd/system|$(SYSTEMDUNITDIR)|g' \
+    -e 's|/usr/local/lib/sysusers.d|$(SYSUSERSDIR)|g' \
+    -e 's|/usr/local/lib/tmpfiles.d|$(TMPFILESDIR)|g'
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	    $(DESTDIR)$(SHAREDIR)/inetd $(DESTDIR)$(SHAREDIR)/xinetd \
+	    $(DESTDIR)$(SHAREDIR)/tcpserver $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(LOGROTATEDIR) \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 $(B)/bin/fedq $(B)/bin/fedlist $(B)/bin/fedstat $(DESTDIR)$(BINDIR)
 	install -m 755 $(B)/bin/fedgate $(DESTDIR)$(SBINDIR)
-	for m in man/*.[1-8]; do \
-	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; done
-	cp -R share/. $(DESTDIR)$(SHAREDIR)/
+	set -e; for m in man/*.[1-8]; do \
+	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+	    $(MANSUBST) $$m >$$d; chmod 644 $$d; done
+	install -m 644 share/fed.conf $(DESTDIR)$(SHAREDIR)
+	set -e; gen() { $(SUBST) "$$1" >"$(DESTDIR)$$2"; chmod "$$3" "$(DESTDIR)$$2"; }; \
+	for u in share/systemd/*; do \
+	    gen $$u $(SYSTEMDUNITDIR)/$${u##*/} 644; done; \
+	gen share/sysusers.d/fedkit.conf $(SYSUSERSDIR)/fedkit.conf 644; \
+	gen share/tmpfiles.d/fedkit.conf $(TMPFILESDIR)/fedkit.conf 644; \
+	gen share/logrotate/fedkit $(LOGROTATEDIR)/fedkit 644; \
+	gen share/inetd/inetd.conf $(SHAREDIR)/inetd/inetd.conf 644; \
+	gen share/xinetd/fedgate $(SHAREDIR)/xinetd/fedgate 644; \
+	gen share/tcpserver/run $(SHAREDIR)/tcpserver/run 755
 	for c in completions/bash/*; do [ ! -f $$c ] || \
 	    install -m 644 $$c $(DESTDIR)$(BASHCOMPDIR); done
 	for c in completions/zsh/*; do [ ! -f $$c ] || \

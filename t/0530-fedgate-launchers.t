@@ -56,7 +56,7 @@ printf 'SEQUENTIAL\nbob;\n' >"$T/users"
 sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
 me=$(id -un)
 # The command every file runs, pointed at this build and this test.
-fix_cmd="s|/usr/local/sbin/fedgate|$FEDGATE|; s|-c /etc/fedkit/fed.conf|-c $T/fed.conf -u 127.0.0.1:$UAS|"
+fix_cmd="s|@SBINDIR@/fedgate|$FEDGATE|; s|-c /etc/fedkit/fed.conf|-c $T/fed.conf -u 127.0.0.1:$UAS|"
 
 sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
     -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
@@ -130,7 +130,7 @@ hold() {
 
 # -- systemd: the units verify, and their command runs -------------------
 mkdir "$T/units"
-sed "s|/usr/local/sbin/fedgate|$FEDGATE|" "$TOP/share/systemd/fedgate@.service" \
+sed "s|@SBINDIR@/fedgate|$FEDGATE|" "$TOP/share/systemd/fedgate@.service" \
     >"$T/units/fedgate@.service"
 cp "$TOP/share/systemd/fedgate.socket" "$T/units/"
 # As installed (t/lib.sh may run with umask 000): systemd warns about
@@ -142,7 +142,7 @@ expect "systemd-analyze verify accepts fedgate.socket and fedgate@.service" \
 [ ! -s "$T/err" ]; ok $? "systemd-analyze verify has no complaint about any setting"
 [ -s "$T/err" ] && diag "$(cat "$T/err")"
 # The listener's pair (fedgate(8) Listener mode, run by t/0545).
-sed "s|/usr/local/sbin/fedgate|$FEDGATE|" \
+sed "s|@SBINDIR@/fedgate|$FEDGATE|" \
     "$TOP/share/systemd/fedgate-listener.service" \
     >"$T/units/fedgate-listener.service"
 cp "$TOP/share/systemd/fedgate-listener.socket" "$T/units/"

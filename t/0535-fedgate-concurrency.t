@@ -63,7 +63,7 @@ wait_for 10 ss -ltnH "sport = :$UAS"; ok $? "sipp plays our server on 127.0.0.1:
 
 # The shipped run script, pointed at this test; -v adds tcpserver's
 # "end PID status N" line for each fedgate, so every exit is seen.
-sed -e "s|/usr/local/sbin/fedgate|$FEDGATE|" \
+sed -e "s|@SBINDIR@/fedgate|$FEDGATE|" \
     -e "s|-c /etc/fedkit/fed.conf|-c $T/fed.conf -u 127.0.0.1:$UAS|" \
     -e "s|/etc/fedkit/tcp.cdb|$T/none.cdb|" \
     -e "s|tcpserver -c 512 -b 512|tcpserver -v -c $N -b 512|" \
