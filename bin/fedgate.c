@@ -62,7 +62,7 @@ conf_tick(void *arg, int64_t now)
  * systemd and tcpserver all hand us), else tcpserver's variables.
  */
 static void
-socket_peer(char *buf, size_t cap)
+socket_peer(int fd, char *buf, size_t cap)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
@@ -70,7 +70,7 @@ socket_peer(char *buf, size_t cap)
 	const char *proto, *ip, *port;
 	char var[64];
 
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sl) == 0) {
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET) {
 			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 
@@ -136,49 +136,57 @@ struct sock_setup {
 	struct tls_srv *tls;		/* NULL: plain TCP or UDP */
 	const char *upstream;		/* -u, else NULL: fed.conf's */
 	int dgram;
+	struct conf_watch cw;		/* follows fed.conf from the start */
+	int confined;			/* the seccomp filter is in */
 };
 
 /*
- * One connection on fds 0 and 1, from the peer's name on: what fedgate
- * run by inetd (nowait) or systemd (Accept=yes) does, and what each child
- * of the listener does after its fork (fedgate(8) Listener mode).  Runs
- * as `user` already.  Returns the exit status.
+ * One connection (read from `in`, written to `out`: fds 0 and 1 under
+ * inetd, one descriptor in a listener's worker), from the peer's name on:
+ * what fedgate run by inetd (nowait) or systemd (Accept=yes) does, and
+ * what a worker of the listener does for each connection it is given
+ * (fedgate(8) Listener mode).  Runs as `user` already.  A connection that
+ * fails (its handshake, our server) is said and its status returned; what
+ * would fail every connection (the log, the state) ends the process.
  */
 static int
-serve_connection(void *arg)
+serve_connection(struct sock_setup *s, int in, int out)
 {
-	struct sock_setup *s = arg;
 	struct conf *c = s->c;
 	struct gate_opts o = s->o;
 	const char *names[TLS_NAMES_MAX];
 	const char *upstream;
 	char peer[TLS_NAME_MAX];
 	struct tls_peer tpeer;
-	struct conf_watch cw;
 	struct relay_opts ro;
 	struct fed_err err;
 	struct gate *g;
+	int64_t now = fed_now_ms();
 	unsigned i;
 	int rc;
 
 	if (s->dgram)
 		snprintf(peer, sizeof peer, "-");
 	else
-		socket_peer(peer, sizeof peer);
+		socket_peer(in, peer, sizeof peer);
 	o.peer = peer;
-	/* The listener's fed.conf may have been re-read since it checked. */
+	/* A worker's fed.conf may have changed since its last connection:
+	 * each starts with the file as it is now. */
+	s->cw.checked_ms = now - 1000;
+	conf_watch_check(&s->cw, NULL, now);
 	if ((upstream = s->upstream) == NULL && (upstream = c->upstream) == NULL)
 		fed_errx(FED_EXIT_USAGE, "socket mode needs our internal "
 		    "server: -u host:port or upstream = in %s",
 		    c->path != NULL ? c->path : "fed.conf");
-	if ((o.log_fd = vlog_open(c->verdict_log)) < 0)
-		fed_err(FED_EXIT_SYS, "%s", c->verdict_log);
 	if (s->tls != NULL) {
 		/* The peer is who its certificate says (RFC 5922), verified
 		 * before a byte of SIP is read. */
-		if (tls_srv_accept(s->tls, STDIN_FILENO,
-		    c->message_timeout * 1000, &tpeer, &err) != 0)
-			fed_errx(FED_EXIT_USAGE, "%s: %s", peer, err.msg);
+		if (tls_srv_accept(s->tls, in, c->message_timeout * 1000,
+		    &tpeer, &err) != 0) {
+			tls_srv_end(s->tls);
+			fed_warnx("%s: %s", peer, err.msg);
+			return FED_EXIT_USAGE;
+		}
 		snprintf(peer, sizeof peer, "%s", tpeer.name[0]);
 		for (i = 1; i < tpeer.n; i++)
 			names[i - 1] = tpeer.name[i];
@@ -186,29 +194,35 @@ serve_connection(void *arg)
 		o.npeer_names = tpeer.n - 1;
 		o.tls = 1;
 	}
+	/* The log is opened per connection: a rotated log is left at once. */
+	if ((o.log_fd = vlog_open(c->verdict_log)) < 0)
+		fed_err(FED_EXIT_SYS, "%s", c->verdict_log);
 	if (gate_open(&g, c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	conf_watch_init(&cw, c, fed_now_ms());
 	tick_gate = g;
-	/* Confined from the first SIP byte on (fedkit(7) SECURITY). */
-	if (c->seccomp && sandbox_confine(&err) != 0)
-		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	/* Confined from the first SIP byte on (fedkit(7) SECURITY), once:
+	 * a worker's next connection needs nothing the filter forbids. */
+	if (c->seccomp && !s->confined) {
+		if (sandbox_confine(&err) != 0)
+			fed_errx(FED_EXIT_SYS, "%s", err.msg);
+		s->confined = 1;
+	}
 	memset(&ro, 0, sizeof ro);
-	ro.in_fd = STDIN_FILENO;
-	ro.out_fd = STDOUT_FILENO;
+	ro.in_fd = in;
+	ro.out_fd = out;
 	ro.upstream = upstream;
 	ro.peer = o.peer;
 	ro.tls = s->tls;
 	ro.tick = conf_tick;
-	ro.tick_arg = &cw;
+	ro.tick_arg = &s->cw;
 	if (s->dgram)
 		rc = relay_datagrams(g, c, &ro, peer, sizeof peer, &err);
 	else
 		rc = relay_stream(g, c, &ro, &err);
 	if (rc != FED_EXIT_OK)
 		fed_warnx("%s: %s", o.peer, err.msg);
-	tls_srv_close(s->tls);
-	s->tls = NULL;
+	tls_srv_end(s->tls);
+	tick_gate = NULL;
 	if (gate_close(g, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		if (rc == FED_EXIT_OK)
@@ -216,6 +230,13 @@ serve_connection(void *arg)
 	}
 	close(o.log_fd);
 	return rc;
+}
+
+/* A listener's worker: one connection on one descriptor. */
+static void
+serve_worker(void *arg, int conn)
+{
+	(void)serve_connection(arg, conn, conn);
 }
 
 /* The files the listener's TLS context was built from: a change needs a
@@ -271,7 +292,7 @@ tls_files_same(const struct tls_files *a, const struct tls_files *b)
 }
 
 struct listen_tick {
-	struct conf_watch cw;
+	struct conf_watch *cw;		/* the workers' own, as forked */
 	struct listener *l;
 	struct tls_files files;		/* as last seen */
 };
@@ -282,12 +303,12 @@ static void
 listen_tick(void *arg, int64_t now)
 {
 	struct listen_tick *t = arg;
-	struct conf *c = t->cw.c;
+	struct conf *c = t->cw->c;
 	struct tls_files f;
 
-	conf_watch_check(&t->cw, NULL, now);
+	conf_watch_check(t->cw, NULL, now);
 	listener_set_limits(t->l, c->max_connections,
-	    c->max_connections_per_source);
+	    c->max_connections_per_source, c->connections_per_process);
 	tls_files_of(c, &f);
 	if (tls_files_same(&f, &t->files)) {
 		tls_files_free(&f);
@@ -327,11 +348,11 @@ run_listener(struct sock_setup *s)
 	memset(&l, 0, sizeof l);
 	l.fd = fd;
 	listener_set_limits(&l, s->c->max_connections,
-	    s->c->max_connections_per_source);
-	l.serve = serve_connection;
+	    s->c->max_connections_per_source, s->c->connections_per_process);
+	l.serve = serve_worker;
 	l.serve_arg = s;
 	memset(&t, 0, sizeof t);
-	conf_watch_init(&t.cw, s->c, fed_now_ms());
+	t.cw = &s->cw;
 	t.l = &l;
 	tls_files_of(s->c, &t.files);
 	l.tick = listen_tick;
@@ -475,7 +496,9 @@ main(int argc, char *argv[])
 		ss.tls = tls;
 		ss.upstream = upstream;
 		ss.dgram = dgram;
-		rc = listening ? run_listener(&ss) : serve_connection(&ss);
+		conf_watch_init(&ss.cw, &c, fed_now_ms());
+		rc = listening ? run_listener(&ss) :
+		    serve_connection(&ss, STDIN_FILENO, STDOUT_FILENO);
 		tls_srv_close(ss.tls);
 		conf_free(&c);
 		return rc;

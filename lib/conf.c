@@ -92,6 +92,7 @@ static const struct key keys[] = {
 	{ "max_connections", K_COUNT, OFF(max_connections) },
 	{ "max_connections_per_source", K_COUNT,
 	    OFF(max_connections_per_source) },
+	{ "connections_per_process", K_COUNT, OFF(connections_per_process) },
 	{ "user", K_USER, OFF(user) },
 	{ "seccomp", K_SECCOMP, OFF(seccomp) },
 };
@@ -185,6 +186,7 @@ conf_defaults(struct conf *c)
 	c->upstream_timeout = 5;
 	c->max_connections = 512;
 	c->max_connections_per_source = 32;
+	c->connections_per_process = 100;
 	c->user = xstrdup(CONF_DEFAULT_USER);
 	c->seccomp = 1;
 }

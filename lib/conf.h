@@ -59,6 +59,7 @@ struct conf {
 	 * at once, in all and from one source address. */
 	unsigned max_connections;	/* 512 */
 	unsigned max_connections_per_source;	/* 32 */
+	unsigned connections_per_process;	/* 100: a listener's worker */
 
 	/* Least privilege (fedgate started as root in socket mode). */
 	char *user;			/* fedkit: whom to become */

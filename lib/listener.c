@@ -17,20 +17,29 @@
 #include "listener.h"
 
 /* Connections taken from the backlog per wake-up, so a burst neither
- * starves the reaping nor the tick. */
+ * starves the workers' news nor the tick. */
 #define ACCEPT_BATCH	64
 /* How long a full descriptor table or memory pauses accepting. */
 #define PAUSE_MS	100
 #define WARN_EVERY_MS	10000
+/* A worker idle this long is ended, unless it is one of the last spares:
+ * a burst's workers do not stay for ever, the next connection still finds
+ * one ready. */
+#define WORKER_IDLE_MS	10000
+#define WORKER_SPARE	4
 
-struct child {
+struct worker {
 	pid_t pid;
-	struct sockaddr_storage from;
+	int chan;		/* the listener's end of the socket pair */
+	int busy;		/* serving a connection */
+	int64_t idle_since;
+	struct sockaddr_storage from;	/* the connection's source, if busy */
 };
 
-struct children {
-	struct child *v;
+struct workers {
+	struct worker *v;
 	size_t n, cap;
+	size_t busy;
 };
 
 static volatile sig_atomic_t got_stop, got_child;
@@ -51,10 +60,11 @@ on_child(int sig)
 
 void
 listener_set_limits(struct listener *l, unsigned max_connections,
-    unsigned max_per_source)
+    unsigned max_per_source, unsigned per_process)
 {
 	l->max_connections = max_connections > 0 ? max_connections : 1;
 	l->max_per_source = max_per_source > 0 ? max_per_source : 1;
+	l->per_process = per_process > 0 ? per_process : 1;
 }
 
 static int
@@ -74,50 +84,46 @@ same_source(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 }
 
 static size_t
-from_source(const struct children *cs, const struct sockaddr_storage *from)
+from_source(const struct workers *ws, const struct sockaddr_storage *from)
 {
 	size_t i, k = 0;
 
-	for (i = 0; i < cs->n; i++)
-		k += same_source(&cs->v[i].from, from);
+	for (i = 0; i < ws->n; i++)
+		k += ws->v[i].busy && same_source(&ws->v[i].from, from);
 	return k;
 }
 
-/* Collect every child that ended; bounded by the children there are. */
+/* The worker is gone or told to go: its connection (if any) no longer
+ * counts, its channel is closed.  Its pid is reaped by reap(). */
 static void
-reap(struct children *cs)
+worker_drop(struct workers *ws, size_t i)
 {
-	size_t i, left = cs->n + 1;
+	if (ws->v[i].busy)
+		ws->busy--;
+	close(ws->v[i].chan);
+	ws->v[i] = ws->v[--ws->n];
+}
+
+/* Collect the children that ended, a bounded number a turn.  A worker
+ * still listed (its channel not yet seen closed) is dropped. */
+static void
+reap(struct workers *ws)
+{
+	size_t i, left = 4096;
 	pid_t pid;
 
 	got_child = 0;
-	while (left-- > 0 && (pid = waitpid(-1, NULL, WNOHANG)) > 0) {
-		for (i = 0; i < cs->n; i++)
-			if (cs->v[i].pid == pid) {
-				cs->v[i] = cs->v[--cs->n];
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		if (left-- == 0) {
+			got_child = 1;	/* the rest on the next turn */
+			break;
+		}
+		for (i = 0; i < ws->n; i++)
+			if (ws->v[i].pid == pid) {
+				worker_drop(ws, i);
 				break;
 			}
 	}
-}
-
-static int
-children_add(struct children *cs, pid_t pid,
-    const struct sockaddr_storage *from)
-{
-	struct child *nv;
-	size_t cap;
-
-	if (cs->n == cs->cap) {
-		cap = cs->cap > 0 ? cs->cap * 2 : 16;
-		if ((nv = reallocarray(cs->v, cap, sizeof *nv)) == NULL)
-			return -1;
-		cs->v = nv;
-		cs->cap = cap;
-	}
-	cs->v[cs->n].pid = pid;
-	cs->v[cs->n].from = *from;
-	cs->n++;
-	return 0;
 }
 
 struct sigsave {
@@ -134,28 +140,111 @@ signals_restore(const struct sigsave *s)
 	sigprocmask(SIG_SETMASK, &s->mask, NULL);
 }
 
-/* In the child: the connection on 0 and 1, as inetd would hand it. */
-static _Noreturn void
-child_run(struct listener *l, int conn, const struct sigsave *s)
+/* The next connection the listener passes, or -1 when it says there is
+ * none (its end closed: stop, or too many idle workers). */
+static int
+worker_next(int chan)
 {
-	int rc;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct cmsghdr *cm;
+	struct msghdr m;
+	struct iovec iov;
+	char byte;
+	ssize_t r;
+	int fd;
+
+	for (;;) {
+		memset(&m, 0, sizeof m);
+		iov.iov_base = &byte;
+		iov.iov_len = 1;
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof u.buf;
+		if ((r = recvmsg(chan, &m, MSG_CMSG_CLOEXEC)) >= 0 ||
+		    errno != EINTR)
+			break;
+	}
+	if (r <= 0 || (m.msg_flags & MSG_CTRUNC) ||
+	    (cm = CMSG_FIRSTHDR(&m)) == NULL || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+	return fd;
+}
+
+/* Pass a connection to an idle worker: 0, or -1 if the worker is gone. */
+static int
+worker_pass(int chan, int conn)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct cmsghdr *cm;
+	struct msghdr m;
+	struct iovec iov;
+	char byte = 'c';
+	ssize_t r;
+
+	memset(&m, 0, sizeof m);
+	memset(&u, 0, sizeof u);
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof u.buf;
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &conn, sizeof conn);
+	while ((r = sendmsg(chan, &m, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
+	    errno == EINTR)
+		;
+	return r == 1 ? 0 : -1;
+}
+
+/*
+ * In the worker: serve connections until per_process are served or the
+ * listener has no more for it.  Nothing of the listener's stays open
+ * here: not the listening socket, not another worker's channel.
+ */
+static _Noreturn void
+worker_run(struct listener *l, const struct workers *ws, int conn, int chan,
+    int other_end, const struct sigsave *s)
+{
+	unsigned served;
+	size_t i;
 
 	signals_restore(s);
 	close(l->fd);
-	if ((conn != STDIN_FILENO && dup2(conn, STDIN_FILENO) < 0) ||
-	    (conn != STDOUT_FILENO && dup2(conn, STDOUT_FILENO) < 0))
-		_exit(FED_EXIT_SYS);
-	if (conn > STDOUT_FILENO)
+	close(other_end);
+	for (i = 0; i < ws->n; i++)
+		close(ws->v[i].chan);
+	for (served = 1;; served++) {
+		l->serve(l->serve_arg, conn);
 		close(conn);
-	rc = l->serve(l->serve_arg);
+		if (served >= l->per_process)
+			break;
+		/* Ready for the next one. */
+		if (send(chan, "r", 1, MSG_NOSIGNAL) != 1 ||
+		    (conn = worker_next(chan)) < 0)
+			break;
+	}
 	/*
-	 * The connection is served and every file closed by `serve`: the
+	 * Every connection is served and every file closed by `serve`: the
 	 * exit handlers (OpenSSL's, the dynamic libraries' destructors)
 	 * would only free, page by copied page, what the listener set up
 	 * once.  Out without them; stdio is all that needs flushing.
 	 */
 	fflush(NULL);
-	_exit(rc);
+	_exit(0);
 }
 
 /* One refused connection, said at most once every WARN_EVERY_MS. */
@@ -188,15 +277,67 @@ refusals_say(struct refusals *r, const struct listener *l, int64_t now,
 	r->said_ms = now;
 }
 
+/* A new worker for `conn`: 0, or -1 (out of processes or memory). */
+static int
+worker_start(struct listener *l, struct workers *ws, int conn,
+    const struct sockaddr_storage *from, const struct sigsave *s)
+{
+	struct worker *nv;
+	size_t cap;
+	pid_t pid;
+	int sp[2];
+
+	if (ws->n == ws->cap) {
+		cap = ws->cap > 0 ? ws->cap * 2 : 16;
+		if ((nv = reallocarray(ws->v, cap, sizeof *nv)) == NULL)
+			return -1;
+		ws->v = nv;
+		ws->cap = cap;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	if (pid == 0)
+		worker_run(l, ws, conn, sp[1], sp[0], s);
+	close(sp[1]);
+	l->forked++;
+	ws->v[ws->n].pid = pid;
+	ws->v[ws->n].chan = sp[0];
+	ws->v[ws->n].busy = 1;
+	ws->v[ws->n].idle_since = 0;
+	ws->v[ws->n].from = *from;
+	ws->n++;
+	ws->busy++;
+	return 0;
+}
+
+/* The idle worker that finished last (its pages are the warmest), or -1. */
+static ssize_t
+worker_idle(const struct workers *ws)
+{
+	ssize_t best = -1;
+	size_t i;
+
+	for (i = 0; i < ws->n; i++)
+		if (!ws->v[i].busy && (best < 0 ||
+		    ws->v[i].idle_since > ws->v[best].idle_since))
+			best = (ssize_t)i;
+	return best;
+}
+
 /* Take one connection; 1 if one was taken or refused, 0 when the backlog
  * is empty, -1 with errno when accepting must pause or stop. */
 static int
-accept_one(struct listener *l, struct children *cs, struct refusals *r,
+accept_one(struct listener *l, struct workers *ws, struct refusals *r,
     const struct sigsave *s)
 {
 	struct sockaddr_storage from;
 	socklen_t fl = sizeof from;
-	pid_t pid;
+	ssize_t w;
 	int conn;
 
 	memset(&from, 0, sizeof from);
@@ -220,51 +361,95 @@ accept_one(struct listener *l, struct children *cs, struct refusals *r,
 			return -1;
 		}
 	}
-	if (cs->n >= l->max_connections) {
+	if (ws->busy >= l->max_connections) {
 		close(conn);
 		l->refused_total++;
 		r->total++;
 		return 1;
 	}
-	if (from_source(cs, &from) >= l->max_per_source) {
+	if (from_source(ws, &from) >= l->max_per_source) {
 		close(conn);
 		l->refused_source++;
 		r->source++;
 		return 1;
 	}
-	if (children_add(cs, 0, &from) != 0) {
+	/* An idle worker if one takes it, else a new one. */
+	while ((w = worker_idle(ws)) >= 0) {
+		if (worker_pass(ws->v[w].chan, conn) == 0) {
+			ws->v[w].busy = 1;
+			ws->v[w].from = from;
+			ws->busy++;
+			close(conn);
+			l->accepted++;
+			return 1;
+		}
+		worker_drop(ws, (size_t)w);	/* it died while idle */
+	}
+	if (worker_start(l, ws, conn, &from, s) != 0) {
 		close(conn);
 		l->fork_failed++;
 		r->other++;
 		return 1;
 	}
-	if ((pid = fork()) < 0) {
-		cs->n--;
-		close(conn);
-		l->fork_failed++;
-		r->other++;
-		return 1;
-	}
-	if (pid == 0)
-		child_run(l, conn, s);
-	cs->v[cs->n - 1].pid = pid;
 	close(conn);
 	l->accepted++;
 	return 1;
 }
 
+/* A worker said it is ready, or its channel closed (it exited). */
+static void
+worker_news(struct workers *ws, size_t i, int64_t now)
+{
+	char buf[16];
+	ssize_t k;
+
+	k = recv(ws->v[i].chan, buf, sizeof buf, MSG_DONTWAIT);
+	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (k <= 0) {
+		worker_drop(ws, i);
+		return;
+	}
+	if (ws->v[i].busy) {
+		ws->v[i].busy = 0;
+		ws->busy--;
+	}
+	ws->v[i].idle_since = now;
+}
+
+/* End the workers idle too long beyond the spares, and any idle one over
+ * max_connections (the limit was lowered). */
+static void
+workers_trim(struct workers *ws, const struct listener *l, int64_t now)
+{
+	size_t i = 0, idle = ws->n - ws->busy;
+
+	while (i < ws->n) {
+		if (!ws->v[i].busy && (ws->n > l->max_connections ||
+		    (idle > WORKER_SPARE &&
+		    now - ws->v[i].idle_since >= WORKER_IDLE_MS))) {
+			worker_drop(ws, i);
+			idle--;
+			continue;
+		}
+		i++;
+	}
+}
+
 int
 listener_run(struct listener *l, struct fed_err *err)
 {
-	struct children cs = { NULL, 0, 0 };
+	struct workers ws = { NULL, 0, 0, 0 };
 	struct refusals r = { 0, 0, 0, 0 };
+	struct pollfd *pfd = NULL, *np;
 	struct sigsave saved;
 	struct sigaction sa;
 	struct timespec ts;
-	struct pollfd pfd;
 	sigset_t block, wait_mask;
 	int64_t now, next_tick, paused_until = 0;
-	int fl, i, rc = 0, n;
+	size_t i, npfd, pcap = 0;
+	int fl, k, rc = 0, n;
 
 	if ((fl = fcntl(l->fd, F_GETFL)) < 0 ||
 	    fcntl(l->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
@@ -294,43 +479,72 @@ listener_run(struct listener *l, struct fed_err *err)
 	got_stop = got_child = 0;
 	next_tick = fed_mono_ms() + 1000;
 	while (!got_stop) {
-		reap(&cs);
+		if (got_child)
+			reap(&ws);
 		now = fed_mono_ms();
 		if (now >= next_tick) {
 			if (l->tick != NULL)
 				l->tick(l->tick_arg, fed_now_ms());
 			refusals_say(&r, l, now, 0);
+			workers_trim(&ws, l, now);
 			next_tick = now + 1000;
 		}
-		pfd.fd = now < paused_until ? -1 : l->fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
+		/* The listening socket, then every worker's channel. */
+		if (ws.n + 1 > pcap) {
+			if ((np = reallocarray(pfd, ws.cap + 1,
+			    sizeof *np)) == NULL) {
+				fed_err_set(err, "listener: %s",
+				    strerror(errno));
+				rc = -1;
+				break;
+			}
+			pfd = np;
+			pcap = ws.cap + 1;
+		}
+		pfd[0].fd = now < paused_until ? -1 : l->fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		for (i = 0; i < ws.n; i++) {
+			pfd[i + 1].fd = ws.v[i].chan;
+			pfd[i + 1].events = POLLIN;
+			pfd[i + 1].revents = 0;
+		}
+		npfd = ws.n + 1;
 		n = (int)(next_tick - now);
-		if (pfd.fd < 0 && paused_until - now < n)
+		if (pfd[0].fd < 0 && paused_until - now < n)
 			n = (int)(paused_until - now);
 		ts.tv_sec = n / 1000;
 		ts.tv_nsec = (long)(n % 1000) * 1000000;
-		if (ppoll(&pfd, 1, &ts, &wait_mask) < 0) {
+		if (ppoll(pfd, npfd, &ts, &wait_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			fed_err_set(err, "listener: poll: %s", strerror(errno));
 			rc = -1;
 			break;
 		}
-		if (pfd.revents & (POLLERR | POLLNVAL)) {
+		if (pfd[0].revents & (POLLERR | POLLNVAL)) {
 			fed_err_set(err, "listener: the listening socket failed");
 			rc = -1;
 			break;
 		}
-		if (!(pfd.revents & POLLIN))
+		/* Workers' news first: a worker just freed takes the next
+		 * connection.  Backwards, as worker_drop moves the last
+		 * worker into the dropped one's place. */
+		now = fed_mono_ms();
+		for (i = npfd - 1; i >= 1; i--)
+			if (pfd[i].revents != 0 && i - 1 < ws.n &&
+			    ws.v[i - 1].chan == pfd[i].fd)
+				worker_news(&ws, i - 1, now);
+		if (!(pfd[0].revents & POLLIN))
 			continue;
-		reap(&cs);
-		for (i = 0; i < ACCEPT_BATCH && !got_stop; i++) {
-			int k = accept_one(l, &cs, &r, &saved);
+		if (got_child)
+			reap(&ws);
+		for (k = 0; k < ACCEPT_BATCH && !got_stop; k++) {
+			int took = accept_one(l, &ws, &r, &saved);
 
-			if (k == 1)
+			if (took == 1)
 				continue;
-			if (k < 0) {
+			if (took < 0) {
 				if (errno == EMFILE || errno == ENFILE ||
 				    errno == ENOBUFS || errno == ENOMEM) {
 					r.other++;
@@ -347,9 +561,14 @@ listener_run(struct listener *l, struct fed_err *err)
 	}
 	close(l->fd);
 	l->fd = -1;
-	reap(&cs);
+	/* Idle workers end on their channel's close; busy ones after their
+	 * connection. */
+	while (ws.n > 0)
+		worker_drop(&ws, ws.n - 1);
+	reap(&ws);
 	refusals_say(&r, l, fed_mono_ms(), 1);
-	free(cs.v);
+	free(ws.v);
+	free(pfd);
 	signals_restore(&saved);
 	return rc;
 }

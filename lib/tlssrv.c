@@ -620,6 +620,7 @@ tls_srv_accept(struct tls_srv *t, int fd, unsigned timeout_ms,
 	int rc, e, fl;
 
 	peer->n = 0;
+	tls_srv_end(t);		/* a connection not ended by the caller */
 	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		fed_err_set(err, "TLS: %s", strerror(errno));
@@ -731,11 +732,21 @@ tls_srv_pending(const struct tls_srv *t)
 }
 
 void
+tls_srv_end(struct tls_srv *t)
+{
+	if (t == NULL || t->ssl == NULL)
+		return;
+	(void)p_SSL_shutdown(t->ssl);
+	p_SSL_free(t->ssl);
+	t->ssl = NULL;
+	p_ERR_clear_error();
+}
+
+void
 tls_srv_close(struct tls_srv *t)
 {
 	if (t == NULL)
 		return;
-	if (t->ssl != NULL)
-		(void)p_SSL_shutdown(t->ssl);
+	tls_srv_end(t);
 	srv_free(t);
 }

@@ -68,7 +68,12 @@ ssize_t tls_srv_write(struct tls_srv *, const void *buf, size_t n,
     short *wants);
 size_t tls_srv_pending(const struct tls_srv *);
 
-/* Send close_notify (without waiting for the peer's) and free. */
+/* End the connection: send close_notify (without waiting for the
+ * peer's) and free what it held; the context stays for the next
+ * tls_srv_accept.  Also after a failed tls_srv_accept. */
+void tls_srv_end(struct tls_srv *);
+
+/* tls_srv_end, and free the context. */
 void tls_srv_close(struct tls_srv *);
 
 /* Is `name` (lowercased) among the peer's? */
