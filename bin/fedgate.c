@@ -44,7 +44,8 @@ usage(int code)
 	    "  -r, --replies file\n"
 	    "                write the responses fedgate builds to file (pipe mode)\n"
 	    "  -u host:port  our internal SIP server (socket mode)\n"
-	    "  -h            this help;  -V  version\n");
+	    "  -h            this help\n"
+	    "  -V, --version the version\n");
 	exit(code);
 }
 
@@ -372,6 +373,7 @@ main(int argc, char *argv[])
 		{ "peer", required_argument, NULL, 'p' },
 		{ "replies", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf_path = NULL, *replies = NULL, *upstream = NULL;

@@ -13,8 +13,8 @@ for tool in fedq fedlist fedgate fedstat; do
 done
 
 # --version: the long form of -V, with the same output, and named in the
-# usage.  (fedgate joins this list when it takes --version.)
-for tool in fedq fedlist fedstat; do
+# usage.
+for tool in fedq fedlist fedgate fedstat; do
 	"$tool" -V >"$T/short" 2>&1
 	expect "$tool --version exits 0" "$tool" --version
 	cmp_file "$tool --version prints what -V prints" "$T/short" "$T/out"

@@ -81,6 +81,7 @@ test_defaults(void)
 	is_long(c.max_connections, 512, "max_connections = 512");
 	is_long(c.max_connections_per_source, 32,
 	    "max_connections_per_source = 32");
+	is_long(c.connections_per_process, 100, "connections_per_process = 100");
 	is_str(c.user, "fedkit", "user = fedkit");
 	is_long(c.seccomp, 1, "seccomp = on");
 	conf_free(&c);
@@ -127,7 +128,8 @@ test_every_key(void)
 	    "idle_timeout = 10m\n"
 	    "upstream_timeout = 3\n"
 	    "max_connections = 64\n"
-	    "max_connections_per_source = 4\n";
+	    "max_connections_per_source = 4\n"
+	    "connections_per_process = 1\n";
 
 	if (!ok(parse(&c, text, &e) == 0, "every key parsed")) {
 		diag("%s", e.msg);
@@ -172,6 +174,7 @@ test_every_key(void)
 	is_long(c.upstream_timeout, 3, "upstream_timeout");
 	is_long(c.max_connections, 64, "max_connections");
 	is_long(c.max_connections_per_source, 4, "max_connections_per_source");
+	is_long(c.connections_per_process, 1, "connections_per_process");
 	conf_free(&c);
 	ok(parse(&c, "user = _fed-kit.2\nseccomp = off\n", &e) == 0,
 	    "user and seccomp: %s", e.msg);
@@ -631,7 +634,7 @@ test_share(void)
 	conf_defaults(&c);
 	ok(conf_parse(&c, "share/fed.conf", out, o, &e) == 0,
 	    "share/fed.conf uncommented parses: %s", e.msg);
-	is_long((long)keys, 38, "every key is there");
+	is_long((long)keys, 39, "every key is there");
 	ok(c.local_domains.n == 1 &&
 	    strcmp(c.local_domains.v[0], "example.com") == 0,
 	    "local_domains example");
