@@ -49,13 +49,27 @@ usage(int code)
 	exit(code);
 }
 
-/* fed.conf is checked again from the loops, about once a second. */
+/* fed.conf is checked again from the loops, about once a second, and
+ * the verdict log followed across a rotation (a connection can outlive
+ * many). */
 static struct gate *tick_gate;
+static int tick_log_fd = -1;
 
 static void
 conf_tick(void *arg, int64_t now)
 {
-	conf_watch_check(arg, tick_gate, now);
+	static int said;
+	struct conf_watch *cw = arg;
+
+	conf_watch_check(cw, tick_gate, now);
+	if (tick_log_fd < 0)
+		return;
+	if (vlog_follow(tick_log_fd, cw->c->verdict_log) < 0) {
+		if (!said)
+			fed_warn("%s: following the rotated log", cw->c->verdict_log);
+		said = 1;
+	} else
+		said = 0;
 }
 
 /*
@@ -201,6 +215,7 @@ serve_connection(struct sock_setup *s, int in, int out)
 	if (gate_open(&g, c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	tick_gate = g;
+	tick_log_fd = o.log_fd;
 	/* Confined from the first SIP byte on (fedkit(7) SECURITY), once:
 	 * a worker's next connection needs nothing the filter forbids. */
 	if (c->seccomp && !s->confined) {
@@ -224,6 +239,7 @@ serve_connection(struct sock_setup *s, int in, int out)
 		fed_warnx("%s: %s", o.peer, err.msg);
 	tls_srv_end(s->tls);
 	tick_gate = NULL;
+	tick_log_fd = -1;
 	if (gate_close(g, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		if (rc == FED_EXIT_OK)
@@ -516,6 +532,7 @@ main(int argc, char *argv[])
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	conf_watch_init(&cw, &c, fed_now_ms());
 	tick_gate = g;
+	tick_log_fd = o.log_fd;
 	memset(&po, 0, sizeof po);
 	po.in_fd = STDIN_FILENO;
 	po.out_fd = STDOUT_FILENO;

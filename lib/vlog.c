@@ -265,6 +265,26 @@ vlog_open(const char *path)
 	return fd;
 }
 
+int
+vlog_follow(int fd, const char *path)
+{
+	struct stat now, held;
+	int nfd, r;
+
+	if (fstat(fd, &held) != 0)
+		return -1;
+	if (lstat(path, &now) == 0) {
+		if (now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+			return 0;
+	} else if (errno != ENOENT || held.st_nlink > 0)
+		return errno == ENOENT ? 0 : -1;
+	if ((nfd = vlog_open(path)) < 0)
+		return -1;
+	r = dup3(nfd, fd, O_CLOEXEC);
+	close(nfd);
+	return r < 0 ? -1 : 1;
+}
+
 /*
  * One write(2) per line: O_APPEND makes each one land whole at the end,
  * whatever other fedgate processes append meanwhile.  A short write is

@@ -49,6 +49,17 @@ size_t vlog_format(char *buf, const struct vlog_rec *);
 /* Open (create 0640) for appending; -1 with errno. */
 int vlog_open(const char *path);
 
+/*
+ * Follow a rotation: when `path` names another file than fd (the log was
+ * renamed and a new one made, logrotate's way), open that file onto fd's
+ * number.  A log renamed but not yet replaced is kept until the new one
+ * appears (logrotate makes it right after the rename, and a file made by
+ * us first would make its `create` fail); one removed for good (no link
+ * left) is made again.  1 if fd now writes the file at path, 0 if it
+ * already did or must wait, -1 with errno.
+ */
+int vlog_follow(int fd, const char *path);
+
 /* Format and write with a single write(2).  0 or -1 with errno. */
 int vlog_write(int fd, const struct vlog_rec *);
 
