@@ -131,7 +131,7 @@ partner() {	# partner CERT N FROM [ANSWERS]: N MESSAGEs over TLS; replies in $T/
 		done
 	  fi; } | timeout 20 openssl s_client \
 	    -connect "127.0.0.1:$GATE" ${1:+-cert "$P/$1.pem" -key "$P/$1.key"} \
-	    -CAfile "$P/ca.pem" -verify_return_error -quiet >"$T/got" 2>"$T/s_client.err"
+	    -CAfile "$P/ca.pem" -verify_return_error -quiet -no_ign_eof >"$T/got" 2>"$T/s_client.err"
 }
 count() { awk -F '\t' -v v="$1" -v r="$2" '$6 == v && $7 == r' "$T/v.log" 2>/dev/null | wc -l; }
 
