@@ -21,6 +21,7 @@
 #include "gate.h"
 #include "listener.h"
 #include "pipe.h"
+#include "proxyproto.h"
 #include "relay.h"
 #include "sandbox.h"
 #include "sip.h"
@@ -81,26 +82,12 @@ socket_peer(int fd, char *buf, size_t cap)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
-	char a[INET6_ADDRSTRLEN];
 	const char *proto, *ip, *port;
 	char var[64];
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &in->sin_addr, a, sizeof a);
-			snprintf(buf, cap, "%s:%u", a, ntohs(in->sin_port));
-			return;
-		}
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof a);
-			snprintf(buf, cap, "[%s]:%u", a, ntohs(in6->sin6_port));
-			return;
-		}
-	}
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    proxy_addr_format(&ss, buf, cap) == 0)
+		return;
 	if ((proto = getenv("PROTO")) != NULL && strlen(proto) < 16) {
 		snprintf(var, sizeof var, "%sREMOTEIP", proto);
 		ip = getenv(var);
@@ -185,6 +172,25 @@ serve_connection(struct sock_setup *s, int in, int out)
 	else
 		socket_peer(in, peer, sizeof peer);
 	o.peer = peer;
+	/* Behind a load balancer the partner's own address comes first, in
+	 * the clear, before TLS (fedkit(7) POOL); only a listed balancer is
+	 * believed. */
+	if (!s->dgram && c->proxy_protocol) {
+		struct sockaddr_storage from, partner;
+		socklen_t fl = sizeof from;
+
+		if (getpeername(in, (struct sockaddr *)&from, &fl) == 0 &&
+		    conf_proxy_trusted(c, &from)) {
+			if (proxy_header_read(in, c->message_timeout * 1000,
+			    &partner, &err) != 0) {
+				fed_warnx("%s: %s", peer, err.msg);
+				return FED_EXIT_USAGE;
+			}
+			/* A header naming no partner (the balancer's
+			 * health check) leaves the balancer as the peer. */
+			(void)proxy_addr_format(&partner, peer, sizeof peer);
+		}
+	}
 	/* A worker's fed.conf may have changed since its last connection:
 	 * each starts with the file as it is now. */
 	s->cw.checked_ms = now - 1000;
@@ -247,6 +253,16 @@ serve_connection(struct sock_setup *s, int in, int out)
 	}
 	close(o.log_fd);
 	return rc;
+}
+
+/* The listener's per-source limit does not count a load balancer's
+ * connections: each carries a partner of its own (fedkit(7) POOL). */
+static int
+from_balancer(void *arg, const struct sockaddr_storage *ss)
+{
+	struct sock_setup *s = arg;
+
+	return conf_proxy_trusted(s->c, ss);
 }
 
 /* A listener's worker: one connection on one descriptor. */
@@ -368,6 +384,8 @@ run_listener(struct sock_setup *s)
 	    s->c->max_connections_per_source, s->c->connections_per_process);
 	l.serve = serve_worker;
 	l.serve_arg = s;
+	l.unlimited_source = from_balancer;
+	l.unlimited_arg = s;
 	memset(&t, 0, sizeof t);
 	t.cw = &s->cw;
 	t.l = &l;

@@ -44,7 +44,9 @@ enum ktype {
 	K_UPSTREAM,
 	K_MESSAGE, K_LINE, K_HEADERS,
 	K_USER,			/* a user name (getpwnam) */
-	K_SECCOMP		/* on, off */
+	K_SECCOMP,		/* on, off */
+	K_PROXY,		/* proxy_protocol: on, off */
+	K_NETS			/* ADDR[/BITS] ... */
 };
 
 struct key {
@@ -95,6 +97,8 @@ static const struct key keys[] = {
 	{ "connections_per_process", K_COUNT, OFF(connections_per_process) },
 	{ "user", K_USER, OFF(user) },
 	{ "seccomp", K_SECCOMP, OFF(seccomp) },
+	{ "proxy_protocol", K_PROXY, OFF(proxy_protocol) },
+	{ "proxy_from", K_NETS, OFF(proxy_from) },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -200,6 +204,7 @@ conf_free(struct conf *c)
 	strv_free(&c->local_domains);
 	strv_free(&c->methods);
 	strv_free(&c->refuse_user_agents);
+	strv_free(&c->proxy_from);
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->tls_ca);
@@ -407,6 +412,82 @@ each_item(const char *p, size_t n, void *arg,
 	}
 }
 
+/* An address with a prefix length: one of proxy_from. */
+struct net {
+	int af;
+	unsigned char addr[16];
+	unsigned bits;
+};
+
+static int
+net_parse(const char *p, size_t n, struct net *net)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+	const char *slash = memchr(p, '/', n);
+	size_t al = slash != NULL ? (size_t)(slash - p) : n;
+	unsigned long bits;
+
+	if (al == 0 || al >= sizeof a)
+		return -1;
+	memcpy(a, p, al);
+	a[al] = '\0';
+	memset(net, 0, sizeof *net);
+	if (inet_pton(AF_INET, a, net->addr) == 1)
+		net->af = AF_INET;
+	else if (inet_pton(AF_INET6, a, net->addr) == 1)
+		net->af = AF_INET6;
+	else
+		return -1;
+	net->bits = net->af == AF_INET ? 32 : 128;
+	if (slash != NULL) {
+		if (parse_uint(slash + 1, n - al - 1, net->bits, &bits) == -1)
+			return -1;
+		net->bits = (unsigned)bits;
+	}
+	return 0;
+}
+
+static int
+net_has(const struct net *net, int af, const unsigned char *addr)
+{
+	unsigned full = net->bits / 8, rest = net->bits % 8;
+
+	if (net->af != af || memcmp(net->addr, addr, full) != 0)
+		return 0;
+	return rest == 0 || ((net->addr[full] ^ addr[full]) &
+	    (0xff00 >> rest)) == 0;
+}
+
+int
+conf_proxy_trusted(const struct conf *c, const struct sockaddr_storage *ss)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+	const unsigned char *addr;
+	struct net net;
+	size_t i;
+	int af = ss->ss_family;
+
+	if (!c->proxy_protocol)
+		return 0;
+	if (af == AF_INET)
+		addr = (const unsigned char *)
+		    &((const struct sockaddr_in *)ss)->sin_addr;
+	else if (af == AF_INET6) {
+		addr = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+		if (memcmp(addr, mapped, sizeof mapped) == 0) {
+			af = AF_INET;
+			addr += sizeof mapped;
+		}
+	} else
+		return 0;
+	for (i = 0; i < c->proxy_from.n; i++)
+		if (net_parse(c->proxy_from.v[i], strlen(c->proxy_from.v[i]),
+		    &net) == 0 && net_has(&net, af, addr))
+			return 1;
+	return 0;
+}
+
 /* The state of one list value being parsed. */
 struct item_ctx {
 	enum ktype type;
@@ -441,6 +522,16 @@ one_item(void *arg, const char *p, size_t n)
 		}
 		x->codes[code] = 1;
 		return 0;
+	case K_NETS: {
+		struct net net;
+
+		if (net_parse(p, n, &net) != 0) {
+			fed_err_set(x->err, "%s is not an address or a network "
+			    "(192.0.2.7, 10.0.0.0/8, 2001:db8::/32)", q);
+			return -1;
+		}
+		break;
+	}
 	case K_METHODS:
 		if (!is_token(p, n)) {
 			fed_err_set(x->err, "%s is not a SIP method name "
@@ -553,6 +644,11 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 			return -1;
 		c->seccomp = i == 0;
 		return 0;
+	case K_PROXY:
+		if ((i = keyword(p, n, "on, off", q, err)) < 0)
+			return -1;
+		c->proxy_protocol = i == 0;
+		return 0;
 	case K_USER:
 		if (!is_user_name(p, n)) {
 			fed_err_set(err, "%s is not a user name (1 to %d "
@@ -660,6 +756,7 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 	case K_CODES:
 	case K_METHODS:
 	case K_UAS:
+	case K_NETS:
 		break;
 	}
 
@@ -679,7 +776,7 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 		memcpy(c->failure_code, x.codes, sizeof x.codes);
 		return 0;
 	}
-	if (x.sv.n == 0 && k->type != K_UAS) {
+	if (x.sv.n == 0 && k->type != K_UAS && k->type != K_NETS) {
 		fed_err_set(err, "the list is empty");
 		return -1;
 	}
@@ -935,6 +1032,12 @@ fail:
 static int
 derive(struct conf *c, struct fed_err *err)
 {
+	if (c->proxy_protocol && c->proxy_from.n == 0) {
+		fed_err_set(err, "%s: proxy_protocol = on needs proxy_from, "
+		    "the load balancers' addresses", c->path != NULL ?
+		    c->path : "fed.conf");
+		return -1;
+	}
 	if (c->watch_list == NULL &&
 	    (c->watch_list = fed_concat(c->state_dir, "/watch")) == NULL) {
 		fed_err_set(err, "watch_list: %s", strerror(ENOMEM));

@@ -2,6 +2,8 @@
 #ifndef CONF_H
 #define CONF_H
 
+#include <sys/socket.h>
+
 #include "fed.h"
 #include "sip.h"
 
@@ -60,6 +62,10 @@ struct conf {
 	unsigned max_connections;	/* 512 */
 	unsigned max_connections_per_source;	/* 32 */
 	unsigned connections_per_process;	/* 100: a listener's worker */
+	/* Behind a load balancer (fedkit(7) POOL): the PROXY protocol
+	 * header, read from these addresses only. */
+	int proxy_protocol;		/* 0 (off) */
+	struct conf_strv proxy_from;	/* ADDR[/BITS] ..., none */
 
 	/* Least privilege (fedgate started as root in socket mode). */
 	char *user;			/* fedkit: whom to become */
@@ -99,6 +105,10 @@ int conf_is_local(const struct conf *, const char *domain);
 
 /* Is `method` in the methods list? */
 int conf_method_allowed(const struct conf *, struct fed_str method);
+
+/* Is the address (AF_INET or AF_INET6; an IPv4-mapped IPv6 one as IPv4)
+ * one of proxy_from?  0 when proxy_protocol is off. */
+int conf_proxy_trusted(const struct conf *, const struct sockaddr_storage *);
 
 /* Does the User-Agent contain one of refuse_user_agents (any case)? */
 int conf_ua_refused(const struct conf *, struct fed_str user_agent);

@@ -367,7 +367,9 @@ accept_one(struct listener *l, struct workers *ws, struct refusals *r,
 		r->total++;
 		return 1;
 	}
-	if (from_source(ws, &from) >= l->max_per_source) {
+	if ((l->unlimited_source == NULL ||
+	    !l->unlimited_source(l->unlimited_arg, &from)) &&
+	    from_source(ws, &from) >= l->max_per_source) {
 		close(conn);
 		l->refused_source++;
 		r->source++;

@@ -42,6 +42,10 @@ struct listener {
 	 * limits and the like (listener_set_limits).  May be NULL. */
 	void (*tick)(void *arg, int64_t now_ms);
 	void *tick_arg;
+	/* A source max_per_source does not apply to (a load balancer, whose
+	 * connections carry many partners'), or NULL. */
+	int (*unlimited_source)(void *arg, const struct sockaddr_storage *);
+	void *unlimited_arg;
 	/* What happened, for the caller and the tests. */
 	uint64_t accepted, refused_total, refused_source, fork_failed, forked;
 };
