@@ -24,6 +24,7 @@
 #include "proxyproto.h"
 #include "relay.h"
 #include "sandbox.h"
+#include "selfcheck.h"
 #include "sip.h"
 #include "vlog.h"
 
@@ -37,6 +38,7 @@ usage(int code)
 		fed_errx(code, "usage: bad options or arguments (fedgate -h)");
 	fprintf(code == 0 ? stdout : stderr,
 	    "usage: fedgate [-hnV] [-c file] [-p name] [-r file] [-u host:port]\n"
+	    "       fedgate -t [-c file] [-u host:port]\n"
 	    "  -c file       configuration (default $FEDKIT_CONF, "
 	    CONF_DEFAULT_PATH ")\n"
 	    "  -n            dry run: decide and log, change no state\n"
@@ -44,10 +46,41 @@ usage(int code)
 	    "                the connection's identity (pipe mode)\n"
 	    "  -r, --replies file\n"
 	    "                write the responses fedgate builds to file (pipe mode)\n"
+	    "  -t            check fed.conf, the lists, TLS and the upstream, then exit\n"
 	    "  -u host:port  our internal SIP server (socket mode)\n"
 	    "  -h            this help\n"
 	    "  -V, --version the version\n");
 	exit(code);
+}
+
+/* fedgate -t: each finding on stderr as it comes (fedgate(8)). */
+static void
+check_tell(void *arg, enum selfcheck_kind kind, const char *msg)
+{
+	(void)arg;
+	if (kind == SELFCHECK_WARNING)
+		fed_warnx("warning: %s", msg);
+	else
+		fed_warnx("%s", msg);
+}
+
+static int
+check_config(const char *conf_path, const char *upstream)
+{
+	struct selfcheck_opts so = { conf_path, upstream, check_tell, NULL };
+	struct selfcheck_result r;
+
+	if (selfcheck_run(&so, &r) > 0) {
+		fed_warnx("%s: configuration test failed: %u problem%s",
+		    r.conf, r.problems, r.problems == 1 ? "" : "s");
+		return FED_EXIT_USAGE;
+	}
+	if (r.warnings > 0)
+		fed_warnx("%s: configuration OK, %u warning%s", r.conf,
+		    r.warnings, r.warnings == 1 ? "" : "s");
+	else
+		fed_warnx("%s: configuration OK", r.conf);
+	return FED_EXIT_OK;
 }
 
 /* fed.conf is checked again from the loops, about once a second, and
@@ -421,6 +454,7 @@ main(int argc, char *argv[])
 	struct stat st;
 	struct tls_srv *tls = NULL;
 	int ch, rc, replies_fd = -1, sock = 0, dgram = 0, listening = 0;
+	int check = 0;
 
 	fed_progname = "fedgate";
 	/* Before anything can complain, even about the options. */
@@ -428,7 +462,7 @@ main(int argc, char *argv[])
 		socket_diagnostics();
 	if (diag_syslog)
 		opterr = 0;	/* getopt would print on the connection */
-	while ((ch = getopt_long(argc, argv, "c:hnp:r:u:V", longopts,
+	while ((ch = getopt_long(argc, argv, "c:hnp:r:tu:V", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -442,6 +476,9 @@ main(int argc, char *argv[])
 			break;
 		case 'r':
 			replies = optarg;
+			break;
+		case 't':
+			check = 1;
 			break;
 		case 'u':
 			upstream = optarg;
@@ -457,6 +494,11 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(FED_EXIT_USAGE);
+	if (check) {
+		if (o.dry_run || o.peer != NULL || replies != NULL)
+			usage(FED_EXIT_USAGE);
+		return check_config(conf_path, upstream);
+	}
 	if (o.peer != NULL && (o.peer[0] == '\0' || strlen(o.peer) >= 256))
 		fed_errx(FED_EXIT_USAGE, "--peer: a name of 1 to 255 bytes");
 

@@ -33,6 +33,8 @@ static const char usage_text[] =
     "  block add domain...|- ['# comment']\n"
     "  block rm domain...|-     block ls\n"
     "  check domain|sip-uri     what fedgate decides for that partner\n"
+    "  index [allow|block|watch|all]\n"
+    "                           compile the lists for fedgate (default all)\n"
     "  watch ls                 watched, suspicious and near-limit partners\n"
     "  watch clear domain...|-  lift them\n"
     "  -c file       configuration (default $FEDKIT_CONF, "
@@ -1024,6 +1026,76 @@ cmd_watch(struct ctx *x, int argc, char **argv)
 	return FED_EXIT_USAGE;
 }
 
+/* ---- index ---- */
+
+/*
+ * Compile one list (fedkit(7) List index): under its lock, atomically; a bad
+ * line leaves the index in place, which fedgate goes on using.
+ */
+static int
+index_list(const char *path, int options_allowed)
+{
+	struct fed_err err;
+	int r = list_index_write(path, options_allowed, 0, &err);
+
+	if (r == LISTDB_BAD_TEXT) {
+		fed_warnx("%s: not compiled; fedgate keeps using %s%s", err.msg,
+		    path, LISTDB_IDX_SUFFIX);
+		return FED_EXIT_USAGE;
+	}
+	if (r != 0) {
+		fed_warnx("index: %s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	return FED_EXIT_OK;
+}
+
+/*
+ * The watch list has no compiled form (fedgate appends to it as watches
+ * start): `index watch` checks it, naming its bad lines, which fedgate
+ * skips while keeping every watch in force (fedkit(7) Watch list).
+ */
+static int
+index_watch(struct ctx *x)
+{
+	struct watchlist wl;
+	struct fed_err err;
+	int r = watchlist_open(&wl, x->c.watch_list, &err);
+
+	watchlist_close(&wl);
+	if (r == WATCHLIST_BADLINES) {
+		fed_warnx("%s: fedgate skips the line and lifts no watch "
+		    "until it is fixed", err.msg);
+		return FED_EXIT_USAGE;
+	}
+	if (r < 0) {
+		fed_warnx("index: %s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	return FED_EXIT_OK;
+}
+
+/* `index [allow|block|watch|all]`: every list named, each on its own. */
+static int
+cmd_index(struct ctx *x, int argc, char **argv)
+{
+	const char *which = argc > 0 ? argv[0] : "all";
+	int all = strcmp(which, "all") == 0, rc = FED_EXIT_OK;
+
+	if (argc > 1 || (!all && strcmp(which, "allow") != 0 &&
+	    strcmp(which, "block") != 0 && strcmp(which, "watch") != 0)) {
+		fed_warnx("index: allow, block, watch or all (the default)");
+		return FED_EXIT_USAGE;
+	}
+	if (all || strcmp(which, "allow") == 0)
+		rc = worst(rc, index_list(x->c.allow_list, 1));
+	if (all || strcmp(which, "block") == 0)
+		rc = worst(rc, index_list(x->c.block_list, 0));
+	if (all || strcmp(which, "watch") == 0)
+		rc = worst(rc, index_watch(x));
+	return rc;
+}
+
 /* ---- commands ---- */
 
 static const char help_text[] =
@@ -1033,6 +1105,7 @@ static const char help_text[] =
     "block add DOMAIN...|- [# comment]\n"
     "block rm DOMAIN...|-      block ls\n"
     "check DOMAIN|SIP-URI      what fedgate decides for that partner\n"
+    "index [allow|block|watch|all]  compile the lists for fedgate\n"
     "watch ls                  watched, suspicious, near-limit partners\n"
     "watch clear DOMAIN...|-   lift them\n"
     "help                      this text\n"
@@ -1094,13 +1167,15 @@ run(struct ctx *x, int argc, char **argv)
 		rc = cmd_check(x, n - 1, w + 1);
 	else if (strcmp(w[0], "watch") == 0)
 		rc = cmd_watch(x, n - 1, w + 1);
+	else if (strcmp(w[0], "index") == 0)
+		rc = cmd_index(x, n - 1, w + 1);
 	else if (strcmp(w[0], "help") == 0) {
 		fputs(help_text, stdout);
 		fflush(stdout);
 		rc = FED_EXIT_OK;
 	} else {
-		fed_warnx("%s: unknown command (allow, block, check, watch, "
-		    "help)", w[0]);
+		fed_warnx("%s: unknown command (allow, block, check, index, "
+		    "watch, help)", w[0]);
 		rc = FED_EXIT_USAGE;
 	}
 	x->json = json;
@@ -1248,8 +1323,9 @@ load_names(enum listedit_which w)
 static char **
 complete(const char *text, int start, int end)
 {
-	static const char *const top[] = { "allow", "block", "check", "watch",
-	    "help", "quit" };
+	static const char *const top[] = { "allow", "block", "check", "index",
+	    "watch", "help", "quit" };
+	static const char *const isub[] = { "allow", "block", "watch", "all" };
 	static const char *const lsub[] = { "add", "rm", "ls" };
 	static const char *const wsub[] = { "ls", "clear" };
 	static const char *const aopt[] = { "edge=", "rate=", "max_uris=" };
@@ -1274,6 +1350,9 @@ complete(const char *text, int start, int end)
 	} else if (n == 1 && strcmp(w[0], "watch") == 0) {
 		cand = wsub;
 		ncand = 2;
+	} else if (n == 1 && strcmp(w[0], "index") == 0) {
+		cand = isub;
+		ncand = 4;
 	} else if (n >= 2 && (strcmp(w[0], "allow") == 0 ||
 	    strcmp(w[0], "block") == 0) && strcmp(w[1], "rm") == 0) {
 		if (load_names(w[0][0] == 'a' ? LISTEDIT_ALLOW :

@@ -663,6 +663,27 @@ run_follow(struct run *r, const char *log, const char *resume,
 	return FED_EXIT_OK;
 }
 
+/* A list as fedgate reads it; one that could not be read at all (not a
+ * missing one: that is empty) is -1 with *err, so the log's own word on
+ * allow-listing counts instead.  A stale index is used, with its word. */
+static int
+lists_open(struct listdb *db, const char *path, int options_allowed,
+    struct fed_err *err)
+{
+	const char *w;
+
+	if (listdb_open(db, path, options_allowed, err) != 0)
+		return -1;
+	if ((w = listdb_warning(db)) == NULL)
+		return 0;
+	if (!db->exists) {
+		fed_err_set(err, "%s", w);
+		return -1;
+	}
+	fed_warnx("%s", w);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -789,8 +810,8 @@ main(int argc, char *argv[])
 		memset(&allow, 0, sizeof allow);
 		memset(&block, 0, sizeof block);
 		lists = 1;
-		if (listdb_open(&allow, c.allow_list, 1, &err) != 0 ||
-		    listdb_open(&block, c.block_list, 0, &err) != 0) {
+		if (lists_open(&allow, c.allow_list, 1, &err) != 0 ||
+		    lists_open(&block, c.block_list, 0, &err) != 0) {
 			fed_warnx("%s (lists not consulted)", err.msg);
 			listdb_close(&allow);
 			listdb_close(&block);

@@ -121,6 +121,20 @@ watch_open(struct gate *g, struct fed_err *err)
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * A list fedgate runs on with something wrong (fedkit(7) List index: a text
+ * changed since `fedlist index`, a bad line, no index): said once per
+ * process and change, on the diagnostics sink (syslog under inetd).
+ */
+static void
+list_warn(struct listdb *db)
+{
+	const char *w = listdb_warning(db);
+
+	if (w != NULL)
+		fed_warnx("%s", w);
+}
+
 int
 gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
     struct fed_err *err)
@@ -141,10 +155,13 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 		goto fail;
 	}
 	build_allow_header(g);
+	/* A list never stops the gate: listdb_open fails only for memory. */
 	if (listdb_open(&g->block, c->block_list, 0, err) != 0)
 		goto fail;
+	list_warn(&g->block);
 	if (listdb_open(&g->allow, c->allow_list, 1, err) != 0)
 		goto fail;
+	list_warn(&g->allow);
 	if (state_open(&g->st, c->state_dir, &g->sp, o->dry_run, err) != 0)
 		goto fail;
 	if (state_warning(g->st) != NULL)
@@ -257,9 +274,11 @@ gate_tick(struct gate *g, int64_t now_ms, struct fed_err *err)
 	b = listdb_refresh(&g->block, now_ms, err);
 	if (b < 0)
 		fed_warnx("%s (keeping the previous block list)", err->msg);
+	list_warn(&g->block);
 	a = listdb_refresh(&g->allow, now_ms, err);
 	if (a < 0)
 		fed_warnx("%s (keeping the previous allow list)", err->msg);
+	list_warn(&g->allow);
 	if (a > 0 || b > 0)
 		g->gen++;
 	/* The message says what was kept: the previous cache (unreadable)
@@ -580,8 +599,11 @@ judge_state(struct gate *g, const char *domain, const struct limits *l,
 	q.rate = l->rate;
 	q.watched = watchlist_lookup(&g->wl, domain, now, g->c->watch_expire,
 	    NULL);
-	/* A list that could not be read again vouches for nothing new. */
-	q.list_read_ms = g->wl.bad_ms == 0 ? g->wl.checked_ms : 0;
+	/* A list that could not be read again vouches for nothing new;
+	 * nor does one with bad lines: the line of a watched partner may be
+	 * among them, and a bad hand edit must lift no watch. */
+	q.list_read_ms = g->wl.bad_ms == 0 && g->wl.t.nbad == 0 ?
+	    g->wl.checked_ms : 0;
 	if (state_decide(g->st, &q, now, f, d, err) != 0)
 		return -1;
 	/* The batch is committed first: the file's fsync must not hold

@@ -427,9 +427,29 @@ parse_line(const char *p, const char *e, char *arena, size_t *a,
  * Parse buf[0..len), which the list owns from now on and whose names it
  * rewrites in place: buf must have room for one more byte (buf[len]).
  */
+/*
+ * A salvage parse (list_load_fd_salvage) skips bad lines and keeps count;
+ * a strict one (sv NULL) fails at the first.
+ */
+struct salvage {
+	size_t n;		/* bad lines and later duplicates skipped */
+	unsigned line;		/* the first of them, by line number */
+	struct fed_err *first;	/* "NAME:LINE: problem" for it */
+};
+
+static void
+salvage_note(struct salvage *sv, unsigned line, const char *msg)
+{
+	sv->n++;
+	if (sv->line != 0 && sv->line < line)
+		return;
+	sv->line = line;
+	memcpy(sv->first->msg, msg, sizeof sv->first->msg);
+}
+
 static int
 parse_owned(struct list *l, const char *name, char *buf, size_t len,
-    int options_allowed, struct fed_err *err)
+    int options_allowed, struct salvage *sv, struct fed_err *err)
 {
 	struct fed_err e;
 	char *p = buf, *end = buf + len, *nl;
@@ -475,7 +495,10 @@ parse_owned(struct list *l, const char *name, char *buf, size_t len,
 		    &e);
 		if (r == -1) {
 			fed_err_set(err, "%s:%u: %s", name, lineno, e.msg);
-			return -1;
+			if (sv == NULL)
+				return -1;
+			salvage_note(sv, lineno, err->msg);
+			continue;
 		}
 		if (r == 1) {
 			l->v[l->n].line = lineno;
@@ -488,6 +511,24 @@ parse_owned(struct list *l, const char *name, char *buf, size_t len,
 		return -1;
 	}
 
+	if (sv != NULL) {
+		size_t w = 0;
+
+		/* Keep each name's first line (the sort put it first). */
+		for (i = 0; i < l->n; i++) {
+			if (w > 0 && strcmp(l->v[w - 1].name, l->v[i].name) ==
+			    0) {
+				fed_err_set(err, "%s:%u: %s is listed twice "
+				    "(first on line %u)", name, l->v[i].line,
+				    l->v[i].name, l->v[w - 1].line);
+				salvage_note(sv, l->v[i].line, err->msg);
+				continue;
+			}
+			l->v[w++] = l->v[i];
+		}
+		l->n = w;
+		return 0;
+	}
 	/* Report the duplicate met first in the file, naming its original. */
 	for (i = 1; i < l->n; i++)
 		if (strcmp(l->v[i - 1].name, l->v[i].name) == 0 &&
@@ -528,7 +569,8 @@ list_parse(struct list *l, const char *name, const char *buf, size_t len,
 	}
 	if (len > 0)
 		memcpy(copy, buf, len);
-	if (parse_owned(l, name, copy, len, options_allowed, err) == -1) {
+	if (parse_owned(l, name, copy, len, options_allowed, NULL, err) ==
+	    -1) {
 		list_free(l);
 		return -1;
 	}
@@ -578,8 +620,12 @@ list_load(struct list *l, const char *path, int options_allowed,
 	return rc;
 }
 
-int
-list_load_fd(struct list *l, int fd, const char *path, int options_allowed,
+/*
+ * Read fd from its current offset to its end into a new buffer with one
+ * byte to spare (parse_owned's NUL).  0, or -1 with *err.
+ */
+static int
+read_all(int fd, const char *path, char **out, size_t *outlen,
     struct fed_err *err)
 {
 	struct stat st;
@@ -587,18 +633,13 @@ list_load_fd(struct list *l, int fd, const char *path, int options_allowed,
 	size_t len = 0, cap;
 	ssize_t r;
 
-	memset(l, 0, sizeof *l);
-	if ((l->path = strdup(path)) == NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		return -1;
-	}
 	cap = 65536;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    (size_t)st.st_size < LIST_FILE_MAX)
 		cap = (size_t)st.st_size + 2;	/* + 1 to see the end */
 	if ((buf = malloc(cap)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		goto fail;
+		return -1;
 	}
 	for (;;) {
 		if (len + 1 == cap) {
@@ -631,15 +672,86 @@ list_load_fd(struct list *l, int fd, const char *path, int options_allowed,
 		    LIST_FILE_MAX >> 20);
 		goto fail;
 	}
-	if (parse_owned(l, path, buf, len, options_allowed, err) == -1) {
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
+
+static int
+load_fd(struct list *l, int fd, const char *path, int options_allowed,
+    struct salvage *sv, struct fed_err *err)
+{
+	char *buf;
+	size_t len;
+
+	memset(l, 0, sizeof *l);
+	if ((l->path = strdup(path)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	if (read_all(fd, path, &buf, &len, err) == -1) {
+		list_free(l);
+		return -1;
+	}
+	if (parse_owned(l, path, buf, len, options_allowed, sv, err) == -1) {
 		list_free(l);	/* frees buf, now the arena */
 		return -1;
 	}
 	return 0;
-fail:
+}
+
+int
+list_load_fd(struct list *l, int fd, const char *path, int options_allowed,
+    struct fed_err *err)
+{
+	return load_fd(l, fd, path, options_allowed, NULL, err);
+}
+
+int
+list_load_fd_salvage(struct list *l, int fd, const char *path,
+    int options_allowed, size_t *nbad, struct fed_err *bad,
+    struct fed_err *err)
+{
+	struct salvage sv = { 0, 0, bad };
+
+	*nbad = 0;
+	if (load_fd(l, fd, path, options_allowed, &sv, err) == -1)
+		return -1;
+	*nbad = sv.n;
+	return 0;
+}
+
+int
+list_check_fd(int fd, const char *path, int options_allowed, size_t *nbad,
+    struct fed_err *bad, struct fed_err *err)
+{
+	struct list_entry ent;
+	struct fed_err e;
+	char scratch[LIST_LINE_SCRATCH], *buf, *p, *end, *nl;
+	size_t len, a;
+	unsigned lineno = 0;
+
+	*nbad = 0;
+	if (read_all(fd, path, &buf, &len, err) == -1)
+		return -1;
+	p = buf;
+	end = buf + len;
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		lineno++;
+		a = 0;
+		if (parse_line(p, nl, scratch, &a, options_allowed, &ent, &e) ==
+		    -1 && (*nbad)++ == 0)
+			fed_err_set(bad, "%s:%u: %s", path, lineno, e.msg);
+	}
 	free(buf);
-	list_free(l);
-	return -1;
+	return 0;
 }
 
 static const struct list_entry *

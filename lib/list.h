@@ -78,6 +78,28 @@ int list_load(struct list *, const char *path, int options_allowed,
 int list_load_fd(struct list *, int fd, const char *path,
     int options_allowed, struct fed_err *);
 
+/*
+ * The same as list_load_fd, for fedgate with no index to read (fedkit(7)
+ * List index): a bad line, or a later line of a name listed already, is
+ * skipped instead of failing the list, so every good line still counts
+ * (a block list keeps blocking what it can read; an allow list grants
+ * only what it can read).  *nbad counts what was skipped and, when it is
+ * not 0, *bad names the first by line: "PATH:LINE: problem".  -1 with
+ * *err only when the file cannot be read (or memory runs out).
+ */
+int list_load_fd_salvage(struct list *, int fd, const char *path,
+    int options_allowed, size_t *nbad, struct fed_err *bad,
+    struct fed_err *err);
+
+/*
+ * Read the text on fd and count its bad lines, keeping nothing: *nbad,
+ * and *bad naming the first ("PATH:LINE: problem").  Lines are judged one
+ * by one, so a name listed twice is not seen (list_load_fd finds it).
+ * -1 with *err when the file cannot be read.
+ */
+int list_check_fd(int fd, const char *path, int options_allowed,
+    size_t *nbad, struct fed_err *bad, struct fed_err *err);
+
 /* The entry matching `domain` (normalized; case and one trailing dot are
  * forgiven): the exact entry, else the longest matching suffix entry;
  * NULL if none.  O(labels x log n). */

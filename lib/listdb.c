@@ -56,17 +56,6 @@ ident_stat(struct fed_ident *id, const char *path)
 		id->exists = -1;
 }
 
-static void
-text_ident(const struct listdb *db, struct fed_ident *id)
-{
-	memset(id, 0, sizeof *id);
-	id->exists = db->exists;
-	id->dev = db->dev;
-	id->ino = db->ino;
-	id->size = db->size;
-	id->mtime_ns = db->mtime_ns;
-}
-
 /*
  * Is a writer rewriting the list now?  Every writer holds PATH.lock (an
  * exclusive flock, afile.h) across rewriting the text and its index; a
@@ -92,136 +81,226 @@ writer_busy(const char *path)
 	return busy;
 }
 
-/* Close and free what an open attempt loaded; keep path and options. */
+/* Close and free what an open attempt loaded; keep path, options and
+ * what was told. */
 static void
 unload(struct listdb *db)
 {
-	if (db->indexed) {
-		close(db->textfd);
+	if (db->indexed)
 		close(db->idxfd);
-	}
 	list_free(&db->mem);
-	db->textfd = db->idxfd = -1;
+	db->idxfd = -1;
+	db->textbase = 0;
 	db->textlen = 0;
 	db->n = 0;
 	db->indexed = 0;
 	db->exists = 0;
-	db->dev = 0;
-	db->ino = 0;
-	db->size = 0;
-	db->mtime_ns = 0;
+	db->stale = 0;
+	memset(&db->text, 0, sizeof db->text);
 	memset(&db->idx, 0, sizeof db->idx);
+	db->warn.msg[0] = '\0';
 }
 
 /*
- * Does the index open on ifd describe the text whose stat is *st?  Only
- * the header is read.  The offsets are not checked one by one, which
- * would read the whole index at every start: lookups treat an offset out
- * of the text as an empty name instead.
+ * Is the file open on ifd (stat *ist) a valid index?  The header is read
+ * and the file's size must be exactly header, offsets and text; *h is
+ * filled.  The offsets are not checked one by one, which would read the
+ * whole index at every start: lookups treat an offset out of the text as
+ * an empty name instead.
  */
 static int
-index_matches(int ifd, const struct stat *ist, const struct stat *st,
-    uint64_t *count)
+index_valid(int ifd, const struct stat *ist, struct idxhdr *h)
 {
-	struct idxhdr h;
 	char magic[32];
 	uint64_t isz = (uint64_t)ist->st_size;
 
-	if (!S_ISREG(ist->st_mode) || isz < LISTDB_HDR_SIZE ||
-	    (isz - LISTDB_HDR_SIZE) % sizeof(uint32_t) != 0)
+	if (!S_ISREG(ist->st_mode) || isz < LISTDB_HDR_SIZE)
 		return 0;
-	if (pread(ifd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+	if (pread(ifd, h, sizeof *h, 0) != (ssize_t)sizeof *h)
 		return 0;
 	memset(magic, 0, sizeof magic);
 	memcpy(magic, LISTDB_MAGIC, sizeof LISTDB_MAGIC - 1);
-	if (memcmp(h.magic, magic, sizeof magic) != 0)
+	if (memcmp(h->magic, magic, sizeof magic) != 0)
 		return 0;	/* another version, or not an index */
-	if (h.ino != (uint64_t)st->st_ino ||
-	    h.size != (uint64_t)st->st_size ||
-	    h.mtime_sec != (int64_t)st->st_mtim.tv_sec ||
-	    h.mtime_nsec != (int64_t)st->st_mtim.tv_nsec)
-		return 0;	/* built from another text */
-	if (h.count != (isz - LISTDB_HDR_SIZE) / sizeof(uint32_t) ||
-	    h.count > (uint64_t)st->st_size)
-		return 0;	/* truncated, or not of this text */
-	*count = h.count;
+	if (h->size > LISTDB_TEXT_MAX || h->count > h->size ||
+	    isz != LISTDB_HDR_SIZE + h->count * sizeof(uint32_t) + h->size)
+		return 0;	/* truncated, or damaged */
 	return 1;
+}
+
+/* Was the index with header *h compiled from the text whose stat is *st? */
+static int
+index_of(const struct idxhdr *h, const struct stat *st)
+{
+	return h->ino == (uint64_t)st->st_ino &&
+	    h->size == (uint64_t)st->st_size &&
+	    h->mtime_sec == (int64_t)st->st_mtim.tv_sec &&
+	    h->mtime_nsec == (int64_t)st->st_mtim.tv_nsec;
+}
+
+/* "; and N more bad lines", or nothing. */
+static void
+more_lines(char *out, size_t sz, size_t nbad)
+{
+	if (nbad > 1)
+		snprintf(out, sz, " (and %zu more bad line%s)", nbad - 1,
+		    nbad > 2 ? "s" : "");
+	else
+		out[0] = '\0';
+}
+
+/*
+ * A valid index that is not the text's (a hand edit since, a text
+ * removed or unreadable): it stays in use; say why, naming the text's
+ * first bad line if it has one.  fd is the text (-1: could not be opened,
+ * `terr` the errno).
+ */
+static void
+warn_stale(struct listdb *db, int fd, int terr)
+{
+	struct fed_err bad, rerr;
+	char more[64];
+	size_t nbad = 0;
+
+	if (fd == -1) {
+		fed_err_set(&db->warn, "%s: %s: using its last index %s; "
+		    "run `fedlist index`%s", db->path, strerror(terr),
+		    db->idxpath, terr == ENOENT ? " to empty the list" : "");
+		return;
+	}
+	if (list_check_fd(fd, db->path, db->options_allowed, &nbad, &bad,
+	    &rerr) == -1) {
+		fed_err_set(&db->warn, "%s: changed since `fedlist index` "
+		    "(%s): using its last index %s", db->path, rerr.msg,
+		    db->idxpath);
+		return;
+	}
+	if (nbad == 0) {
+		fed_err_set(&db->warn, "%s: changed since `fedlist index`: "
+		    "using its last index %s until you run `fedlist index`",
+		    db->path, db->idxpath);
+		return;
+	}
+	more_lines(more, sizeof more, nbad);
+	fed_err_set(&db->warn, "%s%s: using the last index %s, from before "
+	    "this edit; fix the text and run `fedlist index`", bad.msg, more,
+	    db->idxpath);
 }
 
 /*
  * One attempt at loading db->path into db (which holds path, idxpath and
- * options only).  Text and index are each opened once and everything is
- * judged on those descriptors, so the identity recorded is that of the
- * bytes used even if a writer renames new files in meanwhile.  With
- * parse_ok clear, an index that exists but does not describe the text
- * loads nothing and returns OPEN_STALE: the caller decides whether to
- * wait for its writer or parse.
+ * options only).  Index and text are each opened once, the index first
+ * (writers rename the text first), and everything is judged on those
+ * descriptors.  With wait_ok set, a valid index that does not describe
+ * the text while a writer holds PATH.lock loads nothing and returns
+ * OPEN_STALE: the caller decides whether to wait for its writer.
+ * OPEN_ERR (*err set) when there is no index and the text cannot be
+ * read, or memory runs out: nothing loaded.
  */
 static int
-open_try(struct listdb *db, int parse_ok, struct fed_err *err)
+open_try(struct listdb *db, int wait_ok, struct fed_err *err)
 {
 	struct stat st, ist;
-	uint64_t count = 0;
-	int fd, ifd, saved;
+	struct idxhdr h;
+	struct fed_err bad;
+	char more[64];
+	size_t nbad = 0;
+	int fd, ifd, terr = 0, ierr = 0, valid = 0;
 
 	unload(db);
-	if ((ifd = open(db->idxpath, O_RDONLY | O_CLOEXEC | O_NOCTTY)) != -1 &&
-	    fstat(ifd, &ist) == 0)
+	if ((ifd = open(db->idxpath, O_RDONLY | O_CLOEXEC | O_NOCTTY)) ==
+	    -1)
+		ierr = errno;
+	else if (fstat(ifd, &ist) == -1) {
+		ierr = errno;
+		close(ifd);
+		ifd = -1;
+	} else {
 		fed_ident_of(&db->idx, &ist);
-	if ((fd = open(db->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		saved = errno;
-		if (ifd != -1)
-			close(ifd);
-		if (saved == ENOENT)
-			return OPEN_OK;	/* no list yet: nobody listed */
-		fed_err_set(err, "%s: %s", db->path, strerror(saved));
-		unload(db);
-		return OPEN_ERR;
+		valid = index_valid(ifd, &ist, &h);
 	}
-	if (fstat(fd, &st) == -1) {
-		fed_err_set(err, "%s: %s", db->path, strerror(errno));
-		goto fail;
-	}
-	db->exists = 1;
-	db->dev = st.st_dev;
-	db->ino = st.st_ino;
-	db->size = st.st_size;
-	db->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-	    st.st_mtim.tv_nsec;
+	if (ifd == -1 && ierr != ENOENT)
+		db->idx.exists = -1;
+	if ((fd = open(db->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		terr = errno;
+	else if (fstat(fd, &st) == -1) {
+		terr = errno;
+		close(fd);
+		fd = -1;
+	} else
+		fed_ident_of(&db->text, &st);
+	if (fd == -1 && terr != ENOENT)
+		db->text.exists = -1;
 
-	if (db->idx.exists && S_ISREG(st.st_mode) &&
-	    index_matches(ifd, &ist, &st, &count)) {
+	if (valid) {
+		if (fd == -1 || !S_ISREG(st.st_mode) || !index_of(&h, &st)) {
+			if (wait_ok && writer_busy(db->path)) {
+				if (fd != -1)
+					close(fd);
+				close(ifd);
+				unload(db);
+				return OPEN_STALE;
+			}
+			db->stale = 1;
+			warn_stale(db, fd, terr);
+		}
+		if (fd != -1)
+			close(fd);
 		/* A lookup reads a piece here and there: reading ahead
 		 * around each would only cost time when the list is not in
 		 * the page cache. */
-		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 		(void)posix_fadvise(ifd, 0, 0, POSIX_FADV_RANDOM);
-		db->textfd = fd;
 		db->idxfd = ifd;
-		db->textlen = (size_t)st.st_size;
-		db->n = (size_t)count;
+		db->textbase = (off_t)(LISTDB_HDR_SIZE +
+		    h.count * sizeof(uint32_t));
+		db->textlen = (size_t)h.size;
+		db->n = (size_t)h.count;
 		db->indexed = 1;
+		db->exists = 1;
 		return OPEN_OK;
 	}
-	if (!parse_ok && db->idx.exists) {
-		close(fd);
+	if (ifd != -1)
 		close(ifd);
+	if (fd == -1) {
+		if (terr == ENOENT && ierr == ENOENT)
+			return OPEN_OK;	/* no list yet: nobody listed */
+		if (terr == ENOENT) {
+			fed_err_set(&db->warn, "%s: not a valid list index, "
+			    "and there is no text %s to compile: the list "
+			    "is empty", db->idxpath, db->path);
+			return OPEN_OK;
+		}
+		fed_err_set(err, "%s: %s, and no index to use: the list is "
+		    "empty until it can be read", db->path, strerror(terr));
 		unload(db);
-		return OPEN_STALE;
+		return OPEN_ERR;
 	}
-	if (list_load_fd(&db->mem, fd, db->path, db->options_allowed, err) ==
-	    -1)
-		goto fail;
+	if (list_load_fd_salvage(&db->mem, fd, db->path, db->options_allowed,
+	    &nbad, &bad, err) == -1) {
+		char m[sizeof err->msg];
+
+		memcpy(m, err->msg, sizeof m);
+		fed_err_set(err, "%s, and no index to use: the list is empty "
+		    "until it can be read", m);
+		close(fd);
+		unload(db);
+		return OPEN_ERR;
+	}
 	close(fd);
-	if (ifd != -1)
-		close(ifd);
+	db->exists = 1;
+	more_lines(more, sizeof more, nbad);
+	if (nbad > 0)
+		fed_err_set(&db->warn, "%s%s: no index to fall back on: "
+		    "using the other %zu entries of the text, the bad lines "
+		    "skipped; fix them and run `fedlist index`", bad.msg, more,
+		    db->mem.n);
+	/* Nothing listed and no index: nothing to compile, nothing slow. */
+	else if (db->mem.n != 0 || ierr != ENOENT)
+		fed_err_set(&db->warn, "%s: %s: every process parses the "
+		    "text (slow); run `fedlist index`", db->idxpath,
+		    ierr == ENOENT ? "no index" : ierr != 0 ? strerror(ierr) :
+		    "not an index of this version, or damaged");
 	return OPEN_OK;
-fail:
-	close(fd);
-	if (ifd != -1)
-		close(ifd);
-	unload(db);
-	return OPEN_ERR;
 }
 
 /* A fresh db for path, nothing loaded yet. */
@@ -230,7 +309,7 @@ init(struct listdb *db, const char *path, int options_allowed,
     struct fed_err *err)
 {
 	memset(db, 0, sizeof *db);
-	db->textfd = db->idxfd = -1;
+	db->idxfd = -1;
 	db->options_allowed = options_allowed;
 	if ((db->path = strdup(path)) == NULL ||
 	    (db->idxpath = fed_concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
@@ -245,19 +324,19 @@ int
 listdb_index_stale(const char *path)
 {
 	struct stat st, ist;
-	uint64_t count;
+	struct idxhdr h;
 	char *ip;
-	int fd, stale = 1;
+	int fd, stale = 1, have_text;
 
-	if (stat(path, &st) != 0)
-		return 0;	/* no text: nothing to index */
+	have_text = stat(path, &st) == 0;
 	if ((ip = fed_concat(path, LISTDB_IDX_SUFFIX)) == NULL)
 		return 1;
 	fd = open(ip, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	free(ip);
 	if (fd < 0)
-		return 1;
-	if (fstat(fd, &ist) == 0 && index_matches(fd, &ist, &st, &count))
+		return have_text || errno != ENOENT;
+	if (have_text && fstat(fd, &ist) == 0 && index_valid(fd, &ist, &h) &&
+	    index_of(&h, &st))
 		stale = 0;
 	close(fd);
 	return stale;
@@ -274,29 +353,56 @@ listdb_open(struct listdb *db, const char *path, int options_allowed,
 	if (init(db, path, options_allowed, err) == -1)
 		return -1;
 	/*
-	 * A stale index usually means fedlist is between renaming the new
-	 * text and renaming its index: waiting a moment for it is cheaper
-	 * than parsing a million lines.  A writer that keeps the lock too
-	 * long, or a hand edit with no writer at all, gets the parse.
+	 * A stale index while a writer holds the lock means fedlist is
+	 * between renaming the new text and renaming its index: wait a
+	 * moment for it rather than take the index on its way out.
 	 */
-	while ((r = open_try(db, 0, err)) == OPEN_STALE) {
-		if (!writer_busy(path) || fed_mono_ms() >= deadline) {
-			r = open_try(db, 1, err);
-			break;
-		}
+	while ((r = open_try(db, fed_mono_ms() < deadline, err)) ==
+	    OPEN_STALE)
 		nanosleep(&pause, NULL);
-	}
 	if (r == OPEN_ERR) {
-		listdb_close(db);
-		return -1;
+		/* Nothing to read: an empty list, and say so. */
+		memcpy(db->warn.msg, err->msg, sizeof db->warn.msg);
+		return 0;
 	}
 	return 0;
+}
+
+const char *
+listdb_warning(struct listdb *db)
+{
+	if (db == NULL || db->warn.msg[0] == '\0')
+		return NULL;
+	if (db->told && fed_ident_same(&db->told_text, &db->text) &&
+	    fed_ident_same(&db->told_idx, &db->idx))
+		return NULL;
+	db->told = 1;
+	db->told_text = db->text;
+	db->told_idx = db->idx;
+	return db->warn.msg;
+}
+
+int
+listdb_check(const char *path, int options_allowed, struct fed_err *err)
+{
+	struct listdb db;
+	const char *w;
+	int rc = 0;
+
+	if (listdb_open(&db, path, options_allowed, err) == -1)
+		return -1;
+	if ((w = listdb_warning(&db)) != NULL) {
+		fed_err_set(err, "%s", w);
+		rc = 1;
+	}
+	listdb_close(&db);
+	return rc;
 }
 
 int
 listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 {
-	struct fed_ident t, i, cur;
+	struct fed_ident t, i;
 	struct listdb nd;
 	int r;
 
@@ -306,8 +412,7 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 	db->checked_ms = now_ms;
 	ident_stat(&t, db->path);
 	ident_stat(&i, db->idxpath);
-	text_ident(db, &cur);
-	if (fed_ident_same(&t, &cur) && fed_ident_same(&i, &db->idx)) {
+	if (fed_ident_same(&t, &db->text) && fed_ident_same(&i, &db->idx)) {
 		db->busy_since_ms = 0;
 		return 0;
 	}
@@ -317,18 +422,15 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 		return 0;	/* refused already; the old list stays */
 	if (init(&nd, db->path, db->options_allowed, err) == -1)
 		return -1;
-	r = open_try(&nd, 0, err);
+	r = open_try(&nd, db->busy_since_ms == 0 ||
+	    now_ms - db->busy_since_ms < LISTDB_WRITER_WAIT_MS, err);
 	if (r == OPEN_STALE) {
-		if (writer_busy(db->path) && (db->busy_since_ms == 0 ||
-		    now_ms - db->busy_since_ms < LISTDB_WRITER_WAIT_MS)) {
-			/* Keep the old list; look again in 100 ms. */
-			if (db->busy_since_ms == 0)
-				db->busy_since_ms = now_ms;
-			db->checked_ms = now_ms - 900;
-			listdb_close(&nd);
-			return 0;
-		}
-		r = open_try(&nd, 1, err);
+		/* Keep the old list; look again in 100 ms. */
+		if (db->busy_since_ms == 0)
+			db->busy_since_ms = now_ms;
+		db->checked_ms = now_ms - 900;
+		listdb_close(&nd);
+		return 0;
 	}
 	db->busy_since_ms = 0;
 	if (r == OPEN_ERR) {
@@ -340,10 +442,28 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 		listdb_close(&nd);
 		return -1;
 	}
+	if (db->indexed && !nd.indexed && nd.text.exists) {
+		/* The index this process has open was removed or damaged:
+		 * keep searching it (its descriptor still reads it), rather
+		 * than fall back on a text nobody compiled. */
+		db->text = nd.text;
+		db->idx = nd.idx;
+		db->stale = 1;
+		fed_err_set(&db->warn, "%s: %s: still using the index "
+		    "loaded before; run `fedlist index`", db->idxpath,
+		    nd.idx.exists ? "not a valid index" : "removed");
+		listdb_close(&nd);
+		return 0;
+	}
 	nd.checked_ms = now_ms;
+	nd.told = db->told;
+	nd.told_text = db->told_text;
+	nd.told_idx = db->told_idx;
+	/* The same index over a text edited by hand answers as before. */
+	r = !(db->indexed && nd.indexed && fed_ident_same(&nd.idx, &db->idx));
 	listdb_close(db);
 	*db = nd;
-	return 1;
+	return r;
 }
 
 /*
@@ -370,7 +490,8 @@ text_byte(struct reader *r, size_t pos)
 	if (pos >= r->db->textlen)
 		return -1;
 	if ((off_t)pos < r->at || (off_t)pos >= r->at + (off_t)r->have) {
-		got = pread(r->db->textfd, r->win, sizeof r->win, (off_t)pos);
+		got = pread(r->db->idxfd, r->win, sizeof r->win,
+		    r->db->textbase + (off_t)pos);
 		if (got <= 0) {
 			r->have = 0;
 			return -1;
@@ -505,8 +626,8 @@ read_line(const struct listdb *db, size_t off, char *buf, size_t bufsz,
 
 	*heap = NULL;
 	for (;;) {
-		got = pread(db->textfd, p + have, cap - have,
-		    (off_t)(off + have));
+		got = pread(db->idxfd, p + have, cap - have,
+		    db->textbase + (off_t)(off + have));
 		if (got <= 0)
 			return have;	/* the end of the text */
 		have += (size_t)got;
@@ -629,8 +750,8 @@ listdb_close(struct listdb *db)
  * place describes the text in place.  Were only PATH.idx.lock taken, a
  * `listidx` could read the old text, fedlist rename a new text and its
  * index, and `listidx` then rename the old text's index over the new one:
- * readers would notice (the identity differs) and stay correct, but every
- * one of them would parse the whole text until the next edit.  Readers
+ * readers would notice (the identity differs) and keep answering, but
+ * every one of them would warn of a stale index until the next edit.  Readers
  * also look at PATH.lock: a stale index while it is held means "wait".
  *
  * The index itself is written with afile_begin on PATH.idx, so
@@ -652,8 +773,9 @@ list_index_write(const char *path, int options_allowed, int held,
 	struct stat st, st2;
 	struct list l;
 	uint32_t *offs = NULL;
-	char *idxpath = NULL;
-	size_t i;
+	struct fed_err bad;
+	char *idxpath = NULL, *copy = NULL, more[64];
+	size_t i, nbad = 0;
 	int fd = -1, locked = 0, rc = -1;
 
 	memset(&l, 0, sizeof l);
@@ -668,8 +790,17 @@ list_index_write(const char *path, int options_allowed, int held,
 	}
 	/* One open file for the identity and the bytes: a text renamed in
 	 * meanwhile cannot get the identity of the one read. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
-	    fstat(fd, &st) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 &&
+	    errno == ENOENT) {
+		/* No text: an empty list, which needs no index. */
+		if (unlink(idxpath) == -1 && errno != ENOENT) {
+			fed_err_set(err, "%s: %s", idxpath, strerror(errno));
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (fd == -1 || fstat(fd, &st) == -1) {
 		fed_err_set(err, "%s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -682,8 +813,28 @@ list_index_write(const char *path, int options_allowed, int held,
 		    LISTDB_TEXT_MAX);
 		goto out;
 	}
-	if (list_load_fd(&l, fd, path, options_allowed, err) == -1)
+	/* Every bad line is counted, so the operator fixes them in one go. */
+	if (list_load_fd_salvage(&l, fd, path, options_allowed, &nbad, &bad,
+	    err) == -1)
 		goto out;
+	if (nbad > 0) {
+		more_lines(more, sizeof more, nbad);
+		fed_err_set(err, "%s%s", bad.msg, more);
+		rc = LISTDB_BAD_TEXT;
+		goto out;
+	}
+	/* The index carries the text as it was compiled (list_load_fd
+	 * rewrote its own copy in place). */
+	if ((copy = malloc((size_t)st.st_size + 1)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	if (st.st_size > 0 && pread(fd, copy, (size_t)st.st_size, 0) !=
+	    (ssize_t)st.st_size) {
+		fed_err_set(err, "%s: changed while it was read; try again",
+		    path);
+		goto out;
+	}
 	/*
 	 * Only a writer ignoring the lock (a hand edit in place) can change
 	 * the file under us; then the bytes read may not be those of the
@@ -715,7 +866,9 @@ list_index_write(const char *path, int options_allowed, int held,
 	if (afile_begin(&idx, idxpath, (int)(st.st_mode & 0666), err) == -1)
 		goto out;
 	if (fwrite(&h, sizeof h, 1, idx.fp) != 1 ||
-	    (offs != NULL && fwrite(offs, sizeof *offs, l.n, idx.fp) != l.n)) {
+	    (offs != NULL && fwrite(offs, sizeof *offs, l.n, idx.fp) !=
+	    l.n) || (st.st_size > 0 && fwrite(copy, (size_t)st.st_size, 1,
+	    idx.fp) != 1)) {
 		fed_err_set(err, "%s: write: %s", idx.tmp, strerror(errno));
 		afile_abort(&idx);
 		goto out;
@@ -730,6 +883,7 @@ out:
 		afile_abort(&lock);
 	list_free(&l);
 	free(offs);
+	free(copy);
 	free(idxpath);
 	return rc;
 }

@@ -55,7 +55,8 @@
 	X(X509_OBJECT_set1_X509_CRL) X(X509_CRL_free) X(d2i_X509) \
 	X(d2i_X509_AUX) X(d2i_X509_CRL) X(d2i_X509_NAME) X(X509_NAME_cmp) \
 	X(X509_NAME_free) X(ASN1_get_object) X(PEM_read_bio) X(BIO_new_file) \
-	X(BIO_free) X(CRYPTO_free)
+	X(BIO_free) X(CRYPTO_free) X(SSL_CTX_get0_certificate) \
+	X(X509_get0_notBefore) X(X509_get0_notAfter) X(ASN1_TIME_to_tm)
 
 /*
  * The error strings of the libraries fedgate's messages come from,
@@ -558,6 +559,26 @@ tls_srv_check(struct tls_srv *t, struct fed_err *err)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int
+tls_srv_cert_dates(const struct tls_srv *t, int64_t *not_before,
+    int64_t *not_after, struct fed_err *err)
+{
+	X509 *x = p_SSL_CTX_get0_certificate(t->ctx);
+	struct tm b, a;
+
+	memset(&b, 0, sizeof b);
+	memset(&a, 0, sizeof a);
+	if (x == NULL || p_ASN1_TIME_to_tm(p_X509_get0_notBefore(x), &b) != 1 ||
+	    p_ASN1_TIME_to_tm(p_X509_get0_notAfter(x), &a) != 1) {
+		fed_err_set(err, "TLS: the certificate's validity does not "
+		    "decode");
+		return -1;
+	}
+	*not_before = (int64_t)timegm(&b);
+	*not_after = (int64_t)timegm(&a);
 	return 0;
 }
 

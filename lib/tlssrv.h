@@ -45,6 +45,11 @@ int tls_srv_open(struct tls_srv **, const struct conf *, struct fed_err *);
  * handshakes: for a configuration check (fedgate -t). */
 int tls_srv_check(struct tls_srv *, struct fed_err *);
 
+/* The validity of our own certificate (tls_cert's first), in seconds
+ * since the epoch: for fedgate -t, which warns before it expires. */
+int tls_srv_cert_dates(const struct tls_srv *, int64_t *not_before,
+    int64_t *not_after, struct fed_err *);
+
 /*
  * Handshake on the connected socket fd (made non-blocking), within
  * timeout_ms.  On success the peer's names are in *peer (at least one:

@@ -317,6 +317,7 @@ table_parse(struct watchlist_table *t, const char *path, const char *buf,
 		t->v[k++] = t->v[i];
 	}
 	t->n = k;
+	t->nbad = bad->n;
 	if (table_index(t) != 0)
 		goto nomem;
 	return 0;

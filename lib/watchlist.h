@@ -65,6 +65,10 @@ struct watchlist_table {
 	uint32_t *slot;		/* index + 1 into v; 0: empty */
 	size_t nslot;		/* a power of two, or 0 when n is 0 */
 	char *arena;		/* the domains */
+	/* bad lines skipped: such a file vouches for no watch's end (a
+	 * watched partner whose line a hand edit broke stays watched in
+	 * the store until the file is fixed; fedkit(7) Watch list) */
+	size_t nbad;
 };
 
 struct watchlist {

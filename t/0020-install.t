@@ -37,7 +37,6 @@ stop_all() {
 	pids=
 }
 at_exit stop_all
-listening() { ss -ltnH "sport = :$1" | grep -q .; }
 
 # Our server (sipp answering 200) and a fed.conf that names it: the
 # installed command lines give no -u.

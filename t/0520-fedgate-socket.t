@@ -19,7 +19,6 @@ stop_all() {
 }
 at_exit stop_all
 
-listening() { ss -ltnH "sport = :$1" | grep -q .; }
 
 mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
 	rm -rf "$T/state" "$T/v.log" "$T/uas.msg"
@@ -42,7 +41,7 @@ start_uas() {	# start_uas CODE [TRANSPORT]: our server answering every MESSAGE s
 	    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
 	pids="$pids $!"
 	if [ "${2:-t1}" = u1 ]; then
-		wait_for 10 ss -lunH "sport = :$UAS"
+		wait_for 10 udp_listening "$UAS"
 	else
 		wait_for 10 listening "$UAS"
 	fi
@@ -212,7 +211,7 @@ systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
     "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
 act=$!
 pids="$pids $act"
-wait_for 10 ss -lunH "sport = :$GATE"
+wait_for 10 udp_listening "$GATE"
 uac partner.example 20 10 "$T/u50" u1
 ok $? "UDP: sipp partner's 20 MESSAGEs all answered"
 [ "$(count accept discovered)" -eq 20 ]; ok $? "UDP: 20 accepted"

@@ -16,7 +16,6 @@ stop_all() {
 	pids=
 }
 at_exit stop_all
-listening() { ss -ltnH "sport = :$1" | grep -q .; }
 
 mkdir -p "$T/state" "$T/log"
 chmod 777 "$T/log" "$T/state"

@@ -27,7 +27,6 @@ stop_all() {
 }
 at_exit stop_all
 
-listening() { ss -ltnH "sport = :$1" | grep -q .; }
 
 mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
 	rm -rf "$T/state" "$T/v.log" "$T/uas.msg" "$T/ups.log"
@@ -58,7 +57,7 @@ start_uas() {
 	    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
 	pids="$pids $!"
 	if [ "${2:-t1}" = u1 ]; then
-		wait_for 10 ss -lunH "sport = :$UAS"
+		wait_for 10 udp_listening "$UAS"
 	else
 		wait_for 10 listening "$UAS"
 	fi
@@ -491,7 +490,7 @@ start_uas 404 u1 other.example
 systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
     "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
 pids="$pids $!"
-wait_for 10 ss -lunH "sport = :$GATE"
+wait_for 10 udp_listening "$GATE"
 timeout 60 python3 "$T/peer.py" "$GATE" udp 35 >"$T/codes" 2>"$T/peer.err"
 ok $? "UDP partner: 25 forged 404s, then 35 requests one at a time"
 n=$(awk -F '\t' '$6 == "refuse" && $7 == "spoof" && $3 == "victim.test" && $4 == "404"' "$T/v.log" | wc -l)

@@ -61,7 +61,7 @@ fix_cmd="s|@SBINDIR@/fedgate|$FEDGATE|; s|-c /etc/fedkit/fed.conf|-c $T/fed.conf
 sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
     -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
 pids="$pids $!"
-wait_for 10 ss -ltnH "sport = :$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 # partner NAME [TRANSPORT]: 10 MESSAGEs through the launcher on $GATE;
 # each must be accepted and answered by our server, with Fed-Trust.
@@ -69,9 +69,9 @@ partner() {
 	rm -f "$T/v.log"
 	: >"$T/uas.msg"
 	if [ "${2:-t1}" = u1 ]; then
-		wait_for 10 ss -lunH "sport = :$GATE"
+		wait_for 10 udp_listening "$GATE"
 	else
-		wait_for 10 ss -ltnH "sport = :$GATE"
+		wait_for 10 listening "$GATE"
 	fi
 	ok $? "$1 listens on 127.0.0.1:$GATE"
 	timeout 60 sipp -sf "$TOP/t/sipp/uac.xml" -key from partner.example \
@@ -198,7 +198,7 @@ pids=
 sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
     -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
 pids="$pids $!"
-wait_for 10 ss -ltnH "sport = :$UAS"
+wait_for 10 listening "$UAS"
 
 # -- inetd (openbsd-inetd), the shipped lines ----------------------------
 grep -v '^#' "$TOP/share/inetd/inetd.conf" | sed -e "$fix_cmd" \
@@ -218,7 +218,7 @@ stop_all
 sipp -sf "$T/uas.xml" -t u1 -i 127.0.0.1 -p "$UAS" -nostdin \
     -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
 pids="$pids $!"
-wait_for 10 ss -lunH "sport = :$UAS"
+wait_for 10 udp_listening "$UAS"
 inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1 &
 pids="$pids $!"
 partner "inetd (dgram udp wait)" u1
@@ -226,7 +226,7 @@ stop_all
 sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
     -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
 pids="$pids $!"
-wait_for 10 ss -ltnH "sport = :$UAS"
+wait_for 10 listening "$UAS"
 
 # -- xinetd, the shipped service -----------------------------------------
 {

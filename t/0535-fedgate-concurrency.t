@@ -59,7 +59,7 @@ sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
 sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin -max_socket $((N + 100)) \
     >"$T/uas.out" 2>&1 &
 pids="$pids $!"
-wait_for 10 ss -ltnH "sport = :$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 # The shipped run script, pointed at this test; -v adds tcpserver's
 # "end PID status N" line for each fedgate, so every exit is seen.
@@ -74,7 +74,7 @@ ok $? "the tcpserver run script was pointed at the test"
 sh "$T/run" >"$T/tcpserver.out" 2>&1 &
 server=$!
 pids="$pids $server"
-wait_for 10 ss -ltnH "sport = :$GATE" && kill -0 "$server"
+wait_for 10 listening "$GATE" && kill -0 "$server"
 ok $? "tcpserver listens on 127.0.0.1:$GATE"
 
 # fedgates PID...: the children of tcpserver (the run script execs it).

@@ -96,13 +96,13 @@ sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
 sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
     -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
 pids="$pids $!"
-wait_for 10 ss -ltnH "sport = :$UAS"; ok $? "sipp plays our server"
+wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
 
 start_gate() {
 	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
 	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
 	gate_pid=$!
-	wait_for 10 ss -ltnH "sport = :$GATE"
+	wait_for 10 listening "$GATE"
 }
 stop_gate() { kill "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null; }
 

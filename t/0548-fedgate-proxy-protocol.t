@@ -17,7 +17,6 @@ stop_all() {
 	pids= gate_pid= lb_pid=
 }
 at_exit stop_all
-listening() { ss -ltnH "sport = :$1" | grep -q .; }
 
 # -- the test PKI: our edge, a partner ----------------------------------
 P=$T/pki

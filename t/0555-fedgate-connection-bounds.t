@@ -24,7 +24,7 @@ sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
 sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
     >"$T/uas.out" 2>&1 &
 pids="$pids $!"
-wait_for 10 ss -ltnH "sport = :$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 start_gate() {	# start_gate [FED.CONF LINE...]
 	rm -rf "$T/s"
@@ -40,7 +40,7 @@ start_gate() {	# start_gate [FED.CONF LINE...]
 	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" \
 	    2>"$T/gate.err" &
 	gate_pid=$!
-	wait_for 10 ss -ltnH "sport = :$GATE"
+	wait_for 10 listening "$GATE"
 }
 stop_gate() {
 	kill "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null
@@ -165,7 +165,7 @@ start_gate_udp() {
 	    "$GATE" "$B/bin/fedgate" "$T/fed.conf" "$UAS" >"$T/inetd.conf"
 	inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1 &
 	inetd_pid=$!
-	wait_for 10 ss -lunH "sport = :$GATE"
+	wait_for 10 udp_listening "$GATE"
 }
 cat >"$T/udpflood.py" <<'PY'
 import os, socket, sys, time

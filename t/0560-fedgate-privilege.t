@@ -62,7 +62,7 @@ socat -u "TCP-LISTEN:$UPS,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null &
 ups_pid=$!
 stop_ups() { kill "$ups_pid" 2>/dev/null; wait "$ups_pid" 2>/dev/null; }
 at_exit stop_ups
-wait_for 10 ss -ltnH "sport = :$UPS"; ok $? "our server (socat) listens on 127.0.0.1:$UPS"
+wait_for 10 listening "$UPS"; ok $? "our server (socat) listens on 127.0.0.1:$UPS"
 mkconf() {	# mkconf EXTRA-LINE...
 	rm -rf "$D/state" "$D/log" "$D/shim" "$D/shim.ran"
 	mkdir -p "$D/state" && chown nobody "$D/state"

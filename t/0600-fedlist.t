@@ -350,9 +350,11 @@ rconf "$R/w.conf" "$R/allow" "$R/block" "max_uris = 5"
 sipmsg -n 7 -f sip:h@both.example -r sip:u%d@example.com >"$T/in"
 fedgate -c "$R/w.conf" <"$T/in" >/dev/null 2>&1
 printf 'both.example\n' >"$R/allow"
+fedlist -c "$R/w.conf" index allow	# in force once compiled
 expect "watch ls, the partner allow-listed since" fedlist -c "$R/w.conf" watch ls
 grep -q '^both.example' "$T/out"; [ $? -ne 0 ]; ok $? "... an allowed partner is not watched"
 printf 'both.example\n' >"$R/block"
+fedlist -c "$R/w.conf" index block
 expect "watch ls, the partner on both lists (a hand edit)" fedlist -c "$R/w.conf" watch ls
 grep_file "... is treated as blocked: watched" "^both.example	watch	" "$T/out"
 expect "watch ls --json" fedlist -c "$R/w.conf" watch ls --json

@@ -206,6 +206,7 @@ mkdir -p "$G"
 sed "s|@DIR@|$G|g" "$TOP/share/demo/fed.conf" >"$T/demo.conf"
 cp "$TOP/share/demo/allow" "$TOP/share/demo/block" "$G/"
 gensip --demo >"$T/demo.sip"
+fedlist -c "$T/demo.conf" index >/dev/null	# compiled, as share/demo/run does
 expect "fedgate decides the demo traffic" sh -c "fedgate -c '$T/demo.conf' <'$T/demo.sip' >/dev/null"
 expect "fedstat reads its log" fedstat -c "$T/demo.conf"
 [ ! -s "$T/err" ]; ok $? "... without a complaint"
@@ -248,3 +249,29 @@ expect "share/demo/run works with fedstat" env B="$B" sh "$TOP/share/demo/run"
 grep_file "... the harvester's row" "^harvest.example	3000	[0-9]*	[0-9]*	[0-9]*	1500	20	1480	0.987	watch	" "$T/out"
 grep_file "... and the suggestions" "^  scan.example$" "$T/out"
 grep_file "... and fedlist watch ls: the harvester watched and suspicious" "^  harvest.example	both	1001	" "$T/out"
+# What the demo prints is the same on every run (share/demo/README) but
+# for the split the wall clock decides: the flooder's and the
+# harvester's accepted and limited counts.  The flooder's is checked
+# against the verdict log's own times: 20 (the bucket's burst) and one
+# more for every 50 ms its burst took.
+cp "$T/out" "$T/demo1"
+expect "the demo again, its scratch directory kept" \
+    env B="$B" TMPDIR="$T" FEDKIT_DEMO_KEEP=1 sh "$TOP/share/demo/run"
+sed '$d' "$T/out" | sed '$d' >"$T/demo2"
+dd=$(sed -n 's/^The scratch directory is kept: //p' "$T/out")
+norm() {	# the rows of flood.example and harvest.example without their split
+	awk -F '\t' -v OFS='\t' '$1 ~ /^(flood|harvest)\.example$/ && NF > 10 {
+		$3 = $4 = $5 = $11 = "*" } { print }' "$1"
+}
+norm "$T/demo1" >"$T/want"
+norm "$T/demo2" >"$T/got"
+cmp_file "... prints the same, but for the rate limit's split" "$T/want" "$T/got"
+[ -n "$dd" ] && awk -F '\t' '$3 == "flood.example" && $6 != "observe" {
+	t = $1; sub(/Z$/, "", t); split(t, a, /[T:]/)
+	ms = ((a[2] * 60 + a[3]) * 60 + a[4]) * 1000
+	if (first == "") first = ms; last = ms
+	if ($6 == "accept") n++ }
+	END { span = last - first; if (span < 0) span += 86400000
+	printf "%d %d\n", n, span
+	exit !(n >= 20 && n <= 20 + int(span / 50) + 1) }' "$dd/verdicts.log" >"$T/flood"
+ok $? "... the flood's 20, plus one a 50 ms of its burst: $(cat "$T/flood") (accepted, ms)"

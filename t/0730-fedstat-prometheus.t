@@ -191,6 +191,7 @@ mkdir -p "$G"
 sed "s|@DIR@|$G|g" "$TOP/share/demo/fed.conf" >"$T/demo.conf"
 cp "$TOP/share/demo/allow" "$TOP/share/demo/block" "$G/"
 gensip --demo >"$T/demo.sip"
+fedlist -c "$T/demo.conf" index >/dev/null	# compiled, as share/demo/run does
 expect "fedgate decides the demo traffic" sh -c "fedgate -c '$T/demo.conf' <'$T/demo.sip' >/dev/null"
 expect "fedstat --prometheus reads its log" fedstat -c "$T/demo.conf" --prometheus
 [ ! -s "$T/err" ]; ok $? "... without a complaint"

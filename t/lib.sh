@@ -106,6 +106,12 @@ need() {
 }
 
 # wait_for SECONDS CMD...: poll CMD every 0.05 s, at most SECONDS.
+# listening PORT, udp_listening PORT: a socket listens (TCP) or is bound
+# (UDP) on that port.  ss exits 0 whether or not one matches: the grep
+# decides, so `wait_for 10 listening "$PORT"` really waits.
+listening() { ss -ltnH "sport = :$1" | grep -q .; }
+udp_listening() { ss -lunH "sport = :$1" | grep -q .; }
+
 wait_for() {
 	_end=$(( $1 * 20 )); shift
 	_i=0

@@ -338,7 +338,7 @@ main(int argc, char *argv[])
 	}
 	if (argc != 1)
 		usage();
-	if (list_index_write(argv[0], opts, 0, &err) == -1) {
+	if (list_index_write(argv[0], opts, 0, &err) != 0) {
 		fprintf(stderr, "listidx: %s\n", err.msg);
 		return 2;
 	}

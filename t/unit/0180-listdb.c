@@ -74,7 +74,7 @@ index_it(const char *path, int opts)
 {
 	struct fed_err e;
 
-	if (list_index_write(path, opts, 0, &e) == -1) {
+	if (list_index_write(path, opts, 0, &e) != 0) {
 		diag("list_index_write: %s", e.msg);
 		return -1;
 	}
@@ -534,11 +534,16 @@ test_stale(void)
 	set_mtime(path, 1000000005);
 	if (open_db(&db, path, 0) == -1)
 		return;
-	ok(!db.indexed, "appended text: the index is not used");
-	is_str(answer(&db, "new.example"), "new.example - -1 -1",
-	    "the new line is seen");
+	ok(db.indexed && db.stale, "appended text: the index stays in use");
+	is_str(answer(&db, "new.example"), "-",
+	    "the new line waits for `fedlist index`");
 	is_str(answer(&db, "x.bbb.com"), ".bbb.com - -1 -1",
-	    "and the old ones");
+	    "the compiled ones answer");
+	ok(listdb_warning(&db) != NULL &&
+	    strstr(db.warn.msg, "changed since `fedlist index`") != NULL &&
+	    strstr(db.warn.msg, "run `fedlist index`") != NULL,
+	    "and it says so: %s", db.warn.msg);
+	ok(listdb_warning(&db) == NULL, "once");
 	listdb_close(&db);
 
 	/* The same size, rewritten in place, only the mtime tells. */
@@ -554,7 +559,15 @@ test_stale(void)
 	set_mtime(path, st.st_mtim.tv_sec + 1);
 	if (open_db(&db, path, 0) == -1)
 		return;
-	ok(!db.indexed, "same size, other mtime: parsed");
+	ok(db.indexed && db.stale, "same size, other mtime: stale");
+	is_str(answer(&db, "aaa.com"), "aaa.com - -1 -1",
+	    "the compiled name answers");
+	listdb_close(&db);
+	ok(index_it(path, 0) == 0, "compiled");
+	if (open_db(&db, path, 0) == -1)
+		return;
+	ok(db.indexed && !db.stale && listdb_warning(&db) == NULL,
+	    "fresh, nothing to say");
 	is_str(answer(&db, "aab.com"), "aab.com - -1 -1", "new name seen");
 	is_str(answer(&db, "aaa.com"), "-", "old name gone");
 	listdb_close(&db);
@@ -583,10 +596,12 @@ test_bad_index(void)
 	write_str(path, "one.com\ntwo.com\n.three.com\n");
 	if (index_it(path, 0) == -1)
 		return;
-	patch(idx, 15, "2", 1);	/* "fedkit-listidx 2" */
+	patch(idx, 15, "1", 1);	/* "fedkit-listidx 1" */
 	if (open_db(&db, path, 0) == -1)
 		return;
 	ok(!db.indexed, "an index of another version: parsed");
+	ok(listdb_warning(&db) != NULL && strstr(db.warn.msg, "not an index "
+	    "of this version") != NULL, "said: %s", db.warn.msg);
 	is_str(answer(&db, "a.three.com"), ".three.com - -1 -1",
 	    "answers from the text");
 	listdb_close(&db);
@@ -598,13 +613,14 @@ test_bad_index(void)
 	ok(!db.indexed, "a truncated index: parsed");
 	listdb_close(&db);
 
-	/* Someone else's index: it describes another file. */
+	/* Someone else's index: it describes another file, and is what
+	 * was compiled last: used, with a warning. */
 	write_str(path_of("other"), "one.com\n");
 	index_it(path_of("other"), 0);
 	rename(path_of("other.idx"), idx);
 	open_db(&db, path, 0);
-	ok(!db.indexed, "another text's index: parsed");
-	is_long((long)listdb_count(&db), 3, "all three entries");
+	ok(db.indexed && db.stale, "another text's index: used, stale");
+	is_long((long)listdb_count(&db), 1, "its one entry");
 	listdb_close(&db);
 
 	/* Offsets out of the text, or in the middle of a line, with the
@@ -625,7 +641,8 @@ test_bad_index(void)
 	open_db(&db, path, 0);
 	ok(db.indexed, "indexed");
 	ok(truncate(path, 0) == 0, "text truncated under the reader");
-	is_str(answer(&db, "two.com"), "-", "a lookup then just misses");
+	is_str(answer(&db, "two.com"), "two.com - -1 -1",
+	    "the index holds its own copy");
 	listdb_close(&db);
 }
 
@@ -675,25 +692,48 @@ test_index_errors(void)
 	struct listdb db;
 
 	err.msg[0] = '\0';
-	ok(list_index_write(path_of("none"), 1, 0, &err) == -1,
-	    "no index of a missing text");
-	snprintf(want, sizeof want, "%s: No such file or directory",
-	    path_of("none"));
-	is_str(err.msg, want, "the message");
+	write_str(path_of("none.idx"), "stale");
+	ok(list_index_write(path_of("none"), 1, 0, &err) == 0,
+	    "a missing text: no index");
+	ok(access(path_of("none.idx"), F_OK) == -1, "the old one removed");
 
-	write_str(path, "ok.com\nexa_mple.com\n");
-	ok(list_index_write(path, 1, 0, &err) == -1, "a bad line: no index");
+	write_str(path, "ok.com\nexa_mple.com\nok.com\n");
+	is_long(list_index_write(path, 1, 0, &err), LISTDB_BAD_TEXT,
+	    "a bad line: no index");
 	snprintf(want, sizeof want, "%s:2: \"exa_...\": invalid "
 	    "character \"_\" (a name has only letters, digits, hyphens and "
-	    "dots)", path);
-	is_str(err.msg, want, "PATH:LINE: problem");
+	    "dots) (and 1 more bad line)", path);
+	is_str(err.msg, want, "PATH:LINE: problem, and how many more");
 	ok(access(idx, F_OK) == -1, "no index written");
-	ok(listdb_open(&db, path, 1, &err) == -1, "listdb_open refuses it");
-	is_str(err.msg, want, "with the same message");
+	ok(listdb_open(&db, path, 1, &err) == 0, "listdb_open takes it");
+	ok(!db.indexed && listdb_count(&db) == 1, "the good line only");
+	ok(listdb_warning(&db) != NULL && strstr(db.warn.msg, ":2: ") !=
+	    NULL && strstr(db.warn.msg, "no index to fall back on") != NULL,
+	    "said: %s", db.warn.msg);
 	listdb_close(&db);
 
+	/* A bad edit over a good index: the index stays, the line named. */
+	write_str(path, "ok.com\n.good.com\n");
+	ok(list_index_write(path, 1, 0, &err) == 0, "compiled");
+	write_str(path, "ok.com\n.good.com\nbad..com\n");
+	ok(list_index_write(path, 1, 0, &err) == LISTDB_BAD_TEXT &&
+	    access(idx, F_OK) == 0, "a bad edit: the index kept");
+	ok(listdb_open(&db, path, 1, &err) == 0 && db.indexed && db.stale,
+	    "the last index in use");
+	is_str(answer(&db, "a.good.com"), ".good.com - -1 -1", "answering");
+	snprintf(want, sizeof want, "%s:3: ", path);
+	ok(listdb_warning(&db) != NULL && strstr(db.warn.msg, want) != NULL &&
+	    strstr(db.warn.msg, "run `fedlist index`") != NULL, "said: %s",
+	    db.warn.msg);
+	listdb_close(&db);
+	is_long(listdb_check(path, 1, &err), 1, "listdb_check: 1");
+	ok(strstr(err.msg, want) != NULL, "naming the line: %s", err.msg);
+	write_str(path, "ok.com\n.good.com\n");
+	ok(list_index_write(path, 1, 0, &err) == 0, "fixed, compiled");
+	is_long(listdb_check(path, 1, &err), 0, "listdb_check: 0");
+
 	write_str(path, "ok.com rate=5\n");
-	ok(list_index_write(path, 0, 0, &err) == -1,
+	ok(list_index_write(path, 0, 0, &err) == LISTDB_BAD_TEXT,
 	    "options on a block list: no index");
 	ok(strstr(err.msg, ":1: option \"rate=5\": the block list takes no "
 	    "options") != NULL, "%s", err.msg);
@@ -706,7 +746,8 @@ test_index_errors(void)
 	ok(access(path_of("held.idx"), F_OK) == 0, "the index written");
 }
 
-/* Keep the old list until a second has passed; then see every change. */
+/* Keep the old list until a second has passed; then see every change
+ * `fedlist index` compiles, and only those. */
 static void
 test_refresh(void)
 {
@@ -724,46 +765,64 @@ test_refresh(void)
 	is_long(listdb_refresh(&db, t + 500, &err), 0,
 	    "within a second: not even looked at");
 	is_str(answer(&db, "one.com"), "one.com - -1 -1", "the old list");
-	is_long(listdb_refresh(&db, t + 1000, &err), 1,
-	    "a second later: a rename-replaced text is reloaded");
-	ok(!db.indexed, "parsed, its index being stale");
-	is_str(answer(&db, "two.com"), "two.com - -1 -1", "the new list");
-	is_str(answer(&db, "one.com"), "-", "the old entry gone");
+	is_long(listdb_refresh(&db, t + 1000, &err), 0,
+	    "a second later: a text changed, not compiled: the same answers");
+	ok(db.indexed && db.stale, "the index in use, stale");
+	ok(listdb_warning(&db) != NULL, "said");
+	is_long(listdb_refresh(&db, t + 1500, &err), 0, "no change");
+	ok(listdb_warning(&db) == NULL, "said once");
+	is_str(answer(&db, "one.com"), "one.com - -1 -1", "the old list");
 	index_it(path, 0);
 	is_long(listdb_refresh(&db, t + 2000, &err), 1,
 	    "a new index is picked up");
-	ok(db.indexed, "indexed now");
+	ok(db.indexed && !db.stale, "indexed now");
+	ok(listdb_warning(&db) == NULL, "nothing to say");
 	is_str(answer(&db, "x.three.com"), ".three.com - -1 -1",
 	    "answers through it");
+	is_str(answer(&db, "one.com"), "-", "the old entry gone");
 	is_long(listdb_refresh(&db, t + 3000, &err), 0, "no change");
 	is_long(listdb_refresh(&db, t - 100000, &err), 0,
 	    "a clock stepped back still checks (no change)");
 
 	replace_str(path, "bad..name\n");
-	is_long(listdb_refresh(&db, t + 4000, &err), -1, "a bad text: -1");
-	ok(strstr(err.msg, ":1: \"bad..name\": empty label") != NULL,
-	    "%s", err.msg);
+	is_long(listdb_refresh(&db, t + 4000, &err), 0,
+	    "a bad text: nothing changes");
+	ok(listdb_warning(&db) != NULL && strstr(db.warn.msg,
+	    ":1: \"bad..name\": empty label") != NULL, "said: %s",
+	    db.warn.msg);
 	is_str(answer(&db, "x.three.com"), ".three.com - -1 -1",
 	    "the old list stays in use");
-	is_long(listdb_refresh(&db, t + 5000, &err), 0,
-	    "the same bad text is not tried again");
-	is_long(listdb_refresh(&db, t + 4000 + LISTDB_RETRY_MS, &err), -1,
-	    "... until a minute has passed");
-	t += LISTDB_RETRY_MS;
+	is_long(listdb_refresh(&db, t + 5000, &err), 0, "no change");
+	ok(listdb_warning(&db) == NULL, "said once");
 	replace_str(path, "four.com\n");
-	is_long(listdb_refresh(&db, t + 6000, &err), 1, "fixed: reloaded");
+	is_long(listdb_refresh(&db, t + 6000, &err), 0, "fixed: still stale");
+	ok(listdb_warning(&db) != NULL && strstr(db.warn.msg,
+	    "changed since") != NULL, "said again, for the new text: %s",
+	    db.warn.msg);
+	index_it(path, 0);
+	is_long(listdb_refresh(&db, t + 7000, &err), 1, "compiled: reloaded");
 	is_str(answer(&db, "four.com"), "four.com - -1 -1", "the fixed list");
 
 	unlink(path);
-	is_long(listdb_refresh(&db, t + 7000, &err), 1, "text removed");
+	is_long(listdb_refresh(&db, t + 8000, &err), 0,
+	    "text removed: the index stays");
+	is_str(answer(&db, "four.com"), "four.com - -1 -1", "in use");
+	ok(listdb_warning(&db) != NULL && strstr(db.warn.msg,
+	    "to empty the list") != NULL, "said: %s", db.warn.msg);
+	index_it(path, 0);
+	is_long(listdb_refresh(&db, t + 9000, &err), 1,
+	    "`fedlist index` of no text: reloaded");
 	ok(!db.exists && listdb_count(&db) == 0, "an empty list");
 	write_str(path, "five.com\n");
-	is_long(listdb_refresh(&db, t + 8000, &err), 1, "text back");
+	is_long(listdb_refresh(&db, t + 10000, &err), 1, "text back, no index");
+	ok(!db.indexed, "parsed");
 	is_str(answer(&db, "five.com"), "five.com - -1 -1", "and used");
+	ok(listdb_warning(&db) != NULL && strstr(db.warn.msg, "no index") !=
+	    NULL, "said: %s", db.warn.msg);
 
 	/* A writer holding PATH.lock between the text and its index: the
-	 * reader keeps the old list rather than parse, and looks again
-	 * 100 ms later. */
+	 * reader keeps the old list, and looks again 100 ms later. */
+	t += 10000;
 	index_it(path, 0);
 	listdb_refresh(&db, t + 9000, &err);
 	ok(db.indexed, "indexed");
@@ -772,6 +831,7 @@ test_refresh(void)
 	replace_str(path, "six.com\n");
 	is_long(listdb_refresh(&db, t + 10000, &err), 0,
 	    "text renamed, index not yet: wait");
+	ok(listdb_warning(&db) == NULL, "nothing said while waiting");
 	is_str(answer(&db, "five.com"), "five.com - -1 -1",
 	    "meanwhile the old list");
 	is_long(listdb_refresh(&db, t + 10050, &err), 0,
@@ -792,10 +852,18 @@ test_refresh(void)
 	replace_str(path, "seven.com\n");
 	is_long(listdb_refresh(&db, t + 20000, &err), 0, "a writer again");
 	is_long(listdb_refresh(&db, t + 20000 + LISTDB_WRITER_WAIT_MS, &err),
-	    1, "one that holds the lock too long is not waited for");
-	ok(!db.indexed, "the text is parsed");
-	is_str(answer(&db, "seven.com"), "seven.com - -1 -1", "and used");
+	    0, "one that holds the lock too long: the index in use stays");
+	ok(db.indexed && db.stale, "stale");
+	is_str(answer(&db, "six.com"), "six.com - -1 -1", "and used");
 	close(fd);
+
+	/* The index removed under a reader, the text still there. */
+	unlink(path_of("live.idx"));
+	is_long(listdb_refresh(&db, t + 30000, &err), 0,
+	    "index removed: the one open stays");
+	is_str(answer(&db, "six.com"), "six.com - -1 -1", "and answers");
+	ok(listdb_warning(&db) != NULL && strstr(db.warn.msg, "removed") !=
+	    NULL, "said: %s", db.warn.msg);
 	listdb_close(&db);
 }
 
