@@ -140,37 +140,47 @@ signals_restore(const struct sigsave *s)
 	sigprocmask(SIG_SETMASK, &s->mask, NULL);
 }
 
+/* A message of the channel: one byte, and room for one descriptor. */
+struct chan_msg {
+	struct msghdr m;
+	struct iovec iov;
+	char byte;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+};
+
+static void
+chan_msg_init(struct chan_msg *c, char byte)
+{
+	memset(c, 0, sizeof *c);
+	c->byte = byte;
+	c->iov.iov_base = &c->byte;
+	c->iov.iov_len = 1;
+	c->m.msg_iov = &c->iov;
+	c->m.msg_iovlen = 1;
+	c->m.msg_control = c->u.buf;
+	c->m.msg_controllen = sizeof c->u.buf;
+}
+
 /* The next connection the listener passes, or -1 when it says there is
  * none (its end closed: stop, or too many idle workers). */
 static int
 worker_next(int chan)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
+	struct chan_msg c;
 	struct cmsghdr *cm;
-	struct msghdr m;
-	struct iovec iov;
-	char byte;
 	ssize_t r;
 	int fd;
 
-	for (;;) {
-		memset(&m, 0, sizeof m);
-		iov.iov_base = &byte;
-		iov.iov_len = 1;
-		m.msg_iov = &iov;
-		m.msg_iovlen = 1;
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof u.buf;
-		if ((r = recvmsg(chan, &m, MSG_CMSG_CLOEXEC)) >= 0 ||
-		    errno != EINTR)
-			break;
-	}
-	if (r <= 0 || (m.msg_flags & MSG_CTRUNC) ||
-	    (cm = CMSG_FIRSTHDR(&m)) == NULL || cm->cmsg_level != SOL_SOCKET ||
-	    cm->cmsg_type != SCM_RIGHTS ||
+	do {
+		chan_msg_init(&c, 0);
+		r = recvmsg(chan, &c.m, MSG_CMSG_CLOEXEC);
+	} while (r < 0 && errno == EINTR);
+	if (r <= 0 || (c.m.msg_flags & MSG_CTRUNC) ||
+	    (cm = CMSG_FIRSTHDR(&c.m)) == NULL ||
+	    cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
 	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
 		return -1;
 	memcpy(&fd, CMSG_DATA(cm), sizeof fd);
@@ -181,30 +191,17 @@ worker_next(int chan)
 static int
 worker_pass(int chan, int conn)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
+	struct chan_msg c;
 	struct cmsghdr *cm;
-	struct msghdr m;
-	struct iovec iov;
-	char byte = 'c';
 	ssize_t r;
 
-	memset(&m, 0, sizeof m);
-	memset(&u, 0, sizeof u);
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof u.buf;
-	cm = CMSG_FIRSTHDR(&m);
+	chan_msg_init(&c, 'c');
+	cm = CMSG_FIRSTHDR(&c.m);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &conn, sizeof conn);
-	while ((r = sendmsg(chan, &m, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
+	while ((r = sendmsg(chan, &c.m, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
 	    errno == EINTR)
 		;
 	return r == 1 ? 0 : -1;
