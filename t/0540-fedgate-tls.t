@@ -21,18 +21,6 @@ at_exit stop_all
 # -- the test PKI ---------------------------------------------------------
 P=$T/pki
 mkdir -p "$P/db"
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/$1.key" 2>/dev/null; }
-ca() {	# ca NAME: a self-signed CA
-	key "$1" && openssl req -x509 -new -key "$P/$1.key" -out "$P/$1.pem" \
-	    -days 30 -subj "/CN=$1" 2>/dev/null
-}
-leaf() {	# leaf NAME SAN CA: a certificate for NAME with those names
-	key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
-	    -subj "/CN=$1" 2>/dev/null &&
-	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$2" >"$P/$1.ext" &&
-	openssl x509 -req -in "$P/$1.csr" -CA "$P/$3.pem" -CAkey "$P/$3.key" \
-	    -CAcreateserial -days 30 -extfile "$P/$1.ext" -out "$P/$1.pem" 2>/dev/null
-}
 : >"$P/db/index"
 echo 1000 >"$P/db/serial"
 cat >"$P/ca.cnf" <<EOF
@@ -49,20 +37,20 @@ policy = p
 commonName = supplied
 EOF
 signed() {	# signed NAME SAN START END: issued by `openssl ca` (dated, revocable)
-	key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
+	pki_key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
 	    -subj "/CN=$1" 2>/dev/null &&
 	printf 'subjectAltName=%s\n' "$2" >"$P/$1.ext" &&
 	openssl ca -batch -config "$P/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
 	    -in "$P/$1.csr" -out "$P/$1.pem" -startdate "$3" -enddate "$4" \
 	    -extfile "$P/$1.ext" 2>/dev/null
 }
-ca ca && ca other &&
-leaf gate "DNS:gate.example.com" ca &&
-leaf partner "DNS:edge.partner.example,URI:sip:partner.example" ca &&
-leaf wrong "DNS:elsewhere.example" ca &&
-leaf second "DNS:www.partner.example,DNS:edge.partner.example" ca &&
-leaf untrusted "DNS:edge.partner.example" other &&
-leaf nonames "IP:127.0.0.1" ca &&
+pki_ca ca && pki_ca other &&
+pki_leaf gate "DNS:gate.example.com" ca &&
+pki_leaf partner "DNS:edge.partner.example,URI:sip:partner.example" ca &&
+pki_leaf wrong "DNS:elsewhere.example" ca &&
+pki_leaf second "DNS:www.partner.example,DNS:edge.partner.example" ca &&
+pki_leaf untrusted "DNS:edge.partner.example" other &&
+pki_leaf nonames "IP:127.0.0.1" ca &&
 signed expired "DNS:edge.partner.example" 20200101000000Z 20200201000000Z &&
 signed revoked "DNS:edge.partner.example" 20250101000000Z 20990101000000Z &&
 openssl ca -config "$P/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
@@ -217,7 +205,7 @@ stop_gate
 # a bundle of 144 costs no 31 ms per connection): the partner's issuer
 # must still be found among many, in a file or in a directory made by
 # `openssl rehash`, and an issuer that is not there must still fail.
-for i in 1 2 3; do ca "filler$i"; done
+for i in 1 2 3; do pki_ca "filler$i"; done
 cat "$P/filler1.pem" "$P/filler2.pem" "$P/ca.pem" "$P/filler3.pem" >"$P/bundle.pem"
 mkdir "$P/hashed" && cp "$P/filler1.pem" "$P/filler2.pem" "$P/ca.pem" "$P/hashed/" &&
 openssl rehash "$P/hashed" 2>/dev/null

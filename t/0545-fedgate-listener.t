@@ -29,21 +29,9 @@ at_exit stop_all
 # -- the test PKI (as t/0540) ----------------------------------------------
 P=$T/pki
 mkdir -p "$P"
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/$1.key" 2>/dev/null; }
-ca() {	# ca NAME: a self-signed CA
-	key "$1" && openssl req -x509 -new -key "$P/$1.key" -out "$P/$1.pem" \
-	    -days 30 -subj "/CN=$1" 2>/dev/null
-}
-leaf() {	# leaf NAME SAN CA: a certificate for NAME with those names
-	key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
-	    -subj "/CN=$1" 2>/dev/null &&
-	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$2" >"$P/$1.ext" &&
-	openssl x509 -req -in "$P/$1.csr" -CA "$P/$3.pem" -CAkey "$P/$3.key" \
-	    -CAcreateserial -days 30 -extfile "$P/$1.ext" -out "$P/$1.pem" 2>/dev/null
-}
-ca ca && leaf gate "DNS:gate.example.com" ca &&
-leaf partner "DNS:edge.partner.example,URI:sip:partner.example" ca &&
-leaf other "DNS:edge.other.example" ca &&
+pki_ca ca && pki_leaf gate "DNS:gate.example.com" ca &&
+pki_leaf partner "DNS:edge.partner.example,URI:sip:partner.example" ca &&
+pki_leaf other "DNS:edge.other.example" ca &&
 chmod 600 "$P/gate.key"
 ok $? "openssl made a test CA and certificates (the gate's key root's only)"
 

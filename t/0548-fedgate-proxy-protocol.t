@@ -21,17 +21,8 @@ at_exit stop_all
 # -- the test PKI: our edge, a partner ----------------------------------
 P=$T/pki
 mkdir -p "$P"
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/$1.key" 2>/dev/null; }
-leaf() {	# leaf NAME SAN
-	key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
-	    -subj "/CN=$1" 2>/dev/null &&
-	printf 'subjectAltName=%s\n' "$2" >"$P/$1.ext" &&
-	openssl x509 -req -in "$P/$1.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
-	    -CAcreateserial -days 2 -extfile "$P/$1.ext" -out "$P/$1.pem" 2>/dev/null
-}
-key ca && openssl req -x509 -new -key "$P/ca.key" -out "$P/ca.pem" -days 2 \
-    -subj "/CN=ca" 2>/dev/null &&
-leaf gate "DNS:gate.example.com" && leaf partner "DNS:edge.partner.example" &&
+pki_ca ca &&
+pki_leaf gate "DNS:gate.example.com" && pki_leaf partner "DNS:edge.partner.example" &&
 chmod 644 "$P"/*.pem "$P"/*.key
 ok $? "openssl made a test CA and certificates"
 

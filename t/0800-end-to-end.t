@@ -44,21 +44,12 @@ at_exit stop_all
 # -- the test PKI (as t/0540) -------------------------------------------------
 P=$T/pki
 mkdir -p "$P"
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/$1.key" 2>/dev/null; }
-leaf() {	# leaf NAME SAN: a certificate of the test CA
-	key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
-	    -subj "/CN=$1" 2>/dev/null &&
-	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$2" >"$P/$1.ext" &&
-	openssl x509 -req -in "$P/$1.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
-	    -CAcreateserial -days 30 -extfile "$P/$1.ext" -out "$P/$1.pem" 2>/dev/null
-}
-key ca && openssl req -x509 -new -key "$P/ca.key" -out "$P/ca.pem" \
-    -days 30 -subj "/CN=fedkit e2e CA" 2>/dev/null &&
-leaf gate "DNS:gate.example.com" &&
-leaf partner "DNS:edge.partner.example" &&
-leaf flood "DNS:edge.flood.example" &&
-leaf harvest "DNS:edge.harvest.example" &&
-leaf other "DNS:edge.other.example" &&
+pki_ca ca &&
+pki_leaf gate "DNS:gate.example.com" &&
+pki_leaf partner "DNS:edge.partner.example" &&
+pki_leaf flood "DNS:edge.flood.example" &&
+pki_leaf harvest "DNS:edge.harvest.example" &&
+pki_leaf other "DNS:edge.other.example" &&
 chmod 600 "$P/gate.key"
 ok $? "openssl made a test CA and certificates for the gate and 4 partners"
 

@@ -112,6 +112,27 @@ need() {
 listening() { ss -ltnH "sport = :$1" | grep -q .; }
 udp_listening() { ss -lunH "sport = :$1" | grep -q .; }
 
+# The tests' PKI, in the directory $P: EC P-256 keys, self-signed CAs and
+# certificates they sign.  pki_key NAME; pki_ca NAME; pki_leaf NAME SAN
+# [CA]: a certificate for NAME with those subjectAltNames, signed by CA
+# (default ca), valid 30 days.
+pki_key() {
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	    -out "$P/$1.key" 2>/dev/null
+}
+pki_ca() {
+	pki_key "$1" && openssl req -x509 -new -key "$P/$1.key" \
+	    -out "$P/$1.pem" -days 30 -subj "/CN=$1" 2>/dev/null
+}
+pki_leaf() {
+	pki_key "$1" && openssl req -new -key "$P/$1.key" -out "$P/$1.csr" \
+	    -subj "/CN=$1" 2>/dev/null &&
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$2" >"$P/$1.ext" &&
+	openssl x509 -req -in "$P/$1.csr" -CA "$P/${3:-ca}.pem" \
+	    -CAkey "$P/${3:-ca}.key" -CAcreateserial -days 30 \
+	    -extfile "$P/$1.ext" -out "$P/$1.pem" 2>/dev/null
+}
+
 wait_for() {
 	_end=$(( $1 * 20 )); shift
 	_i=0
