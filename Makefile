@@ -35,7 +35,7 @@ HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 HARDEN_LD = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 SAN      =
 ALL_CFLAGS  = $(WARN) $(HARDEN) -D_DEFAULT_SOURCE -D_GNU_SOURCE \
-              -DFEDKIT_VERSION='"$(VERSION)"' -Ilib $(SAN) $(CFLAGS)
+              -DFEDKIT_VERSION='"$(VERSION)"' -Ilib -I$(B)/lib $(SAN) $(CFLAGS)
 ALL_LDFLAGS = $(HARDEN_LD) $(SAN) $(LDFLAGS)
 
 SSL_CFLAGS  := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
@@ -47,6 +47,9 @@ EDIT_LIBS   := $(shell $(PKG_CONFIG) --libs libedit 2>/dev/null)
 # The partner store (lib/state.c): Debian's liblmdb-dev ships lmdb.pc.
 LMDB_CFLAGS := $(shell $(PKG_CONFIG) --cflags lmdb 2>/dev/null)
 LMDB_LIBS   := $(shell $(PKG_CONFIG) --libs lmdb 2>/dev/null || echo -llmdb)
+# The edge pool's store (lib/statepool.c): Debian's libhiredis-dev.
+HIREDIS_LIBS := $(shell $(PKG_CONFIG) --libs hiredis 2>/dev/null || echo -lhiredis)
+STATE_LIBS = $(LMDB_LIBS) $(HIREDIS_LIBS)
 # fedgate's system call filter (lib/sandbox.c): Debian's libseccomp-dev.
 SECCOMP_LIBS := $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null || echo -lseccomp)
 
@@ -75,6 +78,14 @@ $(B)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) $(ARES_CFLAGS) $(LMDB_CFLAGS) -c -o $@ $<
 
+# lib/pool.lua, the pool's Redis script, as a C string (lib/statepool.c).
+$(B)/lib/pool_lua.h: lib/pool.lua
+	@mkdir -p $(@D)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' lib/pool.lua > $@.tmp
+	mv $@.tmp $@
+$(B)/lib/statepool.o analyze-gcc/lib/statepool.c analyze-cppcheck: \
+    $(B)/lib/pool_lua.h
+
 $(LIBFED): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
@@ -92,15 +103,15 @@ $(B)/bin/fedstat: LIBS_TOOL =
 $(B)/bin/%: bin/%.c $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) $(ARES_CFLAGS) $(EDIT_CFLAGS) \
-	    -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(LMDB_LIBS) -Wl,--no-as-needed $(LIBS_TOOL)
+	    -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(STATE_LIBS) -Wl,--no-as-needed $(LIBS_TOOL)
 
 $(B)/t/unit/%.t: t/unit/%.c t/tap.h $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -It -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS)
+	$(CC) $(ALL_CFLAGS) -It -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(STATE_LIBS) $(ARES_LIBS) $(SSL_LIBS)
 
 $(B)/t/helper/%: t/helper/%.c $(LIBFED) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS) $(SECCOMP_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBFED) $(STATE_LIBS) $(ARES_LIBS) $(SSL_LIBS) $(SECCOMP_LIBS)
 
 # LD_PRELOAD shims (t/0560), t/helper/preload_*.c: shared objects, built
 # without the sanitizers (the test lets ASan's runtime come after them).
@@ -112,7 +123,7 @@ $(B)/t/helper/preload_%.so: t/helper/preload_%.c
 # `make check` replays the RFC corpora and saved crashers through them.
 $(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(LIBFED) lib/*.h fuzz/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ fuzz/replay.c $< $(ALL_LDFLAGS) $(LIBFED) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ fuzz/replay.c $< $(ALL_LDFLAGS) $(LIBFED) $(STATE_LIBS) $(ARES_LIBS) $(SSL_LIBS)
 
 deps:
 	@sh .ci/deps
@@ -146,7 +157,7 @@ CPPCHECK ?= cppcheck
 CPPCHECK_FLAGS = --quiet --std=c11 --error-exitcode=1 --inline-suppr \
     --enable=warning,style,performance,portability --suppress=variableScope \
     -D_DEFAULT_SOURCE -D_GNU_SOURCE -D'_Noreturn=__attribute__((noreturn))' \
-    -D__GNUC__ -D__SSE2__ -DOPENSSL_VERSION_MAJOR=3 -Ilib
+    -D__GNUC__ -D__SSE2__ -DOPENSSL_VERSION_MAJOR=3 -Ilib -I$(B)/lib
 .PHONY: analyze analyze-cppcheck $(ANALYZE_GCC)
 analyze: $(ANALYZE_GCC) analyze-cppcheck
 $(ANALYZE_GCC): analyze-gcc/%:
@@ -178,7 +189,7 @@ fuzz/bin/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) lib/*.h fuzz/*.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -g -O1 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
 	    -DFEDKIT_VERSION='"$(VERSION)"' \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LMDB_LIBS) $(ARES_LIBS) $(SSL_LIBS) $(SECCOMP_LIBS)
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(STATE_LIBS) $(ARES_LIBS) $(SSL_LIBS) $(SECCOMP_LIBS)
 
 # The deployment files are written from share/ at install, the programs'
 # installed paths put in for @BINDIR@, @SBINDIR@ and @SHAREDIR@.  The

@@ -674,8 +674,12 @@ watch_judge(struct walk *wk, const char *domain, const struct state_view *v)
 	}
 	marked = watchlist_lookup(&wk->wl, domain, wk->now, x->c.watch_expire,
 	    &wsince);
-	if (!marked && v != NULL && v->rec.watch_ms != 0 &&
-	    wk->now - v->rec.watch_ms < STATE_WATCH_SETTLE_MS) {
+	/* A pool's watch is the store's own (fedkit(7) POOL); the local
+	 * store's mark only bridges the seconds before the file is read. */
+	if (!marked && v != NULL && v->rec.watch_ms != 0 && (v->watch_kept ?
+	    x->c.watch_expire == 0 || wk->now - v->rec.watch_ms <
+	    (int64_t)x->c.watch_expire * 1000 :
+	    wk->now - v->rec.watch_ms < STATE_WATCH_SETTLE_MS)) {
 		marked = 1;
 		wsince = v->rec.watch_ms;
 	}
@@ -795,13 +799,8 @@ open_state(struct ctx *x, struct state **st, int dry_run)
 	struct state_params sp;
 	struct fed_err err;
 
-	memset(&sp, 0, sizeof sp);
-	sp.report_period = x->c.report_period;
-	sp.max_partners = x->c.max_partners;
-	sp.max_new_partners = x->c.max_new_partners;
-	sp.suspect_min = x->c.suspect_min_responses;
-	sp.suspect_share = x->c.suspect_fail_share;
-	sp.suspicious_rate = x->c.suspicious_rate;
+	gate_state_params(&sp, &x->c);
+	sp.pool_only = 1;
 	if (state_open(st, x->c.state_dir, &sp, dry_run, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		return -1;
@@ -910,7 +909,7 @@ clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
 	/* Nothing is created here: a state directory made by an operator's
 	 * root shell would be root's, and fedgate's user could not use it
 	 * (fedkit(7)).  No store, no watch list: nothing to clear. */
-	if (*rw == NULL && store_exists(x) &&
+	if (*rw == NULL && (store_exists(x) || x->c.redis != NULL) &&
 	    open_state(x, rw, 0) != 0)
 		return FED_EXIT_SYS;
 	had = 0;

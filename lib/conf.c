@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "statepool.h"
 #include "list.h"
 
 #define CONF_FILE_MAX	((size_t)1 << 20)	/* a config is small */
@@ -46,7 +47,10 @@ enum ktype {
 	K_USER,			/* a user name (getpwnam) */
 	K_SECCOMP,		/* on, off */
 	K_PROXY,		/* proxy_protocol: on, off */
-	K_NETS			/* ADDR[/BITS] ... */
+	K_NETS,			/* ADDR[/BITS] ... */
+	K_REDIS,		/* HOST:PORT, /socket, or empty for none */
+	K_SECRET,		/* any word, or empty for none */
+	K_REDIS_DOWN		/* local, refuse */
 };
 
 struct key {
@@ -99,6 +103,9 @@ static const struct key keys[] = {
 	{ "seccomp", K_SECCOMP, OFF(seccomp) },
 	{ "proxy_protocol", K_PROXY, OFF(proxy_protocol) },
 	{ "proxy_from", K_NETS, OFF(proxy_from) },
+	{ "redis", K_REDIS, OFF(redis) },
+	{ "redis_password", K_SECRET, OFF(redis_password) },
+	{ "redis_down", K_REDIS_DOWN, OFF(redis_down_refuse) },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -213,6 +220,8 @@ conf_free(struct conf *c)
 	free(c->block_list);
 	free(c->edge_cache);
 	free(c->state_dir);
+	free(c->redis);
+	free(c->redis_password);
 	free(c->watch_list);
 	free(c->verdict_log);
 	free(c->upstream);
@@ -738,6 +747,28 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 			return -1;
 		}
 		goto string;
+	case K_REDIS_DOWN:
+		if ((i = keyword(p, n, "local, refuse", q, err)) < 0)
+			return -1;
+		c->redis_down_refuse = i == 1;
+		return 0;
+	case K_REDIS: {
+		char a[300];
+		const char *why;
+
+		if (n >= sizeof a) {
+			fed_err_set(err, "%s is too long", q);
+			return -1;
+		}
+		memcpy(a, p, n);
+		a[n] = '\0';
+		if (n > 0 && pool_addr_check(a, &why) != 0) {
+			fed_err_set(err, "%s: %s", q, why);
+			return -1;
+		}
+	}
+		/* FALLTHROUGH */
+	case K_SECRET:
 	case K_OPTPATH:
 		if (n == 0) {
 			free(*FIELD(c, k, char *));

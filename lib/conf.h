@@ -66,6 +66,10 @@ struct conf {
 	 * header, read from these addresses only. */
 	int proxy_protocol;		/* 0 (off) */
 	struct conf_strv proxy_from;	/* ADDR[/BITS] ..., none */
+	/* An edge pool's shared state (fedkit(7) POOL). */
+	char *redis;			/* HOST:PORT or /socket; NULL: none */
+	char *redis_password;		/* NULL: no AUTH */
+	int redis_down_refuse;		/* 0: redis_down = local */
 
 	/* Least privilege (fedgate started as root in socket mode). */
 	char *user;			/* fedkit: whom to become */

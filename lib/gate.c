@@ -84,9 +84,25 @@ build_allow_header(struct gate *g)
 	memcpy(g->allow_hdr + n, "\r\n", 3);
 }
 
+/* A pool's Redis went down or came back: said once, on stderr (the
+ * journal), as a list that cannot be read is. */
 static void
-state_params_of(struct state_params *sp, const struct conf *c)
+state_say_news(struct gate *g)
 {
+	const char *m = state_news(g->st);
+
+	if (m != NULL)
+		fed_warnx("%s", m);
+}
+
+void
+gate_state_params(struct state_params *sp, const struct conf *c)
+{
+	memset(sp, 0, sizeof *sp);
+	sp->watch_expire = c->watch_expire;
+	sp->redis = c->redis;
+	sp->redis_password = c->redis_password;
+	sp->redis_refuse = c->redis_down_refuse;
 	sp->report_period = c->report_period;
 	sp->max_partners = c->max_partners;
 	sp->max_new_partners = c->max_new_partners;
@@ -148,7 +164,7 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 	}
 	g->c = c;
 	g->o = *o;
-	state_params_of(&g->sp, c);
+	gate_state_params(&g->sp, c);
 	g->replycap = SIP_REPLY_CAP(c->limits.max_message);
 	if ((g->reply = malloc(g->replycap)) == NULL) {
 		fed_err_set(err, "response buffer: %s", strerror(errno));
@@ -166,6 +182,7 @@ gate_open(struct gate **gp, const struct conf *c, const struct gate_opts *o,
 		goto fail;
 	if (state_warning(g->st) != NULL)
 		fed_warnx("%s", state_warning(g->st));
+	state_say_news(g);
 	if (watch_open(g, err) != 0)
 		goto fail;
 	*gp = g;
@@ -230,6 +247,8 @@ gate_conf_compatible(const struct conf *old, const struct conf *new,
 		{ "state_dir", offsetof(struct conf, state_dir) },
 		{ "watch_list", offsetof(struct conf, watch_list) },
 		{ "verdict_log", offsetof(struct conf, verdict_log) },
+		{ "redis", offsetof(struct conf, redis) },
+		{ "redis_password", offsetof(struct conf, redis_password) },
 	};
 	size_t i;
 
@@ -259,7 +278,7 @@ gate_conf_changed(struct gate *g)
 	build_allow_header(g);
 	/* The limits the store applies follow fed.conf too (report_period
 	 * needs a restart: gate_conf_compatible says so). */
-	state_params_of(&g->sp, g->c);
+	gate_state_params(&g->sp, g->c);
 	state_set_params(g->st, &g->sp);
 	g->gen++;		/* local_domains may name other partners now */
 }
@@ -290,7 +309,9 @@ gate_tick(struct gate *g, int64_t now_ms, struct fed_err *err)
 		fed_warnx("%s (keeping the previous watch list)", err->msg);
 	else if (a == WATCHLIST_BADLINES)
 		fed_warnx("%s (line skipped)", err->msg);
-	return state_tick(g->st, now_ms, err);
+	a = state_tick(g->st, now_ms, err);
+	state_say_news(g);
+	return a;
 }
 
 int
@@ -606,9 +627,11 @@ judge_state(struct gate *g, const char *domain, const struct limits *l,
 	    g->wl.checked_ms : 0;
 	if (state_decide(g->st, &q, now, f, d, err) != 0)
 		return -1;
+	state_say_news(g);
 	/* The batch is committed first: the file's fsync must not hold
-	 * every other process's decisions (the store's write lock). */
-	if (d->watch_now && !g->o.dry_run &&
+	 * every other process's decisions (the store's write lock).  A
+	 * pool keeps its watches itself, where every host sees them. */
+	if (d->watch_now && !g->o.dry_run && !state_watch_kept(g->st) &&
 	    (state_batch_commit(g->st, err) != 0 ||
 	    watchlist_add(&g->wl, domain, now, "max_uris", err) != 0))
 		return -1;

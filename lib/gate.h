@@ -167,6 +167,11 @@ void gate_set_peer(struct gate *, const char *peer);
  */
 void gate_set_upstream_down(struct gate *);
 
+/* The partner state's parameters as fed.conf sets them (every tool
+ * opens the state the way fedgate does). */
+struct state_params;
+void gate_state_params(struct state_params *, const struct conf *);
+
 /* Wall-clock milliseconds since the epoch. */
 int64_t gate_now_ms(void);
 

@@ -19,6 +19,7 @@ static const char *const reason_names[REASON__COUNT] = {
 	[REASON_DISCOVERED] = "discovered",
 	[REASON_RATE] = "rate",
 	[REASON_SUSPICIOUS] = "suspicious",
+	[REASON_POOL_DOWN] = "pool_down",
 	[REASON_WATCH] = "watch",
 	[REASON_NEW_PARTNERS] = "new_partners",
 	[REASON_FLOOD] = "flood",
@@ -59,6 +60,7 @@ reason_verdict(enum reason r)
 		return VERDICT_ACCEPT;
 	case REASON_RATE:
 	case REASON_SUSPICIOUS:
+	case REASON_POOL_DOWN:
 		return VERDICT_LIMIT;
 	case REASON_RESPONSE:
 		return VERDICT_OBSERVE;

@@ -13,6 +13,7 @@
 
 #include "afile.h"
 #include "state.h"
+#include "statepool.h"
 
 #define FORMAT_LINE	"fedkit-state 2\n"
 #define SWEEP_MAX	1000	/* idle entries removed a tick, at most */
@@ -43,6 +44,9 @@ struct state {
 	int bchanged, bdurable;
 	int blost;		/* an error threw away decisions of the batch */
 	char warning[640];	/* state_warning */
+	/* fedkit(7) POOL: the shared store, this one the fallback */
+	struct pool *pool;
+	int pooled;		/* the last decision was the pool's */
 };
 
 static int batch_commit(struct state *, struct fed_err *);
@@ -350,12 +354,49 @@ void
 state_set_params(struct state *st, const struct state_params *sp)
 {
 	st->sp = *sp;
+	if (st->pool != NULL)
+		pool_set_params(st->pool, sp);
+}
+
+const char *
+state_news(struct state *st)
+{
+	return st->pool != NULL ? pool_news(st->pool) : NULL;
+}
+
+int
+state_watch_kept(const struct state *st)
+{
+	return st->pooled;
+}
+
+/* With a pool: 1 if it is there to be asked now. */
+static int
+pooled(struct state *st, int64_t now_ms)
+{
+	return st->pool != NULL && pool_up(st->pool, now_ms);
+}
+
+static int
+pool_down_err(struct state *st, struct fed_err *err)
+{
+	fed_err_set(err, "redis %s: %s (the pool's state cannot be read)",
+	    st->sp.redis, pool_why(st->pool));
+	return -1;
 }
 
 const char *
 state_warning(const struct state *st)
 {
 	return st->warning[0] != '\0' ? st->warning : NULL;
+}
+
+static int
+open_pool(struct state *st, struct fed_err *err)
+{
+	if (st->sp.redis == NULL || st->sp.redis[0] == '\0')
+		return 0;
+	return pool_open(&st->pool, &st->sp, st->dry_run, fed_now_ms(), err);
 }
 
 int
@@ -397,6 +438,15 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 			goto fail;
 		if (st->has_real)	/* URI hashes must match the real ones */
 			memcpy(st->hashkey, realkey, sizeof realkey);
+		if (open_pool(st, err) != 0)
+			goto fail;
+		*stp = st;
+		return 0;
+	}
+	if (sp->pool_only && sp->redis != NULL && sp->redis[0] != '\0' &&
+	    !exists(dir, "/counters.mdb")) {
+		if (open_pool(st, err) != 0)
+			goto fail;
 		*stp = st;
 		return 0;
 	}
@@ -412,6 +462,8 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 	keep_owner(dir, "/format");
 	keep_owner(dir, "/counters.mdb");
 	keep_owner(dir, "/counters.mdb-lock");
+	if (open_pool(st, err) != 0)
+		goto fail;
 	*stp = st;
 	return 0;
 fail:
@@ -442,6 +494,7 @@ state_close(struct state *st, struct fed_err *err)
 
 	if (st == NULL)
 		return 0;
+	pool_close(st->pool);
 	if (st->btxn != NULL && batch_commit(st, err) != 0)
 		rc = -1;
 	if (st->s.env != NULL) {
@@ -1176,6 +1229,38 @@ state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
 		    "octets", DOMAIN_MAX);
 		return -1;
 	}
+	st->pooled = 0;
+	if (st->pool != NULL) {
+		int wn, cap;
+
+		rc = pool_decide(st->pool, q, now_ms, f, &wn, &cap, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			st->pooled = 1;
+			*d = policy_decide(f);
+			if (cap) {
+				d->verdict = VERDICT_REFUSE;
+				d->reason = REASON_WATCH;
+				d->code = f->is_ack ? -1 : 403;
+			} else if (d->watch_now != wn) {
+				fed_err_set(err, "pool: %s: the script and "
+				    "policy_decide disagree on a watch",
+				    q->domain);
+				return -1;
+			}
+			d->watch_now = wn;
+			return 0;
+		}
+		if (st->sp.redis_refuse || st->s.env == NULL) {
+			/* Never open silently (fedkit(7) POOL). */
+			d->verdict = VERDICT_LIMIT;
+			d->reason = REASON_POOL_DOWN;
+			d->code = f->is_ack ? -1 : 503;
+			d->watch_now = 0;
+			return 0;
+		}
+	}
 	if ((rc = txn_get(st, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
 	if (st->dry_run && (rc = dry_pull(st, txn, q->domain, q)) != 0) {
@@ -1210,6 +1295,10 @@ state_response(struct state *st, const char *domain, int64_t now_ms,
 	int rc, was, durable = 0;
 
 	if (strlen(domain) > DOMAIN_MAX)
+		return 0;
+	/* The pool's counts go in batches, at most a second late. */
+	if (pooled(st, now_ms) &&
+	    pool_response(st->pool, domain, now_ms, success) == 0)
 		return 0;
 	if ((rc = txn_get(st, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
@@ -1247,16 +1336,26 @@ state_clear(struct state *st, const char *domain, int64_t now_ms,
 	MDB_txn *txn;
 	int rc;
 
-	(void)now_ms;
+	int pool_had = 0;
+
 	if (strlen(domain) > DOMAIN_MAX)
 		return 0;
+	if (st->pool != NULL) {
+		/* The pool's, and what this host kept while it was down. */
+		if ((pool_had = pool_clear(st->pool, domain, now_ms)) ==
+		    POOL_DOWN)
+			return pool_down_err(st, err);
+		pool_had = pool_had != 0;
+	}
+	if (st->s.env == NULL)	/* pool_only */
+		return pool_had;
 	if (batch_commit(st, err) != 0)
 		return -1;
 	if ((rc = mdb_txn_begin(st->s.env, NULL, 0, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
 	if ((rc = rec_get(txn, &st->s, domain, &r, pe, &npe)) == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
-		return 0;
+		return pool_had;
 	}
 	if (rc != 0 || (rc = partner_del(txn, &st->s, domain, &r)) != 0) {
 		mdb_txn_abort(txn);
@@ -1278,6 +1377,7 @@ view_fill(const struct state *st, struct state_view *vw, const MDB_val *v,
 		return -1;
 	staterec_responses(&vw->rec, now_ms, st->sp.report_period, &vw->ok,
 	    &vw->fail);
+	vw->watch_kept = 0;
 	return 0;
 }
 
@@ -1300,6 +1400,12 @@ state_walk(struct state *st, int64_t now_ms,
 	MDB_val k, v;
 	int rc;
 
+	if (st->pool != NULL) {
+		if ((rc = pool_walk(st->pool, now_ms, fn, arg, err)) ==
+		    POOL_DOWN)
+			return pool_down_err(st, err);
+		return rc;
+	}
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
 	if ((rc = mdb_cursor_open(txn, s->partners, &c)) != 0) {
@@ -1336,6 +1442,12 @@ state_view(struct state *st, const char *domain, int64_t now_ms,
 
 	if (strlen(domain) > DOMAIN_MAX)
 		return 0;
+	if (st->pool != NULL) {
+		if ((rc = pool_view(st->pool, domain, now_ms, vw, dombuf,
+		    err)) == -POOL_DOWN)
+			return pool_down_err(st, err);
+		return rc;
+	}
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
 	if ((rc = mdb_get(txn, s->partners, &k, &v)) == 0 &&
@@ -1410,6 +1522,8 @@ state_tick(struct state *st, int64_t now_ms, struct fed_err *err)
 	if (now_ms - st->tick_ms < 1000 && now_ms >= st->tick_ms)
 		return 0;
 	st->tick_ms = now_ms;
+	if (st->pool != NULL)
+		(void)pool_tick(st->pool, now_ms, 0);	/* down: said */
 	if (batch_commit(st, err) != 0)	/* one write transaction at a time */
 		return -1;
 	if (st->dry_run)

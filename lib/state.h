@@ -62,6 +62,14 @@ struct state_params {
 	unsigned suspect_min;	/* suspect_min_responses */
 	double suspect_share;	/* suspect_fail_share */
 	unsigned suspicious_rate;
+	unsigned watch_expire;	/* seconds, 0: never (the pool's watches) */
+	/* fedkit(7) POOL: with `redis` set the state is the pool's, in
+	 * Redis, and this host's own store is the fallback */
+	const char *redis;	/* NULL or empty: the local store only */
+	const char *redis_password;
+	int redis_refuse;	/* redis_down = refuse: 503 while it is down */
+	int pool_only;		/* with redis: make no local store (a tool
+				 * run by an operator, fedlist watch clear) */
 };
 
 /*
@@ -110,6 +118,15 @@ void state_set_params(struct state *, const struct state_params *);
  * so, for the caller to pass on once; NULL if nothing happened. */
 const char *state_warning(const struct state *);
 
+/* A pool's Redis went down or came back since the last call: what to
+ * say, once; NULL if nothing changed. */
+const char *state_news(struct state *);
+
+/* Did the last state_decide keep its watch itself (a pool's watch,
+ * seen by every host at once)?  If not, a watch_now is the caller's to
+ * write to the watch list file. */
+int state_watch_kept(const struct state *);
+
 /*
  * Decide the state step of one request: fill f's state facts (watched,
  * distinct_uris, uri_new, suspicious, rate_limited, token, new_refused),
@@ -155,6 +172,8 @@ struct state_view {
 	unsigned npeer;
 	struct staterec_peer peer[STATEREC_PEERS];
 	unsigned ok, fail;	/* responses within the report period */
+	int watch_kept;		/* the store keeps the watch (a pool's):
+				 * rec.watch_ms is a watch, not a mark */
 };
 
 /* Every partner with state, in name order, read in one snapshot; the

@@ -162,6 +162,15 @@ sock down "socket mode, our server down: a discovered partner" "$DEAD" \
     <"$T/down2.sip"
 grep_file "... hears 503" "^SIP/2.0 503 " "$T/down.out"
 
+# An edge pool whose Redis is down (nothing listens on $DEAD), with
+# redis_down = refuse: limited, 503, and said once on stderr.
+mkconf pooldown "redis = 127.0.0.1:$DEAD" "redis_down = refuse"
+sipmsg -c pooldown -f sip:a@partner.example >"$T/pooldown.sip"
+fedgate -c "$T/pooldown.conf" <"$T/pooldown.sip" >/dev/null 2>"$T/err"
+ok $? "pipe mode, the pool's Redis down, redis_down = refuse: exit 0"
+grep_file "... and says so, with why" \
+    "redis 127.0.0.1:$DEAD: Connection refused; answering 503" "$T/err"
+
 # Our server up (socat, reading and dropping what it gets).
 socat -u "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null &
 pids="$pids $!"

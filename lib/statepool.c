@@ -1,0 +1,731 @@
+/* statepool.c: the partner state of an edge pool, in Redis, through hiredis. */
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "statepool.h"
+
+/* The script, lib/pool.lua, made a C string at build time. */
+static const char pool_script[] =
+#include "pool_lua.h"
+;
+
+/* Every key under one hash tag: one node of a cluster holds them all, as
+ * one script must see them. */
+#define PREFIX "{fedkit}:"
+#define HASHKEY_KEY PREFIX "hashkey"
+
+struct pool_resp {
+	char domain[DOMAIN_MAX + 1];
+	int64_t ms;
+	unsigned ok, fail;
+};
+
+struct pool {
+	struct state_params sp;
+	char *addr, *password;
+	int dry_run;
+	redisContext *rc;
+	char sha[41];
+	uint64_t hashkey[2];
+	/* down: since when, why, when to try again */
+	int down;
+	int64_t retry_ms, backoff_ms;
+	char why[200];
+	char news[400];
+	int has_news;
+	/* response counts waiting for the next tick */
+	struct pool_resp *resp;
+	unsigned nresp;
+	int64_t resp_ms;
+	int64_t sweep_ms;
+};
+
+/*
+ * A process serves connection after connection (the listener's workers)
+ * and opens the state for each: its Redis connection is kept for the
+ * next one rather than made again (a connect, AUTH, SCRIPT LOAD: three
+ * round trips).  Never across a fork: a child closes its parent's.
+ */
+static struct {
+	pid_t pid;
+	char *addr;
+	redisContext *rc;
+	char sha[41];
+	uint64_t hashkey[2];
+} parked;
+
+static int64_t
+mono_ms(void)
+{
+	return fed_now_ms();
+}
+
+int
+pool_addr_check(const char *a, const char **why)
+{
+	const char *c;
+	char *end;
+	long port;
+
+	if (a[0] == '/')
+		return 0;
+	if (a[0] == '[') {
+		if ((c = strchr(a, ']')) == NULL || c[1] != ':') {
+			*why = "expected [ADDRESS]:PORT";
+			return -1;
+		}
+		c++;
+	} else if ((c = strrchr(a, ':')) == NULL || c == a) {
+		*why = "expected HOST:PORT or the path of a unix socket";
+		return -1;
+	}
+	errno = 0;
+	port = strtol(c + 1, &end, 10);
+	if (c[1] == '\0' || *end != '\0' || errno != 0 || port < 1 ||
+	    port > 65535) {
+		*why = "the port must be 1-65535";
+		return -1;
+	}
+	return 0;
+}
+
+static void
+say(struct pool *p, const char *what, const char *then)
+{
+	snprintf(p->news, sizeof p->news, "redis %s: %s%s", p->addr, what,
+	    then);
+	p->has_news = 1;
+}
+
+const char *
+pool_why(const struct pool *p)
+{
+	return p->why;
+}
+
+const char *
+pool_news(struct pool *p)
+{
+	if (!p->has_news)
+		return NULL;
+	p->has_news = 0;
+	return p->news;
+}
+
+/* Redis could not be asked: count the outage, say so once, try again
+ * later. */
+static void
+went_down(struct pool *p, const char *why, int64_t now_ms)
+{
+	/* why may be the context's own errstr: copied before it goes */
+	snprintf(p->why, sizeof p->why, "%s", why[0] != '\0' ? why :
+	    "no reply");
+	if (p->rc != NULL) {
+		redisFree(p->rc);
+		p->rc = NULL;
+	}
+	if (!p->down)
+		say(p, p->why, p->sp.redis_refuse ? "; answering 503 "
+		    "until it is back (redis_down = refuse)" :
+		    "; deciding on this host's own store until it is back "
+		    "(redis_down = local)");
+	p->backoff_ms = !p->down ? POOL_RETRY_MIN_MS :
+	    p->backoff_ms * 2 > POOL_RETRY_MAX_MS ? POOL_RETRY_MAX_MS :
+	    p->backoff_ms * 2;
+	p->retry_ms = now_ms + p->backoff_ms;
+	p->down = 1;
+}
+
+static redisReply *
+command(struct pool *p, int64_t now_ms, const char *fmt, ...)
+{
+	redisReply *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = redisvCommand(p->rc, fmt, ap);
+	va_end(ap);
+	if (r == NULL) {
+		went_down(p, p->rc->errstr[0] ? p->rc->errstr : "no reply",
+		    now_ms);
+		return NULL;
+	}
+	return r;
+}
+
+/* Connect, authenticate, load the script, read (or draw) the URI hash
+ * key: 0, or -1 with the pool down. */
+static int
+connect_pool(struct pool *p, int64_t now_ms)
+{
+	struct timeval ct = { 0, POOL_CONNECT_MS * 1000 };
+	struct timeval rt = { 0, POOL_REPLY_MS * 1000 };
+	redisReply *r;
+	char host[256], hex[33];
+	unsigned char rnd[16];
+	const char *c;
+	size_t i;
+
+	if (parked.rc != NULL && parked.pid == getpid() &&
+	    strcmp(parked.addr, p->addr) == 0) {
+		p->rc = parked.rc;
+		memcpy(p->sha, parked.sha, sizeof p->sha);
+		memcpy(p->hashkey, parked.hashkey, sizeof p->hashkey);
+		parked.rc = NULL;
+		return 0;
+	}
+	if (p->addr[0] == '/')
+		p->rc = redisConnectUnixWithTimeout(p->addr, ct);
+	else {
+		c = strrchr(p->addr, ':');
+		i = (size_t)(c - p->addr);
+		if (p->addr[0] == '[')
+			snprintf(host, sizeof host, "%.*s", (int)i - 2,
+			    p->addr + 1);
+		else
+			snprintf(host, sizeof host, "%.*s", (int)i, p->addr);
+		p->rc = redisConnectWithTimeout(host, atoi(c + 1), ct);
+	}
+	if (p->rc == NULL) {
+		went_down(p, strerror(ENOMEM), now_ms);
+		return -1;
+	}
+	if (p->rc->err) {
+		went_down(p, p->rc->errstr, now_ms);
+		return -1;
+	}
+	if (redisSetTimeout(p->rc, rt) != REDIS_OK) {
+		went_down(p, "cannot set a timeout", now_ms);
+		return -1;
+	}
+	if (p->password != NULL && p->password[0] != '\0') {
+		if ((r = command(p, now_ms, "AUTH %s", p->password)) == NULL)
+			return -1;
+		if (r->type == REDIS_REPLY_ERROR) {
+			char why[160];
+
+			snprintf(why, sizeof why, "AUTH: %s", r->str);
+			freeReplyObject(r);
+			went_down(p, why, now_ms);
+			return -1;
+		}
+		freeReplyObject(r);
+	}
+	if ((r = command(p, now_ms, "SCRIPT LOAD %s", pool_script)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+		char why[160];
+
+		snprintf(why, sizeof why, "SCRIPT LOAD: %s",
+		    r->type == REDIS_REPLY_ERROR ? r->str : "odd reply");
+		freeReplyObject(r);
+		went_down(p, why, now_ms);
+		return -1;
+	}
+	memcpy(p->sha, r->str, 40);
+	p->sha[40] = '\0';
+	freeReplyObject(r);
+	/* The SipHash key of URI hashes, the same on every host: the first
+	 * process of the pool draws it (SET NX), all read it. */
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+		went_down(p, "getrandom failed", now_ms);
+		return -1;
+	}
+	for (i = 0; i < sizeof rnd; i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	if ((r = command(p, now_ms, "SET %s %s NX", HASHKEY_KEY, hex)) == NULL)
+		return -1;
+	freeReplyObject(r);
+	if ((r = command(p, now_ms, "GET %s", HASHKEY_KEY)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING || r->len != 32) {
+		freeReplyObject(r);
+		went_down(p, HASHKEY_KEY " is not 32 hex digits", now_ms);
+		return -1;
+	}
+	memcpy(hex, r->str, 32);
+	hex[32] = '\0';
+	freeReplyObject(r);
+	for (i = 0; i < 2; i++) {
+		char part[17];
+
+		memcpy(part, hex + 16 * i, 16);
+		part[16] = '\0';
+		p->hashkey[i] = strtoull(part, NULL, 16);
+	}
+	return 0;
+}
+
+int
+pool_up(struct pool *p, int64_t now_ms)
+{
+	if (p->rc != NULL)
+		return 1;
+	if (p->down && now_ms < p->retry_ms && now_ms >= p->retry_ms -
+	    POOL_RETRY_MAX_MS)
+		return 0;
+	if (connect_pool(p, now_ms) != 0)
+		return 0;
+	if (p->down) {
+		say(p, "back", "; deciding on the pool again");
+		p->down = 0;
+	}
+	return 1;
+}
+
+int
+pool_open(struct pool **pp, const struct state_params *sp, int dry_run,
+    int64_t now_ms, struct fed_err *err)
+{
+	struct pool *p;
+
+	if ((p = calloc(1, sizeof *p)) == NULL ||
+	    (p->addr = strdup(sp->redis)) == NULL ||
+	    (sp->redis_password != NULL &&
+	    (p->password = strdup(sp->redis_password)) == NULL) ||
+	    (p->resp = calloc(POOL_RESPONSES_MAX, sizeof *p->resp)) == NULL) {
+		if (p != NULL) {
+			free(p->addr);
+			free(p->password);
+		}
+		free(p);
+		fed_err_set(err, "pool: %s", strerror(ENOMEM));
+		return -1;
+	}
+	p->sp = *sp;
+	p->dry_run = dry_run;
+	p->resp_ms = now_ms;
+	(void)pool_up(p, now_ms);
+	*pp = p;
+	return 0;
+}
+
+void
+pool_set_params(struct pool *p, const struct state_params *sp)
+{
+	const char *a = p->sp.redis, *pw = p->sp.redis_password;
+
+	p->sp = *sp;
+	p->sp.redis = a;	/* the connection stays as it was opened */
+	p->sp.redis_password = pw;
+}
+
+void
+pool_close(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	(void)pool_tick(p, mono_ms(), 1);
+	if (p->rc != NULL) {
+		if (parked.rc != NULL)
+			redisFree(parked.rc);
+		free(parked.addr);
+		parked.addr = p->addr;
+		parked.rc = p->rc;
+		parked.pid = getpid();
+		memcpy(parked.sha, p->sha, sizeof parked.sha);
+		memcpy(parked.hashkey, p->hashkey, sizeof parked.hashkey);
+		p->addr = NULL;
+	}
+	free(p->addr);
+	free(p->password);
+	free(p->resp);
+	free(p);
+}
+
+/* Run the script: the command and its arguments after the SHA. */
+static redisReply *
+run(struct pool *p, int64_t now_ms, int argc, const char **argv,
+    const size_t *len)
+{
+	const char *av[64];
+	size_t al[64];
+	redisReply *r;
+	int i, again;
+
+	if (argc + 3 > 64)
+		return NULL;
+	av[0] = "EVALSHA";
+	av[1] = p->sha;
+	av[2] = "0";
+	for (i = 0; i < argc; i++) {
+		av[i + 3] = argv[i];
+		al[i + 3] = len != NULL ? len[i] : strlen(argv[i]);
+	}
+	al[0] = 7;
+	al[1] = 40;
+	al[2] = 1;
+	for (again = 0; again < 2; again++) {
+		r = redisCommandArgv(p->rc, argc + 3, av, al);
+		if (r == NULL) {
+			went_down(p, p->rc->errstr[0] ? p->rc->errstr :
+			    "no reply", now_ms);
+			return NULL;
+		}
+		/* Redis restarted (or SCRIPT FLUSH): load it again. */
+		if (r->type == REDIS_REPLY_ERROR &&
+		    strncmp(r->str, "NOSCRIPT", 8) == 0 && again == 0) {
+			redisReply *l;
+
+			freeReplyObject(r);
+			if ((l = command(p, now_ms, "SCRIPT LOAD %s",
+			    pool_script)) == NULL)
+				return NULL;
+			freeReplyObject(l);
+			continue;
+		}
+		break;
+	}
+	return r;
+}
+
+static long long
+int_at(const redisReply *r, size_t i)
+{
+	if (i >= r->elements)
+		return 0;
+	if (r->element[i]->type == REDIS_REPLY_INTEGER)
+		return r->element[i]->integer;
+	if (r->element[i]->type == REDIS_REPLY_STRING)
+		return strtoll(r->element[i]->str, NULL, 10);
+	return 0;
+}
+
+/* A script error (a bug, or a store of another layout): -1 with *err,
+ * the pool kept (Redis answered). */
+static int
+script_error(struct fed_err *err, redisReply *r, const char *what)
+{
+	fed_err_set(err, "pool: %s: %s", what, r->type == REDIS_REPLY_ERROR ?
+	    r->str : "unexpected reply");
+	freeReplyObject(r);
+	return -1;
+}
+
+#define NUMS 24
+
+int
+pool_decide(struct pool *p, const struct state_req *q, int64_t now_ms,
+    struct policy_facts *f, int *watch_now, int *uri_cap,
+    struct fed_err *err)
+{
+	char num[NUMS][24], uh[17];
+	const char *av[21];
+	const char *pk = q->peer_key != NULL ? q->peer_key : q->peer;
+	redisReply *r;
+	int i = 0, k = 0;
+
+	if (!pool_up(p, now_ms))
+		return POOL_DOWN;
+	uh[0] = '\0';
+	if (q->uris_limited && q->uri != NULL)
+		snprintf(uh, sizeof uh, "%016llx", (unsigned long long)
+		    fed_siphash(p->hashkey, q->uri, strlen(q->uri)));
+#define NUM(v)	(snprintf(num[k], sizeof num[k], "%lld", (long long)(v)), \
+		num[k++])
+	av[i++] = "decide";
+	av[i++] = PREFIX;
+	av[i++] = NUM(now_ms);
+	av[i++] = q->domain;
+	av[i++] = uh;
+	av[i++] = NUM(q->discovered != 0);
+	av[i++] = NUM(q->uris_limited != 0);
+	av[i++] = NUM(q->max_uris);
+	av[i++] = NUM(q->rate);
+	av[i++] = NUM(q->watched != 0);
+	av[i++] = q->peer != NULL ? q->peer : "";
+	av[i++] = pk != NULL ? pk : "";
+	av[i++] = NUM(p->sp.report_period);
+	av[i++] = NUM(p->sp.max_partners);
+	av[i++] = NUM(p->sp.max_new_partners);
+	av[i++] = NUM(p->sp.suspect_min);
+	av[i++] = NUM((long long)(p->sp.suspect_share * 1000000.0 + 0.5));
+	av[i++] = NUM(p->sp.suspicious_rate);
+	av[i++] = NUM(p->sp.watch_expire);
+	av[i++] = NUM(p->dry_run != 0);
+#undef NUM
+	if ((r = run(p, now_ms, i, av, NULL)) == NULL)
+		return POOL_DOWN;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 8)
+		return script_error(err, r, q->domain);
+	f->uris_limited = q->uris_limited;
+	f->max_uris = q->max_uris;
+	f->watched = int_at(r, 0) != 0;
+	f->distinct_uris = (unsigned)int_at(r, 1);
+	f->uri_new = int_at(r, 2) != 0;
+	f->suspicious = int_at(r, 3) != 0;
+	f->token = int_at(r, 4) != 0;
+	f->new_refused = int_at(r, 5) != 0;
+	f->rate_limited = (f->suspicious ? p->sp.suspicious_rate : q->rate) > 0;
+	*watch_now = int_at(r, 6) != 0;
+	*uri_cap = int_at(r, 7) != 0;
+	freeReplyObject(r);
+	return 0;
+}
+
+int
+pool_response(struct pool *p, const char *domain, int64_t now_ms,
+    int success)
+{
+	struct pool_resp *e = NULL;
+	unsigned i;
+
+	if (p->dry_run || strlen(domain) > DOMAIN_MAX)
+		return 0;
+	for (i = 0; i < p->nresp; i++)
+		if (strcmp(p->resp[i].domain, domain) == 0) {
+			e = &p->resp[i];
+			break;
+		}
+	if (e == NULL) {
+		if (p->nresp == POOL_RESPONSES_MAX &&
+		    pool_tick(p, now_ms, 1) != 0)
+			return POOL_DOWN;
+		e = &p->resp[p->nresp++];
+		snprintf(e->domain, sizeof e->domain, "%s", domain);
+		e->ok = e->fail = 0;
+	}
+	e->ms = now_ms;
+	if (success)
+		e->ok++;
+	else
+		e->fail++;
+	return 0;
+}
+
+/* The waiting response counts, in calls of up to 64 arguments. */
+static int
+responses_send(struct pool *p, int64_t now_ms)
+{
+	char num[64][24];
+	const char *av[61];
+	redisReply *r;
+	unsigned i = 0, k;
+	int n;
+
+	while (i < p->nresp) {
+		n = 0;
+		k = 0;
+		av[n++] = "respond";
+		av[n++] = PREFIX;
+		snprintf(num[k], sizeof num[k], "%u", p->sp.report_period);
+		av[n++] = num[k++];
+		snprintf(num[k], sizeof num[k], "%u", p->sp.suspect_min);
+		av[n++] = num[k++];
+		snprintf(num[k], sizeof num[k], "%lld", (long long)
+		    (p->sp.suspect_share * 1000000.0 + 0.5));
+		av[n++] = num[k++];
+		for (; i < p->nresp && n + 4 <= 61; i++) {
+			av[n++] = p->resp[i].domain;
+			snprintf(num[k], sizeof num[k], "%lld",
+			    (long long)p->resp[i].ms);
+			av[n++] = num[k++];
+			snprintf(num[k], sizeof num[k], "%u", p->resp[i].ok);
+			av[n++] = num[k++];
+			snprintf(num[k], sizeof num[k], "%u", p->resp[i].fail);
+			av[n++] = num[k++];
+		}
+		if ((r = run(p, now_ms, n, av, NULL)) == NULL)
+			return POOL_DOWN;
+		freeReplyObject(r);
+	}
+	p->nresp = 0;
+	return 0;
+}
+
+int
+pool_tick(struct pool *p, int64_t now_ms, int force)
+{
+	char a[24], b[24];
+	const char *av[4];
+	redisReply *r;
+
+	if (!force && now_ms - p->resp_ms < 1000 && now_ms >= p->resp_ms)
+		return 0;
+	p->resp_ms = now_ms;
+	if (!pool_up(p, now_ms))
+		return POOL_DOWN;	/* the counts wait: a second's worth */
+	if (p->nresp > 0 && responses_send(p, now_ms) != 0)
+		return POOL_DOWN;
+	if (p->dry_run || (now_ms - p->sweep_ms < 10000 &&
+	    now_ms >= p->sweep_ms))
+		return 0;
+	p->sweep_ms = now_ms;
+	snprintf(a, sizeof a, "%lld", (long long)now_ms);
+	snprintf(b, sizeof b, "%u", p->sp.report_period);
+	av[0] = "sweep";
+	av[1] = PREFIX;
+	av[2] = a;
+	av[3] = b;
+	if ((r = run(p, now_ms, 4, av, NULL)) == NULL)
+		return POOL_DOWN;
+	freeReplyObject(r);
+	return 0;
+}
+
+int
+pool_count(struct pool *p, int64_t now_ms, unsigned long *partners,
+    unsigned long *peers, unsigned long *watched)
+{
+	char a[24], b[24];
+	const char *av[4];
+	redisReply *r;
+
+	if (!pool_up(p, now_ms))
+		return POOL_DOWN;
+	snprintf(a, sizeof a, "%lld", (long long)now_ms);
+	snprintf(b, sizeof b, "%u", p->sp.report_period);
+	av[0] = "sweep";
+	av[1] = PREFIX;
+	av[2] = a;
+	av[3] = b;
+	if ((r = run(p, now_ms, 4, av, NULL)) == NULL)
+		return POOL_DOWN;
+	*partners = (unsigned long)int_at(r, 0);
+	*peers = (unsigned long)int_at(r, 1);
+	*watched = (unsigned long)int_at(r, 2);
+	freeReplyObject(r);
+	return 0;
+}
+
+int
+pool_clear(struct pool *p, const char *domain, int64_t now_ms)
+{
+	const char *av[3] = { "clear", PREFIX, domain };
+	redisReply *r;
+	int had;
+
+	if (!pool_up(p, now_ms))
+		return POOL_DOWN;
+	if ((r = run(p, now_ms, 3, av, NULL)) == NULL)
+		return POOL_DOWN;
+	had = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	freeReplyObject(r);
+	return had ? 2 : 0;	/* 2: had state (POOL_DOWN is 1) */
+}
+
+/* A view's reply: {found, t, r, n, s, l, watch since, ok, fail, peer,
+ * ms, ...} into *v. */
+static int
+view_of(const redisReply *r, struct state_view *v)
+{
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    int_at(r, 0) != 1 || r->elements < 9)
+		return 0;
+	memset(v, 0, sizeof *v);
+	staterec_init(&v->rec);
+	v->rec.tat_us = int_at(r, 1);
+	v->rec.rate = (uint32_t)int_at(r, 2);
+	v->rec.nuris = (uint32_t)int_at(r, 3);
+	v->rec.suspicious_ms = int_at(r, 4);
+	v->rec.last_ms = int_at(r, 5);
+	v->rec.watch_ms = int_at(r, 6);
+	v->ok = (unsigned)int_at(r, 7);
+	v->fail = (unsigned)int_at(r, 8);
+	v->watch_kept = 1;
+	for (i = 9; i + 1 < r->elements && v->npeer < STATEREC_PEERS; i += 2) {
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		snprintf(v->peer[v->npeer].name, sizeof v->peer[0].name, "%s",
+		    r->element[i]->str);
+		v->peer[v->npeer].last_ms = int_at(r, i + 1);
+		v->npeer++;
+	}
+	v->rec.npeer = v->npeer;
+	return 1;
+}
+
+int
+pool_view(struct pool *p, const char *domain, int64_t now_ms,
+    struct state_view *v, char *dombuf, struct fed_err *err)
+{
+	char a[24], b[24];
+	const char *av[5];
+	redisReply *r;
+	int found;
+
+	(void)err;
+	if (!pool_up(p, now_ms))
+		return -POOL_DOWN;
+	snprintf(a, sizeof a, "%lld", (long long)now_ms);
+	snprintf(b, sizeof b, "%u", p->sp.report_period);
+	av[0] = "view";
+	av[1] = PREFIX;
+	av[2] = a;
+	av[3] = b;
+	av[4] = domain;
+	if ((r = run(p, now_ms, 5, av, NULL)) == NULL)
+		return -POOL_DOWN;
+	if ((found = view_of(r, v)) != 0) {
+		snprintf(dombuf, DOMAIN_MAX + 1, "%s", domain);
+		v->domain = dombuf;
+	}
+	freeReplyObject(r);
+	return found;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+pool_walk(struct pool *p, int64_t now_ms,
+    int (*fn)(const struct state_view *, void *), void *arg,
+    struct fed_err *err)
+{
+	const char *av[2] = { "names", PREFIX };
+	struct state_view v;
+	char dom[DOMAIN_MAX + 1];
+	redisReply *r;
+	char **names = NULL;
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (!pool_up(p, now_ms))
+		return POOL_DOWN;
+	if ((r = run(p, now_ms, 2, av, NULL)) == NULL)
+		return POOL_DOWN;
+	if (r->type != REDIS_REPLY_ARRAY)
+		return script_error(err, r, "names");
+	if (r->elements > 0 &&
+	    (names = calloc(r->elements, sizeof *names)) == NULL) {
+		freeReplyObject(r);
+		fed_err_set(err, "pool: %s", strerror(ENOMEM));
+		return -1;
+	}
+	for (i = 0; i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    r->element[i]->len <= DOMAIN_MAX)
+			names[n++] = r->element[i]->str;
+	if (n > 0)
+		qsort(names, n, sizeof *names, name_cmp);
+	for (i = 0; i < n && rc == 0; i++) {
+		int found;
+
+		if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+			continue;	/* in an index and watched */
+		found = pool_view(p, names[i], now_ms, &v, dom, err);
+		if (found < 0) {
+			rc = POOL_DOWN;
+			break;
+		}
+		if (found && fn(&v, arg) != 0)
+			break;
+	}
+	free(names);
+	freeReplyObject(r);
+	return rc;
+}
