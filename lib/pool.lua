@@ -412,12 +412,18 @@ local function names()
 	return out
 end
 
--- `fedlist watch clear`: 1 if the partner had state or a watch.
+-- `fedlist watch clear`: 1 if the partner had state (seen within
+-- report_period, as the local store keeps it) or a watch.
+-- ARGV: cmd pre domain now period.
 local function clear()
 	local domain = ARGV[3]
+	local now, period = tonumber(ARGV[4]), tonumber(ARGV[5])
 	local P = keys_of(domain)
-	local had = redis.call('EXISTS', P) +
-	    redis.call('HDEL', pre .. 'watch', domain)
+	local last = redis.call('HGET', P, 'l')
+	local had = redis.call('HDEL', pre .. 'watch', domain)
+	if last ~= false and num(last) >= now - period * 1000 then
+		had = had + 1
+	end
 	partner_del(domain)
 	return had > 0 and 1 or 0
 end

@@ -600,13 +600,16 @@ pool_count(struct pool *p, int64_t now_ms, unsigned long *partners,
 int
 pool_clear(struct pool *p, const char *domain, int64_t now_ms)
 {
-	const char *av[3] = { "clear", PREFIX, domain };
+	char a[24], b[24];
+	const char *av[5] = { "clear", PREFIX, domain, a, b };
 	redisReply *r;
 	int had;
 
 	if (!pool_up(p, now_ms))
 		return POOL_DOWN;
-	if ((r = run(p, now_ms, 3, av, NULL)) == NULL)
+	snprintf(a, sizeof a, "%lld", (long long)now_ms);
+	snprintf(b, sizeof b, "%u", p->sp.report_period);
+	if ((r = run(p, now_ms, 5, av, NULL)) == NULL)
 		return POOL_DOWN;
 	had = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	freeReplyObject(r);
