@@ -56,6 +56,8 @@ struct gate {
 	char *reply;
 	size_t replycap;
 	char allow_hdr[SIP_REPLY_EXTRA_MAX];
+	int planning;		/* gate_plan: ask nothing, change nothing */
+	struct gate_result plan_res;
 };
 
 int64_t
@@ -625,6 +627,8 @@ judge_state(struct gate *g, const char *domain, const struct limits *l,
 	 * among them, and a bad hand edit must lift no watch. */
 	q.list_read_ms = g->wl.bad_ms == 0 && g->wl.t.nbad == 0 ?
 	    g->wl.checked_ms : 0;
+	if (g->planning)
+		return state_plan(g->st, &q, now);
 	if (state_decide(g->st, &q, now, f, d, err) != 0)
 		return -1;
 	state_say_news(g);
@@ -942,7 +946,7 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 	 * here: verification and limits are for a named partner. */
 	res->d = policy_decide(&f);
 	if (lc == NULL)
-		return finish(g, m, res, err);
+		return g->planning ? 0 : finish(g, m, res, err);
 	if (res->d.reason == REASON_UNVERIFIED && !f.verified &&
 	    !(lc->allowed && lc->edge[0] != '\0')) {
 		f.verified = verified_by_srv(g, domain, now);
@@ -956,7 +960,37 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 				return -1;
 		}
 	}
-	return finish(g, m, res, err);
+	return g->planning ? 0 : finish(g, m, res, err);
+}
+
+int
+gate_plans(const struct gate *g)
+{
+	return state_plans(g->st);
+}
+
+int
+gate_plan(struct gate *g, const struct sip_msg *m, int64_t now_ms,
+    struct fed_err *err)
+{
+	int rc;
+
+	if (!m->is_request)
+		return 0;
+	rec_init(g, &g->plan_res, now_ms);
+	g->planning = 1;
+	rc = judge_request(g, m, now_ms, &g->plan_res, err);
+	g->planning = 0;
+	return rc;
+}
+
+int
+gate_plan_run(struct gate *g, int64_t now_ms, struct fed_err *err)
+{
+	int rc = state_plan_run(g->st, now_ms, err);
+
+	state_say_news(g);
+	return rc;
 }
 
 int

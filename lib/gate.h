@@ -117,6 +117,18 @@ int gate_log_flush(struct gate *, struct fed_err *);
  */
 int gate_batch(struct gate *, int on, struct fed_err *);
 
+/*
+ * Pipe mode with an edge pool (fedkit(7) POOL): the state questions of a
+ * read's messages are asked in one call.  When gate_plans says so, the
+ * caller passes each request of the read to gate_plan first (in order;
+ * nothing is logged, answered or changed), then calls gate_plan_run, then
+ * judges the same messages with gate_message as always.
+ */
+int gate_plans(const struct gate *);
+int gate_plan(struct gate *, const struct sip_msg *, int64_t now_ms,
+    struct fed_err *);
+int gate_plan_run(struct gate *, int64_t now_ms, struct fed_err *);
+
 /* Reload lists (and notice a changed fed.conf) at most once a second. */
 int gate_tick(struct gate *, int64_t now_ms, struct fed_err *);
 

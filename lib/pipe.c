@@ -96,6 +96,30 @@ pipe_fail(struct pipe_state *r)
 	return FED_EXIT_SYS;
 }
 
+/* With an edge pool: the state questions of every whole message at the
+ * start of buf, asked in one call before they are judged (gate_plan). */
+static int
+pipe_plan(struct pipe_state *r, const char *buf, size_t len, size_t scanned,
+    int64_t now, struct fed_err *err)
+{
+	struct sip_error se;
+	size_t off = 0, used;
+	enum sip_frame_result fr;
+
+	for (;;) {
+		used = 0;
+		fr = sip_frame(buf + off, len - off, &r->c->limits, &scanned,
+		    &used, &r->msg, &se);
+		if (fr == SIP_FRAME_MORE || fr == SIP_FRAME_ERROR)
+			break;
+		if (fr == SIP_FRAME_MESSAGE &&
+		    gate_plan(r->g, &r->msg, now, err) != 0)
+			return -1;
+		off += used;
+	}
+	return gate_plan_run(r->g, now, err);
+}
+
 /* Decide every whole message at the start of buf.  Returns the bytes
  * used, -1 on a system error, -2 after an unframeable stream was logged
  * (*err says why). */
@@ -107,6 +131,8 @@ pipe_chunk(struct pipe_state *r, const char *buf, size_t len,
 	size_t off = 0, used;
 	enum sip_frame_result fr;
 
+	if (gate_plans(r->g) && pipe_plan(r, buf, len, *scanned, now, err) != 0)
+		return -1;
 	for (;;) {
 		used = 0;
 		fr = sip_frame(buf + off, len - off, &r->c->limits, scanned,

@@ -141,30 +141,30 @@ local function touch(domain, held, now, period)
 end
 
 -- ---- the decision ----
--- ARGV: cmd pre now domain urihash discovered uris_limited max_uris rate
---       file_watched peer peer_key period max_partners max_new
---       suspect_min suspect_share_u suspicious_rate watch_expire dry
+-- One request: a (now domain h discovered uris_limited max_uris rate
+-- file_watched peer peer_key) and c, the configuration (period
+-- max_partners max_new smin sshare_u srate wexpire dry).
 -- Returns {watched, distinct_uris, uri_new, suspicious, token,
 --          new_refused, watch_now, uri_cap}.
-local function decide()
-	local now = tonumber(ARGV[3])
-	local domain = ARGV[4]
-	local h = ARGV[5]
-	local discovered = ARGV[6] == '1'
-	local uris_limited = ARGV[7] == '1'
-	local max_uris = tonumber(ARGV[8])
-	local qrate = tonumber(ARGV[9])
-	local file_watched = ARGV[10] == '1'
-	local peer = ARGV[11]
-	local peer_key = ARGV[12]
-	local period = tonumber(ARGV[13])
-	local max_partners = tonumber(ARGV[14])
-	local max_new = tonumber(ARGV[15])
-	local smin = tonumber(ARGV[16])
-	local sshare = tonumber(ARGV[17])
-	local srate = tonumber(ARGV[18])
-	local wexpire = tonumber(ARGV[19])
-	local dry = ARGV[20] == '1'
+local function decide(a, c)
+	local now = tonumber(a[1])
+	local domain = a[2]
+	local h = a[3]
+	local discovered = a[4] == '1'
+	local uris_limited = a[5] == '1'
+	local max_uris = tonumber(a[6])
+	local qrate = tonumber(a[7])
+	local file_watched = a[8] == '1'
+	local peer = a[9]
+	local peer_key = a[10]
+	local period = tonumber(c[1])
+	local max_partners = tonumber(c[2])
+	local max_new = tonumber(c[3])
+	local smin = tonumber(c[4])
+	local sshare = tonumber(c[5])
+	local srate = tonumber(c[6])
+	local wexpire = tonumber(c[7])
+	local dry = c[8] == '1'
 	local P, U, R, PE = keys_of(domain)
 	local W = pre .. 'watch'
 	local fresh = false
@@ -450,7 +450,23 @@ local function sweep()
 	    redis.call('HLEN', pre .. 'watch')}
 end
 
-if cmd == 'decide' then return decide()
+-- ARGV: cmd pre, the configuration (8), then a request's 10 fields:
+-- one decision.  decide_many: cmd pre count, the configuration, then
+-- count requests: the decisions of one read, in order, in one call.
+local function args(from, n)
+	local t = {}
+	for i = 0, n - 1 do t[i + 1] = ARGV[from + i] end
+	return t
+end
+
+if cmd == 'decide' then return decide(args(11, 10), args(3, 8))
+elseif cmd == 'decide_many' then
+	local conf = args(4, 8)
+	local out = {}
+	for i = 0, tonumber(ARGV[3]) - 1 do
+		out[i + 1] = decide(args(12 + 10 * i, 10), conf)
+	end
+	return out
 elseif cmd == 'respond' then return respond()
 elseif cmd == 'view' then return view()
 elseif cmd == 'names' then return names()

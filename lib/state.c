@@ -370,6 +370,24 @@ state_watch_kept(const struct state *st)
 	return st->pooled;
 }
 
+int
+state_plans(const struct state *st)
+{
+	return st->pool != NULL && st->batching;
+}
+
+int
+state_plan(struct state *st, const struct state_req *q, int64_t now_ms)
+{
+	return st->pool != NULL ? pool_plan(st->pool, q, now_ms) : 0;
+}
+
+int
+state_plan_run(struct state *st, int64_t now_ms, struct fed_err *err)
+{
+	return st->pool != NULL ? pool_plan_run(st->pool, now_ms, err) : 0;
+}
+
 /* With a pool: 1 if it is there to be asked now. */
 static int
 pooled(struct state *st, int64_t now_ms)

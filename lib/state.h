@@ -154,6 +154,17 @@ int state_decide(struct state *, const struct state_req *, int64_t now_ms,
 int state_batch(struct state *, int on, struct fed_err *);
 int state_batch_commit(struct state *, struct fed_err *);
 
+/*
+ * Pipe mode with a pool: the messages of one read are judged twice, first
+ * to plan their state questions (state_plan, in order, changing nothing),
+ * then, after state_plan_run has asked them all in one call, for real:
+ * state_decide answers from the plan.  state_plans says whether it is
+ * worth it (a pool, batching on); the local store needs no plan.
+ */
+int state_plans(const struct state *);
+int state_plan(struct state *, const struct state_req *, int64_t now_ms);
+int state_plan_run(struct state *, int64_t now_ms, struct fed_err *);
+
 /* A final response of our server's to a request of this partner's:
  * counted only if the partner has state (a response never creates one). */
 int state_response(struct state *, const char *domain, int64_t now_ms,

@@ -12,6 +12,7 @@
 
 #include "state.h"
 #include "statepool.h"
+#include "vlog.h"
 
 /* The script, lib/pool.lua, made a C string at build time. */
 static const char pool_script[] =
@@ -27,6 +28,15 @@ struct pool_resp {
 	char domain[DOMAIN_MAX + 1];
 	int64_t ms;
 	unsigned ok, fail;
+};
+
+#define REQ_ARGS 10
+struct pool_q {
+	char now[24], uh[17], flags[3][2], max_uris[12], rate[12];
+	char domain[DOMAIN_MAX + 1];
+	char peer[VLOG_PEER_MAX + 1], peer_key[VLOG_PEER_MAX + 1];
+	/* the answer, once asked */
+	long long ans[8];
 };
 
 struct pool {
@@ -47,6 +57,11 @@ struct pool {
 	unsigned nresp;
 	int64_t resp_ms;
 	int64_t sweep_ms;
+	/* pipe mode: a read's questions, asked in one call (pool_plan) */
+	struct pool_q *plan;
+	unsigned nplan, anext;
+	int answering;		/* plan[anext..nplan) hold answers */
+	unsigned long mismatches;
 };
 
 /*
@@ -292,7 +307,10 @@ pool_open(struct pool **pp, const struct state_params *sp, int dry_run,
 	    (p->addr = strdup(sp->redis)) == NULL ||
 	    (sp->redis_password != NULL &&
 	    (p->password = strdup(sp->redis_password)) == NULL) ||
-	    (p->resp = calloc(POOL_RESPONSES_MAX, sizeof *p->resp)) == NULL) {
+	    (p->resp = calloc(POOL_RESPONSES_MAX, sizeof *p->resp)) == NULL ||
+	    (p->plan = calloc(POOL_PLAN_MAX, sizeof *p->plan)) == NULL) {
+		if (p != NULL)
+			free(p->resp);
 		if (p != NULL) {
 			free(p->addr);
 			free(p->password);
@@ -339,37 +357,31 @@ pool_close(struct pool *p)
 	free(p->addr);
 	free(p->password);
 	free(p->resp);
+	free(p->plan);
 	free(p);
 }
 
 /* Run the script: the command and its arguments after the SHA. */
 static redisReply *
-run(struct pool *p, int64_t now_ms, int argc, const char **argv,
-    const size_t *len)
+run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 {
-	const char *av[64];
-	size_t al[64];
-	redisReply *r;
+	const char **av;
+	redisReply *r = NULL;
 	int i, again;
 
-	if (argc + 3 > 64)
+	if ((av = calloc((size_t)argc + 3, sizeof *av)) == NULL)
 		return NULL;
 	av[0] = "EVALSHA";
 	av[1] = p->sha;
 	av[2] = "0";
-	for (i = 0; i < argc; i++) {
+	for (i = 0; i < argc; i++)
 		av[i + 3] = argv[i];
-		al[i + 3] = len != NULL ? len[i] : strlen(argv[i]);
-	}
-	al[0] = 7;
-	al[1] = 40;
-	al[2] = 1;
 	for (again = 0; again < 2; again++) {
-		r = redisCommandArgv(p->rc, argc + 3, av, al);
+		/* hiredis takes the lengths from strlen with NULL */
+		r = redisCommandArgv(p->rc, argc + 3, av, NULL);
 		if (r == NULL) {
-			went_down(p, p->rc->errstr[0] ? p->rc->errstr :
-			    "no reply", now_ms);
-			return NULL;
+			went_down(p, p->rc->errstr, now_ms);
+			break;
 		}
 		/* Redis restarted (or SCRIPT FLUSH): load it again. */
 		if (r->type == REDIS_REPLY_ERROR &&
@@ -377,16 +389,19 @@ run(struct pool *p, int64_t now_ms, int argc, const char **argv,
 			redisReply *l;
 
 			freeReplyObject(r);
+			r = NULL;
 			if ((l = command(p, now_ms, "SCRIPT LOAD %s",
 			    pool_script)) == NULL)
-				return NULL;
+				break;
 			freeReplyObject(l);
 			continue;
 		}
 		break;
 	}
+	free(av);
 	return r;
 }
+
 
 static long long
 int_at(const redisReply *r, size_t i)
@@ -411,65 +426,223 @@ script_error(struct fed_err *err, redisReply *r, const char *what)
 	return -1;
 }
 
-#define NUMS 24
+/* The configuration's 8 arguments, as the script reads them. */
+#define CONF_ARGS 8
+struct conf_args {
+	char num[CONF_ARGS][24];
+};
+
+static void
+conf_args(const struct pool *p, struct conf_args *ca, const char **av)
+{
+	long long v[CONF_ARGS];
+	int i;
+
+	v[0] = p->sp.report_period;
+	v[1] = p->sp.max_partners;
+	v[2] = p->sp.max_new_partners;
+	v[3] = p->sp.suspect_min;
+	v[4] = (long long)(p->sp.suspect_share * 1000000.0 + 0.5);
+	v[5] = p->sp.suspicious_rate;
+	v[6] = p->sp.watch_expire;
+	v[7] = p->dry_run != 0;
+	for (i = 0; i < CONF_ARGS; i++) {
+		snprintf(ca->num[i], sizeof ca->num[i], "%lld", v[i]);
+		av[i] = ca->num[i];
+	}
+}
+
+/*
+ * One request's 10 arguments.  The URI goes as a keyed hash (SipHash
+ * under the pool's key, 64 bits in hex): 16 bytes whatever its length,
+ * and a partner cannot choose URIs that collide.
+ */
+
+static void
+req_fill(const struct pool *p, struct pool_q *e, const struct state_req *q,
+    int64_t now_ms)
+{
+	const char *pk = q->peer_key != NULL ? q->peer_key : q->peer;
+
+	snprintf(e->now, sizeof e->now, "%lld", (long long)now_ms);
+	e->uh[0] = '\0';
+	if (q->uris_limited && q->uri != NULL)
+		snprintf(e->uh, sizeof e->uh, "%016llx", (unsigned long long)
+		    fed_siphash(p->hashkey, q->uri, strlen(q->uri)));
+	snprintf(e->domain, sizeof e->domain, "%s", q->domain);
+	e->flags[0][0] = q->discovered ? '1' : '0';
+	e->flags[1][0] = q->uris_limited ? '1' : '0';
+	e->flags[2][0] = q->watched ? '1' : '0';
+	e->flags[0][1] = e->flags[1][1] = e->flags[2][1] = '\0';
+	snprintf(e->max_uris, sizeof e->max_uris, "%u", q->max_uris);
+	snprintf(e->rate, sizeof e->rate, "%u", q->rate);
+	snprintf(e->peer, sizeof e->peer, "%s", q->peer != NULL ? q->peer :
+	    "");
+	snprintf(e->peer_key, sizeof e->peer_key, "%s", pk != NULL ? pk : "");
+}
+
+static void
+req_args(const struct pool_q *e, const char **av)
+{
+	av[0] = e->now;
+	av[1] = e->domain;
+	av[2] = e->uh;
+	av[3] = e->flags[0];
+	av[4] = e->flags[1];
+	av[5] = e->max_uris;
+	av[6] = e->rate;
+	av[7] = e->flags[2];
+	av[8] = e->peer;
+	av[9] = e->peer_key;
+}
+
+/* The script's 8 numbers for one request, or -1 if it said something
+ * else. */
+static int
+answer_of(const redisReply *r, long long ans[8])
+{
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 8)
+		return -1;
+	for (i = 0; i < 8; i++)
+		ans[i] = int_at(r, i);
+	return 0;
+}
+
+static void
+facts_of(const struct pool *p, const struct state_req *q,
+    const long long ans[8], struct policy_facts *f, int *watch_now,
+    int *uri_cap)
+{
+	f->uris_limited = q->uris_limited;
+	f->max_uris = q->max_uris;
+	f->watched = ans[0] != 0;
+	f->distinct_uris = (unsigned)ans[1];
+	f->uri_new = ans[2] != 0;
+	f->suspicious = ans[3] != 0;
+	f->token = ans[4] != 0;
+	f->new_refused = ans[5] != 0;
+	f->rate_limited = (f->suspicious ? p->sp.suspicious_rate : q->rate) > 0;
+	*watch_now = ans[6] != 0;
+	*uri_cap = ans[7] != 0;
+}
+
+/* Was this request asked already, in the read's one call (pool_plan)?
+ * The questions come back in the order they were planned; any other
+ * question drops the rest of the answers (asked directly from then on). */
+static const struct pool_q *
+planned(struct pool *p, const struct state_req *q, int64_t now_ms)
+{
+	struct pool_q *e;
+	struct pool_q probe;
+
+	if (!p->answering || p->anext >= p->nplan)
+		return NULL;
+	e = &p->plan[p->anext];
+	req_fill(p, &probe, q, now_ms);
+	if (strcmp(e->domain, probe.domain) != 0 ||
+	    strcmp(e->uh, probe.uh) != 0 || strcmp(e->now, probe.now) != 0 ||
+	    strcmp(e->peer_key, probe.peer_key) != 0 ||
+	    memcmp(e->flags, probe.flags, sizeof e->flags) != 0) {
+		p->mismatches++;
+		p->nplan = p->anext = 0;
+		p->answering = 0;
+		return NULL;
+	}
+	p->anext++;
+	return e;
+}
 
 int
 pool_decide(struct pool *p, const struct state_req *q, int64_t now_ms,
     struct policy_facts *f, int *watch_now, int *uri_cap,
     struct fed_err *err)
 {
-	char num[NUMS][24], uh[17];
-	const char *av[21];
-	const char *pk = q->peer_key != NULL ? q->peer_key : q->peer;
+	const char *av[2 + CONF_ARGS + REQ_ARGS];
+	const struct pool_q *pe;
+	struct conf_args ca;
+	struct pool_q e;
+	long long ans[8];
 	redisReply *r;
-	int i = 0, k = 0;
 
+	if ((pe = planned(p, q, now_ms)) != NULL) {
+		facts_of(p, q, pe->ans, f, watch_now, uri_cap);
+		return 0;
+	}
 	if (!pool_up(p, now_ms))
 		return POOL_DOWN;
-	uh[0] = '\0';
-	if (q->uris_limited && q->uri != NULL)
-		snprintf(uh, sizeof uh, "%016llx", (unsigned long long)
-		    fed_siphash(p->hashkey, q->uri, strlen(q->uri)));
-#define NUM(v)	(snprintf(num[k], sizeof num[k], "%lld", (long long)(v)), \
-		num[k++])
-	av[i++] = "decide";
-	av[i++] = PREFIX;
-	av[i++] = NUM(now_ms);
-	av[i++] = q->domain;
-	av[i++] = uh;
-	av[i++] = NUM(q->discovered != 0);
-	av[i++] = NUM(q->uris_limited != 0);
-	av[i++] = NUM(q->max_uris);
-	av[i++] = NUM(q->rate);
-	av[i++] = NUM(q->watched != 0);
-	av[i++] = q->peer != NULL ? q->peer : "";
-	av[i++] = pk != NULL ? pk : "";
-	av[i++] = NUM(p->sp.report_period);
-	av[i++] = NUM(p->sp.max_partners);
-	av[i++] = NUM(p->sp.max_new_partners);
-	av[i++] = NUM(p->sp.suspect_min);
-	av[i++] = NUM((long long)(p->sp.suspect_share * 1000000.0 + 0.5));
-	av[i++] = NUM(p->sp.suspicious_rate);
-	av[i++] = NUM(p->sp.watch_expire);
-	av[i++] = NUM(p->dry_run != 0);
-#undef NUM
-	if ((r = run(p, now_ms, i, av, NULL)) == NULL)
+	av[0] = "decide";
+	av[1] = PREFIX;
+	conf_args(p, &ca, av + 2);
+	req_fill(p, &e, q, now_ms);
+	req_args(&e, av + 2 + CONF_ARGS);
+	if ((r = run_argv(p, now_ms, 2 + CONF_ARGS + REQ_ARGS, av)) == NULL)
 		return POOL_DOWN;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 8)
+	if (answer_of(r, ans) != 0)
 		return script_error(err, r, q->domain);
-	f->uris_limited = q->uris_limited;
-	f->max_uris = q->max_uris;
-	f->watched = int_at(r, 0) != 0;
-	f->distinct_uris = (unsigned)int_at(r, 1);
-	f->uri_new = int_at(r, 2) != 0;
-	f->suspicious = int_at(r, 3) != 0;
-	f->token = int_at(r, 4) != 0;
-	f->new_refused = int_at(r, 5) != 0;
-	f->rate_limited = (f->suspicious ? p->sp.suspicious_rate : q->rate) > 0;
-	*watch_now = int_at(r, 6) != 0;
-	*uri_cap = int_at(r, 7) != 0;
 	freeReplyObject(r);
+	facts_of(p, q, ans, f, watch_now, uri_cap);
 	return 0;
+}
+
+int
+pool_plan(struct pool *p, const struct state_req *q, int64_t now_ms)
+{
+	if (p->answering) {		/* a new read: the old answers go */
+		p->nplan = p->anext = 0;
+		p->answering = 0;
+	}
+	if (p->nplan == POOL_PLAN_MAX || p->rc == NULL)
+		return 0;		/* the rest asked one by one */
+	req_fill(p, &p->plan[p->nplan++], q, now_ms);
+	return 0;
+}
+
+int
+pool_plan_run(struct pool *p, int64_t now_ms, struct fed_err *err)
+{
+	const char **av;
+	struct conf_args ca;
+	char count[12];
+	redisReply *r;
+	unsigned i, n = p->nplan;
+	int argc = 3 + CONF_ARGS + (int)n * REQ_ARGS, rc = 0;
+
+	p->anext = 0;
+	p->answering = 0;
+	if (n == 0)
+		return 0;
+	p->nplan = 0;			/* no answers until they are in */
+	if (!pool_up(p, now_ms))
+		return 0;
+	if ((av = calloc((size_t)argc + 3, sizeof *av)) == NULL)
+		return 0;		/* asked one by one */
+	snprintf(count, sizeof count, "%u", n);
+	av[0] = "decide_many";
+	av[1] = PREFIX;
+	av[2] = count;
+	conf_args(p, &ca, av + 3);
+	for (i = 0; i < n; i++)
+		req_args(&p->plan[i], av + 3 + CONF_ARGS + i * REQ_ARGS);
+	r = run_argv(p, now_ms, argc, av);
+	free(av);
+	if (r == NULL)
+		return 0;		/* down: said; decided as configured */
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+		return script_error(err, r, "decide_many");
+	for (i = 0; i < n; i++)
+		if (answer_of(r->element[i], p->plan[i].ans) != 0) {
+			rc = script_error(err, r, "decide_many");
+			r = NULL;
+			break;
+		}
+	if (r != NULL) {
+		freeReplyObject(r);
+		p->nplan = n;
+		p->answering = 1;
+	}
+	return rc;
 }
 
 int
@@ -534,7 +707,7 @@ responses_send(struct pool *p, int64_t now_ms)
 			snprintf(num[k], sizeof num[k], "%u", p->resp[i].fail);
 			av[n++] = num[k++];
 		}
-		if ((r = run(p, now_ms, n, av, NULL)) == NULL)
+		if ((r = run_argv(p, now_ms, n, av)) == NULL)
 			return POOL_DOWN;
 		freeReplyObject(r);
 	}
@@ -566,7 +739,7 @@ pool_tick(struct pool *p, int64_t now_ms, int force)
 	av[1] = PREFIX;
 	av[2] = a;
 	av[3] = b;
-	if ((r = run(p, now_ms, 4, av, NULL)) == NULL)
+	if ((r = run_argv(p, now_ms, 4, av)) == NULL)
 		return POOL_DOWN;
 	freeReplyObject(r);
 	return 0;
@@ -588,7 +761,7 @@ pool_count(struct pool *p, int64_t now_ms, unsigned long *partners,
 	av[1] = PREFIX;
 	av[2] = a;
 	av[3] = b;
-	if ((r = run(p, now_ms, 4, av, NULL)) == NULL)
+	if ((r = run_argv(p, now_ms, 4, av)) == NULL)
 		return POOL_DOWN;
 	*partners = (unsigned long)int_at(r, 0);
 	*peers = (unsigned long)int_at(r, 1);
@@ -609,7 +782,7 @@ pool_clear(struct pool *p, const char *domain, int64_t now_ms)
 		return POOL_DOWN;
 	snprintf(a, sizeof a, "%lld", (long long)now_ms);
 	snprintf(b, sizeof b, "%u", p->sp.report_period);
-	if ((r = run(p, now_ms, 5, av, NULL)) == NULL)
+	if ((r = run_argv(p, now_ms, 5, av)) == NULL)
 		return POOL_DOWN;
 	had = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	freeReplyObject(r);
@@ -668,7 +841,7 @@ pool_view(struct pool *p, const char *domain, int64_t now_ms,
 	av[2] = a;
 	av[3] = b;
 	av[4] = domain;
-	if ((r = run(p, now_ms, 5, av, NULL)) == NULL)
+	if ((r = run_argv(p, now_ms, 5, av)) == NULL)
 		return -POOL_DOWN;
 	if ((found = view_of(r, v)) != 0) {
 		snprintf(dombuf, DOMAIN_MAX + 1, "%s", domain);
@@ -699,7 +872,7 @@ pool_walk(struct pool *p, int64_t now_ms,
 
 	if (!pool_up(p, now_ms))
 		return POOL_DOWN;
-	if ((r = run(p, now_ms, 2, av, NULL)) == NULL)
+	if ((r = run_argv(p, now_ms, 2, av)) == NULL)
 		return POOL_DOWN;
 	if (r->type != REDIS_REPLY_ARRAY)
 		return script_error(err, r, "names");

@@ -60,6 +60,17 @@ const char *pool_why(const struct pool *);
 int pool_decide(struct pool *, const struct state_req *, int64_t now_ms,
     struct policy_facts *f, int *watch_now, int *uri_cap, struct fed_err *);
 
+/*
+ * Pipe mode: the state questions of the messages one read brought in are
+ * planned first (pool_plan, in order), asked in one call (pool_plan_run),
+ * and pool_decide then answers each from what came back, as long as the
+ * questions come in the same order (any other drops the plan).  At most
+ * POOL_PLAN_MAX a read; the rest are asked one by one.
+ */
+#define POOL_PLAN_MAX 256
+int pool_plan(struct pool *, const struct state_req *, int64_t now_ms);
+int pool_plan_run(struct pool *, int64_t now_ms, struct fed_err *);
+
 /* A response, counted at the next pool_tick (a second at most). */
 int pool_response(struct pool *, const char *domain, int64_t now_ms,
     int success);
