@@ -21,11 +21,14 @@
 
 #include "conf.h"
 #include "edges.h"
+#include "gate.h"
 #include "list.h"
 #include "listdb.h"
 #include "relay.h"
 #include "sandbox.h"
 #include "selfcheck.h"
+#include "state.h"
+#include "statepool.h"
 #include "tlssrv.h"
 #include "watchlist.h"
 
@@ -637,6 +640,40 @@ check_upstream(struct sink *s, const struct conf *c, const char *upstream)
 		    upstream, c->upstream_timeout);
 }
 
+/*
+ * An edge pool's Redis (fedkit(7) POOL): reached, authenticated and the
+ * script loaded, as fedgate will do it.  Down is a problem with
+ * redis_down = refuse (every request needing state would be answered
+ * 503), a warning with local (limits count per host until it is back).
+ */
+static void
+check_pool(struct sink *s, const struct conf *c)
+{
+	struct state_params sp;
+	struct pool *p;
+	struct fed_err err;
+	int64_t now = fed_now_ms();
+
+	if (c->redis == NULL)
+		return;
+	gate_state_params(&sp, c);
+	if (pool_open(&p, &sp, 1, now, &err) != 0) {
+		say(s, SELFCHECK_PROBLEM, "redis %s: %s", c->redis, err.msg);
+		return;
+	}
+	if (pool_up(p, now))
+		say(s, SELFCHECK_INFO, "redis %s: reached, the pool's script "
+		    "loaded", c->redis);
+	else
+		say(s, c->redis_down_refuse ? SELFCHECK_PROBLEM :
+		    SELFCHECK_WARNING, "redis %s: %s: %s", c->redis,
+		    pool_why(p), c->redis_down_refuse ? "every request "
+		    "needing state would be answered 503 (redis_down = "
+		    "refuse)" : "each host would count on its own until it "
+		    "is back (redis_down = local)");
+	pool_close(p);
+}
+
 static void
 check_as_user(struct sink *s, const struct conf *c, const char *upstream)
 {
@@ -645,6 +682,7 @@ check_as_user(struct sink *s, const struct conf *c, const char *upstream)
 	check_watch(s, c);
 	check_files(s, c);
 	check_upstream(s, c, upstream);
+	check_pool(s, c);	/* as `user`: a unix socket's mode counts */
 }
 
 /* The findings the child sent, one a line, told in order. */

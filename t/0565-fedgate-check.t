@@ -266,6 +266,30 @@ for pat in "^fedgate: $C:$((n - 1)): max_uris: " \
 done
 [ "$(grep -c . "$T/err")" -eq 7 ]; ok $? "... six problems and the verdict, nothing else"
 
+# An edge pool's Redis (fedkit(7) POOL): reached as fedgate's user, or
+# down: a warning with redis_down = local, a problem with refuse.
+REDIS=$((base + 4))
+redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no \
+    --requirepass s3cret >"$T/redis.log" 2>&1 &
+pids="$pids $!"
+wait_for 10 sh -c "redis-cli -p $REDIS -a s3cret --no-auth-warning ping | grep -q PONG"
+ok $? "redis-server on 127.0.0.1:$REDIS"
+setup && conf "redis=127.0.0.1:$REDIS" "redis_password=s3cret"
+check 0 "a pool whose Redis answers passes"
+grep_file "... and says so" \
+    "^fedgate: redis 127.0.0.1:$REDIS: reached, the pool's script loaded\$" "$T/err"
+setup && conf "redis=127.0.0.1:$REDIS" "redis_password=wrong"
+check 0 "a wrong redis_password with redis_down = local passes"
+grep_file "... with a warning naming AUTH" \
+    "^fedgate: warning: redis 127.0.0.1:$REDIS: AUTH: .*each host would count on its own" "$T/err"
+setup && conf "redis=127.0.0.1:$DEAD" "redis_down=refuse"
+check 2 "a pool whose Redis is down, redis_down = refuse, fails"
+one "... with its one problem" \
+    "^fedgate: redis 127.0.0.1:$DEAD: Connection refused: every request needing state would be answered 503 (redis_down = refuse)\$"
+setup && conf "redis=localhost"
+check 2 "redis = localhost (no port) fails"
+grep_file "... at its line" "^fedgate: $C:[0-9]*: redis: .*HOST:PORT" "$T/err"
+
 # -t creates nothing: not the state directory it would make, not the
 # log, no lock or index beside a list; nothing is changed.
 setup && conf "state_dir=$D/new-state" && find "$D" | sort >"$T/before" &&
