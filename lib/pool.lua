@@ -414,10 +414,10 @@ end
 
 -- `fedlist watch clear`: 1 if the partner had state (seen within
 -- report_period, as the local store keeps it) or a watch.
--- ARGV: cmd pre domain now period.
+-- ARGV: cmd pre now period domain.
 local function clear()
-	local domain = ARGV[3]
-	local now, period = tonumber(ARGV[4]), tonumber(ARGV[5])
+	local domain = ARGV[5]
+	local now, period = tonumber(ARGV[3]), tonumber(ARGV[4])
 	local P = keys_of(domain)
 	local last = redis.call('HGET', P, 'l')
 	local had = redis.call('HDEL', pre .. 'watch', domain)

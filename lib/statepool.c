@@ -715,11 +715,30 @@ responses_send(struct pool *p, int64_t now_ms)
 	return 0;
 }
 
+/* The script's short commands: cmd pre now report_period [domain].
+ * NULL if Redis could not be asked. */
+static redisReply *
+run_short(struct pool *p, int64_t now_ms, const char *cmd,
+    const char *domain)
+{
+	char a[24], b[24];
+	const char *av[5];
+
+	if (!pool_up(p, now_ms))
+		return NULL;
+	snprintf(a, sizeof a, "%lld", (long long)now_ms);
+	snprintf(b, sizeof b, "%u", p->sp.report_period);
+	av[0] = cmd;
+	av[1] = PREFIX;
+	av[2] = a;
+	av[3] = b;
+	av[4] = domain;
+	return run_argv(p, now_ms, domain != NULL ? 5 : 4, av);
+}
+
 int
 pool_tick(struct pool *p, int64_t now_ms, int force)
 {
-	char a[24], b[24];
-	const char *av[4];
 	redisReply *r;
 
 	if (!force && now_ms - p->resp_ms < 1000 && now_ms >= p->resp_ms)
@@ -733,39 +752,8 @@ pool_tick(struct pool *p, int64_t now_ms, int force)
 	    now_ms >= p->sweep_ms))
 		return 0;
 	p->sweep_ms = now_ms;
-	snprintf(a, sizeof a, "%lld", (long long)now_ms);
-	snprintf(b, sizeof b, "%u", p->sp.report_period);
-	av[0] = "sweep";
-	av[1] = PREFIX;
-	av[2] = a;
-	av[3] = b;
-	if ((r = run_argv(p, now_ms, 4, av)) == NULL)
+	if ((r = run_short(p, now_ms, "sweep", NULL)) == NULL)
 		return POOL_DOWN;
-	freeReplyObject(r);
-	return 0;
-}
-
-int
-pool_count(struct pool *p, int64_t now_ms, unsigned long *partners,
-    unsigned long *peers, unsigned long *watched)
-{
-	char a[24], b[24];
-	const char *av[4];
-	redisReply *r;
-
-	if (!pool_up(p, now_ms))
-		return POOL_DOWN;
-	snprintf(a, sizeof a, "%lld", (long long)now_ms);
-	snprintf(b, sizeof b, "%u", p->sp.report_period);
-	av[0] = "sweep";
-	av[1] = PREFIX;
-	av[2] = a;
-	av[3] = b;
-	if ((r = run_argv(p, now_ms, 4, av)) == NULL)
-		return POOL_DOWN;
-	*partners = (unsigned long)int_at(r, 0);
-	*peers = (unsigned long)int_at(r, 1);
-	*watched = (unsigned long)int_at(r, 2);
 	freeReplyObject(r);
 	return 0;
 }
@@ -773,16 +761,10 @@ pool_count(struct pool *p, int64_t now_ms, unsigned long *partners,
 int
 pool_clear(struct pool *p, const char *domain, int64_t now_ms)
 {
-	char a[24], b[24];
-	const char *av[5] = { "clear", PREFIX, domain, a, b };
 	redisReply *r;
 	int had;
 
-	if (!pool_up(p, now_ms))
-		return POOL_DOWN;
-	snprintf(a, sizeof a, "%lld", (long long)now_ms);
-	snprintf(b, sizeof b, "%u", p->sp.report_period);
-	if ((r = run_argv(p, now_ms, 5, av)) == NULL)
+	if ((r = run_short(p, now_ms, "clear", domain)) == NULL)
 		return POOL_DOWN;
 	had = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	freeReplyObject(r);
@@ -826,22 +808,11 @@ int
 pool_view(struct pool *p, const char *domain, int64_t now_ms,
     struct state_view *v, char *dombuf, struct fed_err *err)
 {
-	char a[24], b[24];
-	const char *av[5];
 	redisReply *r;
 	int found;
 
 	(void)err;
-	if (!pool_up(p, now_ms))
-		return -POOL_DOWN;
-	snprintf(a, sizeof a, "%lld", (long long)now_ms);
-	snprintf(b, sizeof b, "%u", p->sp.report_period);
-	av[0] = "view";
-	av[1] = PREFIX;
-	av[2] = a;
-	av[3] = b;
-	av[4] = domain;
-	if ((r = run_argv(p, now_ms, 5, av)) == NULL)
+	if ((r = run_short(p, now_ms, "view", domain)) == NULL)
 		return -POOL_DOWN;
 	if ((found = view_of(r, v)) != 0) {
 		snprintf(dombuf, DOMAIN_MAX + 1, "%s", domain);

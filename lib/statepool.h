@@ -78,15 +78,13 @@ int pool_response(struct pool *, const char *domain, int64_t now_ms,
 /* Send the response counts if due (or `force`), sweep the indexes. */
 int pool_tick(struct pool *, int64_t now_ms, int force);
 
-/* As state_clear, state_walk, state_view, state_count; POOL_DOWN if
- * Redis cannot be asked. */
+/* As state_clear, state_walk, state_view; POOL_DOWN if Redis cannot
+ * be asked (-POOL_DOWN from pool_view). */
 int pool_clear(struct pool *, const char *domain, int64_t now_ms);
 int pool_walk(struct pool *, int64_t now_ms,
     int (*fn)(const struct state_view *, void *), void *arg,
     struct fed_err *);
 int pool_view(struct pool *, const char *domain, int64_t now_ms,
     struct state_view *, char *dombuf, struct fed_err *);
-int pool_count(struct pool *, int64_t now_ms, unsigned long *partners,
-    unsigned long *peers, unsigned long *watched);
 
 #endif
