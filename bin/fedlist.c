@@ -899,7 +899,7 @@ clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
 	struct state_view v;
 	struct fed_err err;
 	int64_t now = gate_now_ms();
-	int listed, had, susp = 0;
+	int listed, had, susp = 0, pooled_watch;
 
 	if (domain_normalize(name, strlen(name), 0, norm, sizeof norm,
 	    &err) != 0) {
@@ -920,6 +920,8 @@ clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
 	}
 	if (had)
 		susp = v.rec.suspicious_ms != 0;
+	/* A pool's watch is its store's, not the file's (fedkit(7) POOL). */
+	pooled_watch = had && v.watch_kept && v.rec.watch_ms != 0;
 	listed = 0;
 	if (watchlist_lookup(wl, norm, now, 0, NULL) &&
 	    (listed = watchlist_remove(wl, norm, &err)) < 0) {
@@ -930,6 +932,7 @@ clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
 		fed_warnx("%s", err.msg);
 		return FED_EXIT_SYS;
 	}
+	listed = listed || pooled_watch;
 	if (!listed && !had) {
 		fed_warnx("%s: no state to clear (%s, %s)", norm,
 		    x->c.watch_list, x->c.state_dir);

@@ -1,3 +1,4 @@
+#!lua
 -- pool.lua: the partner state of an edge pool, kept in Redis (fedkit(7) POOL).
 --
 -- One script, loaded once (SCRIPT LOAD) and run by its SHA (EVALSHA): a

@@ -68,7 +68,9 @@ struct pool {
  * A process serves connection after connection (the listener's workers)
  * and opens the state for each: its Redis connection is kept for the
  * next one rather than made again (a connect, AUTH, SCRIPT LOAD: three
- * round trips).  Never across a fork: a child closes its parent's.
+ * round trips), and so is an outage, so that it is said once a process
+ * and retried on the same schedule, not once a connection.  Never across
+ * a fork: a child closes its parent's.
  */
 static struct {
 	pid_t pid;
@@ -76,6 +78,9 @@ static struct {
 	redisContext *rc;
 	char sha[41];
 	uint64_t hashkey[2];
+	int down;
+	int64_t retry_ms, backoff_ms;
+	char why[200];
 } parked;
 
 static int64_t
@@ -288,13 +293,9 @@ pool_up(struct pool *p, int64_t now_ms)
 	if (p->down && now_ms < p->retry_ms && now_ms >= p->retry_ms -
 	    POOL_RETRY_MAX_MS)
 		return 0;
-	if (connect_pool(p, now_ms) != 0)
-		return 0;
-	if (p->down) {
-		say(p, "back", "; deciding on the pool again");
-		p->down = 0;
-	}
-	return 1;
+	/* Back only once the pool has answered (run_argv): a Redis that
+	 * takes connections but cannot decide (OOM, LOADING) is still down. */
+	return connect_pool(p, now_ms) == 0;
 }
 
 int
@@ -309,9 +310,8 @@ pool_open(struct pool **pp, const struct state_params *sp, int dry_run,
 	    (p->password = strdup(sp->redis_password)) == NULL) ||
 	    (p->resp = calloc(POOL_RESPONSES_MAX, sizeof *p->resp)) == NULL ||
 	    (p->plan = calloc(POOL_PLAN_MAX, sizeof *p->plan)) == NULL) {
-		if (p != NULL)
-			free(p->resp);
 		if (p != NULL) {
+			free(p->resp);
 			free(p->addr);
 			free(p->password);
 		}
@@ -322,6 +322,13 @@ pool_open(struct pool **pp, const struct state_params *sp, int dry_run,
 	p->sp = *sp;
 	p->dry_run = dry_run;
 	p->resp_ms = now_ms;
+	if (parked.pid == getpid() && parked.down && parked.addr != NULL &&
+	    strcmp(parked.addr, p->addr) == 0) {
+		p->down = 1;
+		p->retry_ms = parked.retry_ms;
+		p->backoff_ms = parked.backoff_ms;
+		memcpy(p->why, parked.why, sizeof p->why);
+	}
 	(void)pool_up(p, now_ms);
 	*pp = p;
 	return 0;
@@ -343,18 +350,18 @@ pool_close(struct pool *p)
 	if (p == NULL)
 		return;
 	(void)pool_tick(p, mono_ms(), 1);
-	if (p->rc != NULL) {
-		if (parked.rc != NULL)
-			redisFree(parked.rc);
-		free(parked.addr);
-		parked.addr = p->addr;
-		parked.rc = p->rc;
-		parked.pid = getpid();
-		memcpy(parked.sha, p->sha, sizeof parked.sha);
-		memcpy(parked.hashkey, p->hashkey, sizeof parked.hashkey);
-		p->addr = NULL;
-	}
-	free(p->addr);
+	if (parked.rc != NULL)
+		redisFree(parked.rc);
+	free(parked.addr);
+	parked.pid = getpid();
+	parked.addr = p->addr;
+	parked.rc = p->rc;
+	memcpy(parked.sha, p->sha, sizeof parked.sha);
+	memcpy(parked.hashkey, p->hashkey, sizeof parked.hashkey);
+	parked.down = p->down;
+	parked.retry_ms = p->retry_ms;
+	parked.backoff_ms = p->backoff_ms;
+	memcpy(parked.why, p->why, sizeof parked.why);
 	free(p->password);
 	free(p->resp);
 	free(p->plan);
@@ -397,6 +404,24 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 			continue;
 		}
 		break;
+	}
+	/*
+	 * Any other error reply (OOM under maxmemory, BUSY, READONLY on a
+	 * replica, LOADING after a restart) is Redis unable to decide:
+	 * down, as configured, with its words as the reason.  The script
+	 * is declared (#!lua) so that Redis refuses it whole, before any
+	 * write, rather than stopping it half-way.
+	 */
+	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+		char why[200];
+
+		snprintf(why, sizeof why, "%s", r->str);
+		freeReplyObject(r);
+		r = NULL;
+		went_down(p, why, now_ms);
+	} else if (r != NULL && p->down) {
+		say(p, "back", "; deciding on the pool again");
+		p->down = 0;
 	}
 	free(av);
 	return r;

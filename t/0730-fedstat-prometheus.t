@@ -64,11 +64,11 @@ parsed() {
 	else ok 1 "$1"; diag "$(cat "$T/perr")"; fi
 }
 # An independent count of every verdict and reason of a log, as
-# samples: the 17 pairs of fedkit(7), zeros included.
+# samples: the 18 pairs of fedkit(7), zeros included.
 count_decisions() {
 	awk -F '\t' 'BEGIN {
 		n = split("accept allowlisted,accept discovered,limit rate," \
-		    "limit suspicious,refuse watch,refuse new_partners," \
+		    "limit suspicious,limit pool_down,refuse watch,refuse new_partners," \
 		    "refuse blocked,refuse not_allowed,refuse unverified," \
 		    "refuse malformed,refuse method,refuse scanner,refuse spoof," \
 		    "refuse not_local,refuse federation_off,refuse flood," \
@@ -135,7 +135,7 @@ ok $? "the decisions sum to the $lines lines read but the malformed one"
 ok $? "... fedkit_log_lines_total is $lines, fedkit_log_lines_malformed_total 1"
 grep '^fedkit_decisions_total' "$T/samples" >"$T/got"
 count_decisions "$D/log" >"$T/want"
-cmp_file "every verdict and reason (17, zeros included) agrees with an awk count" "$T/want" "$T/got"
+cmp_file "every verdict and reason (18, zeros included) agrees with an awk count" "$T/want" "$T/got"
 {
 	sample fedkit_decisions_total reason=discovered,verdict=accept
 	sample fedkit_decisions_total reason=allowlisted,verdict=accept
@@ -269,9 +269,9 @@ grep_file "... naming it" "nodir/fedkit.prom" "$T/err"
 expect "an empty log" fedstat -c "$T/fed.conf" --prometheus "$T/empty.log"
 parsed "... parsed" "$T/out"
 [ "$(sample fedkit_log_lines_total '')" = 0 ] &&
-    [ "$(grep -c '^fedkit_decisions_total.* 0$' "$T/samples")" -eq 17 ] &&
+    [ "$(grep -c '^fedkit_decisions_total.* 0$' "$T/samples")" -eq 18 ] &&
     ! grep -q newest_line "$T/samples"
-ok $? "... 17 zero decisions, 0 lines, no newest-line time"
+ok $? "... 18 zero decisions, 0 lines, no newest-line time"
 
 # usage errors
 expect_exit 2 "--prometheus --json: usage error" fedstat -c "$T/fed.conf" --prometheus --json

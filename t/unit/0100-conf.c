@@ -634,7 +634,7 @@ test_share(void)
 	conf_defaults(&c);
 	ok(conf_parse(&c, "share/fed.conf", out, o, &e) == 0,
 	    "share/fed.conf uncommented parses: %s", e.msg);
-	is_long((long)keys, 41, "every key is there");
+	is_long((long)keys, 44, "every key is there");
 	ok(c.local_domains.n == 1 &&
 	    strcmp(c.local_domains.v[0], "example.com") == 0,
 	    "local_domains example");
