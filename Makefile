@@ -210,7 +210,8 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SHAREDIR)/inetd $(DESTDIR)$(SHAREDIR)/xinetd \
-	    $(DESTDIR)$(SHAREDIR)/tcpserver $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SHAREDIR)/tcpserver $(DESTDIR)$(SHAREDIR)/pool \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	    $(DESTDIR)$(LOGROTATEDIR) \
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
@@ -228,7 +229,9 @@ install: all
 	gen share/logrotate/fedkit $(LOGROTATEDIR)/fedkit 644; \
 	gen share/inetd/inetd.conf $(SHAREDIR)/inetd/inetd.conf 644; \
 	gen share/xinetd/fedgate $(SHAREDIR)/xinetd/fedgate 644; \
-	gen share/tcpserver/run $(SHAREDIR)/tcpserver/run 755
+	gen share/tcpserver/run $(SHAREDIR)/tcpserver/run 755; \
+	for f in share/pool/*; do \
+	    gen $$f $(SHAREDIR)/pool/$${f##*/} 644; done
 	for c in completions/bash/*; do [ ! -f $$c ] || \
 	    install -m 644 $$c $(DESTDIR)$(BASHCOMPDIR); done
 	for c in completions/zsh/*; do [ ! -f $$c ] || \

@@ -212,6 +212,7 @@ gate_close(struct gate *g, struct fed_err *err)
 	if (g->st != NULL) {
 		if (rc == 0 && state_tick(g->st, now, err) != 0)
 			rc = -1;
+		state_say_news(g);
 		if (state_close(g->st, rc == 0 ? err : NULL) != 0)
 			rc = -1;
 	}
@@ -967,6 +968,12 @@ int
 gate_plans(const struct gate *g)
 {
 	return state_plans(g->st);
+}
+
+int
+gate_ticks_idle(const struct gate *g)
+{
+	return state_pooled(g->st);
 }
 
 int

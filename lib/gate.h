@@ -128,6 +128,9 @@ int gate_plans(const struct gate *);
 int gate_plan(struct gate *, const struct sip_msg *, int64_t now_ms,
     struct fed_err *);
 int gate_plan_run(struct gate *, int64_t now_ms, struct fed_err *);
+/* Does the gate need gate_tick while no message comes (a pool's response
+ * counts, sent at most a second late; its outage said when it starts)? */
+int gate_ticks_idle(const struct gate *);
 
 /* Reload lists (and notice a changed fed.conf) at most once a second. */
 int gate_tick(struct gate *, int64_t now_ms, struct fed_err *);

@@ -1,5 +1,6 @@
 /* pipe.c: pipe mode: decide a stream of SIP messages. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -174,6 +175,15 @@ nomem:
 	return -1;
 }
 
+/* Input within a second (or an end, or an error: read(2) tells)? */
+static int
+input_ready(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 1000) != 0;
+}
+
 /* A lone CRLF keep-alive ends many captures: the framer waits for a
  * second one that never comes. */
 static int
@@ -217,6 +227,15 @@ pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
 			    o->in_name);
 			rc = pipe_fail(r);
 			break;
+		}
+		/* A pool's response counts go within a second, and its
+		 * outage is said, even while the input is quiet. */
+		if (gate_ticks_idle(g) && !input_ready(o->in_fd)) {
+			if (gate_tick(g, fed_now_ms(), err) != 0) {
+				rc = pipe_fail(r);
+				break;
+			}
+			continue;
 		}
 		n = read(o->in_fd, buf + len, cap - len);
 		if (n < 0) {

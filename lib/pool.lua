@@ -11,7 +11,7 @@
 -- Keys, all under one hash tag ({fedkit}) so that they live on one node:
 --   P   ..p:DOMAIN   hash t (GCRA tat, us), r (its rate), n (distinct URIs
 --                    when last counted), s (suspicious since, ms), l (last
---                    seen, ms)
+--                    seen, ms), o (first seen of its oldest URI, ms)
 --   U   ..u:DOMAIN   sorted set: keyed hash of a URI -> first seen, ms
 --   R   ..r:DOMAIN   hash o<slot>, f<slot>: responses per report_period/12
 --   PE  ..e:DOMAIN   sorted set: peer -> last seen, ms (the newest 4)
@@ -181,14 +181,14 @@ local function decide(a, c)
 		if not dry then
 			redis.call('HDEL', W, domain)
 			redis.call('DEL', U, R)
-			redis.call('HSET', P, 'n', 0, 's', 0)
+			redis.call('HSET', P, 'n', 0, 's', 0, 'o', 0)
 		end
 	end
 	local watched = file_watched or pool_watched
 
-	local rec = redis.call('HMGET', P, 't', 'r', 'n', 's', 'l')
-	local tat, rrate, n, susp, last =
-	    num(rec[1]), num(rec[2]), num(rec[3]), num(rec[4]), num(rec[5])
+	local rec = redis.call('HMGET', P, 't', 'r', 'n', 's', 'l', 'o')
+	local tat, rrate, n, susp, last, oldest = num(rec[1]), num(rec[2]),
+	    num(rec[3]), num(rec[4]), num(rec[5]), num(rec[6])
 	if rec[5] == false then
 		if watched then
 			-- nothing is kept for a watched partner
@@ -234,20 +234,18 @@ local function decide(a, c)
 		fresh = true
 	end
 
-	if not watched and n > 0 then
+	if not watched and n > 0 and
+	    oldest < now - period * 1000 - math.floor(period * 1000 / SLOTS) then
 		-- as uris_expire: only once the oldest is a slot past due, so
 		-- a set is walked a dozen times a period, not every request
 		local cut = now - period * 1000
-		local old = redis.call('ZRANGE', U, 0, 0, 'WITHSCORES')
-		if #old == 2 and tonumber(old[2]) <
-		    cut - math.floor(period * 1000 / SLOTS) then
-			if not dry then
-				redis.call('ZREMRANGEBYSCORE', U, '-inf',
-				    '(' .. cut)
-				n = redis.call('ZCARD', U)
-			else
-				n = redis.call('ZCOUNT', U, cut, '+inf')
-			end
+		if not dry then
+			redis.call('ZREMRANGEBYSCORE', U, '-inf', '(' .. cut)
+			n = redis.call('ZCARD', U)
+			local first = redis.call('ZRANGE', U, 0, 0, 'WITHSCORES')
+			oldest = #first == 2 and tonumber(first[2]) or 0
+		else
+			n = redis.call('ZCOUNT', U, cut, '+inf')
 		end
 	end
 	-- Under an allow entry's own max_uris a partner is watched while it
@@ -257,8 +255,11 @@ local function decide(a, c)
 	if uris_limited and not fw then
 		uri_new = redis.call('ZSCORE', U, h) == false
 	end
-	local ok, fail = responses(R, now, period)
-	local fs = discovered and suspicious(ok, fail, smin, sshare)
+	local fs = false
+	if discovered then
+		local ok, fail = responses(R, now, period)
+		fs = suspicious(ok, fail, smin, sshare)
+	end
 	local rate = fs and srate or qrate
 	local T = interval(rate)
 	local tau = (rate > 0 and rate - 1 or 0) * T
@@ -292,6 +293,7 @@ local function decide(a, c)
 			watch_now = not watched
 		elseif not dry then
 			redis.call('ZADD', U, now, h)
+			if n == 0 or now < oldest then oldest = now end
 			n = n + 1
 		else
 			n = n + 1
@@ -305,7 +307,10 @@ local function decide(a, c)
 		pool_watched = true
 		-- nothing more is kept for a watched discovered partner: the
 		-- count it was watched at stays (`fedlist watch ls`)
-		if discovered then redis.call('DEL', U) end
+		if discovered then
+			redis.call('DEL', U)
+			oldest = 0
+		end
 	end
 	if accept and rate > 0 then
 		tat = tat_at(tat, rrate, nowu, rate) + T
@@ -328,9 +333,10 @@ local function decide(a, c)
 	end
 	local counted_n = n
 	if fresh or tat ~= num(rec[1]) or rrate ~= num(rec[2]) or
-	    counted_n ~= num(rec[3]) or snew ~= susp or newlast ~= last then
+	    counted_n ~= num(rec[3]) or snew ~= susp or newlast ~= last or
+	    oldest ~= num(rec[6]) then
 		redis.call('HSET', P, 't', tat, 'r', rrate, 'n', counted_n,
-		    's', snew, 'l', newlast)
+		    's', snew, 'l', newlast, 'o', oldest)
 	end
 	if fresh or newlast ~= last or held ~= held_before then
 		touch(domain, held, newlast, period)
@@ -355,6 +361,7 @@ local function respond()
 			local slot = math.floor(now / slot_ms(period))
 			if nok > 0 then redis.call('HINCRBY', R, 'o' .. slot, nok) end
 			if nfail > 0 then redis.call('HINCRBY', R, 'f' .. slot, nfail) end
+			redis.call('PEXPIRE', R, period * 1000)
 			-- old slots go
 			if redis.call('HLEN', R) > 2 * (SLOTS + 1) then
 				local all = redis.call('HKEYS', R)
@@ -371,10 +378,18 @@ local function respond()
 			if suspicious(ok, fail, smin, sshare) ~= (was ~= 0) then
 				s = was ~= 0 and 0 or now
 			end
-			redis.call('HSET', P, 's', s, 'l', now)
-			touch(domain, s ~= 0 or
-			    redis.call('HEXISTS', pre .. 'watch', domain) == 1,
-			    now, period)
+			-- another host may have seen it later than this batch
+			local last = num(rec[2])
+			local l = math.max(last, now)
+			if s ~= was or l ~= last then
+				redis.call('HSET', P, 's', s, 'l', l)
+			end
+			-- the index and the keys' lifetime move by the second
+			if (s ~= 0) ~= (was ~= 0) or
+			    math.floor(l / 1000) ~= math.floor(last / 1000) then
+				touch(domain, s ~= 0 or redis.call('HEXISTS',
+				    pre .. 'watch', domain) == 1, l, period)
+			end
 		end
 		i = i + 4
 	end

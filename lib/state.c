@@ -377,6 +377,12 @@ state_plans(const struct state *st)
 }
 
 int
+state_pooled(const struct state *st)
+{
+	return st->pool != NULL;
+}
+
+int
 state_plan(struct state *st, const struct state_req *q, int64_t now_ms)
 {
 	return st->pool != NULL ? pool_plan(st->pool, q, now_ms) : 0;

@@ -162,6 +162,8 @@ int state_batch_commit(struct state *, struct fed_err *);
  * worth it (a pool, batching on); the local store needs no plan.
  */
 int state_plans(const struct state *);
+/* Is there a pool (fedkit(7) POOL), up or down? */
+int state_pooled(const struct state *);
 int state_plan(struct state *, const struct state_req *, int64_t now_ms);
 int state_plan_run(struct state *, int64_t now_ms, struct fed_err *);
 

@@ -23,6 +23,7 @@ static const char pool_script[] =
  * one script must see them. */
 #define PREFIX "{fedkit}:"
 #define HASHKEY_KEY PREFIX "hashkey"
+#define POOL_RESP_SLOTS (2 * POOL_RESPONSES_MAX)
 
 struct pool_resp {
 	char domain[DOMAIN_MAX + 1];
@@ -55,6 +56,7 @@ struct pool {
 	/* response counts waiting for the next tick */
 	struct pool_resp *resp;
 	unsigned nresp;
+	uint16_t resp_index[POOL_RESP_SLOTS];	/* 1 + index in resp; 0: none */
 	int64_t resp_ms;
 	int64_t sweep_ms;
 	/* pipe mode: a read's questions, asked in one call (pool_plan) */
@@ -79,8 +81,10 @@ static struct {
 	char sha[41];
 	uint64_t hashkey[2];
 	int down;
-	int64_t retry_ms, backoff_ms;
+	int64_t retry_ms, backoff_ms, sweep_ms;
 	char why[200];
+	char news[400];		/* said at a close, told at the next open */
+	int has_news;
 } parked;
 
 static int64_t
@@ -107,11 +111,19 @@ pool_addr_check(const char *a, const char **why)
 	} else if ((c = strrchr(a, ':')) == NULL || c == a) {
 		*why = "expected HOST:PORT or the path of a unix socket";
 		return -1;
+	} else if (memchr(a, ':', (size_t)(c - a)) != NULL) {
+		*why = "an IPv6 address goes in brackets: [ADDRESS]:PORT";
+		return -1;
+	}
+	if (a[0] == '[' && c == a + 2) {
+		*why = "expected [ADDRESS]:PORT";
+		return -1;
 	}
 	errno = 0;
 	port = strtol(c + 1, &end, 10);
-	if (c[1] == '\0' || *end != '\0' || errno != 0 || port < 1 ||
-	    port > 65535) {
+	/* digits only: strtol would take " 80" and "+80" */
+	if (c[1] < '0' || c[1] > '9' || *end != '\0' || errno != 0 ||
+	    port < 1 || port > 65535) {
 		*why = "the port must be 1-65535";
 		return -1;
 	}
@@ -165,6 +177,31 @@ went_down(struct pool *p, const char *why, int64_t now_ms)
 	p->down = 1;
 }
 
+static int responses_flush(struct pool *, int64_t);
+
+#define POOL_STR_(x) #x
+#define POOL_STR(x) POOL_STR_(x)
+
+/* Why the connection failed, in the operator's words: hiredis says
+ * EAGAIN's text for a reply that did not come in time. */
+static const char *
+conn_why(const redisContext *c)
+{
+	if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
+		return "no reply within " POOL_STR(POOL_REPLY_MS) " ms";
+	return c->errstr[0] != '\0' ? c->errstr : "no reply";
+}
+
+/* A connection that worked and was closed under us (Redis restarted,
+ * an idle connection dropped): worth one fresh connection at once. */
+static int
+conn_stale(const redisContext *c)
+{
+	return c->err == REDIS_ERR_EOF || (c->err == REDIS_ERR_IO &&
+	    (strcmp(c->errstr, strerror(ECONNRESET)) == 0 ||
+	    strcmp(c->errstr, strerror(EPIPE)) == 0));
+}
+
 static redisReply *
 command(struct pool *p, int64_t now_ms, const char *fmt, ...)
 {
@@ -175,8 +212,7 @@ command(struct pool *p, int64_t now_ms, const char *fmt, ...)
 	r = redisvCommand(p->rc, fmt, ap);
 	va_end(ap);
 	if (r == NULL) {
-		went_down(p, p->rc->errstr[0] ? p->rc->errstr : "no reply",
-		    now_ms);
+		went_down(p, conn_why(p->rc), now_ms);
 		return NULL;
 	}
 	return r;
@@ -322,12 +358,15 @@ pool_open(struct pool **pp, const struct state_params *sp, int dry_run,
 	p->sp = *sp;
 	p->dry_run = dry_run;
 	p->resp_ms = now_ms;
-	if (parked.pid == getpid() && parked.down && parked.addr != NULL &&
+	if (parked.pid == getpid() && parked.addr != NULL &&
 	    strcmp(parked.addr, p->addr) == 0) {
-		p->down = 1;
+		p->down = parked.down;
 		p->retry_ms = parked.retry_ms;
 		p->backoff_ms = parked.backoff_ms;
+		p->sweep_ms = parked.sweep_ms;
 		memcpy(p->why, parked.why, sizeof p->why);
+		memcpy(p->news, parked.news, sizeof p->news);
+		p->has_news = parked.has_news;
 	}
 	(void)pool_up(p, now_ms);
 	*pp = p;
@@ -349,7 +388,9 @@ pool_close(struct pool *p)
 {
 	if (p == NULL)
 		return;
-	(void)pool_tick(p, mono_ms(), 1);
+	/* Only what is owed: no sweep for a connection that ends (a
+	 * balancer's health check makes one every few seconds). */
+	(void)responses_flush(p, mono_ms());
 	if (parked.rc != NULL)
 		redisFree(parked.rc);
 	free(parked.addr);
@@ -361,7 +402,10 @@ pool_close(struct pool *p)
 	parked.down = p->down;
 	parked.retry_ms = p->retry_ms;
 	parked.backoff_ms = p->backoff_ms;
+	parked.sweep_ms = p->sweep_ms;
 	memcpy(parked.why, p->why, sizeof parked.why);
+	memcpy(parked.news, p->news, sizeof parked.news);
+	parked.has_news = p->has_news;
 	free(p->password);
 	free(p->resp);
 	free(p->plan);
@@ -374,7 +418,7 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 {
 	const char **av;
 	redisReply *r = NULL;
-	int i, again;
+	int i, again, fresh = 0;
 
 	if ((av = calloc((size_t)argc + 3, sizeof *av)) == NULL)
 		return NULL;
@@ -383,16 +427,27 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 	av[2] = "0";
 	for (i = 0; i < argc; i++)
 		av[i + 3] = argv[i];
-	for (again = 0; again < 2; again++) {
+	for (again = 0; again < 3; again++) {
 		/* hiredis takes the lengths from strlen with NULL */
 		r = redisCommandArgv(p->rc, argc + 3, av, NULL);
+		if (r == NULL && conn_stale(p->rc) && !fresh) {
+			/* Redis restarted since the last call: one new
+			 * connection now, not an outage (a failed connect
+			 * is one, and says so) */
+			redisFree(p->rc);
+			p->rc = NULL;
+			fresh = 1;
+			if (connect_pool(p, now_ms) != 0)
+				break;
+			continue;
+		}
 		if (r == NULL) {
-			went_down(p, p->rc->errstr, now_ms);
+			went_down(p, conn_why(p->rc), now_ms);
 			break;
 		}
 		/* Redis restarted (or SCRIPT FLUSH): load it again. */
 		if (r->type == REDIS_REPLY_ERROR &&
-		    strncmp(r->str, "NOSCRIPT", 8) == 0 && again == 0) {
+		    strncmp(r->str, "NOSCRIPT", 8) == 0 && again < 2) {
 			redisReply *l;
 
 			freeReplyObject(r);
@@ -565,12 +620,18 @@ planned(struct pool *p, const struct state_req *q, int64_t now_ms)
 	if (!p->answering || p->anext >= p->nplan)
 		return NULL;
 	e = &p->plan[p->anext];
+	memset(&probe, 0, sizeof probe);
 	req_fill(p, &probe, q, now_ms);
 	if (strcmp(e->domain, probe.domain) != 0 ||
 	    strcmp(e->uh, probe.uh) != 0 || strcmp(e->now, probe.now) != 0 ||
 	    strcmp(e->peer_key, probe.peer_key) != 0 ||
 	    memcmp(e->flags, probe.flags, sizeof e->flags) != 0) {
-		p->mismatches++;
+		/* Never seen: the two passes over a read ask alike.  Said,
+		 * for the decisions planned and asked again count twice. */
+		if (p->mismatches++ == 0)
+			say(p, "internal error", ": a read's planned decisions "
+			    "differ from the asked ones; the rest are asked one "
+			    "by one (please report)");
 		p->nplan = p->anext = 0;
 		p->answering = 0;
 		return NULL;
@@ -600,6 +661,7 @@ pool_decide(struct pool *p, const struct state_req *q, int64_t now_ms,
 	av[0] = "decide";
 	av[1] = PREFIX;
 	conf_args(p, &ca, av + 2);
+	memset(&e, 0, sizeof e);
 	req_fill(p, &e, q, now_ms);
 	req_args(&e, av + 2 + CONF_ARGS);
 	if ((r = run_argv(p, now_ms, 2 + CONF_ARGS + REQ_ARGS, av)) == NULL)
@@ -670,25 +732,42 @@ pool_plan_run(struct pool *p, int64_t now_ms, struct fed_err *err)
 	return rc;
 }
 
+/* The slot of a partner's waiting counts: open addressing over
+ * POOL_RESP_SLOTS (twice POOL_RESPONSES_MAX, so probes stay short). */
+static uint16_t *
+resp_slot(struct pool *p, const char *domain, int *found)
+{
+	uint64_t h = fed_siphash(p->hashkey, domain, strlen(domain));
+	unsigned k = (unsigned)(h % POOL_RESP_SLOTS);
+
+	for (;; k = (k + 1) % POOL_RESP_SLOTS) {
+		uint16_t v = p->resp_index[k];
+
+		if (v == 0 || strcmp(p->resp[v - 1].domain, domain) == 0) {
+			*found = v != 0;
+			return &p->resp_index[k];
+		}
+	}
+}
+
 int
 pool_response(struct pool *p, const char *domain, int64_t now_ms,
     int success)
 {
-	struct pool_resp *e = NULL;
-	unsigned i;
+	struct pool_resp *e;
+	uint16_t *slot;
+	int found;
 
 	if (p->dry_run || strlen(domain) > DOMAIN_MAX)
 		return 0;
-	for (i = 0; i < p->nresp; i++)
-		if (strcmp(p->resp[i].domain, domain) == 0) {
-			e = &p->resp[i];
-			break;
-		}
-	if (e == NULL) {
-		if (p->nresp == POOL_RESPONSES_MAX &&
-		    pool_tick(p, now_ms, 1) != 0)
-			return POOL_DOWN;
+	if (p->nresp == POOL_RESPONSES_MAX && pool_tick(p, now_ms, 1) != 0)
+		return POOL_DOWN;	/* full, and Redis cannot take them */
+	slot = resp_slot(p, domain, &found);
+	if (found)
+		e = &p->resp[*slot - 1];
+	else {
 		e = &p->resp[p->nresp++];
+		*slot = (uint16_t)p->nresp;
 		snprintf(e->domain, sizeof e->domain, "%s", domain);
 		e->ok = e->fail = 0;
 	}
@@ -700,44 +779,53 @@ pool_response(struct pool *p, const char *domain, int64_t now_ms,
 	return 0;
 }
 
-/* The waiting response counts, in calls of up to 64 arguments. */
+/* The waiting response counts, in one call. */
 static int
 responses_send(struct pool *p, int64_t now_ms)
 {
-	char num[64][24];
-	const char *av[61];
+	char head[3][24];
+	char (*num)[3][24];
+	const char **av;
 	redisReply *r;
-	unsigned i = 0, k;
-	int n;
+	unsigned i;
+	int n = 0, rc = 0;
 
-	while (i < p->nresp) {
-		n = 0;
-		k = 0;
-		av[n++] = "respond";
-		av[n++] = PREFIX;
-		snprintf(num[k], sizeof num[k], "%u", p->sp.report_period);
-		av[n++] = num[k++];
-		snprintf(num[k], sizeof num[k], "%u", p->sp.suspect_min);
-		av[n++] = num[k++];
-		snprintf(num[k], sizeof num[k], "%lld", (long long)
-		    (p->sp.suspect_share * 1000000.0 + 0.5));
-		av[n++] = num[k++];
-		for (; i < p->nresp && n + 4 <= 61; i++) {
-			av[n++] = p->resp[i].domain;
-			snprintf(num[k], sizeof num[k], "%lld",
-			    (long long)p->resp[i].ms);
-			av[n++] = num[k++];
-			snprintf(num[k], sizeof num[k], "%u", p->resp[i].ok);
-			av[n++] = num[k++];
-			snprintf(num[k], sizeof num[k], "%u", p->resp[i].fail);
-			av[n++] = num[k++];
-		}
-		if ((r = run_argv(p, now_ms, n, av)) == NULL)
-			return POOL_DOWN;
-		freeReplyObject(r);
+	av = calloc((size_t)p->nresp * 4 + 5, sizeof *av);
+	num = calloc(p->nresp, sizeof *num);
+	if (av == NULL || num == NULL) {
+		free(av);
+		free(num);
+		return 0;		/* they wait for the next tick */
 	}
-	p->nresp = 0;
-	return 0;
+	av[n++] = "respond";
+	av[n++] = PREFIX;
+	snprintf(head[0], sizeof head[0], "%u", p->sp.report_period);
+	snprintf(head[1], sizeof head[1], "%u", p->sp.suspect_min);
+	snprintf(head[2], sizeof head[2], "%lld", (long long)
+	    (p->sp.suspect_share * 1000000.0 + 0.5));
+	av[n++] = head[0];
+	av[n++] = head[1];
+	av[n++] = head[2];
+	for (i = 0; i < p->nresp; i++) {
+		snprintf(num[i][0], sizeof num[i][0], "%lld",
+		    (long long)p->resp[i].ms);
+		snprintf(num[i][1], sizeof num[i][1], "%u", p->resp[i].ok);
+		snprintf(num[i][2], sizeof num[i][2], "%u", p->resp[i].fail);
+		av[n++] = p->resp[i].domain;
+		av[n++] = num[i][0];
+		av[n++] = num[i][1];
+		av[n++] = num[i][2];
+	}
+	if ((r = run_argv(p, now_ms, n, av)) == NULL)
+		rc = POOL_DOWN;		/* they wait: a second's worth */
+	else {
+		freeReplyObject(r);
+		p->nresp = 0;
+		memset(p->resp_index, 0, sizeof p->resp_index);
+	}
+	free(av);
+	free(num);
+	return rc;
 }
 
 /* The script's short commands: cmd pre now report_period [domain].
@@ -761,6 +849,17 @@ run_short(struct pool *p, int64_t now_ms, const char *cmd,
 	return run_argv(p, now_ms, domain != NULL ? 5 : 4, av);
 }
 
+/* The response counts, if any wait. */
+static int
+responses_flush(struct pool *p, int64_t now_ms)
+{
+	if (p->nresp == 0)
+		return 0;
+	if (!pool_up(p, now_ms))
+		return POOL_DOWN;	/* the counts wait: a second's worth */
+	return responses_send(p, now_ms);
+}
+
 int
 pool_tick(struct pool *p, int64_t now_ms, int force)
 {
@@ -769,12 +868,12 @@ pool_tick(struct pool *p, int64_t now_ms, int force)
 	if (!force && now_ms - p->resp_ms < 1000 && now_ms >= p->resp_ms)
 		return 0;
 	p->resp_ms = now_ms;
-	if (!pool_up(p, now_ms))
-		return POOL_DOWN;	/* the counts wait: a second's worth */
-	if (p->nresp > 0 && responses_send(p, now_ms) != 0)
+	if (responses_flush(p, now_ms) != 0)
 		return POOL_DOWN;
+	/* The sweep is the process's, not the connection's: every 10 s
+	 * whatever the connections (parked.sweep_ms). */
 	if (p->dry_run || (now_ms - p->sweep_ms < 10000 &&
-	    now_ms >= p->sweep_ms))
+	    now_ms >= p->sweep_ms) || !pool_up(p, now_ms))
 		return 0;
 	p->sweep_ms = now_ms;
 	if ((r = run_short(p, now_ms, "sweep", NULL)) == NULL)

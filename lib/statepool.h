@@ -29,7 +29,7 @@ int pool_addr_check(const char *, const char **why);
 #define POOL_RETRY_MIN_MS 250
 #define POOL_RETRY_MAX_MS 8000
 /* Response counts wait at most a second, this many partners at most. */
-#define POOL_RESPONSES_MAX 512
+#define POOL_RESPONSES_MAX 4096
 
 struct pool;
 

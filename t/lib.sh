@@ -142,3 +142,48 @@ wait_for() {
 	done
 	return 1
 }
+
+# A Redis for the edge pool's tests (fedkit(7) POOL), on loopback only,
+# keeping nothing on disk.  redis_start PORT DIR [EXTRA-ARGS...]: a
+# daemonized redis-server on 127.0.0.1:PORT (PORT 0: on the unix socket
+# DIR/redis.sock only), its pidfile, log and working directory in DIR;
+# returns once it answers PING (PONG, or NOAUTH under --requirepass),
+# at most 10 s.  redis_stop DIR [SIGNAL]: stop it (TERM by default), at
+# most 10 s; a test registers its own at_exit function calling it.
+# Daemonized, so not the test's child: gone is no process, or a zombie
+# the machine's init has not reaped yet.
+redis_start() {
+	_rp=$1 _rd=$2; shift 2
+	mkdir -p "$_rd" || return 1
+	rm -f "$_rd/redis.pid"
+	if [ "$_rp" -eq 0 ]; then
+		set -- --port 0 --unixsocket "$_rd/redis.sock" --unixsocketperm 700 "$@"
+	else
+		set -- --port "$_rp" "$@"
+	fi
+	# The daemon must not keep a test's descriptors (a fifo's writing
+	# end would never see its reader reach end of input).
+	redis-server --bind 127.0.0.1 --save '' --appendonly no \
+	    --daemonize yes --pidfile "$_rd/redis.pid" \
+	    --logfile "$_rd/redis.log" --dir "$_rd" "$@" \
+	    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- || return 1
+	wait_for 10 redis_answers "$_rp" "$_rd"
+}
+redis_answers() {	# redis_answers PORT DIR
+	if [ "$1" -eq 0 ]; then
+		redis-cli -s "$2/redis.sock" ping 2>&1
+	else
+		redis-cli -h 127.0.0.1 -p "$1" ping 2>&1
+	fi | grep -q -e PONG -e NOAUTH
+}
+redis_gone() {	# redis_gone PID
+	case $(ps -o stat= -p "$1" 2>/dev/null) in ''|Z*) return 0 ;; esac
+	return 1
+}
+redis_stop() {
+	[ -s "$1/redis.pid" ] || return 0
+	_rpid=$(cat "$1/redis.pid")
+	kill -"${2:-TERM}" "$_rpid" 2>/dev/null
+	wait_for 10 redis_gone "$_rpid" || { kill -KILL "$_rpid" 2>/dev/null; :; }
+	rm -f "$1/redis.pid"
+}
