@@ -309,6 +309,52 @@ u=$(local_uris k)
 u=$(local_uris r)
 [ "${u:-0}" -eq 0 ]; ok $? "host r's own store counted nothing (${u:-0})"
 
+# ---- 5b. Redis restarted between two requests; a quiet pipe ----
+# A connection Redis closed (its restart) is made again at once: the next
+# request is pooled, not taken for an outage.  A pipe whose input is
+# quiet still sends its response counts within a second or two.
+host q "$POOL" "redis_down = refuse"
+mkfifo "$T/q.fifo"
+fedgate -c "$T/q.conf" <"$T/q.fifo" >/dev/null 2>"$T/q.err" & qpid=$!
+gates=$qpid
+exec 7>"$T/q.fifo"
+sendq() {	# sendq DOMAIN URI-INDEX [sipmsg-ARG...]
+	_d=$1 _u=$2; shift 2
+	seq=$((seq + 1)) id=live$seq@partner.example
+	sipmsg -n 1 -s "$seq" -f "sip:p@$_d" -r "sip:u$_u@example.com" -c live "$@" >&7
+	wait_for 5 logged "$T/q/log" "$id"
+}
+sendq quiet.example 1; v=$(verdict "$T/q/log" "$id")
+[ "$v" = "accept discovered -" ]; ok $? "host q, Redis up: accepted ($v)"
+redis_stop "$R" && redis_start "$RP" "$R"
+ok $? "redis-server restarted (TERM) between two requests"
+# Host q answers 503 whenever the pool cannot decide (refuse): an accept
+# is the restarted Redis's.
+sendq quiet.example 2; v=$(verdict "$T/q/log" "$id")
+[ "$v" = "accept discovered -" ]
+ok $? "... the next request is pooled at once, not refused pool_down ($v)"
+sendq quiet.example 3 -R 404
+t0=$(date +%s%N)
+wait_for 5 sh -c "redis-cli -h 127.0.0.1 -p $RP hlen '{fedkit}:r:quiet.example' | grep -qv '^0\$'"
+ok $? "a response with nothing after it reaches Redis while the input is quiet ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
+exec 7>&-
+wait "$qpid"; ok $? "host q exits 0 at end of input"
+gates=
+
+# ---- 5c. a full Redis is down too ----
+# Under maxmemory with noeviction Redis refuses the script (OOM): an
+# outage as configured, with Redis's words, never a stop.
+rcli config set maxmemory 1 >/dev/null && rcli config set maxmemory-policy noeviction >/dev/null
+ok $? "Redis made full (maxmemory 1 byte, noeviction)"
+sipmsg -n 5 -f sip:p@full.example -r 'sip:u%d@example.com' -c full- >"$T/in"
+fedgate -c "$T/k.conf" <"$T/in" >/dev/null 2>"$T/err"
+ok $? "host k decides 5 requests on a full Redis: exit 0"
+n=$(awk -F '\t' '$3 == "full.example" && $6 == "accept"' "$T/k/log" | wc -l)
+[ "$n" -eq 5 ]; ok $? "... all accepted on its own store ($n of 5)"
+grep_file "... saying Redis refused for memory" \
+    "^fedgate: redis 127.0.0.1:$RP: OOM command not allowed.*; deciding on this host's own store" "$T/err"
+rcli config set maxmemory 0 >/dev/null
+
 # ---- 6. redis_password ----
 redis_start "$PWP" "$RPW" --requirepass s3cret-word --bind '127.0.0.1 ::1'
 ok $? "redis-server with a password on 127.0.0.1:$PWP and [::1]:$PWP"
