@@ -144,7 +144,9 @@ end
 -- ---- the decision ----
 -- One request: a (now domain h discovered uris_limited max_uris rate
 -- file_watched peer peer_key) and c, the configuration (period
--- max_partners max_new smin sshare_u srate wexpire dry).
+-- max_partners max_new smin sshare_u srate wexpire).  A dry run
+-- (fedgate -n, fedlist check) never comes here: it pulls the partner
+-- into a private store of its own (pull, below) and decides there.
 -- Returns {watched, distinct_uris, uri_new, suspicious, token,
 --          new_refused, watch_now, uri_cap}.
 local function decide(a, c)
@@ -165,7 +167,6 @@ local function decide(a, c)
 	local sshare = tonumber(c[5])
 	local srate = tonumber(c[6])
 	local wexpire = tonumber(c[7])
-	local dry = c[8] == '1'
 	local P, U, R, PE = keys_of(domain)
 	local W = pre .. 'watch'
 	local fresh = false
@@ -178,11 +179,9 @@ local function decide(a, c)
 	if pool_watched and wexpire > 0 and
 	    now - num(wsince) >= wexpire * 1000 then
 		pool_watched = false
-		if not dry then
-			redis.call('HDEL', W, domain)
-			redis.call('DEL', U, R)
-			redis.call('HSET', P, 'n', 0, 's', 0, 'o', 0)
-		end
+		redis.call('HDEL', W, domain)
+		redis.call('DEL', U, R)
+		redis.call('HSET', P, 'n', 0, 's', 0, 'o', 0)
 	end
 	local watched = file_watched or pool_watched
 
@@ -209,16 +208,12 @@ local function decide(a, c)
 			refused = c >= max_new
 		end
 		if not refused and partners() >= max_partners then
-			if dry then
-				refused = redis.call('ZCARD', pre .. 'idle') == 0
-			else
-				refused = not evict_one()
-			end
+			refused = not evict_one()
 		end
 		if refused then
 			return {0, 0, 1, 0, 1, 1, 0, 0}
 		end
-		if counted and not dry then
+		if counted then
 			local PK = pre .. 'peers'
 			if redis.call('ZSCORE', PK, peer_key) == false and
 			    redis.call('ZCARD', PK) >= max_partners then
@@ -239,14 +234,10 @@ local function decide(a, c)
 		-- as uris_expire: only once the oldest is a slot past due, so
 		-- a set is walked a dozen times a period, not every request
 		local cut = now - period * 1000
-		if not dry then
-			redis.call('ZREMRANGEBYSCORE', U, '-inf', '(' .. cut)
-			n = redis.call('ZCARD', U)
-			local first = redis.call('ZRANGE', U, 0, 0, 'WITHSCORES')
-			oldest = #first == 2 and tonumber(first[2]) or 0
-		else
-			n = redis.call('ZCOUNT', U, cut, '+inf')
-		end
+		redis.call('ZREMRANGEBYSCORE', U, '-inf', '(' .. cut)
+		n = redis.call('ZCARD', U)
+		local first = redis.call('ZRANGE', U, 0, 0, 'WITHSCORES')
+		oldest = #first == 2 and tonumber(first[2]) or 0
 	end
 	-- Under an allow entry's own max_uris a partner is watched while it
 	-- is over that limit, so raising the limit lifts it.
@@ -291,17 +282,14 @@ local function decide(a, c)
 			-- what cannot be counted cannot be let in
 			cap, accept, refuse_watch = true, false, true
 			watch_now = not watched
-		elseif not dry then
+		else
 			redis.call('ZADD', U, now, h)
 			if n == 0 or now < oldest then oldest = now end
-			n = n + 1
-		else
 			n = n + 1
 		end
 	end
 	local facts = {fw and 1 or 0, n0, uri_new and 1 or 0, fs and 1 or 0,
 	    token and 1 or 0, 0, watch_now and 1 or 0, cap and 1 or 0}
-	if dry then return facts end
 	if watch_now then
 		redis.call('HSET', W, domain, now)
 		pool_watched = true
@@ -396,6 +384,47 @@ local function respond()
 	return 0
 end
 
+-- A dry run's copy of one partner (and its peer's count of new
+-- partners), to decide on privately: ARGV cmd pre now period domain
+-- peer_key watch_expire.  Returns {found, t, r, n, s, l, o, watch since,
+-- {slot, ok, fail ...}, {URI hash, first seen ...}, {peer, ms ...},
+-- {window, count}}.
+local function pull()
+	local now, period = tonumber(ARGV[3]), tonumber(ARGV[4])
+	local domain, peer_key, wexpire = ARGV[5], ARGV[6], tonumber(ARGV[7])
+	local P, U, R, PE = keys_of(domain)
+	local rec = redis.call('HMGET', P, 't', 'r', 'n', 's', 'l', 'o')
+	local w = redis.call('HGET', pre .. 'watch', domain)
+	if w ~= false and wexpire > 0 and now - num(w) >= wexpire * 1000 then
+		w = false
+	end
+	local cur = math.floor(now / slot_ms(period))
+	local by, slots = {}, {}
+	local all = redis.call('HGETALL', R)
+	for i = 1, #all, 2 do
+		local n = tonumber(string.sub(all[i], 2))
+		if n ~= nil and cur - n >= 0 and cur - n < SLOTS then
+			by[n] = by[n] or {0, 0}
+			local k = string.sub(all[i], 1, 1) == 'o' and 1 or 2
+			by[n][k] = num(all[i + 1])
+		end
+	end
+	for n, c in pairs(by) do
+		slots[#slots + 1] = n
+		slots[#slots + 1] = c[1]
+		slots[#slots + 1] = c[2]
+	end
+	local nq = {0, 0}
+	if peer_key ~= '' then
+		local q = redis.call('HMGET', pre .. 'n:' .. peer_key, 'w', 'c')
+		nq = {num(q[1]), num(q[2])}
+	end
+	return {rec[5] ~= false and 1 or 0, num(rec[1]), num(rec[2]),
+	    num(rec[3]), num(rec[4]), num(rec[5]), num(rec[6]), num(w), slots,
+	    redis.call('ZRANGE', U, 0, -1, 'WITHSCORES'),
+	    redis.call('ZREVRANGE', PE, 0, PEERS - 1, 'WITHSCORES'), nq}
+end
+
 -- ---- listing ----
 -- ARGV: cmd pre now period domain.  Returns {found, t, r, n, s, l,
 -- watch since, ok, fail, peer, ms, peer, ms, ...}.
@@ -466,7 +495,7 @@ local function sweep()
 	    redis.call('HLEN', pre .. 'watch')}
 end
 
--- ARGV: cmd pre, the configuration (8), then a request's 10 fields:
+-- ARGV: cmd pre, the configuration (7), then a request's 10 fields:
 -- one decision.  decide_many: cmd pre count, the configuration, then
 -- count requests: the decisions of one read, in order, in one call.
 local function args(from, n)
@@ -475,14 +504,15 @@ local function args(from, n)
 	return t
 end
 
-if cmd == 'decide' then return decide(args(11, 10), args(3, 8))
+if cmd == 'decide' then return decide(args(10, 10), args(3, 7))
 elseif cmd == 'decide_many' then
-	local conf = args(4, 8)
+	local conf = args(4, 7)
 	local out = {}
 	for i = 0, tonumber(ARGV[3]) - 1 do
-		out[i + 1] = decide(args(12 + 10 * i, 10), conf)
+		out[i + 1] = decide(args(11 + 10 * i, 10), conf)
 	end
 	return out
+elseif cmd == 'pull' then return pull()
 elseif cmd == 'respond' then return respond()
 elseif cmd == 'view' then return view()
 elseif cmd == 'names' then return names()

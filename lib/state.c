@@ -373,7 +373,8 @@ state_watch_kept(const struct state *st)
 int
 state_plans(const struct state *st)
 {
-	return st->pool != NULL && st->batching;
+	/* a dry run's decisions are its private store's, never planned */
+	return st->pool != NULL && st->batching && !st->dry_run;
 }
 
 int
@@ -962,6 +963,66 @@ dry_pull(struct state *st, MDB_txn *txn, const char *domain,
 	return rc;
 }
 
+/*
+ * Dry run with a pool: the partner (its record, URIs, watch) and the
+ * peer's count of new partners are copied from the pool into the private
+ * store the first time they are asked for, then decided on there as on
+ * the local store; nothing goes back.  The URIs keep the pool's hashes,
+ * so the private store hashes with the pool's key.  0, an LMDB error, or
+ * -1 with *err.
+ */
+static int
+dry_pull_pool(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, struct fed_err *err)
+{
+	MDB_val k = val_of(q->domain, strlen(q->domain)), v, pk;
+	const char *pkey = q->peer != NULL || q->peer_key != NULL ?
+	    peer_key(q) : NULL;
+	struct pool_pulled pp;
+	unsigned char ent[URI_ENTRY];
+	struct peer_rec pr;
+	size_t i;
+	int rc = 0, j, pulled;
+
+	pulled = mdb_get(txn, st->s.partners, &k, &v) == 0;
+	if (pkey != NULL) {
+		pk = val_of(pkey, strlen(pkey) > PEER_KEY_MAX ? PEER_KEY_MAX :
+		    strlen(pkey));
+		if (pulled && mdb_get(txn, st->s.peers, &pk, &v) == 0)
+			return 0;
+	} else if (pulled)
+		return 0;
+	memcpy(st->hashkey, pool_hashkey(st->pool), sizeof st->hashkey);
+	if ((rc = pool_pull(st->pool, q->domain, pkey, now_ms, &pp, err)) < 0)
+		return -1;
+	if (rc == POOL_DOWN)
+		return 0;	/* decided as a new partner: said */
+	if (!pulled && (pp.found || pp.rec.watch_ms != 0)) {
+		for (i = 0; i < pp.nuris && rc == 0; i++) {
+			for (j = 0; j < 8; j++)
+				ent[j] = (unsigned char)(pp.uri_hash[i] >>
+				    (56 - 8 * j));
+			memcpy(ent + 8, &pp.uri_ms[i], 8);
+			v = val_of(ent, sizeof ent);
+			rc = mdb_put(txn, st->s.uris, &k, &v, 0);
+		}
+		if (rc == 0)
+			rc = rec_put(txn, &st->s, q->domain, &pp.rec, pp.peer,
+			    pp.npeer);
+	}
+	if (rc == 0 && pkey != NULL && pp.peer_count > 0 &&
+	    mdb_get(txn, st->s.peers, &pk, &v) == MDB_NOTFOUND) {
+		memset(&pr, 0, sizeof pr);
+		pr.window_ms = pp.peer_window_ms;
+		pr.count = pp.peer_count;
+		pr.last_ms = now_ms;
+		v = val_of(&pr, sizeof pr);
+		rc = mdb_put(txn, st->s.peers, &pk, &v, 0);
+	}
+	pool_pulled_free(&pp);
+	return rc;
+}
+
 /* ---- the decision ---- */
 
 static int
@@ -1257,7 +1318,10 @@ state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
 	if (st->pool != NULL) {
 		int wn, cap;
 
-		rc = pool_decide(st->pool, q, now_ms, f, &wn, &cap, err);
+		/* A dry run decides on its private store, the partner
+		 * pulled from the pool (dry_pull_pool); POOL_DOWN if not. */
+		rc = st->dry_run ? (pooled(st, now_ms) ? 2 : POOL_DOWN) :
+		    pool_decide(st->pool, q, now_ms, f, &wn, &cap, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
@@ -1276,7 +1340,8 @@ state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
 			d->watch_now = wn;
 			return 0;
 		}
-		if (st->sp.redis_refuse || st->s.env == NULL) {
+		if (rc == POOL_DOWN &&
+		    (st->sp.redis_refuse || st->s.env == NULL)) {
 			/* Never open silently (fedkit(7) POOL). */
 			d->verdict = VERDICT_LIMIT;
 			d->reason = REASON_POOL_DOWN;
@@ -1287,7 +1352,12 @@ state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
 	}
 	if ((rc = txn_get(st, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
-	if (st->dry_run && (rc = dry_pull(st, txn, q->domain, q)) != 0) {
+	if (st->dry_run && st->pool != NULL && pooled(st, now_ms)) {
+		if ((rc = dry_pull_pool(st, txn, q, now_ms, err)) != 0) {
+			txn_fail(st, txn);
+			return rc < 0 ? -1 : lmdb_fail(err, "dry run", rc);
+		}
+	} else if (st->dry_run && (rc = dry_pull(st, txn, q->domain, q)) != 0) {
 		txn_fail(st, txn);
 		return lmdb_fail(err, "dry run: read", rc);
 	}
@@ -1321,7 +1391,7 @@ state_response(struct state *st, const char *domain, int64_t now_ms,
 	if (strlen(domain) > DOMAIN_MAX)
 		return 0;
 	/* The pool's counts go in batches, at most a second late. */
-	if (pooled(st, now_ms) &&
+	if (!st->dry_run && pooled(st, now_ms) &&
 	    pool_response(st->pool, domain, now_ms, success) == 0)
 		return 0;
 	if ((rc = txn_get(st, &txn)) != 0)

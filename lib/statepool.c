@@ -276,6 +276,19 @@ connect_pool(struct pool *p, int64_t now_ms)
 		}
 		freeReplyObject(r);
 	}
+	/* Asked first: Redis reads no long argument from a client that
+	 * has not authenticated, so SCRIPT LOAD would not say NOAUTH. */
+	if ((r = command(p, now_ms, "PING")) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR) {
+		char why[160];
+
+		snprintf(why, sizeof why, "%s", r->str);
+		freeReplyObject(r);
+		went_down(p, why, now_ms);
+		return -1;
+	}
+	freeReplyObject(r);
 	if ((r = command(p, now_ms, "SCRIPT LOAD %s", pool_script)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
@@ -506,8 +519,8 @@ script_error(struct fed_err *err, redisReply *r, const char *what)
 	return -1;
 }
 
-/* The configuration's 8 arguments, as the script reads them. */
-#define CONF_ARGS 8
+/* The configuration's 7 arguments, as the script reads them. */
+#define CONF_ARGS 7
 struct conf_args {
 	char num[CONF_ARGS][24];
 };
@@ -525,7 +538,6 @@ conf_args(const struct pool *p, struct conf_args *ca, const char **av)
 	v[4] = (long long)(p->sp.suspect_share * 1000000.0 + 0.5);
 	v[5] = p->sp.suspicious_rate;
 	v[6] = p->sp.watch_expire;
-	v[7] = p->dry_run != 0;
 	for (i = 0; i < CONF_ARGS; i++) {
 		snprintf(ca->num[i], sizeof ca->num[i], "%lld", v[i]);
 		av[i] = ca->num[i];
@@ -999,4 +1011,103 @@ pool_walk(struct pool *p, int64_t now_ms,
 	free(names);
 	freeReplyObject(r);
 	return rc;
+}
+
+const uint64_t *
+pool_hashkey(const struct pool *p)
+{
+	return p->hashkey;
+}
+
+void
+pool_pulled_free(struct pool_pulled *pp)
+{
+	free(pp->uri_hash);
+	free(pp->uri_ms);
+	pp->uri_hash = NULL;
+	pp->uri_ms = NULL;
+	pp->nuris = 0;
+}
+
+/* The pairs of an array reply (name or number, then a number). */
+static const redisReply *
+array_at(const redisReply *r, size_t i)
+{
+	if (i >= r->elements || r->element[i]->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	return r->element[i];
+}
+
+int
+pool_pull(struct pool *p, const char *domain, const char *peer_key,
+    int64_t now_ms, struct pool_pulled *pp, struct fed_err *err)
+{
+	char a[24], b[24], w[24];
+	const char *av[7];
+	const redisReply *sl, *ur, *pe, *nq;
+	redisReply *r;
+	size_t i;
+
+	memset(pp, 0, sizeof *pp);
+	staterec_init(&pp->rec);
+	if (!pool_up(p, now_ms))
+		return POOL_DOWN;
+	snprintf(a, sizeof a, "%lld", (long long)now_ms);
+	snprintf(b, sizeof b, "%u", p->sp.report_period);
+	snprintf(w, sizeof w, "%u", p->sp.watch_expire);
+	av[0] = "pull";
+	av[1] = PREFIX;
+	av[2] = a;
+	av[3] = b;
+	av[4] = domain;
+	av[5] = peer_key != NULL ? peer_key : "";
+	av[6] = w;
+	if ((r = run_argv(p, now_ms, 7, av)) == NULL)
+		return POOL_DOWN;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 12 ||
+	    (sl = array_at(r, 8)) == NULL || (ur = array_at(r, 9)) == NULL ||
+	    (pe = array_at(r, 10)) == NULL || (nq = array_at(r, 11)) == NULL)
+		return script_error(err, r, domain);
+	pp->found = int_at(r, 0) != 0;
+	pp->rec.tat_us = int_at(r, 1);
+	pp->rec.rate = (uint32_t)int_at(r, 2);
+	pp->rec.nuris = (uint32_t)int_at(r, 3);
+	pp->rec.suspicious_ms = int_at(r, 4);
+	pp->rec.last_ms = int_at(r, 5);
+	pp->rec.uri_oldest_ms = int_at(r, 6);
+	pp->rec.watch_ms = int_at(r, 7);
+	for (i = 0; i + 2 < sl->elements && i / 3 < STATEREC_SLOTS; i += 3) {
+		pp->rec.slot[i / 3].n = (uint32_t)int_at(sl, i);
+		pp->rec.slot[i / 3].ok = (uint32_t)int_at(sl, i + 1);
+		pp->rec.slot[i / 3].fail = (uint32_t)int_at(sl, i + 2);
+	}
+	for (i = 0; i + 1 < pe->elements && pp->npeer < STATEREC_PEERS; i += 2)
+		if (pe->element[i]->type == REDIS_REPLY_STRING) {
+			snprintf(pp->peer[pp->npeer].name,
+			    sizeof pp->peer[0].name, "%s", pe->element[i]->str);
+			pp->peer[pp->npeer++].last_ms = int_at(pe, i + 1);
+		}
+	pp->rec.npeer = pp->npeer;
+	pp->peer_window_ms = int_at(nq, 0);
+	pp->peer_count = (unsigned)int_at(nq, 1);
+	if (ur->elements >= 2) {
+		size_t n = ur->elements / 2;
+
+		if ((pp->uri_hash = calloc(n, sizeof *pp->uri_hash)) == NULL ||
+		    (pp->uri_ms = calloc(n, sizeof *pp->uri_ms)) == NULL) {
+			pool_pulled_free(pp);
+			freeReplyObject(r);
+			fed_err_set(err, "pool: %s", strerror(ENOMEM));
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			if (ur->element[2 * i]->type != REDIS_REPLY_STRING)
+				continue;
+			pp->uri_hash[pp->nuris] = strtoull(
+			    ur->element[2 * i]->str, NULL, 16);
+			pp->uri_ms[pp->nuris++] = int_at(ur, 2 * i + 1);
+		}
+	}
+	freeReplyObject(r);
+	return 0;
 }

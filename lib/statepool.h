@@ -6,6 +6,7 @@
 
 #include "fed.h"
 #include "policy.h"
+#include "staterec.h"
 
 struct state_params;
 struct state_req;
@@ -86,5 +87,26 @@ int pool_walk(struct pool *, int64_t now_ms,
     struct fed_err *);
 int pool_view(struct pool *, const char *domain, int64_t now_ms,
     struct state_view *, char *dombuf, struct fed_err *);
+
+/*
+ * A dry run (fedgate -n, fedlist check) decides on a private store of its
+ * own: a partner is pulled from the pool into it the first time it is
+ * asked for.  Its URIs come as the pool's keyed hashes (pool_hashkey).
+ */
+struct pool_pulled {
+	int found;		/* the partner has state (or a watch) */
+	struct staterec rec;	/* watch_ms: the pool's watch, if any */
+	struct staterec_peer peer[STATEREC_PEERS];
+	unsigned npeer;
+	int64_t peer_window_ms;	/* the peer's count of new partners */
+	unsigned peer_count;
+	size_t nuris;
+	uint64_t *uri_hash;
+	int64_t *uri_ms;
+};
+int pool_pull(struct pool *, const char *domain, const char *peer_key,
+    int64_t now_ms, struct pool_pulled *, struct fed_err *);
+void pool_pulled_free(struct pool_pulled *);
+const uint64_t *pool_hashkey(const struct pool *);
 
 #endif

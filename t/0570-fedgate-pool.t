@@ -355,6 +355,31 @@ grep_file "... saying Redis refused for memory" \
     "^fedgate: redis 127.0.0.1:$RP: OOM command not allowed.*; deciding on this host's own store" "$T/err"
 rcli config set maxmemory 0 >/dev/null
 
+# ---- 5d. fedgate -n on a pool ----
+# A dry run pulls each partner from the pool into a private store and
+# counts there: it decides as a real run would, and writes nothing to
+# Redis.  dryp.example has 500 URIs in the pool; 700 more from the 400th
+# (100 of them known) reach max_uris after 600.
+host d "$POOL" "discovered_rate = 1000000"
+sipmsg -n 500 -f sip:p@dryp.example -r 'sip:u%d@example.com' -c dp- >"$T/in"
+fedgate -c "$T/d.conf" <"$T/in" >/dev/null 2>"$T/err"
+ok $? "host d counts 500 URIs of dryp.example in the pool"
+rcli --scan --pattern '*' | sort >"$T/keys.before"
+sipmsg -n 700 -s 400 -f sip:p@dryp.example -r 'sip:u%d@example.com' -c dn- >"$T/in"
+fedgate -n -c "$T/d.conf" <"$T/in" >/dev/null 2>"$T/err"
+ok $? "fedgate -n on the pool: exit 0"
+a=$(awk -F '\t' '$9 ~ /^dn-/ && $6 == "accept"' "$T/d/log" | wc -l)
+w=$(awk -F '\t' '$9 ~ /^dn-/ && $7 == "watch"' "$T/d/log" | wc -l)
+[ "$a" -eq 600 ] && [ "$w" -eq 100 ]
+ok $? "... counts on from the pool's 500: 600 accepted, 100 refused watch ($a, $w)"
+c=$(rcli zcard '{fedkit}:u:dryp.example')
+[ "$c" -eq 500 ]; ok $? "... and the pool still holds 500 ($c)"
+rcli --scan --pattern '*' | sort >"$T/keys.after"
+cmp_file "... and no key was added" "$T/keys.before" "$T/keys.after"
+rcli hexists '{fedkit}:watch' dryp.example >"$T/got"
+echo 0 >"$T/want"
+cmp_file "... nor a watch" "$T/want" "$T/got"
+
 # ---- 6. redis_password ----
 redis_start "$PWP" "$RPW" --requirepass s3cret-word --bind '127.0.0.1 ::1'
 ok $? "redis-server with a password on 127.0.0.1:$PWP and [::1]:$PWP"
