@@ -68,13 +68,6 @@ typedef void (*dns_done_fn)(void *arg, const struct dns_result *);
 int dns_run(const struct dns_opts *, dns_next_fn, dns_done_fn, void *arg,
     struct fed_err *);
 
-/*
- * RFC 2782 order: priority ascending; within a priority, weighted random
- * selection (weight-0 targets first in the running sum, so they are chosen
- * rarely).  `sorted`: priority, weight descending, name, port instead.
- */
-void dns_order(struct dns_target *, size_t n, int sorted);
-
 /* Default port of a service: 5061 for TLS (_sips, _tls, ...tls), else 5060. */
 unsigned dns_default_port(const char *service);
 
