@@ -1,10 +1,6 @@
 /* dns.c: SRV, NAPTR and address lookups for many domains on one c-ares channel. */
 #include <sys/socket.h>
-#include <sys/uio.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -12,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <ares.h>
 
 #include "dns.h"
+#include "dnsudp.h"
 
 unsigned
 dns_default_port(const char *service)
@@ -40,271 +36,6 @@ dns_status_str(enum dns_status s)
 	case DNS_ERROR: return "error";
 	}
 	return "error";
-}
-
-/* ---- batched UDP I/O under c-ares ----
- *
- * c-ares 1.18 sends each query with one send(2) and reads each answer
- * with one recvfrom(2): two system calls a lookup, which for thousands of
- * lookups cost more than everything else fedq does.  Through c-ares's
- * socket-function hooks, UDP sends are queued and leave with one
- * sendmmsg(2) before each poll, and answers are read up to BIO_SLOTS at a
- * time with recvmmsg(2) and handed to c-ares one by one.  TCP (answers
- * too big for UDP) passes straight through.  A datagram the kernel
- * refuses to queue is dropped, as the network could: c-ares retries it
- * after its timeout.
- */
-
-#define BIO_MAX_FDS 16		/* UDP sockets batched: one per server */
-#define BIO_SLOTS 32		/* answers read per recvmmsg */
-#define BIO_SLOT_SIZE 4096	/* EDNS asks for 1232 at most */
-#define BIO_QUEUE 256		/* queries queued per socket before a flush */
-#define BIO_QUERY_MAX 512	/* a query: name, header, question, OPT */
-
-struct bio_fd {
-	int fd;			/* -1: free */
-	int pending_errno;	/* an error a send saw, for the next read */
-	/* sends */
-	size_t nq;
-	unsigned short qlen[BIO_QUEUE];
-	unsigned char *qbuf;	/* BIO_QUEUE * BIO_QUERY_MAX */
-	/* reads */
-	size_t nr, ir;
-	unsigned rlen[BIO_SLOTS];
-	unsigned char rtrunc[BIO_SLOTS];	/* MSG_TRUNC: cut short */
-	struct sockaddr_storage rfrom[BIO_SLOTS];
-	socklen_t rfromlen[BIO_SLOTS];
-	unsigned char *rbuf;	/* BIO_SLOTS * BIO_SLOT_SIZE */
-};
-
-struct bio {
-	struct bio_fd f[BIO_MAX_FDS];
-};
-
-static struct bio_fd *
-bio_find(struct bio *b, int fd)
-{
-	size_t i;
-
-	for (i = 0; i < BIO_MAX_FDS; i++)
-		if (b->f[i].fd == fd)
-			return &b->f[i];
-	return NULL;
-}
-
-static ares_socket_t
-bio_socket(int domain, int type, int proto, void *arg)
-{
-	struct bio *b = arg;
-	struct bio_fd *f;
-	int fd, on = 1, rbuf = 4 << 20, sbuf = 1 << 20;
-
-	/* With its socket functions replaced, c-ares leaves the socket as
-	 * it gets it: make it non-blocking here, and give a UDP socket room
-	 * for a burst of answers (a drop costs a timeout) and of queries. */
-	fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
-	if (fd < 0)
-		return ARES_SOCKET_BAD;
-	if (type == SOCK_STREAM)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-	if (type != SOCK_DGRAM)
-		return fd;
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rbuf, sizeof rbuf);
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sbuf, sizeof sbuf);
-	/* Only UDP sockets are batched; a full table just means plain I/O. */
-	if ((f = bio_find(b, -1)) == NULL)
-		return fd;
-	if (f->qbuf == NULL)
-		f->qbuf = malloc((size_t)BIO_QUEUE * BIO_QUERY_MAX);
-	if (f->rbuf == NULL)
-		f->rbuf = malloc((size_t)BIO_SLOTS * BIO_SLOT_SIZE);
-	if (f->qbuf != NULL && f->rbuf != NULL) {
-		f->fd = fd;
-		f->nq = f->nr = f->ir = 0;
-		f->pending_errno = 0;
-	}
-	return fd;
-}
-
-static int
-bio_close(ares_socket_t fd, void *arg)
-{
-	struct bio_fd *f = bio_find(arg, fd);
-
-	if (f != NULL)
-		f->fd = -1;	/* what is queued goes with it */
-	return close(fd);
-}
-
-static int
-bio_connect(ares_socket_t fd, const struct sockaddr *sa, ares_socklen_t len,
-    void *arg)
-{
-	(void)arg;
-	return connect(fd, sa, len);
-}
-
-/* Send what is queued on one socket. */
-static void
-bio_flush_fd(struct bio_fd *f)
-{
-	struct mmsghdr mm[BIO_QUEUE];
-	struct iovec iov[BIO_QUEUE];
-	size_t i, off = 0;
-	int n, tries = 0;
-
-	for (i = 0; i < f->nq; i++) {
-		iov[i].iov_base = f->qbuf + i * BIO_QUERY_MAX;
-		iov[i].iov_len = f->qlen[i];
-		memset(&mm[i], 0, sizeof mm[i]);
-		mm[i].msg_hdr.msg_iov = &iov[i];
-		mm[i].msg_hdr.msg_iovlen = 1;
-	}
-	while (off < f->nq) {
-		n = sendmmsg(f->fd, mm + off, (unsigned)(f->nq - off), 0);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    tries++ < 10) {
-			struct pollfd p = { f->fd, POLLOUT, 0 };
-
-			(void)poll(&p, 1, 10);
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			/* Refused by a dead server, say: tell c-ares at its
-			 * next read, as a plain send would have (it then
-			 * retries the socket's queries), and send the rest
-			 * of the batch, which are not at fault. */
-			f->pending_errno = errno;
-			off++;
-			continue;
-		}
-		break;	/* still full after 10 waits: dropped, retried */
-	}
-	f->nq = 0;
-}
-
-static void
-bio_flush(struct bio *b)
-{
-	size_t i;
-
-	for (i = 0; i < BIO_MAX_FDS; i++)
-		if (b->f[i].fd >= 0 && b->f[i].nq > 0)
-			bio_flush_fd(&b->f[i]);
-}
-
-static ares_ssize_t
-bio_sendv(ares_socket_t fd, const struct iovec *iov, int iovcnt, void *arg)
-{
-	struct bio_fd *f = bio_find(arg, fd);
-	size_t len = 0, i;
-	unsigned char *dst;
-
-	for (i = 0; i < (size_t)iovcnt; i++)
-		len += iov[i].iov_len;
-	if (f == NULL || len > BIO_QUERY_MAX)
-		return writev(fd, iov, iovcnt);
-	if (f->nq == BIO_QUEUE)
-		bio_flush_fd(f);
-	dst = f->qbuf + f->nq * BIO_QUERY_MAX;
-	for (i = 0; i < (size_t)iovcnt; i++) {
-		memcpy(dst, iov[i].iov_base, iov[i].iov_len);
-		dst += iov[i].iov_len;
-	}
-	f->qlen[f->nq++] = (unsigned short)len;
-	return (ares_ssize_t)len;
-}
-
-static ares_ssize_t
-bio_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags,
-    struct sockaddr *from, ares_socklen_t *fromlen, void *arg)
-{
-	struct bio_fd *f = bio_find(arg, fd);
-	struct mmsghdr mm[BIO_SLOTS];
-	struct iovec iov[BIO_SLOTS];
-	size_t i, n;
-	int got;
-
-	if (f == NULL)
-		return recvfrom(fd, buf, len, flags, from, fromlen);
-	if (f->ir == f->nr) {
-		if (f->pending_errno != 0) {
-			errno = f->pending_errno;
-			f->pending_errno = 0;
-			return -1;
-		}
-		for (i = 0; i < BIO_SLOTS; i++) {
-			iov[i].iov_base = f->rbuf + i * BIO_SLOT_SIZE;
-			iov[i].iov_len = BIO_SLOT_SIZE;
-			memset(&mm[i], 0, sizeof mm[i]);
-			mm[i].msg_hdr.msg_iov = &iov[i];
-			mm[i].msg_hdr.msg_iovlen = 1;
-			mm[i].msg_hdr.msg_name = &f->rfrom[i];
-			mm[i].msg_hdr.msg_namelen = sizeof f->rfrom[i];
-		}
-		got = recvmmsg(fd, mm, BIO_SLOTS, MSG_DONTWAIT, NULL);
-		if (got <= 0)
-			return got;	/* errno set: EAGAIN ends c-ares's loop */
-		for (i = 0; i < (size_t)got; i++) {
-			f->rlen[i] = mm[i].msg_len;
-			f->rtrunc[i] = (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ||
-			    mm[i].msg_len > BIO_SLOT_SIZE;
-			if (f->rlen[i] > BIO_SLOT_SIZE)
-				f->rlen[i] = BIO_SLOT_SIZE;
-			f->rfromlen[i] = mm[i].msg_hdr.msg_namelen;
-		}
-		f->nr = (size_t)got;
-		f->ir = 0;
-	}
-	i = f->ir++;
-	n = f->rlen[i] < len ? f->rlen[i] : len;
-	memcpy(buf, f->rbuf + i * BIO_SLOT_SIZE, n);
-	/* A datagram longer than the slot (or than c-ares's buffer) was
-	 * cut: never pass it on as if whole.  Mark it truncated (TC), so
-	 * c-ares asks again over TCP, as for an answer the server cut. */
-	if ((f->rtrunc[i] || f->rlen[i] > len) && n >= 4)
-		((unsigned char *)buf)[2] |= 0x02;
-	if (from != NULL && fromlen != NULL) {
-		socklen_t fl = f->rfromlen[i] < *fromlen ? f->rfromlen[i] :
-		    *fromlen;
-
-		memcpy(from, &f->rfrom[i], fl);
-		*fromlen = f->rfromlen[i];
-	}
-	return (ares_ssize_t)n;
-}
-
-static const struct ares_socket_functions bio_funcs = {
-	bio_socket, bio_close, bio_connect, bio_recvfrom, bio_sendv
-};
-
-static struct bio *
-bio_new(void)
-{
-	struct bio *b = calloc(1, sizeof *b);
-	size_t i;
-
-	for (i = 0; b != NULL && i < BIO_MAX_FDS; i++)
-		b->f[i].fd = -1;
-	return b;
-}
-
-static void
-bio_free(struct bio *b)
-{
-	size_t i;
-
-	for (i = 0; b != NULL && i < BIO_MAX_FDS; i++) {
-		free(b->f[i].qbuf);
-		free(b->f[i].rbuf);
-	}
-	free(b);
 }
 
 /* ---- the resolver loop ---- */
@@ -349,7 +80,7 @@ struct run {
 	size_t inflight;		/* queries */
 	size_t active;			/* jobs */
 	struct job *done, **done_tail;
-	struct bio *bio;		/* batched UDP sends and reads */
+	struct dnsudp *udp;		/* batched UDP sends and reads */
 	struct dns_answer *ans;		/* reused: an answer is big */
 	int ans_busy;
 	int nomem;
@@ -871,7 +602,7 @@ dns_run(const struct dns_opts *o, dns_next_fn next, dns_done_fn done,
 	r.o = o;
 	r.done_tail = &r.done;
 	if ((r.ans = malloc(sizeof *r.ans)) == NULL ||
-	    (r.bio = bio_new()) == NULL) {
+	    (r.udp = dnsudp_new()) == NULL) {
 		free(r.ans);
 		fed_err_set(err, "%s", strerror(ENOMEM));
 		return -1;
@@ -879,7 +610,7 @@ dns_run(const struct dns_opts *o, dns_next_fn next, dns_done_fn done,
 	if ((st = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
 		fed_err_set(err, "c-ares: %s", ares_strerror(st));
 		free(r.ans);
-		bio_free(r.bio);
+		dnsudp_free(r.udp);
 		return -1;
 	}
 	memset(&ao, 0, sizeof ao);
@@ -896,17 +627,17 @@ dns_run(const struct dns_opts *o, dns_next_fn next, dns_done_fn done,
 	ao.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN |
 	    ARES_FLAG_NOCHECKRESP;
 	ao.ednspsz = 1232;	/* the DNS flag day size: no fragments */
-	/* The socket buffers are set in bio_socket. */
+	/* The socket buffers are set in dnsudp.c. */
 	optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
 	    ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ;
 	if ((st = ares_init_options(&r.ch, &ao, optmask)) != ARES_SUCCESS) {
 		fed_err_set(err, "c-ares: %s", ares_strerror(st));
 		ares_library_cleanup();
 		free(r.ans);
-		bio_free(r.bio);
+		dnsudp_free(r.udp);
 		return -1;
 	}
-	ares_set_socket_functions(r.ch, &bio_funcs, r.bio);
+	dnsudp_attach(r.udp, r.ch);
 	if (o->servers != NULL && (st = ares_set_servers_ports_csv(r.ch,
 	    o->servers)) != ARES_SUCCESS) {
 		fed_err_set(err, "-s %s: %s", o->servers, ares_strerror(st));
@@ -930,7 +661,7 @@ dns_run(const struct dns_opts *o, dns_next_fn next, dns_done_fn done,
 		}
 		/* Queries leave before the front end may take its time over
 		 * a result (--probe): their timeouts run from now. */
-		bio_flush(r.bio);
+		dnsudp_flush(r.udp);
 		finish_done(&r, done, arg);
 		if (r.nomem) {
 			fed_err_set(err, "%s", strerror(ENOMEM));
@@ -940,7 +671,7 @@ dns_run(const struct dns_opts *o, dns_next_fn next, dns_done_fn done,
 			break;
 		if (r.active == 0)
 			continue;
-		bio_flush(r.bio);
+		dnsudp_flush(r.udp);
 		tv = ares_timeout(r.ch, NULL, &tvbuf);
 		ms = tv == NULL ? 1000 : (int)(tv->tv_sec * 1000 +
 		    (tv->tv_usec + 999) / 1000);
@@ -978,7 +709,7 @@ done:
 	}
 	free(r.fds);
 	free(r.ans);
-	bio_free(r.bio);
+	dnsudp_free(r.udp);
 	ares_library_cleanup();
 	return rc;
 }
