@@ -84,6 +84,7 @@ struct run {
 	struct dns_answer *ans;		/* reused: an answer is big */
 	int ans_busy;
 	int nomem;
+	int eof;			/* next() has no more */
 };
 
 static void
@@ -149,6 +150,14 @@ job_fail(struct job *j, enum dns_status st, const char *fmt, ...)
 }
 
 static void query_cb(void *, int, int, unsigned char *, int);
+
+static void
+job_free(struct job *j)
+{
+	free(j->t);
+	free(j->nap);
+	free(j);
+}
 
 /* One reason to wait fewer: at none, the job is done. */
 static void
@@ -433,11 +442,8 @@ query_cb(void *arg, int st, int timeouts, unsigned char *buf, int len)
 		/* The channel is going away after an error: nobody will
 		 * report this job. */
 		free(q);
-		if (--j->pending == 0) {
-			free(j->t);
-			free(j->nap);
-			free(j);
-		}
+		if (--j->pending == 0)
+			job_free(j);
 		return;
 	}
 	if (s == DNS_OK) {
@@ -583,133 +589,192 @@ finish_done(struct run *r, dns_done_fn done, void *arg)
 		res.nt = j->status == DNS_OK ? j->nt : 0;
 		done(arg, &res);
 		r->active--;
-		free(j->t);
-		free(j->nap);
-		free(j);
+		job_free(j);
 	}
 }
 
-int
-dns_run(const struct dns_opts *o, dns_next_fn next, dns_done_fn done,
-    void *arg, struct fed_err *err)
+/* What c-ares is told: the caller's timeout and tries, our poll set. */
+static void
+channel_options(struct run *r, struct ares_options *ao, int *optmask)
 {
-	struct ares_options ao;
-	struct run r;
-	char domain[DNS_NAME_MAX];
-	int eof = 0, st, rc = -1, optmask;
-
-	memset(&r, 0, sizeof r);
-	r.o = o;
-	r.done_tail = &r.done;
-	if ((r.ans = malloc(sizeof *r.ans)) == NULL ||
-	    (r.udp = dnsudp_new()) == NULL) {
-		free(r.ans);
-		fed_err_set(err, "%s", strerror(ENOMEM));
-		return -1;
-	}
-	if ((st = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-		fed_err_set(err, "c-ares: %s", ares_strerror(st));
-		free(r.ans);
-		dnsudp_free(r.udp);
-		return -1;
-	}
-	memset(&ao, 0, sizeof ao);
-	ao.sock_state_cb = sock_state;
-	ao.sock_state_cb_data = &r;
-	ao.timeout = o->timeout_ms;
-	ao.tries = o->tries;
+	memset(ao, 0, sizeof *ao);
+	ao->sock_state_cb = sock_state;
+	ao->sock_state_cb_data = r;
+	ao->timeout = r->o->timeout_ms;
+	ao->tries = r->o->tries;
 	/*
 	 * STAYOPEN: keep the one UDP socket between bursts.  NOCHECKRESP:
 	 * hand SERVFAIL and REFUSED answers to us as such; without it
 	 * c-ares retries them as dead servers and ends with "could not
 	 * contact DNS servers", which tells the operator less.
 	 */
-	ao.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN |
+	ao->flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN |
 	    ARES_FLAG_NOCHECKRESP;
-	ao.ednspsz = 1232;	/* the DNS flag day size: no fragments */
+	ao->ednspsz = 1232;	/* the DNS flag day size: no fragments */
 	/* The socket buffers are set in dnsudp.c. */
-	optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-	    ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ;
-	if ((st = ares_init_options(&r.ch, &ao, optmask)) != ARES_SUCCESS) {
-		fed_err_set(err, "c-ares: %s", ares_strerror(st));
-		ares_library_cleanup();
-		free(r.ans);
-		dnsudp_free(r.udp);
+	*optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
+	    ARES_OPT_TRIES | ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ;
+}
+
+static void run_close(struct run *);
+
+/*
+ * The channel and what the loop keeps beside it.  0, -1, or -2 when
+ * o->servers is not a list of addresses; on an error, nothing is left
+ * to close.
+ */
+static int
+run_open(struct run *r, const struct dns_opts *o, struct fed_err *err)
+{
+	struct ares_options ao;
+	int st, optmask;
+
+	memset(r, 0, sizeof *r);
+	r->o = o;
+	r->done_tail = &r->done;
+	if ((r->ans = malloc(sizeof *r->ans)) == NULL ||
+	    (r->udp = dnsudp_new()) == NULL) {
+		free(r->ans);
+		fed_err_set(err, "%s", strerror(ENOMEM));
 		return -1;
 	}
-	dnsudp_attach(r.udp, r.ch);
-	if (o->servers != NULL && (st = ares_set_servers_ports_csv(r.ch,
+	if ((st = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
+		fed_err_set(err, "c-ares: %s", ares_strerror(st));
+		free(r->ans);
+		dnsudp_free(r->udp);
+		return -1;
+	}
+	channel_options(r, &ao, &optmask);
+	if ((st = ares_init_options(&r->ch, &ao, optmask)) != ARES_SUCCESS) {
+		fed_err_set(err, "c-ares: %s", ares_strerror(st));
+		ares_library_cleanup();
+		free(r->ans);
+		dnsudp_free(r->udp);
+		return -1;
+	}
+	dnsudp_attach(r->udp, r->ch);
+	if (o->servers != NULL && (st = ares_set_servers_ports_csv(r->ch,
 	    o->servers)) != ARES_SUCCESS) {
 		fed_err_set(err, "-s %s: %s", o->servers, ares_strerror(st));
-		rc = -2;
-		goto done;
+		run_close(r);
+		return -2;
 	}
-	for (;;) {
-		struct timeval tvbuf, *tv;
-		struct pollfd ready[64];
-		size_t i, nready = 0;
-		int ms, n;
+	return 0;
+}
 
-		/* Room for more: read input only as lookups need it. */
-		while (!eof && r.inflight < o->parallel && !r.nomem) {
-			if (next(arg, domain, sizeof domain) == 0) {
-				eof = 1;
-				break;
-			}
-			if (start_job(&r, domain) != 0)
-				r.nomem = 1;
+static void
+run_close(struct run *r)
+{
+	struct job *j;
+
+	ares_destroy(r->ch);	/* EDESTRUCTION for any query left */
+	/* Jobs cut short by an error are on the done list or pending;
+	 * a pending one's queries were just destroyed. */
+	while ((j = r->done) != NULL) {
+		r->done = j->next;
+		job_free(j);
+	}
+	free(r->fds);
+	free(r->ans);
+	dnsudp_free(r->udp);
+	ares_library_cleanup();
+}
+
+/* Room for more: read input only as lookups need it. */
+static void
+run_feed(struct run *r, dns_next_fn next, void *arg)
+{
+	char domain[DNS_NAME_MAX];
+
+	while (!r->eof && r->inflight < r->o->parallel && !r->nomem) {
+		if (next(arg, domain, sizeof domain) == 0) {
+			r->eof = 1;
+			break;
 		}
+		if (start_job(r, domain) != 0)
+			r->nomem = 1;
+	}
+}
+
+/* How long poll may wait: until c-ares's next timeout, else a second. */
+static int
+run_deadline_ms(struct run *r)
+{
+	struct timeval tvbuf, *tv;
+
+	tv = ares_timeout(r->ch, NULL, &tvbuf);
+	return tv == NULL ? 1000 : (int)(tv->tv_sec * 1000 +
+	    (tv->tv_usec + 999) / 1000);
+}
+
+/* Hand c-ares the sockets poll found ready; with none, its timeouts. */
+static void
+run_dispatch(struct run *r, const struct pollfd *ready, size_t nready)
+{
+	size_t i;
+
+	for (i = 0; i < nready; i++)
+		ares_process_fd(r->ch, (ready[i].revents &
+		    (POLLIN | POLLERR | POLLHUP)) ? ready[i].fd :
+		    ARES_SOCKET_BAD, (ready[i].revents & POLLOUT) ?
+		    ready[i].fd : ARES_SOCKET_BAD);
+	/* Timeouts are handled by a call with no socket. */
+	if (nready == 0)
+		ares_process_fd(r->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
+/* Wait for an answer or the next timeout, and let c-ares see to it. */
+static int
+run_wait(struct run *r, struct fed_err *err)
+{
+	struct pollfd ready[64];
+	size_t i, nready = 0;
+	int n;
+
+	n = poll(r->fds, (nfds_t)r->nfds, run_deadline_ms(r));
+	if (n < 0 && errno != EINTR) {
+		fed_err_set(err, "poll: %s", strerror(errno));
+		return -1;
+	}
+	/* c-ares changes r->fds from inside ares_process_fd: work from a
+	 * copy of what poll found. */
+	for (i = 0; n > 0 && i < r->nfds && nready < 64; i++)
+		if (r->fds[i].revents != 0)
+			ready[nready++] = r->fds[i];
+	run_dispatch(r, ready, nready);
+	return 0;
+}
+
+int
+dns_run(const struct dns_opts *o, dns_next_fn next, dns_done_fn done,
+    void *arg, struct fed_err *err)
+{
+	struct run r;
+	int rc;
+
+	if ((rc = run_open(&r, o, err)) != 0)
+		return rc;
+	rc = -1;
+	for (;;) {
+		run_feed(&r, next, arg);
 		/* Queries leave before the front end may take its time over
 		 * a result (--probe): their timeouts run from now. */
 		dnsudp_flush(r.udp);
 		finish_done(&r, done, arg);
 		if (r.nomem) {
 			fed_err_set(err, "%s", strerror(ENOMEM));
-			goto done;
-		}
-		if (r.active == 0 && eof)
 			break;
+		}
+		if (r.active == 0 && r.eof) {
+			rc = 0;
+			break;
+		}
 		if (r.active == 0)
 			continue;
 		dnsudp_flush(r.udp);
-		tv = ares_timeout(r.ch, NULL, &tvbuf);
-		ms = tv == NULL ? 1000 : (int)(tv->tv_sec * 1000 +
-		    (tv->tv_usec + 999) / 1000);
-		n = poll(r.fds, (nfds_t)r.nfds, ms);
-		if (n < 0 && errno != EINTR) {
-			fed_err_set(err, "poll: %s", strerror(errno));
-			goto done;
-		}
-		/* c-ares changes r.fds from inside ares_process_fd: work
-		 * from a copy of what poll found. */
-		for (i = 0; n > 0 && i < r.nfds && nready < 64; i++)
-			if (r.fds[i].revents != 0)
-				ready[nready++] = r.fds[i];
-		for (i = 0; i < nready; i++)
-			ares_process_fd(r.ch, (ready[i].revents &
-			    (POLLIN | POLLERR | POLLHUP)) ? ready[i].fd :
-			    ARES_SOCKET_BAD, (ready[i].revents & POLLOUT) ?
-			    ready[i].fd : ARES_SOCKET_BAD);
-		/* Timeouts are handled by a call with no socket. */
-		if (nready == 0)
-			ares_process_fd(r.ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+		if (run_wait(&r, err) != 0)
+			break;
 	}
-	rc = 0;
-done:
-	ares_destroy(r.ch);	/* EDESTRUCTION for any query left */
-	/* Jobs cut short by an error are on the done list or pending;
-	 * a pending one's queries were just destroyed. */
-	while (r.done != NULL) {
-		struct job *j = r.done;
-
-		r.done = j->next;
-		free(j->t);
-		free(j->nap);
-		free(j);
-	}
-	free(r.fds);
-	free(r.ans);
-	dnsudp_free(r.udp);
-	ares_library_cleanup();
+	run_close(&r);
 	return rc;
 }
