@@ -427,6 +427,98 @@ on_addr(struct job *j, struct query *q, enum dns_status s,
 	}
 }
 
+/* The NAPTR query is done: its SIP services, else the configured one. */
+static void
+naptr_done(struct job *j, const struct query *q, enum dns_status s,
+    int ares_st, const struct dns_answer *a)
+{
+	if (s == DNS_OK)
+		on_naptr(j, a);
+	if (j->status != DNS_OK) {
+		;	/* out of memory, said */
+	} else if (s == DNS_NXDOMAIN) {
+		job_fail(j, s, "no such domain");
+	} else if (hard_failure(s)) {
+		fail_hard(j, s, ares_st, q->name);
+	} else if (j->nnap > 0) {
+		j->from_naptr = 1;
+		ask_srv(j, j->nap[0].name);
+	} else {
+		char name[DNS_NAME_MAX];
+
+		srv_name(name, j->run->o->service, j->domain);
+		ask_srv(j, name);
+	}
+}
+
+/* The SRV query is done: the targets' addresses, or what else to ask. */
+static void
+srv_done(struct job *j, const struct query *q, enum dns_status s,
+    int ares_st, struct dns_answer *a)
+{
+	if (hard_failure(s))
+		fail_hard(j, s, ares_st, q->name);
+	else if (s == DNS_OK && on_srv(j, a) == 0)
+		start_addrs(j);
+	else
+		no_srv(j);
+}
+
+/* The SOA query is done: no such domain, or no such record. */
+static void
+soa_done(struct job *j, const struct query *q, enum dns_status s,
+    int ares_st)
+{
+	if (s == DNS_NXDOMAIN)
+		job_fail(j, s, "no such domain");
+	else if (hard_failure(s))
+		fail_hard(j, s, ares_st, q->name);
+	else
+		job_fail(j, DNS_NORECORD, "no %s record", j->run->o->service);
+}
+
+/* An A or AAAA query is done; the last of a fallback with no address
+ * at all fails the domain. */
+static void
+addr_done(struct job *j, struct query *q, enum dns_status s,
+    const struct dns_answer *a)
+{
+	enum dns_status fs;
+
+	on_addr(j, q, s, a);
+	/* 1: this query, the last one. */
+	if (j->pending != 1 || j->stage != ST_FALLBACK || j->t[0].naddr != 0)
+		return;
+	fs = j->t[0].addr_status;
+	if (fs == DNS_NXDOMAIN)
+		job_fail(j, fs, "no such domain");
+	else if (fs == DNS_NORECORD)
+		job_fail(j, fs, "no NAPTR, SRV or address record");
+	else
+		job_fail(j, fs, "%s", dns_status_str(fs));
+}
+
+/* A callback can nest (c-ares may fail a new query at once), so the
+ * shared answer buffer is lent out once at a time; NULL: out of memory. */
+static struct dns_answer *
+answer_lend(struct run *r)
+{
+	if (!r->ans_busy && r->ans != NULL) {
+		r->ans_busy = 1;
+		return r->ans;
+	}
+	return malloc(sizeof *r->ans);
+}
+
+static void
+answer_return(struct run *r, struct dns_answer *a)
+{
+	if (a == r->ans)
+		r->ans_busy = 0;
+	else
+		free(a);
+}
+
 static void
 query_cb(void *arg, int st, int timeouts, unsigned char *buf, int len)
 {
@@ -447,12 +539,7 @@ query_cb(void *arg, int st, int timeouts, unsigned char *buf, int len)
 		return;
 	}
 	if (s == DNS_OK) {
-		/* A callback can nest (c-ares may fail a new query at once),
-		 * so the shared buffer is lent out once at a time. */
-		if (!r->ans_busy && r->ans != NULL) {
-			a = r->ans;
-			r->ans_busy = 1;
-		} else if ((a = malloc(sizeof *a)) == NULL) {
+		if ((a = answer_lend(r)) == NULL) {
 			r->nomem = 1;
 			job_fail(j, DNS_ERROR, "out of memory");
 			goto out;
@@ -464,63 +551,21 @@ query_cb(void *arg, int st, int timeouts, unsigned char *buf, int len)
 	}
 	switch (q->type) {
 	case DNS_T_NAPTR:
-		if (s == DNS_OK)
-			on_naptr(j, a);
-		if (j->status != DNS_OK) {
-			;	/* out of memory, said */
-		} else if (s == DNS_NXDOMAIN) {
-			job_fail(j, s, "no such domain");
-		} else if (hard_failure(s)) {
-			fail_hard(j, s, st, q->name);
-		} else if (j->nnap > 0) {
-			j->from_naptr = 1;
-			ask_srv(j, j->nap[0].name);
-		} else {
-			char name[DNS_NAME_MAX];
-
-			srv_name(name, r->o->service, j->domain);
-			ask_srv(j, name);
-		}
+		naptr_done(j, q, s, st, a);
 		break;
 	case DNS_T_SRV:
-		if (hard_failure(s))
-			fail_hard(j, s, st, q->name);
-		else if (s == DNS_OK && on_srv(j, a) == 0)
-			start_addrs(j);
-		else
-			no_srv(j);
+		srv_done(j, q, s, st, a);
 		break;
 	case DNS_T_SOA:
-		if (s == DNS_NXDOMAIN)
-			job_fail(j, s, "no such domain");
-		else if (hard_failure(s))
-			fail_hard(j, s, st, q->name);
-		else
-			job_fail(j, DNS_NORECORD, "no %s record", r->o->service);
+		soa_done(j, q, s, st);
 		break;
 	case DNS_T_A:
 	case DNS_T_AAAA:
-		on_addr(j, q, s, a);
-		/* 1: this query, the last one. */
-		if (j->pending == 1 && j->stage == ST_FALLBACK &&
-		    j->t[0].naddr == 0) {
-			enum dns_status fs = j->t[0].addr_status;
-
-			if (fs == DNS_NXDOMAIN)
-				job_fail(j, fs, "no such domain");
-			else if (fs == DNS_NORECORD)
-				job_fail(j, fs, "no NAPTR, SRV or address "
-				    "record");
-			else
-				job_fail(j, fs, "%s", dns_status_str(fs));
-		}
+		addr_done(j, q, s, a);
 		break;
 	}
 out:
-	if (a == r->ans)
-		r->ans_busy = 0;
-	else
-		free(a);
+	answer_return(r, a);
 	free(q);
 	/* This query counted until now, so a query that c-ares answers at
 	 * once from inside ask() cannot finish the job under our feet. */
