@@ -38,8 +38,12 @@ dns_status_str(enum dns_status s)
 	return "error";
 }
 
-/* ---- the resolver loop ---- */
-
+/*
+ * A job is one domain on its way through the stages (RFC 3263 with
+ * --rfc3263, else SRV alone); a query is one question of a job in
+ * flight.  Answers are decoded by dnswire.c; the queries leave and the
+ * answers come in through dnsudp.c.
+ */
 enum stage { ST_NAPTR, ST_SRV, ST_FALLBACK, ST_EXIST, ST_ADDR };
 
 struct naptr_use {
