@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "dns.h"
+#include "dnsorder.h"
 #include "edges.h"
 #include "fed.h"
 #include "list.h"

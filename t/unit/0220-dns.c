@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "dns.h"
+#include "dnsorder.h"
+#include "dnswire.h"
 #include "tap.h"
 
 /* A message under construction. */
