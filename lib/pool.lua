@@ -384,6 +384,20 @@ local function respond()
 	return 0
 end
 
+-- A partner's record as the C side reads it: {found, t, r, n, s, l, o,
+-- watch since (0: none, or lapsed after wexpire s)}.
+local function record(domain, wexpire)
+	local P = keys_of(domain)
+	local rec = redis.call('HMGET', P, 't', 'r', 'n', 's', 'l', 'o')
+	local w = redis.call('HGET', pre .. 'watch', domain)
+	local now = tonumber(ARGV[3])
+	if w ~= false and wexpire > 0 and now - num(w) >= wexpire * 1000 then
+		w = false
+	end
+	return {rec[5] ~= false and 1 or 0, num(rec[1]), num(rec[2]),
+	    num(rec[3]), num(rec[4]), num(rec[5]), num(rec[6]), num(w)}
+end
+
 -- A dry run's copy of one partner (and its peer's count of new
 -- partners), to decide on privately: ARGV cmd pre now period domain
 -- peer_key watch_expire.  Returns {found, t, r, n, s, l, o, watch since,
@@ -393,11 +407,7 @@ local function pull()
 	local now, period = tonumber(ARGV[3]), tonumber(ARGV[4])
 	local domain, peer_key, wexpire = ARGV[5], ARGV[6], tonumber(ARGV[7])
 	local P, U, R, PE = keys_of(domain)
-	local rec = redis.call('HMGET', P, 't', 'r', 'n', 's', 'l', 'o')
-	local w = redis.call('HGET', pre .. 'watch', domain)
-	if w ~= false and wexpire > 0 and now - num(w) >= wexpire * 1000 then
-		w = false
-	end
+	local out = record(domain, wexpire)
 	local cur = math.floor(now / slot_ms(period))
 	local by, slots = {}, {}
 	local all = redis.call('HGETALL', R)
@@ -419,10 +429,11 @@ local function pull()
 		local q = redis.call('HMGET', pre .. 'n:' .. peer_key, 'w', 'c')
 		nq = {num(q[1]), num(q[2])}
 	end
-	return {rec[5] ~= false and 1 or 0, num(rec[1]), num(rec[2]),
-	    num(rec[3]), num(rec[4]), num(rec[5]), num(rec[6]), num(w), slots,
-	    redis.call('ZRANGE', U, 0, -1, 'WITHSCORES'),
-	    redis.call('ZREVRANGE', PE, 0, PEERS - 1, 'WITHSCORES'), nq}
+	out[9] = slots
+	out[10] = redis.call('ZRANGE', U, 0, -1, 'WITHSCORES')
+	out[11] = redis.call('ZREVRANGE', PE, 0, PEERS - 1, 'WITHSCORES')
+	out[12] = nq
+	return out
 end
 
 -- ---- listing ----
@@ -433,15 +444,11 @@ local function view()
 	local period = tonumber(ARGV[4])
 	local domain = ARGV[5]
 	local P, U, R, PE = keys_of(domain)
-	local rec = redis.call('HMGET', P, 't', 'r', 'n', 's', 'l')
-	local w = redis.call('HGET', pre .. 'watch', domain)
-	if rec[5] == false and w == false then return {0} end
-	local n = num(rec[3])
+	local out = record(domain, 0)
+	if out[1] == 0 and out[8] == 0 then return {0} end
 	local ok, fail = responses(R, now, period)
-	local out = {1, num(rec[1]), num(rec[2]), n, num(rec[4]),
-	    num(rec[5]), num(w), ok, fail}
-	local pe = redis.call('ZREVRANGE', PE, 0, PEERS - 1, 'WITHSCORES')
-	for i = 1, #pe do out[#out + 1] = pe[i] end
+	out[9], out[10] = ok, fail
+	out[11] = redis.call('ZREVRANGE', PE, 0, PEERS - 1, 'WITHSCORES')
 	return out
 end
 

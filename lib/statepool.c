@@ -218,6 +218,26 @@ command(struct pool *p, int64_t now_ms, const char *fmt, ...)
 	return r;
 }
 
+/* A set-up command's reply (NULL: the pool is down already): 0 if
+ * Redis took it, else the pool down with Redis's words after `what`. */
+static int
+setup_step(struct pool *p, redisReply *r, const char *what, int64_t now_ms)
+{
+	char why[200];
+	int rc = 0;
+
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof why, "%s%s", what, r->str);
+		rc = -1;
+	}
+	freeReplyObject(r);
+	if (rc != 0)
+		went_down(p, why, now_ms);
+	return rc;
+}
+
 /* Connect, authenticate, load the script, read (or draw) the URI hash
  * key: 0, or -1 with the pool down. */
 static int
@@ -263,32 +283,14 @@ connect_pool(struct pool *p, int64_t now_ms)
 		went_down(p, "cannot set a timeout", now_ms);
 		return -1;
 	}
-	if (p->password != NULL && p->password[0] != '\0') {
-		if ((r = command(p, now_ms, "AUTH %s", p->password)) == NULL)
-			return -1;
-		if (r->type == REDIS_REPLY_ERROR) {
-			char why[160];
-
-			snprintf(why, sizeof why, "AUTH: %s", r->str);
-			freeReplyObject(r);
-			went_down(p, why, now_ms);
-			return -1;
-		}
-		freeReplyObject(r);
-	}
+	if (p->password != NULL && p->password[0] != '\0' &&
+	    setup_step(p, command(p, now_ms, "AUTH %s", p->password), "AUTH: ",
+	    now_ms) != 0)
+		return -1;
 	/* Asked first: Redis reads no long argument from a client that
 	 * has not authenticated, so SCRIPT LOAD would not say NOAUTH. */
-	if ((r = command(p, now_ms, "PING")) == NULL)
+	if (setup_step(p, command(p, now_ms, "PING"), "", now_ms) != 0)
 		return -1;
-	if (r->type == REDIS_REPLY_ERROR) {
-		char why[160];
-
-		snprintf(why, sizeof why, "%s", r->str);
-		freeReplyObject(r);
-		went_down(p, why, now_ms);
-		return -1;
-	}
-	freeReplyObject(r);
 	if ((r = command(p, now_ms, "SCRIPT LOAD %s", pool_script)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
@@ -907,35 +909,56 @@ pool_clear(struct pool *p, const char *domain, int64_t now_ms)
 	return had ? 2 : 0;	/* 2: had state (POOL_DOWN is 1) */
 }
 
-/* A view's reply: {found, t, r, n, s, l, watch since, ok, fail, peer,
- * ms, ...} into *v. */
+/* The record that opens a view's and a pull's reply: {found, t, r, n,
+ * s, l, o, watch since}; 0 if it is not that. */
+static int
+record_of(const redisReply *r, struct staterec *rec)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 8)
+		return 0;
+	staterec_init(rec);
+	rec->tat_us = int_at(r, 1);
+	rec->rate = (uint32_t)int_at(r, 2);
+	rec->nuris = (uint32_t)int_at(r, 3);
+	rec->suspicious_ms = int_at(r, 4);
+	rec->last_ms = int_at(r, 5);
+	rec->uri_oldest_ms = int_at(r, 6);
+	rec->watch_ms = int_at(r, 7);
+	return 1;
+}
+
+/* A partner's newest peers: {name, ms, ...}. */
+static unsigned
+peers_of(const redisReply *a, struct staterec_peer pe[STATEREC_PEERS])
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; a != NULL && i + 1 < a->elements && n < STATEREC_PEERS;
+	    i += 2)
+		if (a->element[i]->type == REDIS_REPLY_STRING) {
+			snprintf(pe[n].name, sizeof pe[0].name, "%s",
+			    a->element[i]->str);
+			pe[n++].last_ms = int_at(a, i + 1);
+		}
+	return n;
+}
+
+static const redisReply *array_at(const redisReply *, size_t);
+
+/* A view's reply: the record, then ok, fail, {peer, ms, ...}. */
 static int
 view_of(const redisReply *r, struct state_view *v)
 {
-	size_t i;
-
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-	    int_at(r, 0) != 1 || r->elements < 9)
-		return 0;
 	memset(v, 0, sizeof *v);
-	staterec_init(&v->rec);
-	v->rec.tat_us = int_at(r, 1);
-	v->rec.rate = (uint32_t)int_at(r, 2);
-	v->rec.nuris = (uint32_t)int_at(r, 3);
-	v->rec.suspicious_ms = int_at(r, 4);
-	v->rec.last_ms = int_at(r, 5);
-	v->rec.watch_ms = int_at(r, 6);
-	v->ok = (unsigned)int_at(r, 7);
-	v->fail = (unsigned)int_at(r, 8);
+	if (int_at(r, 0) != 1 && int_at(r, 7) == 0)
+		return 0;	/* no state, no watch */
+	if (!record_of(r, &v->rec) || r->elements != 11)
+		return 0;
+	v->ok = (unsigned)int_at(r, 8);
+	v->fail = (unsigned)int_at(r, 9);
 	v->watch_kept = 1;
-	for (i = 9; i + 1 < r->elements && v->npeer < STATEREC_PEERS; i += 2) {
-		if (r->element[i]->type != REDIS_REPLY_STRING)
-			continue;
-		snprintf(v->peer[v->npeer].name, sizeof v->peer[0].name, "%s",
-		    r->element[i]->str);
-		v->peer[v->npeer].last_ms = int_at(r, i + 1);
-		v->npeer++;
-	}
+	v->npeer = peers_of(array_at(r, 10), v->peer);
 	v->rec.npeer = v->npeer;
 	return 1;
 }
@@ -1069,24 +1092,13 @@ pool_pull(struct pool *p, const char *domain, const char *peer_key,
 	    (pe = array_at(r, 10)) == NULL || (nq = array_at(r, 11)) == NULL)
 		return script_error(err, r, domain);
 	pp->found = int_at(r, 0) != 0;
-	pp->rec.tat_us = int_at(r, 1);
-	pp->rec.rate = (uint32_t)int_at(r, 2);
-	pp->rec.nuris = (uint32_t)int_at(r, 3);
-	pp->rec.suspicious_ms = int_at(r, 4);
-	pp->rec.last_ms = int_at(r, 5);
-	pp->rec.uri_oldest_ms = int_at(r, 6);
-	pp->rec.watch_ms = int_at(r, 7);
+	(void)record_of(r, &pp->rec);
 	for (i = 0; i + 2 < sl->elements && i / 3 < STATEREC_SLOTS; i += 3) {
 		pp->rec.slot[i / 3].n = (uint32_t)int_at(sl, i);
 		pp->rec.slot[i / 3].ok = (uint32_t)int_at(sl, i + 1);
 		pp->rec.slot[i / 3].fail = (uint32_t)int_at(sl, i + 2);
 	}
-	for (i = 0; i + 1 < pe->elements && pp->npeer < STATEREC_PEERS; i += 2)
-		if (pe->element[i]->type == REDIS_REPLY_STRING) {
-			snprintf(pp->peer[pp->npeer].name,
-			    sizeof pp->peer[0].name, "%s", pe->element[i]->str);
-			pp->peer[pp->npeer++].last_ms = int_at(pe, i + 1);
-		}
+	pp->npeer = peers_of(pe, pp->peer);
 	pp->rec.npeer = pp->npeer;
 	pp->peer_window_ms = int_at(nq, 0);
 	pp->peer_count = (unsigned)int_at(nq, 1);
