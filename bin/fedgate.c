@@ -83,29 +83,6 @@ check_config(const char *conf_path, const char *upstream)
 	return FED_EXIT_OK;
 }
 
-/* fed.conf is checked again from the loops, about once a second, and
- * the verdict log followed across a rotation (a connection can outlive
- * many). */
-static struct gate *tick_gate;
-static int tick_log_fd = -1;
-
-static void
-conf_tick(void *arg, int64_t now)
-{
-	static int said;
-	struct conf_watch *cw = arg;
-
-	conf_watch_check(cw, tick_gate, now);
-	if (tick_log_fd < 0)
-		return;
-	if (vlog_follow(tick_log_fd, cw->c->verdict_log) < 0) {
-		if (!said)
-			fed_warn("%s: following the rotated log", cw->c->verdict_log);
-		said = 1;
-	} else
-		said = 0;
-}
-
 /*
  * The connection's identity: the address getpeername gives (what inetd,
  * systemd and tcpserver all hand us), else tcpserver's variables.
@@ -253,8 +230,8 @@ serve_connection(struct sock_setup *s, int in, int out)
 		fed_err(FED_EXIT_SYS, "%s", c->verdict_log);
 	if (gate_open(&g, c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	tick_gate = g;
-	tick_log_fd = o.log_fd;
+	s->cw.g = g;
+	s->cw.log_fd = o.log_fd;
 	/* Confined from the first SIP byte on (fedkit(7) SECURITY), once:
 	 * a worker's next connection needs nothing the filter forbids. */
 	if (c->seccomp && !s->confined) {
@@ -268,7 +245,7 @@ serve_connection(struct sock_setup *s, int in, int out)
 	ro.upstream = upstream;
 	ro.peer = o.peer;
 	ro.tls = s->tls;
-	ro.tick = conf_tick;
+	ro.tick = conf_watch_tick;
 	ro.tick_arg = &s->cw;
 	if (s->dgram)
 		rc = relay_datagrams(g, c, &ro, peer, sizeof peer, &err);
@@ -277,8 +254,8 @@ serve_connection(struct sock_setup *s, int in, int out)
 	if (rc != FED_EXIT_OK)
 		fed_warnx("%s: %s", o.peer, err.msg);
 	tls_srv_end(s->tls);
-	tick_gate = NULL;
-	tick_log_fd = -1;
+	s->cw.g = NULL;
+	s->cw.log_fd = -1;
 	if (gate_close(g, &err) != 0) {
 		fed_warnx("%s", err.msg);
 		if (rc == FED_EXIT_OK)
@@ -591,14 +568,14 @@ main(int argc, char *argv[])
 	if (gate_open(&g, &c, &o, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	conf_watch_init(&cw, &c, fed_now_ms());
-	tick_gate = g;
-	tick_log_fd = o.log_fd;
+	cw.g = g;
+	cw.log_fd = o.log_fd;
 	memset(&po, 0, sizeof po);
 	po.in_fd = STDIN_FILENO;
 	po.out_fd = STDOUT_FILENO;
 	po.replies_fd = replies_fd;
 	po.in_name = "stdin";
-	po.tick = conf_tick;
+	po.tick = conf_watch_tick;
 	po.tick_arg = &cw;
 	if ((rc = pipe_run(g, &c, &po, &err)) != FED_EXIT_OK)
 		fed_warnx("%s", err.msg);
