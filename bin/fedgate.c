@@ -1,20 +1,16 @@
 /* fedgate.c: the SIP federation filter: options, then pipe or socket mode. */
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "conf.h"
-#include "confwatch.h"
 #include "fed.h"
 #include "gate.h"
 #include "pipe.h"
 #include "selfcheck.h"
 #include "serve.h"
-#include "vlog.h"
 
 /* Diagnostics go to syslog: stderr is the partner's connection. */
 static int diag_syslog;
@@ -89,43 +85,14 @@ load_conf(struct conf *c, const char *conf_path)
 
 /* fedkit(7) PIPE MODE: stdin decided onto stdout. */
 static int
-run_pipe(struct conf *c, struct gate_opts *o, const char *replies)
+run_pipe(struct conf *c, const struct gate_opts *o, const char *replies)
 {
-	struct conf_watch cw;
-	struct pipe_opts po;
+	struct pipe_session ps;
 	struct fed_err err;
-	struct gate *g;
-	int rc, replies_fd = -1;
 
-	if (replies != NULL && (replies_fd = open(replies,
-	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		fed_err(FED_EXIT_SYS, "%s", replies);
-	o->replies = replies_fd >= 0;
-	if ((o->log_fd = vlog_open(c->verdict_log)) < 0)
-		fed_err(FED_EXIT_SYS, "%s", c->verdict_log);
-	if (gate_open(&g, c, o, &err) != 0)
+	if (pipe_open(&ps, c, o, replies, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	conf_watch_init(&cw, c, fed_now_ms());
-	cw.g = g;
-	cw.log_fd = o->log_fd;
-	memset(&po, 0, sizeof po);
-	po.in_fd = STDIN_FILENO;
-	po.out_fd = STDOUT_FILENO;
-	po.replies_fd = replies_fd;
-	po.in_name = "stdin";
-	po.tick = conf_watch_tick;
-	po.tick_arg = &cw;
-	if ((rc = pipe_run(g, c, &po, &err)) != FED_EXIT_OK)
-		fed_warnx("%s", err.msg);
-	if (gate_close(g, &err) != 0) {
-		fed_warnx("%s", err.msg);
-		if (rc == FED_EXIT_OK)
-			rc = FED_EXIT_SYS;
-	}
-	if (replies_fd >= 0 && close(replies_fd) != 0)
-		fed_err(FED_EXIT_SYS, "%s", replies);
-	close(o->log_fd);
-	return rc;
+	return pipe_serve(&ps);
 }
 
 /* fedgate(8) SOCKET MODE: one connection, or a listener's many. */

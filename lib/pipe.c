@@ -1,11 +1,14 @@
 /* pipe.c: pipe mode: decide a stream of SIP messages. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "pipe.h"
 #include "sip.h"
+#include "vlog.h"
 
 #define READ_CHUNK 65536
 
@@ -288,5 +291,67 @@ out:
 	free(r->replies.p);
 	free(r);
 	free(buf);
+	return rc;
+}
+
+int
+pipe_open(struct pipe_session *ps, struct conf *c, const struct gate_opts *o,
+    const char *replies, struct fed_err *err)
+{
+	struct gate_opts go = *o;
+
+	memset(ps, 0, sizeof *ps);
+	ps->replies = replies;
+	ps->replies_fd = ps->log_fd = -1;
+	if (replies != NULL && (ps->replies_fd = open(replies,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		fed_err_set(err, "%s: %s", replies, strerror(errno));
+		return -1;
+	}
+	go.replies = ps->replies_fd >= 0;
+	if ((go.log_fd = ps->log_fd = vlog_open(c->verdict_log)) < 0) {
+		fed_err_set(err, "%s: %s", c->verdict_log, strerror(errno));
+		goto fail;
+	}
+	if (gate_open(&ps->g, c, &go, err) != 0)
+		goto fail;
+	conf_watch_init(&ps->cw, c, fed_now_ms());
+	ps->cw.g = ps->g;
+	ps->cw.log_fd = ps->log_fd;
+	return 0;
+fail:
+	if (ps->log_fd >= 0)
+		close(ps->log_fd);
+	if (ps->replies_fd >= 0)
+		close(ps->replies_fd);
+	return -1;
+}
+
+int
+pipe_serve(struct pipe_session *ps)
+{
+	struct pipe_opts po = {
+		.in_fd = STDIN_FILENO,
+		.out_fd = STDOUT_FILENO,
+		.replies_fd = ps->replies_fd,
+		.in_name = "stdin",
+		.tick = conf_watch_tick,
+		.tick_arg = &ps->cw,
+	};
+	struct fed_err err;
+	int rc;
+
+	if ((rc = pipe_run(ps->g, ps->cw.c, &po, &err)) != FED_EXIT_OK)
+		fed_warnx("%s", err.msg);
+	if (gate_close(ps->g, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		if (rc == FED_EXIT_OK)
+			rc = FED_EXIT_SYS;
+	}
+	if (ps->replies_fd >= 0 && close(ps->replies_fd) != 0) {
+		fed_diag(LOG_ERR, "%s: %s", ps->replies, strerror(errno));
+		rc = FED_EXIT_SYS;
+	}
+	close(ps->log_fd);
 	return rc;
 }
