@@ -51,7 +51,11 @@ check_tell(void *arg, enum selfcheck_kind kind, const char *msg)
 static int
 check_config(const char *conf_path, const char *upstream)
 {
-	struct selfcheck_opts so = { conf_path, upstream, check_tell, NULL };
+	struct selfcheck_opts so = {
+		.conf_path = conf_path,
+		.upstream = upstream,
+		.tell = check_tell,
+	};
 	struct selfcheck_result r;
 
 	if (selfcheck_run(&so, &r) > 0) {
@@ -116,11 +120,11 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "peer", required_argument, NULL, 'p' },
-		{ "replies", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{ .name = "peer", .has_arg = required_argument, .val = 'p' },
+		{ .name = "replies", .has_arg = required_argument, .val = 'r' },
+		{ .name = "help", .has_arg = no_argument, .val = 'h' },
+		{ .name = "version", .has_arg = no_argument, .val = 'V' },
+		{ .name = NULL },
 	};
 	const char *conf_path = NULL, *replies = NULL, *upstream = NULL;
 	struct gate_opts o = { .log_fd = -1 };
