@@ -310,13 +310,95 @@ relay_request(struct relay *r, const char *msg, size_t len)
 	return buf_add(&r->u.out, r->scratch, n);
 }
 
+/* The rest of the partner's stream cannot be read: answer if we can (the
+ * framer knows 400 or 513: a request whose head is whole is judged
+ * malformed, which builds the answer) and close. */
+static void
+partner_unframeable(struct relay *r, const struct sip_error *se, int64_t now)
+{
+	int judged = r->msg.header_len > 0 && r->msg.is_request;
+	struct fed_err ferr;
+	char m[200];
+
+	if ((judged ? gate_message(r->g, &r->msg, se, now, &r->res, &ferr) :
+	    gate_unframeable(r->g, se, now, &ferr)) != 0) {
+		fail(r, FED_EXIT_SYS, ferr.msg);
+		return;
+	}
+	if (judged && r->res.reply_len > 0 &&
+	    buf_add(&r->p.out, r->res.reply, r->res.reply_len) != 0)
+		fail(r, FED_EXIT_SYS, "out of memory");
+	snprintf(m, sizeof m, "partner: %s; closing", se->reason);
+	fail(r, FED_EXIT_USAGE, m);
+}
+
+/*
+ * One message of the partner's (msg[0..len)), framed: judged, then
+ * relayed, answered, or the connection closed.  0: frame on; 1: this
+ * message was the last (the partner's refusals are over max_refusals);
+ * -1: stop at once (a system error).
+ */
+static int
+partner_message(struct relay *r, enum sip_frame_result fr,
+    const struct sip_error *se, const char *msg, size_t len, int64_t now)
+{
+	struct fed_err ferr;
+	int rc;
+
+	/*
+	 * A response from this side is the partner's answer to our server's
+	 * request: it never counts, and one that answers nothing we sent is
+	 * refused and dropped (fedkit(7)).  gate_message would count it as a
+	 * capture's.
+	 */
+	if (fr == SIP_FRAME_MESSAGE && !r->msg.is_request)
+		rc = gate_response(r->g, &r->msg, GATE_FROM_PARTNER, NULL, now,
+		    &r->res, &ferr);
+	else
+		rc = gate_message(r->g, &r->msg, fr == SIP_FRAME_MALFORMED ?
+		    se : NULL, now, &r->res, &ferr);
+	if (rc != 0) {
+		fail(r, FED_EXIT_SYS, ferr.msg);
+		return -1;
+	}
+	/* A message, not a ping, keeps the connection from idle_timeout
+	 * (fedkit(7) SECURITY: keep-alive squatters). */
+	r->p.last_ms = now;
+	if (r->res.close) {
+		char m[200];
+
+		snprintf(m, sizeof m, "partner: %u requests refused or "
+		    "limited, more than max_refusals (%u) allows; closing",
+		    r->res.refusals, r->c->max_refusals);
+		fail(r, FED_EXIT_USAGE, m);
+		return 1;
+	}
+	if (r->res.d.verdict == VERDICT_ACCEPT && !r->up_down) {
+		if (relay_request(r, msg, len) != 0)
+			fail(r, FED_EXIT_SYS, "out of memory");
+	} else if (r->res.d.verdict == VERDICT_OBSERVE) {
+		/* The partner's answer to our own request. */
+		if (!r->up_down && buf_add(&r->u.out, msg, len) != 0)
+			fail(r, FED_EXIT_SYS, "out of memory");
+	} else if (r->res.reply_len > 0) {
+		if (buf_add(&r->p.out, r->res.reply, r->res.reply_len) != 0)
+			fail(r, FED_EXIT_SYS, "out of memory");
+	} else if (r->res.d.reason == REASON_MALFORMED &&
+	    r->msg.is_request && r->msg.method_id != SIP_M_ACK) {
+		/* A malformed request that cannot be answered closes the
+		 * connection (fedgate(8) SOCKET MODE). */
+		fail(r, FED_EXIT_USAGE, "partner: malformed request that "
+		    "cannot be answered; closing");
+	}
+	return 0;
+}
+
 /* Frame and judge what the partner sent. */
 static void
 from_partner(struct relay *r, int64_t now)
 {
 	struct side *s = &r->p;
 	struct sip_error se;
-	struct fed_err ferr;
 	enum sip_frame_result fr;
 	size_t off = 0, used;
 	int rc;
@@ -332,81 +414,14 @@ from_partner(struct relay *r, int64_t now)
 			if (used == 4 && buf_add(&s->out, "\r\n", 2) != 0)
 				fail(r, FED_EXIT_SYS, "out of memory");
 		} else if (fr == SIP_FRAME_ERROR) {
-			/* The rest cannot be read: answer if we can (the
-			 * framer knows 400 or 513: a request whose head is
-			 * whole is judged malformed, which builds the
-			 * answer) and close. */
-			int judged = r->msg.header_len > 0 && r->msg.is_request;
-			char m[200];
-
-			if ((judged ? gate_message(r->g, &r->msg, &se, now,
-			    &r->res, &ferr) : gate_unframeable(r->g, &se, now,
-			    &ferr)) != 0)
-				fail(r, FED_EXIT_SYS, ferr.msg);
-			else {
-				if (judged && r->res.reply_len > 0 &&
-				    buf_add(&s->out, r->res.reply,
-				    r->res.reply_len) != 0)
-					fail(r, FED_EXIT_SYS, "out of memory");
-				snprintf(m, sizeof m, "partner: %s; closing",
-				    se.reason);
-				fail(r, FED_EXIT_USAGE, m);
-			}
+			partner_unframeable(r, &se, now);
 			return;
-		} else {
-			/*
-			 * A response from this side is the partner's answer
-			 * to our server's request: it never counts, and one
-			 * that answers nothing we sent is refused and
-			 * dropped (fedkit(7)).  gate_message would count it
-			 * as a capture's.
-			 */
-			if (fr == SIP_FRAME_MESSAGE && !r->msg.is_request)
-				rc = gate_response(r->g, &r->msg,
-				    GATE_FROM_PARTNER, NULL, now, &r->res, &ferr);
-			else
-				rc = gate_message(r->g, &r->msg,
-				    fr == SIP_FRAME_MALFORMED ? &se : NULL, now,
-				    &r->res, &ferr);
-			if (rc != 0) {
-				fail(r, FED_EXIT_SYS, ferr.msg);
+		} else if ((rc = partner_message(r, fr, &se, s->in.p + off,
+		    used, now)) != 0) {
+			if (rc < 0)
 				return;
-			}
-			/* A message, not a ping, keeps the connection from
-			 * idle_timeout (fedkit(7) SECURITY: keep-alive
-			 * squatters). */
-			r->p.last_ms = now;
-			if (r->res.close) {
-				char m[200];
-
-				snprintf(m, sizeof m, "partner: %u requests "
-				    "refused or limited, more than max_refusals "
-				    "(%u) allows; closing", r->res.refusals,
-				    r->c->max_refusals);
-				fail(r, FED_EXIT_USAGE, m);
-				off += used;
-				break;
-			}
-			if (r->res.d.verdict == VERDICT_ACCEPT && !r->up_down) {
-				if (relay_request(r, s->in.p + off, used) != 0)
-					fail(r, FED_EXIT_SYS, "out of memory");
-			} else if (r->res.d.verdict == VERDICT_OBSERVE) {
-				/* The partner's answer to our own request. */
-				if (!r->up_down && buf_add(&r->u.out,
-				    s->in.p + off, used) != 0)
-					fail(r, FED_EXIT_SYS, "out of memory");
-			} else if (r->res.reply_len > 0) {
-				if (buf_add(&s->out, r->res.reply,
-				    r->res.reply_len) != 0)
-					fail(r, FED_EXIT_SYS, "out of memory");
-			} else if (r->res.d.reason == REASON_MALFORMED &&
-			    r->msg.is_request &&
-			    r->msg.method_id != SIP_M_ACK) {
-				/* SPEC 2: a malformed request that cannot
-				 * be answered closes the connection. */
-				fail(r, FED_EXIT_USAGE, "partner: malformed "
-				    "request that cannot be answered; closing");
-			}
+			off += used;
+			break;
 		}
 		off += used;
 	}
