@@ -186,6 +186,52 @@ lone_keepalive(const char *buf, size_t len)
 	    (len == 1 && buf[0] == '\n');
 }
 
+/* One read into buf[len..cap): the bytes read, 0 at the end of the
+ * input, -1 with *err. */
+static ssize_t
+pipe_read(const struct pipe_opts *o, char *buf, size_t len, size_t cap,
+    struct fed_err *err)
+{
+	ssize_t n;
+
+	if (len == cap) {	/* the framer refuses long before */
+		fed_err_set(err, "%s: internal error: buffer full", o->in_name);
+		return -1;
+	}
+	do
+		n = read(o->in_fd, buf + len, cap - len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		fed_err_set(err, "%s: %s", o->in_name, strerror(errno));
+	return n;
+}
+
+/* At the end of the input, what is left of it (len bytes at buf, after
+ * `consumed`): a lone keep-alive is passed on, anything else is a message
+ * cut short, logged.  Returns the run's exit status. */
+static int
+pipe_end(struct pipe_state *r, const char *buf, size_t len, size_t consumed,
+    int64_t now, struct fed_err *err)
+{
+	struct sip_error se = { "message cut short at end of input", 400 };
+
+	if (lone_keepalive(buf, len)) {
+		if (write_all(r->o->out_fd, buf, len) != 0) {
+			fed_err_set(err, "stdout: %s", strerror(errno));
+			return FED_EXIT_SYS;
+		}
+		len = 0;
+	}
+	if (len == 0)
+		return FED_EXIT_OK;
+	if (gate_unframeable(r->g, &se, now, err) != 0 ||
+	    gate_log_flush(r->g, err) != 0)
+		return FED_EXIT_SYS;
+	fed_err_set(err, "%s: byte %zu: %s", r->o->in_name, consumed,
+	    se.reason);
+	return FED_EXIT_USAGE;
+}
+
 int
 pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
     struct fed_err *err)
@@ -215,22 +261,11 @@ pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
 		goto out;
 	}
 	while (!eof) {
-		if (len == cap) {	/* the framer refuses long before */
-			fed_err_set(err, "%s: internal error: buffer full",
-			    o->in_name);
+		if ((n = pipe_read(o, buf, len, cap, err)) < 0) {
 			rc = pipe_fail(r);
 			break;
 		}
-		n = read(o->in_fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fed_err_set(err, "%s: %s", o->in_name, strerror(errno));
-			rc = pipe_fail(r);
-			break;
-		}
-		if (n == 0)
-			eof = 1;
+		eof = n == 0;
 		len += (size_t)n;
 		/* c may change in the tick (a fed.conf reload): the framer
 		 * reads it afresh each time. */
@@ -263,28 +298,8 @@ pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
 			consumed += (size_t)used;
 			scanned = 0;
 		}
-		if (eof && lone_keepalive(buf, len)) {
-			if (write_all(o->out_fd, buf, len) != 0) {
-				fed_err_set(err, "stdout: %s", strerror(errno));
-				rc = FED_EXIT_SYS;
-				break;
-			}
-			len = 0;
-		}
-		if (eof && len > 0) {
-			struct sip_error se = { "message cut short at end of "
-			    "input", 400 };
-
-			if (gate_unframeable(g, &se, now, err) != 0 ||
-			    gate_log_flush(g, err) != 0) {
-				rc = FED_EXIT_SYS;
-				break;
-			}
-			fed_err_set(err, "%s: byte %zu: %s", o->in_name,
-			    consumed, se.reason);
-			rc = FED_EXIT_USAGE;
-			break;
-		}
+		if (eof)
+			rc = pipe_end(r, buf, len, consumed, now, err);
 	}
 out:
 	free(r->out.p);
