@@ -87,7 +87,7 @@ load_conf(struct conf *c, const char *conf_path)
 		    c->path != NULL ? c->path : "no fed.conf (built-in defaults)");
 }
 
-/* fedkit(7) PIPE MODE: stdin decided onto stdout. */
+/* fedgate(8) Pipe mode: stdin decided onto stdout. */
 static int
 run_pipe(struct conf *c, const struct gate_opts *o, const char *replies)
 {

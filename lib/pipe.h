@@ -10,7 +10,7 @@
 #include "gate.h"
 
 /*
- * fedgate with a file or a pipe on stdin (fedkit(7) PIPE MODE): every
+ * fedgate with a file or a pipe on stdin (fedgate(8) Pipe mode): every
  * message read from in_fd is decided and logged; the accepted requests
  * and the observed responses go to out_fd exactly as read, CRLF
  * keep-alives too; the responses fedgate builds for refusals go to

@@ -171,7 +171,8 @@ socket_peer(int fd, char *buf, size_t cap)
 /*
  * The peer of a stream connection: its address, unless a listed load
  * balancer sends the partner's own first, in the clear, before TLS
- * (fedkit(7) POOL).  -1 (said) when the balancer's header is bad.
+ * (fedgate(8) Behind a load balancer).  -1 (said) when the balancer's
+ * header is bad.
  */
 static int
 stream_peer(const struct conf *c, int in, char *peer, size_t cap)
@@ -342,7 +343,8 @@ serve_worker(void *arg, int conn)
 }
 
 /* The listener's per-source limit does not count a load balancer's
- * connections: each carries a partner of its own (fedkit(7) POOL). */
+ * connections: each carries a partner of its own (fedgate(8) Behind a
+ * load balancer). */
 static int
 from_balancer(void *arg, const struct sockaddr_storage *ss)
 {

@@ -9,7 +9,7 @@
 #include "tlssrv.h"
 
 /*
- * fedkit(7) DIAGNOSTICS: in socket mode no diagnostic may reach the
+ * fedgate(8) DIAGNOSTICS: in socket mode no diagnostic may reach the
  * connection, and under inetd fd 2 is the connection too.  When stdin is
  * a socket and fd 2 is that socket (or closed), diagnostics go to syslog
  * from here on; a separate stderr (systemd's journal, a terminal, a
