@@ -1,4 +1,4 @@
-/* confwatch.c: re-read fed.conf and follow the verdict log in a running fedgate. */
+/* confwatch.c: a running fedgate re-reads fed.conf, follows its log. */
 #include <sys/stat.h>
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* confwatch.h: a running fedgate follows edits to fed.conf and a rotated log. */
+/* confwatch.h: a running fedgate follows fed.conf and a rotated log. */
 #ifndef CONFWATCH_H
 #define CONFWATCH_H
 
