@@ -1,9 +1,10 @@
-/* confwatch.c: re-read fed.conf in a running fedgate. */
+/* confwatch.c: a running fedgate re-reads fed.conf, follows its log. */
 #include <sys/stat.h>
 
 #include <string.h>
 
 #include "confwatch.h"
+#include "vlog.h"
 
 void
 conf_watch_init(struct conf_watch *w, struct conf *c, int64_t now_ms)
@@ -13,6 +14,7 @@ conf_watch_init(struct conf_watch *w, struct conf *c, int64_t now_ms)
 	memset(w, 0, sizeof *w);
 	w->c = c;
 	w->checked_ms = now_ms;
+	w->log_fd = -1;
 	if (c->path != NULL && stat(c->path, &st) == 0)
 		fed_ident_of(&w->id, &st);
 }
@@ -56,4 +58,21 @@ conf_watch_check(struct conf_watch *w, struct gate *g, int64_t now)
 	*w->c = fresh;
 	if (g != NULL)
 		gate_conf_changed(g);
+}
+
+void
+conf_watch_tick(void *arg, int64_t now)
+{
+	struct conf_watch *w = arg;
+
+	conf_watch_check(w, w->g, now);
+	if (w->log_fd < 0)
+		return;
+	if (vlog_follow(w->log_fd, w->c->verdict_log) < 0) {
+		if (!w->log_said)
+			fed_warn("%s: following the rotated log",
+			    w->c->verdict_log);
+		w->log_said = 1;
+	} else
+		w->log_said = 0;
 }

@@ -64,8 +64,8 @@ int gate_close(struct gate *, struct fed_err *);
  * Judge a message the framer returned.  `err` is the framer's complaint
  * for a malformed message (NULL for a good one).  Requests are decided
  * (SPEC 1.5), responses observed (our server's answers to the partner).
- * The verdict log line is written unless `defer_log` was asked for in
- * gate_log_buffer.  Returns 0, or -1 on a system error (state
+ * The verdict log line is written at once, or kept for gate_log_flush
+ * after gate_log_buffer(g, 1).  Returns 0, or -1 on a system error (state
  * directory, log) with *ferr set: the caller should stop.
  */
 int gate_message(struct gate *, const struct sip_msg *, const struct sip_error *,
@@ -132,7 +132,9 @@ int gate_plan_run(struct gate *, int64_t now_ms, struct fed_err *);
  * counts, sent at most a second late; its outage said when it starts)? */
 int gate_ticks_idle(const struct gate *);
 
-/* Reload lists (and notice a changed fed.conf) at most once a second. */
+/* Reload the lists, the edge cache and the watch list at most once a
+ * second.  fed.conf is not its business: the caller's tick re-reads it
+ * (confwatch.h) and tells the gate with gate_conf_changed. */
 int gate_tick(struct gate *, int64_t now_ms, struct fed_err *);
 
 /*

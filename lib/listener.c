@@ -208,8 +208,8 @@ worker_pass(int chan, int conn)
 }
 
 /*
- * In the worker: serve connections until per_process are served or the
- * listener has no more for it.  Nothing of the listener's stays open
+ * In the worker: serve connections until per_process are served, the
+ * listener has no more for it, or `serve` says none can be.  Nothing of the listener's stays open
  * here: not the listening socket, not another worker's channel.
  */
 static _Noreturn void
@@ -218,6 +218,7 @@ worker_run(struct listener *l, const struct workers *ws, int conn, int chan,
 {
 	unsigned served;
 	size_t i;
+	int status;
 
 	signals_restore(s);
 	close(l->fd);
@@ -225,9 +226,9 @@ worker_run(struct listener *l, const struct workers *ws, int conn, int chan,
 	for (i = 0; i < ws->n; i++)
 		close(ws->v[i].chan);
 	for (served = 1;; served++) {
-		l->serve(l->serve_arg, conn);
+		status = l->serve(l->serve_arg, conn);
 		close(conn);
-		if (served >= l->per_process)
+		if (status != 0 || served >= l->per_process)
 			break;
 		/* Ready for the next one. */
 		if (send(chan, "r", 1, MSG_NOSIGNAL) != 1 ||
@@ -241,7 +242,7 @@ worker_run(struct listener *l, const struct workers *ws, int conn, int chan,
 	 * once.  Out without them; stdio is all that needs flushing.
 	 */
 	fflush(NULL);
-	_exit(0);
+	_exit(status);
 }
 
 /* One refused connection, said at most once every WARN_EVERY_MS. */

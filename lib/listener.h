@@ -35,8 +35,10 @@ struct listener {
 	unsigned max_per_source;	/* >= 1 */
 	unsigned per_process;		/* connections a worker serves, >= 1 */
 	/* In a worker: serve one connection (the descriptor is the
-	 * worker's to keep open or close; the listener closes it after). */
-	void (*serve)(void *arg, int conn);
+	 * worker's to keep open or close; the listener closes it after).
+	 * 0: ready for the next one; else no connection can be served any
+	 * more (said by serve): the worker ends with that exit status. */
+	int (*serve)(void *arg, int conn);
 	void *serve_arg;
 	/* About once a second in the listener, with the wall clock: re-read
 	 * limits and the like (listener_set_limits).  May be NULL. */

@@ -1,12 +1,15 @@
 /* pipe.c: pipe mode: decide a stream of SIP messages. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "pipe.h"
 #include "sip.h"
+#include "vlog.h"
 
 #define READ_CHUNK 65536
 
@@ -193,6 +196,52 @@ lone_keepalive(const char *buf, size_t len)
 	    (len == 1 && buf[0] == '\n');
 }
 
+/* One read into buf[len..cap): the bytes read, 0 at the end of the
+ * input, -1 with *err. */
+static ssize_t
+pipe_read(const struct pipe_opts *o, char *buf, size_t len, size_t cap,
+    struct fed_err *err)
+{
+	ssize_t n;
+
+	if (len == cap) {	/* the framer refuses long before */
+		fed_err_set(err, "%s: internal error: buffer full", o->in_name);
+		return -1;
+	}
+	do
+		n = read(o->in_fd, buf + len, cap - len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		fed_err_set(err, "%s: %s", o->in_name, strerror(errno));
+	return n;
+}
+
+/* At the end of the input, what is left of it (len bytes at buf, after
+ * `consumed`): a lone keep-alive is passed on, anything else is a message
+ * cut short, logged.  Returns the run's exit status. */
+static int
+pipe_end(struct pipe_state *r, const char *buf, size_t len, size_t consumed,
+    int64_t now, struct fed_err *err)
+{
+	struct sip_error se = { "message cut short at end of input", 400 };
+
+	if (lone_keepalive(buf, len)) {
+		if (write_all(r->o->out_fd, buf, len) != 0) {
+			fed_err_set(err, "stdout: %s", strerror(errno));
+			return FED_EXIT_SYS;
+		}
+		len = 0;
+	}
+	if (len == 0)
+		return FED_EXIT_OK;
+	if (gate_unframeable(r->g, &se, now, err) != 0 ||
+	    gate_log_flush(r->g, err) != 0)
+		return FED_EXIT_SYS;
+	fed_err_set(err, "%s: byte %zu: %s", r->o->in_name, consumed,
+	    se.reason);
+	return FED_EXIT_USAGE;
+}
+
 int
 pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
     struct fed_err *err)
@@ -222,12 +271,6 @@ pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
 		goto out;
 	}
 	while (!eof) {
-		if (len == cap) {	/* the framer refuses long before */
-			fed_err_set(err, "%s: internal error: buffer full",
-			    o->in_name);
-			rc = pipe_fail(r);
-			break;
-		}
 		/* A pool's response counts go within a second, and its
 		 * outage is said, even while the input is quiet. */
 		if (gate_ticks_idle(g) && !input_ready(o->in_fd)) {
@@ -237,16 +280,11 @@ pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
 			}
 			continue;
 		}
-		n = read(o->in_fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fed_err_set(err, "%s: %s", o->in_name, strerror(errno));
+		if ((n = pipe_read(o, buf, len, cap, err)) < 0) {
 			rc = pipe_fail(r);
 			break;
 		}
-		if (n == 0)
-			eof = 1;
+		eof = n == 0;
 		len += (size_t)n;
 		/* c may change in the tick (a fed.conf reload): the framer
 		 * reads it afresh each time. */
@@ -279,33 +317,75 @@ pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
 			consumed += (size_t)used;
 			scanned = 0;
 		}
-		if (eof && lone_keepalive(buf, len)) {
-			if (write_all(o->out_fd, buf, len) != 0) {
-				fed_err_set(err, "stdout: %s", strerror(errno));
-				rc = FED_EXIT_SYS;
-				break;
-			}
-			len = 0;
-		}
-		if (eof && len > 0) {
-			struct sip_error se = { "message cut short at end of "
-			    "input", 400 };
-
-			if (gate_unframeable(g, &se, now, err) != 0 ||
-			    gate_log_flush(g, err) != 0) {
-				rc = FED_EXIT_SYS;
-				break;
-			}
-			fed_err_set(err, "%s: byte %zu: %s", o->in_name,
-			    consumed, se.reason);
-			rc = FED_EXIT_USAGE;
-			break;
-		}
+		if (eof)
+			rc = pipe_end(r, buf, len, consumed, now, err);
 	}
 out:
 	free(r->out.p);
 	free(r->replies.p);
 	free(r);
 	free(buf);
+	return rc;
+}
+
+int
+pipe_open(struct pipe_session *ps, struct conf *c, const struct gate_opts *o,
+    const char *replies, struct fed_err *err)
+{
+	struct gate_opts go = *o;
+
+	memset(ps, 0, sizeof *ps);
+	ps->replies = replies;
+	ps->replies_fd = ps->log_fd = -1;
+	if (replies != NULL && (ps->replies_fd = open(replies,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		fed_err_set(err, "%s: %s", replies, strerror(errno));
+		return -1;
+	}
+	go.replies = ps->replies_fd >= 0;
+	if ((go.log_fd = ps->log_fd = vlog_open(c->verdict_log)) < 0) {
+		fed_err_set(err, "%s: %s", c->verdict_log, strerror(errno));
+		goto fail;
+	}
+	if (gate_open(&ps->g, c, &go, err) != 0)
+		goto fail;
+	conf_watch_init(&ps->cw, c, fed_now_ms());
+	ps->cw.g = ps->g;
+	ps->cw.log_fd = ps->log_fd;
+	return 0;
+fail:
+	if (ps->log_fd >= 0)
+		close(ps->log_fd);
+	if (ps->replies_fd >= 0)
+		close(ps->replies_fd);
+	return -1;
+}
+
+int
+pipe_serve(struct pipe_session *ps)
+{
+	struct pipe_opts po = {
+		.in_fd = STDIN_FILENO,
+		.out_fd = STDOUT_FILENO,
+		.replies_fd = ps->replies_fd,
+		.in_name = "stdin",
+		.tick = conf_watch_tick,
+		.tick_arg = &ps->cw,
+	};
+	struct fed_err err;
+	int rc;
+
+	if ((rc = pipe_run(ps->g, ps->cw.c, &po, &err)) != FED_EXIT_OK)
+		fed_warnx("%s", err.msg);
+	if (gate_close(ps->g, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		if (rc == FED_EXIT_OK)
+			rc = FED_EXIT_SYS;
+	}
+	if (ps->replies_fd >= 0 && close(ps->replies_fd) != 0) {
+		fed_diag(LOG_ERR, "%s: %s", ps->replies, strerror(errno));
+		rc = FED_EXIT_SYS;
+	}
+	close(ps->log_fd);
 	return rc;
 }

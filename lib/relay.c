@@ -66,6 +66,9 @@ struct relay {
 	struct gate_result res;
 	char *scratch;		/* a relayed request, rewritten */
 	size_t scratchcap;
+	size_t incap;		/* a side's input: a message and a read */
+	int64_t next_tick;	/* wall clock: the next tick is due */
+	int64_t drain_until;	/* wall clock: the end's deadline (0: none) */
 };
 
 static int
@@ -307,13 +310,95 @@ relay_request(struct relay *r, const char *msg, size_t len)
 	return buf_add(&r->u.out, r->scratch, n);
 }
 
+/* The rest of the partner's stream cannot be read: answer if we can (the
+ * framer knows 400 or 513: a request whose head is whole is judged
+ * malformed, which builds the answer) and close. */
+static void
+partner_unframeable(struct relay *r, const struct sip_error *se, int64_t now)
+{
+	int judged = r->msg.header_len > 0 && r->msg.is_request;
+	struct fed_err ferr;
+	char m[200];
+
+	if ((judged ? gate_message(r->g, &r->msg, se, now, &r->res, &ferr) :
+	    gate_unframeable(r->g, se, now, &ferr)) != 0) {
+		fail(r, FED_EXIT_SYS, ferr.msg);
+		return;
+	}
+	if (judged && r->res.reply_len > 0 &&
+	    buf_add(&r->p.out, r->res.reply, r->res.reply_len) != 0)
+		fail(r, FED_EXIT_SYS, "out of memory");
+	snprintf(m, sizeof m, "partner: %s; closing", se->reason);
+	fail(r, FED_EXIT_USAGE, m);
+}
+
+/*
+ * One message of the partner's (msg[0..len)), framed: judged, then
+ * relayed, answered, or the connection closed.  0: frame on; 1: this
+ * message was the last (the partner's refusals are over max_refusals);
+ * -1: stop at once (a system error).
+ */
+static int
+partner_message(struct relay *r, enum sip_frame_result fr,
+    const struct sip_error *se, const char *msg, size_t len, int64_t now)
+{
+	struct fed_err ferr;
+	int rc;
+
+	/*
+	 * A response from this side is the partner's answer to our server's
+	 * request: it never counts, and one that answers nothing we sent is
+	 * refused and dropped (fedkit(7)).  gate_message would count it as a
+	 * capture's.
+	 */
+	if (fr == SIP_FRAME_MESSAGE && !r->msg.is_request)
+		rc = gate_response(r->g, &r->msg, GATE_FROM_PARTNER, NULL, now,
+		    &r->res, &ferr);
+	else
+		rc = gate_message(r->g, &r->msg, fr == SIP_FRAME_MALFORMED ?
+		    se : NULL, now, &r->res, &ferr);
+	if (rc != 0) {
+		fail(r, FED_EXIT_SYS, ferr.msg);
+		return -1;
+	}
+	/* A message, not a ping, keeps the connection from idle_timeout
+	 * (fedkit(7) SECURITY: keep-alive squatters). */
+	r->p.last_ms = now;
+	if (r->res.close) {
+		char m[200];
+
+		snprintf(m, sizeof m, "partner: %u requests refused or "
+		    "limited, more than max_refusals (%u) allows; closing",
+		    r->res.refusals, r->c->max_refusals);
+		fail(r, FED_EXIT_USAGE, m);
+		return 1;
+	}
+	if (r->res.d.verdict == VERDICT_ACCEPT && !r->up_down) {
+		if (relay_request(r, msg, len) != 0)
+			fail(r, FED_EXIT_SYS, "out of memory");
+	} else if (r->res.d.verdict == VERDICT_OBSERVE) {
+		/* The partner's answer to our own request. */
+		if (!r->up_down && buf_add(&r->u.out, msg, len) != 0)
+			fail(r, FED_EXIT_SYS, "out of memory");
+	} else if (r->res.reply_len > 0) {
+		if (buf_add(&r->p.out, r->res.reply, r->res.reply_len) != 0)
+			fail(r, FED_EXIT_SYS, "out of memory");
+	} else if (r->res.d.reason == REASON_MALFORMED &&
+	    r->msg.is_request && r->msg.method_id != SIP_M_ACK) {
+		/* A malformed request that cannot be answered closes the
+		 * connection (fedgate(8) SOCKET MODE). */
+		fail(r, FED_EXIT_USAGE, "partner: malformed request that "
+		    "cannot be answered; closing");
+	}
+	return 0;
+}
+
 /* Frame and judge what the partner sent. */
 static void
 from_partner(struct relay *r, int64_t now)
 {
 	struct side *s = &r->p;
 	struct sip_error se;
-	struct fed_err ferr;
 	enum sip_frame_result fr;
 	size_t off = 0, used;
 	int rc;
@@ -329,81 +414,14 @@ from_partner(struct relay *r, int64_t now)
 			if (used == 4 && buf_add(&s->out, "\r\n", 2) != 0)
 				fail(r, FED_EXIT_SYS, "out of memory");
 		} else if (fr == SIP_FRAME_ERROR) {
-			/* The rest cannot be read: answer if we can (the
-			 * framer knows 400 or 513: a request whose head is
-			 * whole is judged malformed, which builds the
-			 * answer) and close. */
-			int judged = r->msg.header_len > 0 && r->msg.is_request;
-			char m[200];
-
-			if ((judged ? gate_message(r->g, &r->msg, &se, now,
-			    &r->res, &ferr) : gate_unframeable(r->g, &se, now,
-			    &ferr)) != 0)
-				fail(r, FED_EXIT_SYS, ferr.msg);
-			else {
-				if (judged && r->res.reply_len > 0 &&
-				    buf_add(&s->out, r->res.reply,
-				    r->res.reply_len) != 0)
-					fail(r, FED_EXIT_SYS, "out of memory");
-				snprintf(m, sizeof m, "partner: %s; closing",
-				    se.reason);
-				fail(r, FED_EXIT_USAGE, m);
-			}
+			partner_unframeable(r, &se, now);
 			return;
-		} else {
-			/*
-			 * A response from this side is the partner's answer
-			 * to our server's request: it never counts, and one
-			 * that answers nothing we sent is refused and
-			 * dropped (fedkit(7)).  gate_message would count it
-			 * as a capture's.
-			 */
-			if (fr == SIP_FRAME_MESSAGE && !r->msg.is_request)
-				rc = gate_response(r->g, &r->msg,
-				    GATE_FROM_PARTNER, NULL, now, &r->res, &ferr);
-			else
-				rc = gate_message(r->g, &r->msg,
-				    fr == SIP_FRAME_MALFORMED ? &se : NULL, now,
-				    &r->res, &ferr);
-			if (rc != 0) {
-				fail(r, FED_EXIT_SYS, ferr.msg);
+		} else if ((rc = partner_message(r, fr, &se, s->in.p + off,
+		    used, now)) != 0) {
+			if (rc < 0)
 				return;
-			}
-			/* A message, not a ping, keeps the connection from
-			 * idle_timeout (fedkit(7) SECURITY: keep-alive
-			 * squatters). */
-			r->p.last_ms = now;
-			if (r->res.close) {
-				char m[200];
-
-				snprintf(m, sizeof m, "partner: %u requests "
-				    "refused or limited, more than max_refusals "
-				    "(%u) allows; closing", r->res.refusals,
-				    r->c->max_refusals);
-				fail(r, FED_EXIT_USAGE, m);
-				off += used;
-				break;
-			}
-			if (r->res.d.verdict == VERDICT_ACCEPT && !r->up_down) {
-				if (relay_request(r, s->in.p + off, used) != 0)
-					fail(r, FED_EXIT_SYS, "out of memory");
-			} else if (r->res.d.verdict == VERDICT_OBSERVE) {
-				/* The partner's answer to our own request. */
-				if (!r->up_down && buf_add(&r->u.out,
-				    s->in.p + off, used) != 0)
-					fail(r, FED_EXIT_SYS, "out of memory");
-			} else if (r->res.reply_len > 0) {
-				if (buf_add(&s->out, r->res.reply,
-				    r->res.reply_len) != 0)
-					fail(r, FED_EXIT_SYS, "out of memory");
-			} else if (r->res.d.reason == REASON_MALFORMED &&
-			    r->msg.is_request &&
-			    r->msg.method_id != SIP_M_ACK) {
-				/* SPEC 2: a malformed request that cannot
-				 * be answered closes the connection. */
-				fail(r, FED_EXIT_USAGE, "partner: malformed "
-				    "request that cannot be answered; closing");
-			}
+			off += used;
+			break;
 		}
 		off += used;
 	}
@@ -594,24 +612,28 @@ timeout_left(int64_t deadline, int64_t now)
 	return d <= 0 ? 0 : d > 1000 ? 1000 : (int)d;
 }
 
-int
-relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
-    struct fed_err *err)
+/* Where each side sits in the poll set (-1: not in it). */
+struct poll_slots {
+	int n;
+	int partner;		/* reading the partner, and writing it when it
+				 * is the same descriptor */
+	int upstream;
+};
+
+/* Set up one connection: our server is connected (or known down), the
+ * gate's log buffered and its state batched per read.  NULL: no memory. */
+static struct relay *
+relay_new(struct gate *g, const struct conf *c, const struct relay_opts *o)
 {
 	struct relay *r;
-	struct pollfd pfd[3];
 	struct fed_err ferr;
-	size_t cap = c->limits.max_message + READ_CHUNK;
-	int64_t now, drain_until = 0, next_tick = 0;
-	int np, ip, op, iu, wait, rc;
 
-	if ((r = calloc(1, sizeof *r)) == NULL) {
-		fed_err_set(err, "out of memory");
-		return FED_EXIT_SYS;
-	}
+	if ((r = calloc(1, sizeof *r)) == NULL)
+		return NULL;
 	r->g = g;
 	r->c = c;
 	r->o = o;
+	r->incap = c->limits.max_message + READ_CHUNK;
 	r->p.name = "partner";
 	r->p.rfd = o->in_fd;
 	r->p.wfd = o->tls != NULL ? o->in_fd : o->out_fd;
@@ -619,16 +641,15 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 	r->p.rd_wants = r->u.rd_wants = POLLIN;
 	r->p.wr_wants = r->u.wr_wants = POLLOUT;
 	r->u.name = "upstream";
+	r->u.rfd = r->u.wfd = -1;
 	r->scratchcap = c->limits.max_message + 1024;
 	if ((r->scratch = malloc(r->scratchcap)) == NULL ||
 	    (r->txn = txn_new(TXN_MAX, TXN_TTL_MS)) == NULL) {
-		fed_err_set(err, "out of memory");
 		free(r->scratch);
 		free(r);
-		return FED_EXIT_SYS;
+		return NULL;
 	}
-	now = gate_now_ms();
-	r->p.last_ms = now;
+	r->p.last_ms = gate_now_ms();
 	(void)set_nonblock(o->in_fd);
 	(void)set_nonblock(o->out_fd);
 	r->u.rfd = r->u.wfd = relay_connect(o->upstream, SOCK_STREAM,
@@ -650,144 +671,234 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		r->rc = FED_EXIT_SYS;
 		r->err = ferr;
 	}
+	return r;
+}
+
+static void
+relay_free(struct relay *r)
+{
+	if (r->u.rfd >= 0)
+		close(r->u.rfd);
+	free(r->p.in.p);
+	free(r->p.out.p);
+	free(r->u.in.p);
+	free(r->u.out.p);
+	free(r->scratch);
+	txn_free(r->txn);
+	free(r);
+}
+
+/* The caller's tick and the gate's, about once a second; a connection
+ * may not sit idle for idle_timeout (the slowloris deadline is
+ * slow_check's). */
+static void
+deadlines(struct relay *r, int64_t now)
+{
+	struct fed_err ferr;
+
+	if (now >= r->next_tick) {
+		if (r->o->tick != NULL)
+			r->o->tick(r->o->tick_arg, now);
+		if (gate_tick(r->g, now, &ferr) != 0)
+			fail(r, FED_EXIT_SYS, ferr.msg);
+		r->next_tick = now + 1000;
+	}
+	if (!r->stop && r->p.first_ms == 0 && now - r->p.last_ms >=
+	    (int64_t)r->c->idle_timeout * 1000)
+		fail(r, FED_EXIT_OK, "idle");
+}
+
+/* The log first, then what it describes, to both sides.  -1: the end
+ * (the log failed: nothing undecided goes out; the partner is gone). */
+static int
+write_out(struct relay *r)
+{
+	struct fed_err ferr;
+
+	if (gate_log_flush(r->g, &ferr) != 0) {
+		fail(r, FED_EXIT_SYS, ferr.msg);
+		return -1;
+	}
+	side_write(&r->u);
+	side_write(&r->p);
+	if (r->u.broken && !r->up_down) {
+		r->up_down = 1;
+		gate_set_upstream_down(r->g);
+		r->u.eof = 1;
+		fail(r, FED_EXIT_SYS, "upstream: connection lost");
+	}
+	return r->p.broken ? -1 : 0;
+}
+
+/*
+ * The end: the partner is done (closed, or we stopped it) and everything
+ * for our server is written; then our server's last answers are relayed
+ * until it closes or upstream_timeout passes.  Or our server closed and
+ * nothing more can be relayed.  1: end now.
+ */
+static int
+ended(struct relay *r, int64_t now)
+{
+	const struct conf *c = r->c;
+	int partner_done = r->p.eof || r->stop;
+
+	if (r->hostile || (partner_done && r->pending == 0 &&
+	    r->u.out.n == 0)) {
+		/* Nothing is owed the partner but what is buffered for it:
+		 * write that (for a second at most), then close. */
+		if (r->drain_until == 0)
+			r->drain_until = now + 1000;
+		if (r->p.out.n == 0 || now >= r->drain_until)
+			return 1;
+	} else if (partner_done && (r->u.out.n == 0 || r->u.broken ||
+	    r->up_down)) {
+		if (r->drain_until == 0) {
+			r->drain_until = now + DRAIN_MS(c);
+			if (!r->up_down && r->u.wfd >= 0)
+				(void)shutdown(r->u.wfd, SHUT_WR);
+		}
+		if ((r->u.eof || now >= r->drain_until) && r->p.out.n == 0)
+			return 1;
+		if (now >= r->drain_until + DRAIN_MS(c))
+			return 1;	/* the partner does not read */
+	}
+	return r->u.eof && !r->up_down && r->u.in.n == 0 &&
+	    r->p.out.n == 0 && !r->p.eof;
+}
+
+/* What to wait for: the partner is read while neither output is over
+ * OUT_HIGH (a side that does not read stops the other's reading), our
+ * server while the partner's output has room. */
+static void
+poll_set(struct relay *r, struct pollfd *pfd, struct poll_slots *ps)
+{
+	const struct conf *c = r->c;
+
+	ps->n = 0;
+	ps->partner = ps->upstream = -1;
+	if (!r->p.eof && !r->stop && r->p.out.n < OUT_HIGH(c) &&
+	    r->u.out.n < OUT_HIGH(c)) {
+		ps->partner = ps->n;
+		pfd[ps->n].fd = r->p.rfd;
+		pfd[ps->n++].events = r->p.rd_wants;
+	}
+	if (r->p.out.n > 0) {
+		if (ps->partner >= 0 && r->p.wfd == r->p.rfd)
+			pfd[ps->partner].events |= r->p.wr_wants;
+		else {
+			pfd[ps->n].fd = r->p.wfd;
+			pfd[ps->n++].events = r->p.wr_wants;
+		}
+	}
+	if (!r->up_down && (!r->u.eof || r->u.out.n > 0)) {
+		ps->upstream = ps->n;
+		pfd[ps->n].fd = r->u.rfd;
+		pfd[ps->n].events = 0;
+		if (!r->u.eof && r->p.out.n < OUT_HIGH(c))
+			pfd[ps->n].events |= POLLIN;
+		if (r->u.out.n > 0)
+			pfd[ps->n].events |= POLLOUT;
+		ps->n++;
+	}
+}
+
+/* How long poll may wait: until the next tick, the partial message's
+ * message_timeout, or the end of the drain, whichever comes first. */
+static int
+poll_wait(struct relay *r, const struct poll_slots *ps, int64_t now)
+{
+	int wait = timeout_left(r->next_tick, now);
+
+	if (ps->partner >= 0 && r->p.first_ms != 0) {
+		int64_t mono = fed_mono_ms(), due = r->p.first_ms +
+		    (int64_t)r->c->message_timeout * 1000;
+
+		if (timeout_left(due, mono) < wait)
+			wait = timeout_left(due, mono);
+	}
+	if (r->drain_until != 0 && timeout_left(r->drain_until, now) < wait)
+		wait = timeout_left(r->drain_until, now);
+	/* TLS may hold decrypted bytes poll cannot see. */
+	if (ps->partner >= 0 && r->p.tls != NULL &&
+	    tls_srv_pending(r->p.tls) > 0)
+		wait = 0;
+	if (ps->n == 0 && wait == 0)
+		wait = 10;
+	return wait;
+}
+
+/* The partner's socket is ready (or TLS holds bytes): read, frame and
+ * judge; a stream cut short logs its half message. */
+static void
+partner_ready(struct relay *r, int64_t now)
+{
+	struct fed_err ferr;
+
+	if (side_read(r, &r->p, r->incap) > 0 || r->p.in.n > 0)
+		from_partner(r, now);
+	if (r->p.eof && r->p.in.n > 0 && !r->stop) {
+		/* Cut short: half a message never arrives. */
+		struct sip_error se = { "message cut short by the partner",
+		    400 };
+
+		if (gate_unframeable(r->g, &se, now, &ferr) != 0)
+			fail(r, FED_EXIT_SYS, ferr.msg);
+		r->p.in.n = 0;
+	} else if (!r->p.eof && r->p.drained)
+		slow_check(r, now);
+	if (r->up_down && r->rc == FED_EXIT_SYS)
+		r->stop = 1;
+}
+
+/* What poll found, side by side. */
+static void
+dispatch(struct relay *r, const struct pollfd *pfd,
+    const struct poll_slots *ps, int64_t now)
+{
+	int ip = ps->partner, iu = ps->upstream;
+
+	if (ip >= 0 && ((pfd[ip].revents & (POLLIN | POLLOUT | POLLHUP |
+	    POLLERR)) || (r->p.tls != NULL && tls_srv_pending(r->p.tls) > 0)))
+		partner_ready(r, now);
+	else if (ip >= 0 && r->p.rd_wants == POLLIN)
+		slow_check(r, now);	/* poll found it silent */
+	if (iu >= 0 && (pfd[iu].revents & (POLLIN | POLLHUP | POLLERR)) &&
+	    !r->u.eof && side_read(r, &r->u, r->incap) > 0)
+		from_upstream(r, now);
+}
+
+int
+relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
+    struct fed_err *err)
+{
+	struct relay *r;
+	struct pollfd pfd[3];
+	struct poll_slots ps;
+	struct fed_err ferr;
+	int64_t now;
+	int rc;
+
+	if ((r = relay_new(g, c, o)) == NULL) {
+		fed_err_set(err, "out of memory");
+		return FED_EXIT_SYS;
+	}
 	for (;;) {
 		now = gate_now_ms();
-		if (now >= next_tick) {
-			if (o->tick != NULL)
-				o->tick(o->tick_arg, now);
-			if (gate_tick(g, now, &ferr) != 0)
-				fail(r, FED_EXIT_SYS, ferr.msg);
-			next_tick = now + 1000;
-		}
-		/* A connection may not sit idle for idle_timeout (the
-		 * slowloris deadline is slow_check's). */
-		if (!r->stop && r->p.first_ms == 0 && now - r->p.last_ms >=
-		    (int64_t)c->idle_timeout * 1000)
-			fail(r, FED_EXIT_OK, "idle");
-		if (gate_log_flush(g, &ferr) != 0) {
-			/* Nothing undecided goes out. */
-			fail(r, FED_EXIT_SYS, ferr.msg);
+		deadlines(r, now);
+		if (write_out(r) != 0 || ended(r, now))
 			break;
-		}
-		side_write(&r->u);
-		side_write(&r->p);
-		if (r->u.broken && !r->up_down) {
-			r->up_down = 1;
-			gate_set_upstream_down(g);
-			r->u.eof = 1;
-			fail(r, FED_EXIT_SYS, "upstream: connection lost");
-		}
-		if (r->p.broken)
-			break;
-		/* The end: the partner is done (closed, or we stopped it)
-		 * and everything for our server is written; then our
-		 * server's last answers are relayed until it closes or
-		 * upstream_timeout passes. */
-		if (r->hostile || ((r->p.eof || r->stop) && r->pending == 0 &&
-		    r->u.out.n == 0)) {
-			/* Nothing is owed the partner but what is buffered
-			 * for it: write that (for a second at most), then
-			 * close. */
-			if (drain_until == 0)
-				drain_until = now + 1000;
-			if (r->p.out.n == 0 || now >= drain_until)
-				break;
-		} else if ((r->p.eof || r->stop) && (r->u.out.n == 0 || r->u.broken ||
-		    r->up_down)) {
-			if (drain_until == 0) {
-				drain_until = now + DRAIN_MS(c);
-				if (!r->up_down && r->u.wfd >= 0)
-					(void)shutdown(r->u.wfd, SHUT_WR);
-			}
-			if ((r->u.eof || now >= drain_until) && r->p.out.n == 0)
-				break;
-			if (now >= drain_until + DRAIN_MS(c))
-				break;	/* the partner does not read */
-		}
-		if (r->u.eof && !r->up_down && r->u.in.n == 0 &&
-		    r->p.out.n == 0 && !r->p.eof) {
-			/* Our server closed: nothing more can be relayed. */
-			break;
-		}
 		/* A partner that does not read what we send it is not read
 		 * either: its half message is its own doing. */
 		if (!r->p.eof && r->p.out.n >= OUT_HIGH(c))
 			slow_check(r, now);
-		np = 0;
-		ip = op = iu = -1;
-		if (!r->p.eof && !r->stop && r->p.out.n < OUT_HIGH(c) &&
-		    r->u.out.n < OUT_HIGH(c)) {
-			ip = np;
-			pfd[np].fd = r->p.rfd;
-			pfd[np++].events = r->p.rd_wants;
-		}
-		if (r->p.out.n > 0) {
-			if (ip >= 0 && r->p.wfd == r->p.rfd)
-				pfd[ip].events |= r->p.wr_wants;
-			else {
-				op = np;
-				pfd[np].fd = r->p.wfd;
-				pfd[np++].events = r->p.wr_wants;
-			}
-		}
-		if (!r->up_down && (!r->u.eof || r->u.out.n > 0)) {
-			iu = np;
-			pfd[np].fd = r->u.rfd;
-			pfd[np].events = 0;
-			if (!r->u.eof && r->p.out.n < OUT_HIGH(c))
-				pfd[np].events |= POLLIN;
-			if (r->u.out.n > 0)
-				pfd[np].events |= POLLOUT;
-			np++;
-		}
-		wait = timeout_left(next_tick, now);
-		if (ip >= 0 && r->p.first_ms != 0) {
-			int64_t mono = fed_mono_ms(), due = r->p.first_ms +
-			    (int64_t)c->message_timeout * 1000;
-
-			if (timeout_left(due, mono) < wait)
-				wait = timeout_left(due, mono);
-		}
-		if (drain_until != 0 && timeout_left(drain_until, now) < wait)
-			wait = timeout_left(drain_until, now);
-		/* TLS may hold decrypted bytes poll cannot see. */
-		if (ip >= 0 && r->p.tls != NULL && tls_srv_pending(r->p.tls) > 0)
-			wait = 0;
-		if (np == 0 && wait == 0)
-			wait = 10;
-		rc = poll(pfd, (nfds_t)np, wait);
+		poll_set(r, pfd, &ps);
+		rc = poll(pfd, (nfds_t)ps.n, poll_wait(r, &ps, now));
 		if (rc < 0 && errno != EINTR) {
 			fail(r, FED_EXIT_SYS, "poll failed");
 			break;
 		}
-		if (rc < 0)
-			continue;
-		now = gate_now_ms();
-		if (ip >= 0 && ((pfd[ip].revents & (POLLIN | POLLOUT | POLLHUP |
-		    POLLERR)) || (r->p.tls != NULL &&
-		    tls_srv_pending(r->p.tls) > 0))) {
-			if (side_read(r, &r->p, cap) > 0 || r->p.in.n > 0)
-				from_partner(r, now);
-			if (r->p.eof && r->p.in.n > 0 && !r->stop) {
-				/* Cut short: half a message never arrives. */
-				struct sip_error se = { "message cut short by "
-				    "the partner", 400 };
-
-				if (gate_unframeable(g, &se, now, &ferr) != 0)
-					fail(r, FED_EXIT_SYS, ferr.msg);
-				r->p.in.n = 0;
-			} else if (!r->p.eof && r->p.drained)
-				slow_check(r, now);
-			if (r->up_down && r->rc == FED_EXIT_SYS)
-				r->stop = 1;
-		} else if (ip >= 0 && r->p.rd_wants == POLLIN)
-			slow_check(r, now);	/* poll found it silent */
-		if (iu >= 0 && (pfd[iu].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    !r->u.eof) {
-			if (side_read(r, &r->u, cap) > 0)
-				from_upstream(r, now);
-		}
-		(void)op;
+		if (rc >= 0)
+			dispatch(r, pfd, &ps, gate_now_ms());
 	}
 	/* What was decided is on record even when the end was abrupt. */
 	if (gate_log_flush(g, &ferr) != 0 && r->rc == FED_EXIT_OK) {
@@ -800,14 +911,6 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 	rc = r->rc;
 	if (rc != FED_EXIT_OK)
 		*err = r->err;
-	if (r->u.rfd >= 0)
-		close(r->u.rfd);
-	free(r->p.in.p);
-	free(r->p.out.p);
-	free(r->u.in.p);
-	free(r->u.out.p);
-	free(r->scratch);
-	txn_free(r->txn);
-	free(r);
+	relay_free(r);
 	return rc;
 }

@@ -38,6 +38,8 @@ struct dg {
 	struct gate_result res;
 	struct txn_table *txn;	/* whose request each relayed one is */
 	int warned_foreign;
+	int64_t last_ms;	/* wall clock: the last datagram, either side */
+	int64_t next_tick;	/* wall clock: the next tick is due */
 };
 
 static uint64_t
@@ -346,53 +348,17 @@ from_upstream(struct dg *d, size_t n, int64_t now, struct fed_err *err)
 	return 0;
 }
 
-int
-relay_datagrams(struct gate *g, const struct conf *c,
-    const struct relay_opts *o, char *peerbuf, size_t peercap,
-    struct fed_err *err)
+/* Our side of the socket to our server, as our Via's sent-by. */
+static int
+our_sentby(struct dg *d, struct fed_err *err)
 {
-	struct sockaddr_storage ss, from;
-	struct pollfd pfd[2];
-	socklen_t sl;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
 	char a[INET6_ADDRSTRLEN];
-	int64_t now, last, next_tick = 0;
-	ssize_t n;
-	int i, rc = FED_EXIT_OK;
-	struct dg *d;
 
-	if ((d = calloc(1, sizeof *d)) == NULL) {
-		fed_err_set(err, "out of memory");
-		return FED_EXIT_SYS;
-	}
-	d->g = g;
-	d->c = c;
-	d->o = o;
-	d->peer = peerbuf;
-	d->peercap = peercap;
-	d->incap = c->limits.max_message + 1;
-	d->outcap = c->limits.max_message + 2048;
-	if ((d->in = malloc(d->incap)) == NULL ||
-	    (d->out = malloc(d->outcap)) == NULL ||
-	    (d->txn = txn_new(TXN_MAX, TXN_TTL_MS)) == NULL) {
-		fed_err_set(err, "out of memory");
-		rc = FED_EXIT_SYS;
-		goto done;
-	}
-	if (getrandom(&d->key, sizeof d->key, 0) != (ssize_t)sizeof d->key) {
-		fed_err_set(err, "getrandom: %s", strerror(errno));
-		rc = FED_EXIT_SYS;
-		goto done;
-	}
-	if ((d->ufd = relay_connect(o->upstream, SOCK_DGRAM,
-	    c->upstream_timeout * 1000, err)) < 0) {
-		rc = FED_EXIT_SYS;
-		goto done;
-	}
-	sl = sizeof ss;
 	if (getsockname(d->ufd, (struct sockaddr *)&ss, &sl) != 0) {
 		fed_err_set(err, "upstream: getsockname: %s", strerror(errno));
-		rc = FED_EXIT_SYS;
-		goto done;
+		return -1;
 	}
 	if (ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a,
@@ -405,21 +371,128 @@ relay_datagrams(struct gate *g, const struct conf *c,
 		snprintf(d->sentby, sizeof d->sentby, "%s:%u", a,
 		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
 	}
+	return 0;
+}
+
+/* The buffers, the per-process key of our branches, the socket to our
+ * server.  -1 with *err. */
+static int
+dg_open(struct dg *d, const struct conf *c, const struct relay_opts *o,
+    struct fed_err *err)
+{
+	d->incap = c->limits.max_message + 1;
+	d->outcap = c->limits.max_message + 2048;
+	if ((d->in = malloc(d->incap)) == NULL ||
+	    (d->out = malloc(d->outcap)) == NULL ||
+	    (d->txn = txn_new(TXN_MAX, TXN_TTL_MS)) == NULL) {
+		fed_err_set(err, "out of memory");
+		return -1;
+	}
+	if (getrandom(&d->key, sizeof d->key, 0) != (ssize_t)sizeof d->key) {
+		fed_err_set(err, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	if ((d->ufd = relay_connect(o->upstream, SOCK_DGRAM,
+	    c->upstream_timeout * 1000, err)) < 0)
+		return -1;
+	return our_sentby(d, err);
+}
+
+/* The caller's tick and the gate's, about once a second. */
+static int
+dg_tick(struct dg *d, int64_t now, struct fed_err *err)
+{
+	if (now < d->next_tick)
+		return 0;
+	if (d->o->tick != NULL)
+		d->o->tick(d->o->tick_arg, now);
+	d->next_tick = now + 1000;
+	return gate_tick(d->g, now, err);
+}
+
+/* The partner's socket is readable: up to DG_BATCH datagrams, each judged
+ * on its own.  -1 on a system error. */
+static int
+partner_datagrams(struct dg *d, int64_t now, struct fed_err *err)
+{
+	struct sockaddr_storage from;
+	socklen_t sl;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < DG_BATCH; i++) {
+		sl = sizeof from;
+		n = recvfrom(d->o->in_fd, d->in, d->incap, MSG_DONTWAIT |
+		    MSG_TRUNC, (struct sockaddr *)&from, &sl);
+		if (n < 0)
+			break;
+		d->last_ms = now;
+		/* Cut to incap: the parser then says "too large". */
+		if (from_partner(d, (size_t)n < d->incap ? (size_t)n :
+		    d->incap, &from, now, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Our server's socket is readable (or has an error to say): up to
+ * DG_BATCH datagrams, sent on to the partners they answer.  -1 on a
+ * system error. */
+static int
+upstream_datagrams(struct dg *d, int64_t now, struct fed_err *err)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < DG_BATCH; i++) {
+		n = recv(d->ufd, d->in, d->incap, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ECONNREFUSED)
+				fed_warnx("upstream %s: nobody listens",
+				    d->o->upstream);
+			break;
+		}
+		d->last_ms = now;
+		if ((size_t)n < d->incap &&
+		    from_upstream(d, (size_t)n, now, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+relay_datagrams(struct gate *g, const struct conf *c,
+    const struct relay_opts *o, char *peerbuf, size_t peercap,
+    struct fed_err *err)
+{
+	struct pollfd pfd[2];
+	int64_t now;
+	int rc = FED_EXIT_OK;
+	struct dg *d;
+
+	if ((d = calloc(1, sizeof *d)) == NULL) {
+		fed_err_set(err, "out of memory");
+		return FED_EXIT_SYS;
+	}
+	d->g = g;
+	d->c = c;
+	d->o = o;
+	d->peer = peerbuf;
+	d->peercap = peercap;
+	if (dg_open(d, c, o, err) != 0) {
+		rc = FED_EXIT_SYS;
+		goto done;
+	}
 	gate_log_buffer(g, 1);
-	last = gate_now_ms();
+	d->last_ms = gate_now_ms();
 	for (;;) {
 		now = gate_now_ms();
-		if (now >= next_tick) {
-			if (o->tick != NULL)
-				o->tick(o->tick_arg, now);
-			if (gate_tick(g, now, err) != 0) {
-				rc = FED_EXIT_SYS;
-				break;
-			}
-			next_tick = now + 1000;
+		if (dg_tick(d, now, err) != 0) {
+			rc = FED_EXIT_SYS;
+			break;
 		}
 		/* inetd `wait` starts us again at the next datagram. */
-		if (now - last >= (int64_t)c->idle_timeout * 1000)
+		if (now - d->last_ms >= (int64_t)c->idle_timeout * 1000)
 			break;
 		pfd[0].fd = o->in_fd;
 		pfd[0].events = POLLIN;
@@ -431,35 +504,12 @@ relay_datagrams(struct gate *g, const struct conf *c,
 			break;
 		}
 		now = gate_now_ms();
-		for (i = 0; i < DG_BATCH && (pfd[0].revents & POLLIN); i++) {
-			sl = sizeof from;
-			n = recvfrom(o->in_fd, d->in, d->incap, MSG_DONTWAIT |
-			    MSG_TRUNC, (struct sockaddr *)&from, &sl);
-			if (n < 0)
-				break;
-			last = now;
-			/* Cut to incap: the parser then says "too large". */
-			if (from_partner(d, (size_t)n < d->incap ? (size_t)n :
-			    d->incap, &from, now, err) != 0) {
-				rc = FED_EXIT_SYS;
-				goto done;
-			}
-		}
-		for (i = 0; i < DG_BATCH && (pfd[1].revents & (POLLIN | POLLERR));
-		    i++) {
-			n = recv(d->ufd, d->in, d->incap, MSG_DONTWAIT);
-			if (n < 0) {
-				if (errno == ECONNREFUSED)
-					fed_warnx("upstream %s: nobody listens",
-					    o->upstream);
-				break;
-			}
-			last = now;
-			if ((size_t)n < d->incap &&
-			    from_upstream(d, (size_t)n, now, err) != 0) {
-				rc = FED_EXIT_SYS;
-				goto done;
-			}
+		if (((pfd[0].revents & POLLIN) &&
+		    partner_datagrams(d, now, err) != 0) ||
+		    ((pfd[1].revents & (POLLIN | POLLERR)) &&
+		    upstream_datagrams(d, now, err) != 0)) {
+			rc = FED_EXIT_SYS;
+			break;
 		}
 	}
 done:
