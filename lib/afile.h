@@ -27,7 +27,7 @@ struct afile {
  * Lock PATH and open its temporary file; mode is the new file's mode.
  *
  * Run as root (euid 0), afile keeps every file usable by the user fedgate
- * runs as (SPEC 3), whoever owns the directory: the new contents get the
+ * runs as (fedkit(7) FILES), whoever owns the directory: the new contents get the
  * owner, group and permission bits of the regular file they replace, or,
  * for a new file, the owner and group of its directory and `mode`; a
  * PATH.lock root creates gets the directory's owner and group.  It is all

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit codes shared by every tool (SPEC section 2). */
+/* Exit codes shared by every tool (fedkit(7) EXIT STATUS). */
 enum {
 	FED_EXIT_OK = 0,	/* success */
 	FED_EXIT_NO = 1,	/* a policy or lookup "no" */

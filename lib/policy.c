@@ -1,4 +1,4 @@
-/* policy.c: the decision as a pure function of facts, in the order of SPEC 1.5. */
+/* policy.c: the decision as a pure function of facts, in fedkit(7)'s order. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -115,7 +115,7 @@ decided(enum verdict v, enum reason r, int code)
 
 /*
  * The rules, first match wins.  Every rule is one test of the facts, so
- * the order here is the whole of SPEC 1.5 and `fedlist check` prints the
+ * the order here is the whole of fedkit(7) Order of decision and `fedlist check` prints the
  * same reason fedgate logs.
  */
 static struct policy_decision
@@ -150,7 +150,7 @@ decide(const struct policy_facts *f)
 	/*
 	 * The watch list is the consequence of the distinct-URI limit, so it
 	 * applies only while a limit applies: allow-listing a partner lifts
-	 * its watch (SPEC 1.2) unless its entry sets max_uris= of its own.
+	 * its watch (fedkit(7) THE RULES) unless its entry sets max_uris= of its own.
 	 * A watched partner whose entry does set one stays refused until an
 	 * operator clears it; the caller, which knows under which limit the
 	 * partner was watched, may clear `watched` when the limit changes.

@@ -1,4 +1,4 @@
-/* policy.h: the decision as a pure function of facts (SPEC 1.5). */
+/* policy.h: the decision as a pure function of facts (fedkit(7) Order of decision). */
 #ifndef POLICY_H
 #define POLICY_H
 
@@ -6,7 +6,7 @@
 
 enum verdict { VERDICT_ACCEPT, VERDICT_LIMIT, VERDICT_REFUSE, VERDICT_OBSERVE };
 
-/* Grouped by verdict in the order SPEC 3 lists them; names as in the log. */
+/* Grouped by verdict in the order fedkit(7) Verdict log lists them; names as in the log. */
 enum reason {
 	REASON_ALLOWLISTED, REASON_DISCOVERED,		/* accept */
 	REASON_RATE, REASON_SUSPICIOUS,			/* limit, 503 */
@@ -25,7 +25,7 @@ const char *verdict_name(enum verdict);
 const char *reason_name(enum reason);
 int verdict_from_name(const char *, size_t, enum verdict *);
 int reason_from_name(const char *, size_t, enum reason *);
-/* The verdict a reason belongs to (SPEC 3): rate -> limit, ... */
+/* The verdict a reason belongs to (fedkit(7) Verdict log): rate -> limit, ... */
 enum verdict reason_verdict(enum reason);
 
 /*
@@ -76,13 +76,13 @@ struct policy_decision policy_decide(const struct policy_facts *);
 /*
  * Is a partner with `ok` successes and `fail` failures (within the report
  * period) suspicious?  At least `min` of them, and fail / (ok + fail) at
- * least `share` (SPEC 1.2).  fedgate decides with it and fedstat scores
+ * least `share` (fedkit(7) THE RULES).  fedgate decides with it and fedstat scores
  * with it, so both agree to the last response.
  */
 int policy_suspicious(unsigned ok, unsigned fail, unsigned min, double share);
 
 /*
- * Is `count` near `limit`: at least 80% of it (SPEC 1.2, shown to the
+ * Is `count` near `limit`: at least 80% of it (fedkit(7) THE RULES, shown to the
  * operator so a big legitimate partner can be allow-listed in time)?
  * A limit of 0 is never near.
  */

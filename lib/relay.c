@@ -271,7 +271,8 @@ relay_trust_line(char *buf, size_t cap, const struct gate_result *res, int verif
 int
 relay_verified(const struct conf *c, int tls)
 {
-	/* verify = auto is srv with TLS (SPEC 1.3), none without. */
+	/* verify = auto is srv with TLS (fedgate(8) Verifying partners), none
+	 * without. */
 	return c->verify == VERIFY_SRV || (c->verify == VERIFY_AUTO && tls);
 }
 

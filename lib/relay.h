@@ -16,8 +16,8 @@
  * and fd 1 are the partner's connection.  fedgate opens one connection of
  * its own to our internal server (-u HOST:PORT) and relays:
  *
- *   partner -> server   requests fedgate accepts, with Fed-Trust (SPEC
- *                       1.3); responses to our own requests, as they are
+ *   partner -> server   requests fedgate accepts, with Fed-Trust (fedgate(8)
+ *                       Verifying partners); responses to our own requests, as they are
  *                       and never counted (one whose From is not ours
  *                       answers nothing we sent: refused and dropped)
  *   partner <- fedgate  the responses to requests it refuses or limits
@@ -66,7 +66,8 @@ int relay_connect(const char *hostport, int socktype, unsigned timeout_ms,
     struct fed_err *);
 
 /*
- * The Fed-Trust header's value for a relayed request (SPEC 1.3):
+ * The Fed-Trust header's value for a relayed request (fedgate(8)
+ * Verifying partners):
  * `source=allowlisted|discovered; verified=yes|no; partner=DOMAIN;
  * peer="NAME"`.  Returns its length, or 0 if it does not fit.
  */
@@ -77,7 +78,7 @@ size_t relay_fed_trust(char *buf, size_t cap, const struct gate_result *,
 size_t relay_trust_line(char *buf, size_t cap, const struct gate_result *,
     int verified, const char *peer);
 
-/* Was a request the gate accepted verified (SPEC 1.3)?  With verification
+/* Was a request the gate accepted verified (fedgate(8) Verifying partners)?  With verification
  * on, fedgate accepts nobody unverified. */
 int relay_verified(const struct conf *, int tls);
 

@@ -1,4 +1,4 @@
-/* vlog.c: the verdict log line (SPEC section 3), written and read. */
+/* vlog.c: the verdict log line (fedkit(7) Verdict log), written and read. */
 #include <sys/stat.h>
 
 #include <errno.h>

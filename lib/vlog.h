@@ -1,4 +1,4 @@
-/* vlog.h: the verdict log line (SPEC section 3), written and read. */
+/* vlog.h: the verdict log line (fedkit(7) Verdict log), written and read. */
 #ifndef VLOG_H
 #define VLOG_H
 

@@ -9,7 +9,7 @@
 #include "list.h"
 
 /*
- * The watch list (SPEC 1.2, 3) is plain text, one partner a line:
+ * The watch list (fedkit(7) Watch list) is plain text, one partner a line:
  *
  *	DOMAIN<TAB>SINCE<TAB>REASON
  *
