@@ -1,4 +1,4 @@
-/* edges.h: the edge cache fedq -w writes, fedgate reads (fedkit(7) Edge cache). */
+/* edges.h: the edge cache fedq -w writes (fedkit(7) Edge cache). */
 #ifndef EDGES_H
 #define EDGES_H
 

@@ -1,4 +1,4 @@
-/* tlssrv.h: fedgate's TLS server side (fedgate(8) TLS): handshake, names, I/O. */
+/* tlssrv.h: fedgate's TLS server side (fedgate(8) TLS): handshake, I/O. */
 #ifndef TLSSRV_H
 #define TLSSRV_H
 
