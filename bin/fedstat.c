@@ -12,20 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "afile.h"
 #include "conf.h"
 #include "fed.h"
 #include "follow.h"
 #include "listdb.h"
 #include "metrics.h"
+#include "resume.h"
 #include "score.h"
 #include "vlog.h"
 
 #define MALFORMED_SHOWN 100	/* malformed lines reported one by one */
 #define POLL_MS 200		/* -f: sleep between reads at the end */
 #define REDRAW_MS 1000		/* -f on a terminal: redraw period */
-#define RESUME_LINE_MAX 16384	/* a saved line: a name is at most 4096 */
-#define RESUME_MAGIC "fedstat-resume 2"
 
 enum out_mode { OUT_TABLE, OUT_TSV, OUT_JSON };
 
@@ -382,150 +380,6 @@ done:
 	return rc;
 }
 
-/* ---- --resume ---- */
-
-/*
- * The resume file, version 2:
- *   fedstat-resume 2
- *   log	PATH
- *   by	partner|peer
- *   pos	...		the file being read (follow_pos_write)
- *   old	...		0 to FOLLOW_OLD_MAX rotated files still read
- *   key	...		then the tally (score_save), key first
- * Read line by line: no limit on its size but the tally's own.
- */
-struct saved {
-	struct follow_pos pos, old[FOLLOW_OLD_MAX];
-	int nold;
-};
-
-/* Load FILE: 1 loaded, 0 none yet; exits on a bad file. */
-static int
-resume_load(struct run *r, const char *file, const char *log,
-    struct saved *sv)
-{
-	struct fed_err err;
-	char *p;
-	size_t n;
-	unsigned long lineno = 0;
-	int havepos = 0, keyed = 0;
-	FILE *fp;
-
-	char *buf = malloc(RESUME_LINE_MAX + 2);
-
-	if (buf == NULL)
-		fed_err(FED_EXIT_SYS, "%s", file);
-	if ((fp = fopen(file, "re")) == NULL) {
-		free(buf);
-		if (errno == ENOENT)
-			return 0;
-		fed_err(FED_EXIT_SYS, "%s", file);
-	}
-	memset(sv, 0, sizeof *sv);
-	while ((p = fgets(buf, RESUME_LINE_MAX + 2, fp)) != NULL) {
-		n = strlen(p);
-		lineno++;
-		if (n == 0 || p[n - 1] != '\n') {
-			if (n > RESUME_LINE_MAX)
-				fed_errx(FED_EXIT_USAGE, "%s:%lu: line too long "
-				    "(not written by fedstat?)", file, lineno);
-			fed_errx(FED_EXIT_USAGE, "%s:%lu: no newline at end "
-			    "(not written by fedstat?)", file, lineno);
-		}
-		n--;
-		if (memchr(p, '\0', n) != NULL)
-			fed_errx(FED_EXIT_USAGE, "%s:%lu: a NUL byte", file,
-			    lineno);
-		if (lineno == 1) {
-			if (n != strlen(RESUME_MAGIC) || memcmp(p, RESUME_MAGIC,
-			    n) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:1: not a fedstat "
-				    "resume file of version 2", file);
-			continue;
-		}
-		if (lineno == 2) {
-			if (n < 5 || memcmp(p, "log\t", 4) != 0 ||
-			    n - 4 != strlen(log) || memcmp(p + 4, log, n - 4) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:2: saved for another "
-				    "log than %s", file, log);
-			continue;
-		}
-		if (lineno == 3) {
-			const char *by = r->s.by == SCORE_BY_PEER ? "by\tpeer" :
-			    "by\tpartner";
-
-			if (n != strlen(by) || memcmp(p, by, n) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:3: saved with "
-				    "another --by", file);
-			continue;
-		}
-		if (lineno == 4) {
-			if (follow_pos_parse(p, n, "pos", &sv->pos) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:4: bad position",
-				    file);
-			havepos = 1;
-			continue;
-		}
-		if (!keyed && n >= 4 && memcmp(p, "old\t", 4) == 0) {
-			if (sv->nold == FOLLOW_OLD_MAX ||
-			    follow_pos_parse(p, n, "old", &sv->old[sv->nold]) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:%lu: bad position "
-				    "of a rotated file", file, lineno);
-			sv->nold++;
-			continue;
-		}
-		if (!keyed) {
-			if (n < 4 || memcmp(p, "key\t", 4) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:%lu: no hash key "
-				    "before the tally", file, lineno);
-			keyed = 1;
-		}
-		if (score_load_line(&r->s, p, n, &err) != 0) {
-			if (errno == ENOMEM)
-				fed_errx(FED_EXIT_SYS, "%s:%lu: %s", file,
-				    lineno, err.msg);
-			fed_errx(FED_EXIT_USAGE, "%s:%lu: %s", file, lineno,
-			    err.msg);
-		}
-	}
-	if (ferror(fp))
-		fed_err(FED_EXIT_SYS, "%s", file);
-	fclose(fp);
-	free(buf);
-	if (!havepos || !keyed)
-		fed_errx(FED_EXIT_USAGE, "%s: cut short (no %s)", file,
-		    havepos ? "tally" : "position");
-	return 1;
-}
-
-static int
-resume_save(const struct run *r, const char *file, const char *log,
-    struct follow *f, struct fed_err *err)
-{
-	struct follow_pos pos, old[FOLLOW_OLD_MAX];
-	struct afile af;
-	int i, nold;
-
-	follow_position(f, &pos);
-	nold = follow_old_positions(f, old);
-	if (afile_begin(&af, file, 0600, err) != 0)
-		return -1;
-	/* Nothing needs to outlive a power loss here but the positions and
-	 * tally together, which the rename gives. */
-	af.no_dirsync = 1;
-	fprintf(af.fp, "%s\nlog\t%s\nby\t%s\n", RESUME_MAGIC, log,
-	    r->s.by == SCORE_BY_PEER ? "peer" : "partner");
-	follow_pos_write(af.fp, "pos", &pos);
-	for (i = 0; i < nold; i++)
-		follow_pos_write(af.fp, "old", &old[i]);
-	if (score_save(&r->s, af.fp) != 0) {
-		fed_err_set(err, "%s: %s", file, strerror(errno));
-		afile_abort(&af);
-		return -1;
-	}
-	return afile_commit(&af, err);
-}
-
 /* ---- -f ---- */
 
 static size_t
@@ -571,7 +425,7 @@ run_follow(struct run *r, const char *log, const char *resume,
     struct listdb *allow, struct listdb *block)
 {
 	struct follow f;
-	struct saved sv;
+	struct resume_pos sv;
 	struct fed_err err;
 	struct sigaction sa;
 	struct stat st;
@@ -591,8 +445,10 @@ run_follow(struct run *r, const char *log, const char *resume,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if (resume != NULL)
-		have = resume_load(r, resume, log, &sv);
+	if (resume != NULL &&
+	    (have = resume_load(resume, log, &r->s, &sv, &err)) < 0)
+		fed_errx(have == RESUME_SYS ? FED_EXIT_SYS : FED_EXIT_USAGE,
+		    "%s", err.msg);
 	if (follow_open(&f, log, have ? &sv.pos : NULL, have ? sv.old : NULL,
 	    have ? sv.nold : 0, &lost, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
@@ -628,7 +484,7 @@ run_follow(struct run *r, const char *log, const char *resume,
 		if (resume != NULL && r->s.lines != saved_lines &&
 		    now - saved_ms >= 1000 && now - saved_ms >= save_cost * 10) {
 			t0 = now;
-			if (resume_save(r, resume, log, &f, &err) != 0)
+			if (resume_save(resume, log, &r->s, &f, &err) != 0)
 				fed_errx(FED_EXIT_SYS, "%s", err.msg);
 			saved_lines = r->s.lines;
 			save_cost = fed_now_ms() - t0;
@@ -654,7 +510,7 @@ run_follow(struct run *r, const char *log, const char *resume,
 	 * a cut line at the end of the current file is a write in
 	 * progress, read whole after a --resume. */
 	follow_end_old(&f, on_line, r);
-	if (resume != NULL && resume_save(r, resume, log, &f, &err) != 0)
+	if (resume != NULL && resume_save(resume, log, &r->s, &f, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	follow_close(&f, NULL, NULL);
 	score_sort(&r->s);
