@@ -540,168 +540,205 @@ lists_open(struct listdb *db, const char *path, int options_allowed,
 	return 0;
 }
 
+/* The options, as read. */
+struct opts {
+	const char *conf_path, *resume, *since, *prom_out;
+	enum score_by by;
+	int json, suggest, follow, prometheus;
+	unsigned long top;
+};
+
+static enum score_by
+parse_by(const char *arg)
+{
+	if (strcmp(arg, "peer") == 0)
+		return SCORE_BY_PEER;
+	if (strcmp(arg, "partner") != 0)
+		fed_errx(FED_EXIT_USAGE, "--by %s: want peer or partner", arg);
+	return SCORE_BY_PARTNER;
+}
+
+static unsigned long
+parse_top(const char *arg)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || arg[0] < '1' || arg[0] > '9')
+		fed_errx(FED_EXIT_USAGE, "--top %s: want a number from 1", arg);
+	return v;
+}
+
+/* --since's argument as a time, or exit 2. */
+static int64_t
+since_arg(const char *arg)
+{
+	int64_t since_ms;
+
+	if (parse_since(arg, fed_now_ms(), &since_ms) != 0)
+		fed_errx(FED_EXIT_USAGE, "--since %s: want a duration (30s, "
+		    "60m, 1h, 1d) or a time (YYYY-MM-DDTHH:MM:SS[.mmm]Z)", arg);
+	return since_ms;
+}
+
+static int
+version(void)
+{
+	printf("fedstat %s\n", FEDKIT_VERSION);
+	return FED_EXIT_OK;
+}
+
+/* The combinations of options and logs that make no sense. */
+static void
+check_options(const struct opts *o, int argc, char **argv)
+{
+	if (o->suggest && (o->follow || o->json || o->by == SCORE_BY_PEER))
+		fed_errx(FED_EXIT_USAGE, "--suggest prints domains: not with "
+		    "-f, --json or --by peer");
+	if (o->resume != NULL && !o->follow)
+		fed_errx(FED_EXIT_USAGE, "--resume goes with -f");
+	/* Metrics are of partners, over whole reads: the rows, their
+	 * number and their kind are the table's business. */
+	if (o->prometheus && (o->follow || o->json || o->suggest ||
+	    o->top != 0 || o->by == SCORE_BY_PEER))
+		fed_errx(FED_EXIT_USAGE, "--prometheus prints metrics: not "
+		    "with -f, --json, --suggest, --top or --by peer");
+	if (o->prom_out != NULL && !o->prometheus)
+		fed_errx(FED_EXIT_USAGE, "-o goes with --prometheus");
+	if (o->follow && (argc > 1 || (argc == 1 &&
+	    strcmp(argv[0], "-") == 0)))
+		fed_errx(FED_EXIT_USAGE, "-f follows one log file (not stdin)");
+	/* The resume file records the log's path on a line of its own. */
+	if (o->resume != NULL && argc == 1 && strpbrk(argv[0], "\t\n") != NULL)
+		fed_errx(FED_EXIT_USAGE, "--resume: a log path holding a tab or "
+		    "a newline cannot be recorded");
+}
+
+/*
+ * The lists say who is allow-listed or blocked now.  A list that cannot
+ * be read is left out, with a word: the log still counts.  1 with both
+ * open, 0 without them.
+ */
+static int
+open_lists(const struct conf *c, struct listdb *allow, struct listdb *block)
+{
+	struct fed_err err;
+
+	memset(allow, 0, sizeof *allow);
+	memset(block, 0, sizeof *block);
+	if (lists_open(allow, c->allow_list, 1, &err) != 0 ||
+	    lists_open(block, c->block_list, 0, &err) != 0) {
+		fed_warnx("%s (lists not consulted)", err.msg);
+		listdb_close(allow);
+		listdb_close(block);
+		return 0;
+	}
+	return 1;
+}
+
+/* Read the logs whole and print what was asked: the exit code. */
+static int
+run_read(struct run *r, const struct opts *o, int argc, char **argv)
+{
+	int i, lrc, rc = FED_EXIT_OK;
+
+	for (i = 0; i < argc; i++)
+		if ((lrc = read_log(r, argv[i])) > rc)
+			rc = lrc;
+	score_sort(&r->s);
+	if (o->prometheus)
+		rc = print_metrics(r, o->prom_out, rc);
+	else if (o->suggest)
+		print_suggest(r);
+	else
+		print_all(r);
+	return rc;
+}
+
+enum { O_BY = 256, O_JSON, O_RESUME, O_SINCE, O_SUGGEST, O_TOP,
+    O_PROMETHEUS };
+
+static const struct option longopts[] = {
+	{ "by", required_argument, NULL, O_BY },
+	{ "follow", no_argument, NULL, 'f' },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "prometheus", no_argument, NULL, O_PROMETHEUS },
+	{ "resume", required_argument, NULL, O_RESUME },
+	{ "since", required_argument, NULL, O_SINCE },
+	{ "suggest", no_argument, NULL, O_SUGGEST },
+	{ "top", required_argument, NULL, O_TOP },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int
 main(int argc, char *argv[])
 {
-	enum { O_BY = 256, O_JSON, O_RESUME, O_SINCE, O_SUGGEST, O_TOP,
-	    O_PROMETHEUS };
-	static const struct option longopts[] = {
-		{ "by", required_argument, NULL, O_BY },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "prometheus", no_argument, NULL, O_PROMETHEUS },
-		{ "resume", required_argument, NULL, O_RESUME },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ "suggest", no_argument, NULL, O_SUGGEST },
-		{ "top", required_argument, NULL, O_TOP },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *conf_path = NULL, *resume = NULL, *since = NULL;
-	const char *prom_out = NULL;
+	struct opts o = { .by = SCORE_BY_PARTNER };
 	const char *default_log[1];
 	struct listdb allow, block;
 	struct fed_err err;
 	struct conf c;
 	struct run r;
 	struct metrics m;
-	enum score_by by = SCORE_BY_PARTNER;
-	int ch, json = 0, suggest = 0, follow = 0, lists = 0, rc = 0, i;
-	int prometheus = 0;
+	int ch, lists = 0, rc;
 	int64_t since_ms = INT64_MIN;
-	char *end;
 
 	fed_progname = "fedstat";
-	memset(&r, 0, sizeof r);
 	while ((ch = getopt_long(argc, argv, "c:fho:V", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c':
-			conf_path = optarg;
-			break;
-		case 'o':
-			prom_out = optarg;
-			break;
-		case O_PROMETHEUS:
-			prometheus = 1;
-			break;
-		case 'f':
-			follow = 1;
-			break;
-		case O_BY:
-			if (strcmp(optarg, "peer") == 0)
-				by = SCORE_BY_PEER;
-			else if (strcmp(optarg, "partner") == 0)
-				by = SCORE_BY_PARTNER;
-			else
-				fed_errx(FED_EXIT_USAGE, "--by %s: want peer or "
-				    "partner", optarg);
-			break;
-		case O_JSON:
-			json = 1;
-			break;
-		case O_RESUME:
-			resume = optarg;
-			break;
-		case O_SINCE:
-			since = optarg;
-			break;
-		case O_SUGGEST:
-			suggest = 1;
-			break;
-		case O_TOP:
-			errno = 0;
-			r.top = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || optarg[0] < '1' ||
-			    optarg[0] > '9')
-				fed_errx(FED_EXIT_USAGE, "--top %s: want a "
-				    "number from 1", optarg);
-			break;
-		case 'V':
-			printf("fedstat %s\n", FEDKIT_VERSION);
-			return FED_EXIT_OK;
-		case 'h':
-			usage(FED_EXIT_OK);
-		default:
-			usage(FED_EXIT_USAGE);
+		case 'c': o.conf_path = optarg; break;
+		case 'o': o.prom_out = optarg; break;
+		case 'f': o.follow = 1; break;
+		case O_PROMETHEUS: o.prometheus = 1; break;
+		case O_BY: o.by = parse_by(optarg); break;
+		case O_JSON: o.json = 1; break;
+		case O_RESUME: o.resume = optarg; break;
+		case O_SINCE: o.since = optarg; break;
+		case O_SUGGEST: o.suggest = 1; break;
+		case O_TOP: o.top = parse_top(optarg); break;
+		case 'V': return version();
+		case 'h': usage(FED_EXIT_OK);
+		default: usage(FED_EXIT_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (suggest && (follow || json || by == SCORE_BY_PEER))
-		fed_errx(FED_EXIT_USAGE, "--suggest prints domains: not with "
-		    "-f, --json or --by peer");
-	if (resume != NULL && !follow)
-		fed_errx(FED_EXIT_USAGE, "--resume goes with -f");
-	/* Metrics are of partners, over whole reads: the rows, their
-	 * number and their kind are the table's business. */
-	if (prometheus && (follow || json || suggest || r.top != 0 ||
-	    by == SCORE_BY_PEER))
-		fed_errx(FED_EXIT_USAGE, "--prometheus prints metrics: not "
-		    "with -f, --json, --suggest, --top or --by peer");
-	if (prom_out != NULL && !prometheus)
-		fed_errx(FED_EXIT_USAGE, "-o goes with --prometheus");
-	if (follow && (argc > 1 || (argc == 1 && strcmp(argv[0], "-") == 0)))
-		fed_errx(FED_EXIT_USAGE, "-f follows one log file (not stdin)");
-	/* The resume file records the log's path on a line of its own. */
-	if (resume != NULL && argc == 1 && strpbrk(argv[0], "\t\n") != NULL)
-		fed_errx(FED_EXIT_USAGE, "--resume: a log path holding a tab or "
-		    "a newline cannot be recorded");
+	check_options(&o, argc, argv);
 
-	if (conf_load(&c, conf_path, &err) != 0) {
+	if (conf_load(&c, o.conf_path, &err) != 0) {
 		conf_free(&c);
 		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 	}
-	if (since != NULL && parse_since(since, fed_now_ms(), &since_ms) != 0)
-		fed_errx(FED_EXIT_USAGE, "--since %s: want a duration (30s, "
-		    "60m, 1h, 1d) or a time (YYYY-MM-DDTHH:MM:SS[.mmm]Z)", since);
+	if (o.since != NULL)
+		since_ms = since_arg(o.since);
 	if (argc == 0) {
 		default_log[0] = c.verdict_log;
 		argv = (char **)default_log;
 		argc = 1;
 	}
-	/* The lists say who is allow-listed or blocked now.  A list that
-	 * cannot be read is left out, with a word: the log still counts. */
-	if (by == SCORE_BY_PARTNER) {
-		memset(&allow, 0, sizeof allow);
-		memset(&block, 0, sizeof block);
-		lists = 1;
-		if (lists_open(&allow, c.allow_list, 1, &err) != 0 ||
-		    lists_open(&block, c.block_list, 0, &err) != 0) {
-			fed_warnx("%s (lists not consulted)", err.msg);
-			listdb_close(&allow);
-			listdb_close(&block);
-			lists = 0;
-		}
-	}
-	score_init(&r.s, by, &c, lists ? &allow : NULL, lists ? &block : NULL,
-	    since_ms);
+	if (o.by == SCORE_BY_PARTNER)
+		lists = open_lists(&c, &allow, &block);
+	memset(&r, 0, sizeof r);
+	score_init(&r.s, o.by, &c, lists ? &allow : NULL,
+	    lists ? &block : NULL, since_ms);
 	r.c = &c;
-	r.out = json ? OUT_JSON : isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_TSV;
-	r.changes = follow && r.out != OUT_TABLE;
-	if (prometheus) {
+	r.top = o.top;
+	r.out = o.json ? OUT_JSON : isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_TSV;
+	r.changes = o.follow && r.out != OUT_TABLE;
+	if (o.prometheus) {
 		metrics_init(&m);
 		r.m = &m;
 	}
 
-	if (follow) {
-		rc = run_follow(&r, argv[0], resume, lists ? &allow : NULL,
+	if (o.follow)
+		rc = run_follow(&r, argv[0], o.resume, lists ? &allow : NULL,
 		    lists ? &block : NULL);
-	} else {
-		for (i = 0; i < argc; i++) {
-			int lrc = read_log(&r, argv[i]);
-
-			if (lrc > rc)
-				rc = lrc;
-		}
-		score_sort(&r.s);
-		if (prometheus)
-			rc = print_metrics(&r, prom_out, rc);
-		else if (suggest)
-			print_suggest(&r);
-		else
-			print_all(&r);
-	}
+	else
+		rc = run_read(&r, &o, argc, argv);
 	if (r.s.malformed > 0)
 		fed_warnx("%ju malformed line%s of %ju skipped",
 		    (uintmax_t)r.s.malformed, r.s.malformed == 1 ? "" : "s",
