@@ -16,6 +16,7 @@
 #include "gate.h"
 #include "listdb.h"
 #include "listedit.h"
+#include "partner.h"
 #include "policy.h"
 #include "state.h"
 #include "watchlist.h"
@@ -643,12 +644,12 @@ struct walk {
 };
 
 /*
- * What fedgate would make of a partner (gate.c and state.c decide it the
- * same way): a discovered partner is watched while the watch list (or the
- * store's mark of a watch just begun) says so, suspicious by its response
- * counts now, near at 80% of max_uris; an allow-listed one only by its
- * entry's own max_uris, and never suspicious.  A domain on both lists (a
- * hand edit) is blocked, not allowed, as fedgate has it (fedkit(7) 1.5).
+ * What fedgate would make of a partner (partner.c decides it for both):
+ * a discovered partner is watched while the watch list (or the store's
+ * mark of a watch just begun) says so, suspicious by its response counts
+ * now, near at 80% of max_uris; an allow-listed one only by its entry's
+ * own max_uris, and never suspicious.  A domain on both lists (a hand
+ * edit) is blocked, not allowed, as fedgate has it (fedkit(7) 1.5).
  * Only the partner's domain is looked up: fedgate also allows a partner
  * by the name of the peer a request came from, which depends on the
  * connection, not on the partner; such a partner shows as discovered.
@@ -660,34 +661,27 @@ watch_judge(struct walk *wk, const char *domain, const struct state_view *v)
 	struct list_entry e, be;
 	char scratch[LISTDB_SCRATCH], bscratch[LISTDB_SCRATCH];
 	struct watch_rowdata *r;
+	struct partner_limits l;
+	struct partner_status ps;
 	int64_t wsince = 0;
 	unsigned uris = v != NULL ? v->rec.nuris : 0;
-	unsigned long max = x->c.max_uris;
-	int watched, susp, near, limited = 1, allowed, marked;
+	int allowed, marked;
 
 	allowed = listdb_lookup(&wk->allow, domain, &e, scratch,
 	    sizeof scratch) == 1 && listdb_lookup(&wk->block, domain,
 	    &be, bscratch, sizeof bscratch) != 1;
-	if (allowed) {
-		limited = e.max_uris >= 0;
-		max = limited ? (unsigned long)e.max_uris : 0;
-	}
+	l = allowed ? partner_limits(&x->c, 1, e.rate, e.max_uris) :
+	    partner_limits(&x->c, 0, LIST_UNSET, LIST_UNSET);
 	marked = watchlist_lookup(&wk->wl, domain, wk->now, x->c.watch_expire,
 	    &wsince);
-	/* A pool's watch is the store's own (fedkit(7) POOL); the local
-	 * store's mark only bridges the seconds before the file is read. */
-	if (!marked && v != NULL && v->rec.watch_ms != 0 && (v->watch_kept ?
-	    x->c.watch_expire == 0 || wk->now - v->rec.watch_ms <
-	    (int64_t)x->c.watch_expire * 1000 :
-	    wk->now - v->rec.watch_ms < STATE_WATCH_SETTLE_MS)) {
+	if (!marked && v != NULL && partner_store_watch(&x->c,
+	    v->rec.watch_ms, v->watch_kept, wk->now)) {
 		marked = 1;
 		wsince = v->rec.watch_ms;
 	}
-	watched = marked && (!allowed || (limited && uris >= max));
-	susp = v != NULL && !allowed && policy_suspicious(v->ok, v->fail,
-	    x->c.suspect_min_responses, x->c.suspect_fail_share);
-	near = !watched && limited && policy_near(uris, max);
-	if (!watched && !susp && !near)
+	ps = partner_status(&x->c, &l, marked, uris, v != NULL ? v->ok : 0,
+	    v != NULL ? v->fail : 0);
+	if (!ps.watched && !ps.suspicious && !ps.near)
 		return;
 	if (wk->n == wk->cap) {
 		size_t nc = wk->cap ? wk->cap * 2 : 64;
@@ -704,20 +698,20 @@ watch_judge(struct walk *wk, const char *domain, const struct state_view *v)
 	r = &wk->rows[wk->n++];
 	memset(r, 0, sizeof *r);
 	snprintf(r->domain, sizeof r->domain, "%s", domain);
-	r->state = watched && susp ? "both" : watched ? "watch" :
-	    susp ? "suspicious" : "near";
+	r->state = ps.watched && ps.suspicious ? "both" : ps.watched ?
+	    "watch" : ps.suspicious ? "suspicious" : "near";
 	r->uris = uris;
-	r->limited = limited;
-	r->max = max;
+	r->limited = l.uris_limited;
+	r->max = l.max_uris;
 	if (v != NULL) {
 		r->ok = v->ok;
 		r->fail = v->fail;
 		r->npeer = v->npeer;
 		memcpy(r->peer, v->peer, sizeof r->peer);
 	}
-	if (watched)
+	if (ps.watched)
 		r->since = wsince;
-	if (susp && v->rec.suspicious_ms != 0 &&
+	if (ps.suspicious && v != NULL && v->rec.suspicious_ms != 0 &&
 	    (r->since == 0 || v->rec.suspicious_ms < r->since))
 		r->since = v->rec.suspicious_ms;
 }
