@@ -333,6 +333,76 @@ nomem:
 	return -1;
 }
 
+int
+listedit_defaults(struct listedit_item *d, const char *opts,
+    const char *comment, int options_allowed, struct fed_err *err)
+{
+	char scratch[LIST_LINE_SCRATCH];
+	struct list_entry e;
+	size_t on = strlen(opts), cn = comment != NULL ? strlen(comment) : 0;
+	const char *c = comment;
+
+	memset(d, 0, sizeof *d);
+	d->rate = d->max_uris = LIST_UNSET;
+	/* As on a list line, a CR ending it is a CRLF line's. */
+	if (c != NULL && cn > 0 && c[cn - 1] == '\r')
+		cn--;
+	else if (c == NULL && on > 0 && opts[on - 1] == '\r')
+		on--;
+	if (list_check_controls(opts, on, err) != 0 ||
+	    (c != NULL && list_check_controls(c, cn, err) != 0) ||
+	    list_parse_options(opts, on, options_allowed, &e, scratch,
+	    sizeof scratch, err) != 0)
+		return -1;
+	d->rate = e.rate;
+	d->max_uris = e.max_uris;
+	if (e.edge != NULL && (d->edge = strdup(e.edge)) == NULL)
+		goto nomem;
+	if (c != NULL) {
+		for (; cn > 0 && (*c == ' ' || *c == '\t'); c++, cn--)
+			;
+		while (cn > 0 && (c[cn - 1] == ' ' || c[cn - 1] == '\t' ||
+		    c[cn - 1] == '\r'))
+			cn--;
+		if ((d->comment = fed_strdup_n(c, cn)) == NULL)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	listedit_item_free(d);
+	fed_err_set(err, "%s", strerror(ENOMEM));
+	return -1;
+}
+
+int
+listedit_batch_name(struct listedit_batch *b, const char *name,
+    int options_allowed, const struct listedit_item *d, struct fed_err *err)
+{
+	int r;
+
+	if (strpbrk(name, " \t#") != NULL) {
+		char q[FED_QUOTE_MAX];
+
+		fed_quote(q, name, strlen(name));
+		fed_err_set(err, "%s: invalid character in name", q);
+		return -1;
+	}
+	r = listedit_batch_parse(b, name, strlen(name), options_allowed, d, 0,
+	    err);
+	if (r == 0)
+		fed_err_set(err, "empty name");
+	return r == 1 ? 1 : -1;
+}
+
+void
+listedit_item_free(struct listedit_item *it)
+{
+	free(it->name);
+	free(it->edge);
+	free(it->comment);
+	it->name = it->edge = it->comment = NULL;
+}
+
 void
 listedit_batch_free(struct listedit_batch *b)
 {
