@@ -505,20 +505,6 @@ cmd_list(struct ctx *x, enum listedit_which w, int argc, char **argv)
 
 /* ---- check ---- */
 
-/* What gate_check takes (gate.c's check_arg_ok and its length limit):
- * anything else is the user's mistake (exit 2), not the system's. */
-static int
-check_arg_ok(const char *s)
-{
-	if (strlen(s) > 512)
-		return 0;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
-		    *s == '<' || *s == '>' || *s == '"')
-			return 0;
-	return 1;
-}
-
 static int
 cmd_check(struct ctx *x, int argc, char **argv)
 {
@@ -543,7 +529,9 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		return FED_EXIT_USAGE;
 	}
 	target = argv[0];
-	if (!check_arg_ok(target)) {
+	/* What gate_check cannot take is the user's mistake (exit 2), not
+	 * the system's. */
+	if (!gate_check_arg_ok(target)) {
 		char q[FED_QUOTE_MAX];
 
 		fed_quote(q, target, strlen(target));

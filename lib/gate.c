@@ -1006,9 +1006,11 @@ gate_unframeable(struct gate *g, const struct sip_error *se, int64_t now_ms,
 /* ---- fedlist check ---- */
 
 /* Only what a URI may hold without breaking the request around it. */
-static int
-check_arg_ok(const char *s)
+int
+gate_check_arg_ok(const char *s)
 {
+	if (strlen(s) > 512)
+		return 0;
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
 		    *s == '<' || *s == '>' || *s == '"')
@@ -1052,7 +1054,7 @@ gate_check(struct gate *g, const char *from, int64_t now_ms,
 	local = g->c->local_domains.v[0];
 	if (local[0] == '.')
 		local++;
-	if (strlen(from) > 512 || !check_arg_ok(from)) {
+	if (!gate_check_arg_ok(from)) {
 		char q[FED_QUOTE_MAX];
 
 		fed_quote(q, from, strlen(from));
