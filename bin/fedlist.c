@@ -16,6 +16,7 @@
 #include "gate.h"
 #include "listdb.h"
 #include "listedit.h"
+#include "partner.h"
 #include "policy.h"
 #include "state.h"
 #include "watchlist.h"
@@ -303,151 +304,136 @@ say_stats(struct ctx *x, enum listedit_which w, enum listedit_op op,
 	fflush(stdout);
 }
 
-/*
- * add and rm: names (or `-`), then options (word=value), then a comment
- * (a word starting with '#' and every word after it).  Everything is
- * validated first; nothing is written if anything is wrong.
- */
+/* The words of an add or rm, sorted: how many names (one `-` reads them
+ * from stdin), the options joined by blanks, and the comment. */
+struct edit_words {
+	int nnames, from_stdin;
+	char opts[1024], comment[1024];
+	size_t ol, cl;
+};
+
+/* The comment: the word at argv[0] (its '#' and the blanks after it
+ * dropped) and every word after it, joined by blanks. */
 static int
-cmd_edit(struct ctx *x, enum listedit_which w, enum listedit_op op, int argc,
-    char **argv)
+edit_comment(const char *cmd, int argc, char **argv, struct edit_words *ew)
+{
+	const char *a = argv[0];
+	int i = 0, n;
+
+	for (a++; *a == ' ' || *a == '\t'; a++)
+		;
+	/* argv[argc] is not read: argv may be a full array of WORDS_MAX
+	 * words. */
+	for (;;) {
+		n = snprintf(ew->comment + ew->cl, sizeof ew->comment - ew->cl,
+		    "%s%s", ew->cl ? " " : "", a);
+		if (n < 0 || (size_t)n >= sizeof ew->comment - ew->cl) {
+			fed_warnx("%s: comment too long", cmd);
+			return FED_EXIT_USAGE;
+		}
+		ew->cl += (size_t)n;
+		if (++i >= argc)
+			return FED_EXIT_OK;
+		a = argv[i];
+	}
+}
+
+/* Sort the words: names (or `-`), then options (word=value), then a
+ * comment (a word starting with '#' and every word after it). */
+static int
+edit_words(struct ctx *x, enum listedit_op op, int argc, char **argv,
+    struct edit_words *ew)
 {
 	const char *cmd = op == LISTEDIT_ADD ? "add" : "rm";
-	struct listedit_batch b = { NULL, 0, 0 };
-	struct listedit_item d;
-	struct listedit_stats st;
-	struct fed_err err;
-	char opts[1024], comment[1024], line[sizeof opts + sizeof comment + 16];
-	size_t ol = 0, cl = 0;
-	int i, nnames = 0, from_stdin = 0, rc = FED_EXIT_OK, r;
-	int options_allowed = w == LISTEDIT_ALLOW;
+	int i, n;
 
-	opts[0] = comment[0] = '\0';
+	memset(ew, 0, sizeof *ew);
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
 
 		if (a[0] == '#') {
-			/* The comment: this word (without '#') and the rest. */
-			for (a++; *a == ' ' || *a == '\t'; a++)
-				;
-			/* argv[argc] is not read: argv may be a full
-			 * array of WORDS_MAX words. */
-			for (;;) {
-				int n = snprintf(comment + cl, sizeof comment -
-				    cl, "%s%s", cl ? " " : "", a);
-
-				if (n < 0 || (size_t)n >= sizeof comment - cl) {
-					fed_warnx("%s: comment too long", cmd);
-					return FED_EXIT_USAGE;
-				}
-				cl += (size_t)n;
-				if (++i >= argc)
-					break;
-				a = argv[i];
-			}
+			if (edit_comment(cmd, argc - i, argv + i, ew) != 0)
+				return FED_EXIT_USAGE;
 			break;
 		}
 		if (strchr(a, '=') != NULL) {
-			int n;
-
 			if (op == LISTEDIT_RM) {
 				fed_warnx("rm: %s: rm takes names only", a);
 				return FED_EXIT_USAGE;
 			}
-			n = snprintf(opts + ol, sizeof opts - ol, " %s", a);
-			if (n < 0 || (size_t)n >= sizeof opts - ol) {
+			n = snprintf(ew->opts + ew->ol, sizeof ew->opts - ew->ol,
+			    " %s", a);
+			if (n < 0 || (size_t)n >= sizeof ew->opts - ew->ol) {
 				fed_warnx("%s: options too long", cmd);
 				return FED_EXIT_USAGE;
 			}
-			ol += (size_t)n;
+			ew->ol += (size_t)n;
 			continue;
 		}
-		if (ol > 0) {
+		if (ew->ol > 0) {
 			fed_warnx("%s: %s: names come before the options", cmd,
 			    a);
 			return FED_EXIT_USAGE;
 		}
 		if (strcmp(a, "-") == 0)
-			from_stdin = 1;
-		nnames++;
+			ew->from_stdin = 1;
+		ew->nnames++;
 	}
-	if (nnames == 0) {
+	if (ew->nnames == 0) {
 		fed_warnx("%s: which domain? (a name, or - to read names from "
 		    "stdin)", cmd);
 		return FED_EXIT_USAGE;
 	}
-	if (from_stdin && nnames > 1) {
+	if (ew->from_stdin && ew->nnames > 1) {
 		fed_warnx("%s: - reads the names from stdin: give no other",
 		    cmd);
 		return FED_EXIT_USAGE;
 	}
-	if (from_stdin && x->stdin_cmds) {
+	if (ew->from_stdin && x->stdin_cmds) {
 		fed_warnx("%s: -: stdin holds the commands here", cmd);
 		return FED_EXIT_USAGE;
 	}
-	if (cl > 0 && op == LISTEDIT_RM) {
+	if (ew->cl > 0 && op == LISTEDIT_RM) {
 		fed_warnx("rm: a comment means nothing here");
 		return FED_EXIT_USAGE;
 	}
-	/* The options and comment, checked as a list line would be, are
-	 * the defaults of every name. */
-	memset(&d, 0, sizeof d);
-	d.rate = d.max_uris = LIST_UNSET;
-	snprintf(line, sizeof line, "x.invalid%s%s%s", opts, cl ? " # " : "",
-	    comment);
-	r = listedit_batch_parse(&b, line, strlen(line), options_allowed,
-	    NULL, 0, &err);
-	if (r != 1) {
-		fed_warnx("%s %s: %s", w == LISTEDIT_ALLOW ? "allow" : "block",
-		    cmd, r == 0 ? "bad comment" : err.msg);
-		listedit_batch_free(&b);
-		return FED_EXIT_USAGE;
-	}
-	d = b.v[0];
-	b.n = 0;		/* d now owns the strings */
-	if (from_stdin)
-		rc = read_stdin_items(&b, options_allowed, &d);
-	else {
-		for (i = 0; i < argc && rc == FED_EXIT_OK; i++) {
-			const char *a = argv[i];
+	return FED_EXIT_OK;
+}
 
-			if (a[0] == '#')
-				break;
-			if (strchr(a, '=') != NULL)
-				continue;
-			if (strchr(a, ' ') != NULL || strchr(a, '\t') != NULL ||
-			    strchr(a, '#') != NULL) {
-				char q[FED_QUOTE_MAX];
+/* The names among the words into the batch, up to the first bad one. */
+static int
+edit_names(int argc, char **argv, int options_allowed,
+    const struct listedit_item *d, struct listedit_batch *b)
+{
+	struct fed_err err;
+	int i;
 
-				fed_quote(q, a, strlen(a));
-				fed_warnx("%s: invalid character in name",
-				    q);
-				rc = FED_EXIT_USAGE;
-				break;
-			}
-			if (listedit_batch_parse(&b, a, strlen(a),
-			    options_allowed, &d, 0, &err) != 1) {
-				fed_warnx("%s", err.msg);
-				rc = FED_EXIT_USAGE;
-			}
-		}
-		if (rc != FED_EXIT_OK)
+	for (i = 0; i < argc && argv[i][0] != '#'; i++) {
+		if (strchr(argv[i], '=') != NULL)
+			continue;
+		if (listedit_batch_name(b, argv[i], options_allowed, d,
+		    &err) != 1) {
+			fed_warnx("%s", err.msg);
 			fed_warnx("nothing written");
+			return FED_EXIT_USAGE;
+		}
 	}
-	free(d.name);
-	free(d.edge);
-	free(d.comment);
-	if (rc != FED_EXIT_OK) {
-		listedit_batch_free(&b);
-		return rc;
-	}
-	if (b.n == 0) {
-		listedit_batch_free(&b);
+	return FED_EXIT_OK;
+}
+
+/* Apply a checked batch to the list and say what it did. */
+static int
+edit_apply(struct ctx *x, enum listedit_which w, enum listedit_op op,
+    struct listedit_batch *b)
+{
+	struct listedit_stats st;
+	struct fed_err err;
+	int r;
+
+	if (b->n == 0)
 		return FED_EXIT_OK;	/* an empty stdin: nothing to do */
-	}
-	r = listedit_apply(x->c.allow_list, x->c.block_list, w, op, &b,
+	r = listedit_apply(x->c.allow_list, x->c.block_list, w, op, b,
 	    warn_cb, NULL, &st, &err);
-	listedit_batch_free(&b);
 	if (r < 0) {
 		fed_warnx("%s", err.msg);
 		return FED_EXIT_SYS;
@@ -456,6 +442,41 @@ cmd_edit(struct ctx *x, enum listedit_which w, enum listedit_op op, int argc,
 		return FED_EXIT_USAGE;
 	say_stats(x, w, op, &st);
 	return st.missing > 0 ? FED_EXIT_NO : FED_EXIT_OK;
+}
+
+/*
+ * add and rm: names (or `-`), then options, then a comment.  Everything
+ * is validated first; nothing is written if anything is wrong.
+ */
+static int
+cmd_edit(struct ctx *x, enum listedit_which w, enum listedit_op op, int argc,
+    char **argv)
+{
+	struct listedit_batch b = { .v = NULL, .n = 0, .cap = 0 };
+	struct listedit_item d;
+	struct edit_words ew;
+	struct fed_err err;
+	int rc, options_allowed = w == LISTEDIT_ALLOW;
+
+	if ((rc = edit_words(x, op, argc, argv, &ew)) != FED_EXIT_OK)
+		return rc;
+	/* The options and comment, checked as a list line's would be, are
+	 * the defaults of every name. */
+	if (listedit_defaults(&d, ew.opts, ew.cl > 0 ? ew.comment : NULL,
+	    options_allowed, &err) != 0) {
+		fed_warnx("%s %s: %s", w == LISTEDIT_ALLOW ? "allow" : "block",
+		    op == LISTEDIT_ADD ? "add" : "rm", err.msg);
+		return FED_EXIT_USAGE;
+	}
+	if (ew.from_stdin)
+		rc = read_stdin_items(&b, options_allowed, &d);
+	else
+		rc = edit_names(argc, argv, options_allowed, &d, &b);
+	listedit_item_free(&d);
+	if (rc == FED_EXIT_OK)
+		rc = edit_apply(x, w, op, &b);
+	listedit_batch_free(&b);
+	return rc;
 }
 
 static int
@@ -484,20 +505,6 @@ cmd_list(struct ctx *x, enum listedit_which w, int argc, char **argv)
 
 /* ---- check ---- */
 
-/* What gate_check takes (gate.c's check_arg_ok and its length limit):
- * anything else is the user's mistake (exit 2), not the system's. */
-static int
-check_arg_ok(const char *s)
-{
-	if (strlen(s) > 512)
-		return 0;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
-		    *s == '<' || *s == '>' || *s == '"')
-			return 0;
-	return 1;
-}
-
 static int
 cmd_check(struct ctx *x, int argc, char **argv)
 {
@@ -522,7 +529,9 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		return FED_EXIT_USAGE;
 	}
 	target = argv[0];
-	if (!check_arg_ok(target)) {
+	/* What gate_check cannot take is the user's mistake (exit 2), not
+	 * the system's. */
+	if (!gate_check_arg_ok(target)) {
 		char q[FED_QUOTE_MAX];
 
 		fed_quote(q, target, strlen(target));
@@ -643,12 +652,12 @@ struct walk {
 };
 
 /*
- * What fedgate would make of a partner (gate.c and state.c decide it the
- * same way): a discovered partner is watched while the watch list (or the
- * store's mark of a watch just begun) says so, suspicious by its response
- * counts now, near at 80% of max_uris; an allow-listed one only by its
- * entry's own max_uris, and never suspicious.  A domain on both lists (a
- * hand edit) is blocked, not allowed, as fedgate has it (fedkit(7) 1.5).
+ * What fedgate would make of a partner (partner.c decides it for both):
+ * a discovered partner is watched while the watch list (or the store's
+ * mark of a watch just begun) says so, suspicious by its response counts
+ * now, near at 80% of max_uris; an allow-listed one only by its entry's
+ * own max_uris, and never suspicious.  A domain on both lists (a hand
+ * edit) is blocked, not allowed, as fedgate has it (fedkit(7) 1.5).
  * Only the partner's domain is looked up: fedgate also allows a partner
  * by the name of the peer a request came from, which depends on the
  * connection, not on the partner; such a partner shows as discovered.
@@ -660,34 +669,27 @@ watch_judge(struct walk *wk, const char *domain, const struct state_view *v)
 	struct list_entry e, be;
 	char scratch[LISTDB_SCRATCH], bscratch[LISTDB_SCRATCH];
 	struct watch_rowdata *r;
+	struct partner_limits l;
+	struct partner_status ps;
 	int64_t wsince = 0;
 	unsigned uris = v != NULL ? v->rec.nuris : 0;
-	unsigned long max = x->c.max_uris;
-	int watched, susp, near, limited = 1, allowed, marked;
+	int allowed, marked;
 
 	allowed = listdb_lookup(&wk->allow, domain, &e, scratch,
 	    sizeof scratch) == 1 && listdb_lookup(&wk->block, domain,
 	    &be, bscratch, sizeof bscratch) != 1;
-	if (allowed) {
-		limited = e.max_uris >= 0;
-		max = limited ? (unsigned long)e.max_uris : 0;
-	}
+	l = allowed ? partner_limits(&x->c, 1, e.rate, e.max_uris) :
+	    partner_limits(&x->c, 0, LIST_UNSET, LIST_UNSET);
 	marked = watchlist_lookup(&wk->wl, domain, wk->now, x->c.watch_expire,
 	    &wsince);
-	/* A pool's watch is the store's own (fedkit(7) POOL); the local
-	 * store's mark only bridges the seconds before the file is read. */
-	if (!marked && v != NULL && v->rec.watch_ms != 0 && (v->watch_kept ?
-	    x->c.watch_expire == 0 || wk->now - v->rec.watch_ms <
-	    (int64_t)x->c.watch_expire * 1000 :
-	    wk->now - v->rec.watch_ms < STATE_WATCH_SETTLE_MS)) {
+	if (!marked && v != NULL && partner_store_watch(&x->c,
+	    v->rec.watch_ms, v->watch_kept, wk->now)) {
 		marked = 1;
 		wsince = v->rec.watch_ms;
 	}
-	watched = marked && (!allowed || (limited && uris >= max));
-	susp = v != NULL && !allowed && policy_suspicious(v->ok, v->fail,
-	    x->c.suspect_min_responses, x->c.suspect_fail_share);
-	near = !watched && limited && policy_near(uris, max);
-	if (!watched && !susp && !near)
+	ps = partner_status(&x->c, &l, marked, uris, v != NULL ? v->ok : 0,
+	    v != NULL ? v->fail : 0);
+	if (!ps.watched && !ps.suspicious && !ps.near)
 		return;
 	if (wk->n == wk->cap) {
 		size_t nc = wk->cap ? wk->cap * 2 : 64;
@@ -704,20 +706,20 @@ watch_judge(struct walk *wk, const char *domain, const struct state_view *v)
 	r = &wk->rows[wk->n++];
 	memset(r, 0, sizeof *r);
 	snprintf(r->domain, sizeof r->domain, "%s", domain);
-	r->state = watched && susp ? "both" : watched ? "watch" :
-	    susp ? "suspicious" : "near";
+	r->state = ps.watched && ps.suspicious ? "both" : ps.watched ?
+	    "watch" : ps.suspicious ? "suspicious" : "near";
 	r->uris = uris;
-	r->limited = limited;
-	r->max = max;
+	r->limited = l.uris_limited;
+	r->max = l.max_uris;
 	if (v != NULL) {
 		r->ok = v->ok;
 		r->fail = v->fail;
 		r->npeer = v->npeer;
 		memcpy(r->peer, v->peer, sizeof r->peer);
 	}
-	if (watched)
+	if (ps.watched)
 		r->since = wsince;
-	if (susp && v->rec.suspicious_ms != 0 &&
+	if (ps.suspicious && v != NULL && v->rec.suspicious_ms != 0 &&
 	    (r->since == 0 || v->rec.suspicious_ms < r->since))
 		r->since = v->rec.suspicious_ms;
 }

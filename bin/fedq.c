@@ -424,27 +424,92 @@ number(const char *opt, const char *s, unsigned long lo, unsigned long hi)
 	return v;
 }
 
+/* Look the domains up, print them, fill the cache: the exit code. */
+static int
+lookup(struct fedq *q, const struct dns_opts *o)
+{
+	struct fed_err err;
+	int rc;
+
+	q->now_ms = fed_now_ms();
+	if ((rc = dns_run(o, next_domain, done_domain, q, &err)) != 0) {
+		fed_warnx("%s", err.msg);
+		rc = rc == -2 ? FED_EXIT_USAGE : FED_EXIT_SYS;
+	}
+	if (q->nomem) {
+		fed_warnx("out of memory");
+		rc = FED_EXIT_SYS;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fed_warn("stdout");
+		rc = FED_EXIT_SYS;
+	}
+	/* The cache gets what was found even when some domains failed:
+	 * a failed domain keeps its old lines until they expire. */
+	if (rc == FED_EXIT_OK && q->cache != NULL &&
+	    edges_merge(q->cache, q->edges, q->nedges, fed_now_ms(), cache_warn,
+	    NULL, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		rc = FED_EXIT_SYS;
+	}
+	if (rc == FED_EXIT_OK && q->bad_input)
+		rc = FED_EXIT_USAGE;
+	else if (rc == FED_EXIT_OK && (q->failed || q->probe_failed))
+		rc = FED_EXIT_NO;
+	return rc;
+}
+
+static void
+fedq_free(struct fedq *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->nedges; i++) {
+		free(q->edges[i].domain);
+		free(q->edges[i].target);
+		free(q->edges[i].addrs);
+	}
+	free(q->edges);
+	tls_probe_free(q->tp);
+}
+
+static int
+version(void)
+{
+	printf("fedq %s\n", FEDKIT_VERSION);
+	printf("c-ares %s, %s\n", ares_version(NULL),
+	    OpenSSL_version(OPENSSL_VERSION));
+	return FED_EXIT_OK;
+}
+
+enum { OPT_SORTED = 256, OPT_JSON, OPT_RFC3263, OPT_PROBE, OPT_CA };
+
+static const struct option longopts[] = {
+	{ "sorted", no_argument, NULL, OPT_SORTED },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "rfc3263", no_argument, NULL, OPT_RFC3263 },
+	{ "probe", no_argument, NULL, OPT_PROBE },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_SORTED = 256, OPT_JSON, OPT_RFC3263, OPT_PROBE, OPT_CA };
-	static const struct option longopts[] = {
-		{ "sorted", no_argument, NULL, OPT_SORTED },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "rfc3263", no_argument, NULL, OPT_RFC3263 },
-		{ "probe", no_argument, NULL, OPT_PROBE },
-		{ "ca", required_argument, NULL, OPT_CA },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	struct dns_opts o = {
+		.service = DEFAULT_SERVICE,
+		.rfc3263 = 0,
+		.parallel = DEFAULT_PARALLEL,
+		.servers = NULL,
+		.timeout_ms = DEFAULT_TIMEOUT_MS,
+		.tries = 3,
 	};
-	struct dns_opts o = { DEFAULT_SERVICE, 0, DEFAULT_PARALLEL, NULL,
-	    DEFAULT_TIMEOUT_MS, 3 };
 	const char *conf_path = NULL, *ca = NULL;
 	struct fedq q;
 	struct fed_err err;
 	struct conf c;
-	size_t i;
 	int ch, rc;
 
 	fed_progname = "fedq";
@@ -455,48 +520,24 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "c:hP:s:t:T:Vw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'c':
-			conf_path = optarg;
-			break;
-		case 't':
-			o.service = optarg;
-			break;
-		case 's':
-			o.servers = optarg;
-			break;
+		case 'c': conf_path = optarg; break;
+		case 't': o.service = optarg; break;
+		case 's': o.servers = optarg; break;
 		case 'P':
 			o.parallel = (unsigned)number("-P", optarg, 1, 10000);
 			break;
 		case 'T':
 			o.timeout_ms = (int)number("-T", optarg, 10, 60000);
 			break;
-		case 'w':
-			q.cache = optarg;
-			break;
-		case OPT_SORTED:
-			q.sorted = 1;
-			break;
-		case OPT_JSON:
-			q.json = 1;
-			break;
-		case OPT_RFC3263:
-			o.rfc3263 = 1;
-			break;
-		case OPT_PROBE:
-			q.probe = 1;
-			break;
-		case OPT_CA:
-			ca = optarg;
-			break;
-		case 'V':
-			printf("fedq %s\n", FEDKIT_VERSION);
-			printf("c-ares %s, %s\n", ares_version(NULL),
-			    OpenSSL_version(OPENSSL_VERSION));
-			return FED_EXIT_OK;
-		case 'h':
-			usage(FED_EXIT_OK);
-		default:
-			usage(FED_EXIT_USAGE);
+		case 'w': q.cache = optarg; break;
+		case OPT_SORTED: q.sorted = 1; break;
+		case OPT_JSON: q.json = 1; break;
+		case OPT_RFC3263: o.rfc3263 = 1; break;
+		case OPT_PROBE: q.probe = 1; break;
+		case OPT_CA: ca = optarg; break;
+		case 'V': return version();
+		case 'h': usage(FED_EXIT_OK);
+		default: usage(FED_EXIT_USAGE);
 		}
 	}
 	argc -= optind;
@@ -515,49 +556,16 @@ main(int argc, char *argv[])
 		conf_free(&c);
 		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 	}
-	if (q.probe) {
-		if (ca == NULL)
-			ca = c.tls_ca;
-		if (tls_probe_new(&q.tp, ca, &err) != 0) {
-			conf_free(&c);
-			fed_errx(FED_EXIT_USAGE, "%s", err.msg);
-		}
+	if (q.probe && tls_probe_new(&q.tp, ca != NULL ? ca : c.tls_ca,
+	    &err) != 0) {
+		conf_free(&c);
+		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 	}
 	q.args = argv;
 	q.nargs = argc;
 	q.service = o.service;
-	q.now_ms = fed_now_ms();
-	if ((rc = dns_run(&o, next_domain, done_domain, &q, &err)) != 0) {
-		fed_warnx("%s", err.msg);
-		rc = rc == -2 ? FED_EXIT_USAGE : FED_EXIT_SYS;
-	}
-	if (q.nomem) {
-		fed_warnx("out of memory");
-		rc = FED_EXIT_SYS;
-	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fed_warn("stdout");
-		rc = FED_EXIT_SYS;
-	}
-	/* The cache gets what was found even when some domains failed:
-	 * a failed domain keeps its old lines until they expire. */
-	if (rc == FED_EXIT_OK && q.cache != NULL &&
-	    edges_merge(q.cache, q.edges, q.nedges, fed_now_ms(), cache_warn,
-	    NULL, &err) != 0) {
-		fed_warnx("%s", err.msg);
-		rc = FED_EXIT_SYS;
-	}
-	if (rc == FED_EXIT_OK && q.bad_input)
-		rc = FED_EXIT_USAGE;
-	else if (rc == FED_EXIT_OK && (q.failed || q.probe_failed))
-		rc = FED_EXIT_NO;
-	for (i = 0; i < q.nedges; i++) {
-		free(q.edges[i].domain);
-		free(q.edges[i].target);
-		free(q.edges[i].addrs);
-	}
-	free(q.edges);
-	tls_probe_free(q.tp);
+	rc = lookup(&q, &o);
+	fedq_free(&q);
 	conf_free(&c);
 	return rc;
 }

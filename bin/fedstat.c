@@ -12,20 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "afile.h"
 #include "conf.h"
 #include "fed.h"
 #include "follow.h"
 #include "listdb.h"
 #include "metrics.h"
+#include "resume.h"
 #include "score.h"
 #include "vlog.h"
 
 #define MALFORMED_SHOWN 100	/* malformed lines reported one by one */
 #define POLL_MS 200		/* -f: sleep between reads at the end */
 #define REDRAW_MS 1000		/* -f on a terminal: redraw period */
-#define RESUME_LINE_MAX 16384	/* a saved line: a name is at most 4096 */
-#define RESUME_MAGIC "fedstat-resume 2"
 
 enum out_mode { OUT_TABLE, OUT_TSV, OUT_JSON };
 
@@ -382,150 +380,6 @@ done:
 	return rc;
 }
 
-/* ---- --resume ---- */
-
-/*
- * The resume file, version 2:
- *   fedstat-resume 2
- *   log	PATH
- *   by	partner|peer
- *   pos	...		the file being read (follow_pos_write)
- *   old	...		0 to FOLLOW_OLD_MAX rotated files still read
- *   key	...		then the tally (score_save), key first
- * Read line by line: no limit on its size but the tally's own.
- */
-struct saved {
-	struct follow_pos pos, old[FOLLOW_OLD_MAX];
-	int nold;
-};
-
-/* Load FILE: 1 loaded, 0 none yet; exits on a bad file. */
-static int
-resume_load(struct run *r, const char *file, const char *log,
-    struct saved *sv)
-{
-	struct fed_err err;
-	char *p;
-	size_t n;
-	unsigned long lineno = 0;
-	int havepos = 0, keyed = 0;
-	FILE *fp;
-
-	char *buf = malloc(RESUME_LINE_MAX + 2);
-
-	if (buf == NULL)
-		fed_err(FED_EXIT_SYS, "%s", file);
-	if ((fp = fopen(file, "re")) == NULL) {
-		free(buf);
-		if (errno == ENOENT)
-			return 0;
-		fed_err(FED_EXIT_SYS, "%s", file);
-	}
-	memset(sv, 0, sizeof *sv);
-	while ((p = fgets(buf, RESUME_LINE_MAX + 2, fp)) != NULL) {
-		n = strlen(p);
-		lineno++;
-		if (n == 0 || p[n - 1] != '\n') {
-			if (n > RESUME_LINE_MAX)
-				fed_errx(FED_EXIT_USAGE, "%s:%lu: line too long "
-				    "(not written by fedstat?)", file, lineno);
-			fed_errx(FED_EXIT_USAGE, "%s:%lu: no newline at end "
-			    "(not written by fedstat?)", file, lineno);
-		}
-		n--;
-		if (memchr(p, '\0', n) != NULL)
-			fed_errx(FED_EXIT_USAGE, "%s:%lu: a NUL byte", file,
-			    lineno);
-		if (lineno == 1) {
-			if (n != strlen(RESUME_MAGIC) || memcmp(p, RESUME_MAGIC,
-			    n) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:1: not a fedstat "
-				    "resume file of version 2", file);
-			continue;
-		}
-		if (lineno == 2) {
-			if (n < 5 || memcmp(p, "log\t", 4) != 0 ||
-			    n - 4 != strlen(log) || memcmp(p + 4, log, n - 4) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:2: saved for another "
-				    "log than %s", file, log);
-			continue;
-		}
-		if (lineno == 3) {
-			const char *by = r->s.by == SCORE_BY_PEER ? "by\tpeer" :
-			    "by\tpartner";
-
-			if (n != strlen(by) || memcmp(p, by, n) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:3: saved with "
-				    "another --by", file);
-			continue;
-		}
-		if (lineno == 4) {
-			if (follow_pos_parse(p, n, "pos", &sv->pos) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:4: bad position",
-				    file);
-			havepos = 1;
-			continue;
-		}
-		if (!keyed && n >= 4 && memcmp(p, "old\t", 4) == 0) {
-			if (sv->nold == FOLLOW_OLD_MAX ||
-			    follow_pos_parse(p, n, "old", &sv->old[sv->nold]) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:%lu: bad position "
-				    "of a rotated file", file, lineno);
-			sv->nold++;
-			continue;
-		}
-		if (!keyed) {
-			if (n < 4 || memcmp(p, "key\t", 4) != 0)
-				fed_errx(FED_EXIT_USAGE, "%s:%lu: no hash key "
-				    "before the tally", file, lineno);
-			keyed = 1;
-		}
-		if (score_load_line(&r->s, p, n, &err) != 0) {
-			if (errno == ENOMEM)
-				fed_errx(FED_EXIT_SYS, "%s:%lu: %s", file,
-				    lineno, err.msg);
-			fed_errx(FED_EXIT_USAGE, "%s:%lu: %s", file, lineno,
-			    err.msg);
-		}
-	}
-	if (ferror(fp))
-		fed_err(FED_EXIT_SYS, "%s", file);
-	fclose(fp);
-	free(buf);
-	if (!havepos || !keyed)
-		fed_errx(FED_EXIT_USAGE, "%s: cut short (no %s)", file,
-		    havepos ? "tally" : "position");
-	return 1;
-}
-
-static int
-resume_save(const struct run *r, const char *file, const char *log,
-    struct follow *f, struct fed_err *err)
-{
-	struct follow_pos pos, old[FOLLOW_OLD_MAX];
-	struct afile af;
-	int i, nold;
-
-	follow_position(f, &pos);
-	nold = follow_old_positions(f, old);
-	if (afile_begin(&af, file, 0600, err) != 0)
-		return -1;
-	/* Nothing needs to outlive a power loss here but the positions and
-	 * tally together, which the rename gives. */
-	af.no_dirsync = 1;
-	fprintf(af.fp, "%s\nlog\t%s\nby\t%s\n", RESUME_MAGIC, log,
-	    r->s.by == SCORE_BY_PEER ? "peer" : "partner");
-	follow_pos_write(af.fp, "pos", &pos);
-	for (i = 0; i < nold; i++)
-		follow_pos_write(af.fp, "old", &old[i]);
-	if (score_save(&r->s, af.fp) != 0) {
-		fed_err_set(err, "%s: %s", file, strerror(errno));
-		afile_abort(&af);
-		return -1;
-	}
-	return afile_commit(&af, err);
-}
-
 /* ---- -f ---- */
 
 static size_t
@@ -571,7 +425,7 @@ run_follow(struct run *r, const char *log, const char *resume,
     struct listdb *allow, struct listdb *block)
 {
 	struct follow f;
-	struct saved sv;
+	struct resume_pos sv;
 	struct fed_err err;
 	struct sigaction sa;
 	struct stat st;
@@ -591,8 +445,10 @@ run_follow(struct run *r, const char *log, const char *resume,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if (resume != NULL)
-		have = resume_load(r, resume, log, &sv);
+	if (resume != NULL &&
+	    (have = resume_load(resume, log, &r->s, &sv, &err)) < 0)
+		fed_errx(have == RESUME_SYS ? FED_EXIT_SYS : FED_EXIT_USAGE,
+		    "%s", err.msg);
 	if (follow_open(&f, log, have ? &sv.pos : NULL, have ? sv.old : NULL,
 	    have ? sv.nold : 0, &lost, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
@@ -628,7 +484,7 @@ run_follow(struct run *r, const char *log, const char *resume,
 		if (resume != NULL && r->s.lines != saved_lines &&
 		    now - saved_ms >= 1000 && now - saved_ms >= save_cost * 10) {
 			t0 = now;
-			if (resume_save(r, resume, log, &f, &err) != 0)
+			if (resume_save(resume, log, &r->s, &f, &err) != 0)
 				fed_errx(FED_EXIT_SYS, "%s", err.msg);
 			saved_lines = r->s.lines;
 			save_cost = fed_now_ms() - t0;
@@ -654,7 +510,7 @@ run_follow(struct run *r, const char *log, const char *resume,
 	 * a cut line at the end of the current file is a write in
 	 * progress, read whole after a --resume. */
 	follow_end_old(&f, on_line, r);
-	if (resume != NULL && resume_save(r, resume, log, &f, &err) != 0)
+	if (resume != NULL && resume_save(resume, log, &r->s, &f, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	follow_close(&f, NULL, NULL);
 	score_sort(&r->s);
@@ -684,168 +540,205 @@ lists_open(struct listdb *db, const char *path, int options_allowed,
 	return 0;
 }
 
+/* The options, as read. */
+struct opts {
+	const char *conf_path, *resume, *since, *prom_out;
+	enum score_by by;
+	int json, suggest, follow, prometheus;
+	unsigned long top;
+};
+
+static enum score_by
+parse_by(const char *arg)
+{
+	if (strcmp(arg, "peer") == 0)
+		return SCORE_BY_PEER;
+	if (strcmp(arg, "partner") != 0)
+		fed_errx(FED_EXIT_USAGE, "--by %s: want peer or partner", arg);
+	return SCORE_BY_PARTNER;
+}
+
+static unsigned long
+parse_top(const char *arg)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || arg[0] < '1' || arg[0] > '9')
+		fed_errx(FED_EXIT_USAGE, "--top %s: want a number from 1", arg);
+	return v;
+}
+
+/* --since's argument as a time, or exit 2. */
+static int64_t
+since_arg(const char *arg)
+{
+	int64_t since_ms;
+
+	if (parse_since(arg, fed_now_ms(), &since_ms) != 0)
+		fed_errx(FED_EXIT_USAGE, "--since %s: want a duration (30s, "
+		    "60m, 1h, 1d) or a time (YYYY-MM-DDTHH:MM:SS[.mmm]Z)", arg);
+	return since_ms;
+}
+
+static int
+version(void)
+{
+	printf("fedstat %s\n", FEDKIT_VERSION);
+	return FED_EXIT_OK;
+}
+
+/* The combinations of options and logs that make no sense. */
+static void
+check_options(const struct opts *o, int argc, char **argv)
+{
+	if (o->suggest && (o->follow || o->json || o->by == SCORE_BY_PEER))
+		fed_errx(FED_EXIT_USAGE, "--suggest prints domains: not with "
+		    "-f, --json or --by peer");
+	if (o->resume != NULL && !o->follow)
+		fed_errx(FED_EXIT_USAGE, "--resume goes with -f");
+	/* Metrics are of partners, over whole reads: the rows, their
+	 * number and their kind are the table's business. */
+	if (o->prometheus && (o->follow || o->json || o->suggest ||
+	    o->top != 0 || o->by == SCORE_BY_PEER))
+		fed_errx(FED_EXIT_USAGE, "--prometheus prints metrics: not "
+		    "with -f, --json, --suggest, --top or --by peer");
+	if (o->prom_out != NULL && !o->prometheus)
+		fed_errx(FED_EXIT_USAGE, "-o goes with --prometheus");
+	if (o->follow && (argc > 1 || (argc == 1 &&
+	    strcmp(argv[0], "-") == 0)))
+		fed_errx(FED_EXIT_USAGE, "-f follows one log file (not stdin)");
+	/* The resume file records the log's path on a line of its own. */
+	if (o->resume != NULL && argc == 1 && strpbrk(argv[0], "\t\n") != NULL)
+		fed_errx(FED_EXIT_USAGE, "--resume: a log path holding a tab or "
+		    "a newline cannot be recorded");
+}
+
+/*
+ * The lists say who is allow-listed or blocked now.  A list that cannot
+ * be read is left out, with a word: the log still counts.  1 with both
+ * open, 0 without them.
+ */
+static int
+open_lists(const struct conf *c, struct listdb *allow, struct listdb *block)
+{
+	struct fed_err err;
+
+	memset(allow, 0, sizeof *allow);
+	memset(block, 0, sizeof *block);
+	if (lists_open(allow, c->allow_list, 1, &err) != 0 ||
+	    lists_open(block, c->block_list, 0, &err) != 0) {
+		fed_warnx("%s (lists not consulted)", err.msg);
+		listdb_close(allow);
+		listdb_close(block);
+		return 0;
+	}
+	return 1;
+}
+
+/* Read the logs whole and print what was asked: the exit code. */
+static int
+run_read(struct run *r, const struct opts *o, int argc, char **argv)
+{
+	int i, lrc, rc = FED_EXIT_OK;
+
+	for (i = 0; i < argc; i++)
+		if ((lrc = read_log(r, argv[i])) > rc)
+			rc = lrc;
+	score_sort(&r->s);
+	if (o->prometheus)
+		rc = print_metrics(r, o->prom_out, rc);
+	else if (o->suggest)
+		print_suggest(r);
+	else
+		print_all(r);
+	return rc;
+}
+
+enum { O_BY = 256, O_JSON, O_RESUME, O_SINCE, O_SUGGEST, O_TOP,
+    O_PROMETHEUS };
+
+static const struct option longopts[] = {
+	{ "by", required_argument, NULL, O_BY },
+	{ "follow", no_argument, NULL, 'f' },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "prometheus", no_argument, NULL, O_PROMETHEUS },
+	{ "resume", required_argument, NULL, O_RESUME },
+	{ "since", required_argument, NULL, O_SINCE },
+	{ "suggest", no_argument, NULL, O_SUGGEST },
+	{ "top", required_argument, NULL, O_TOP },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int
 main(int argc, char *argv[])
 {
-	enum { O_BY = 256, O_JSON, O_RESUME, O_SINCE, O_SUGGEST, O_TOP,
-	    O_PROMETHEUS };
-	static const struct option longopts[] = {
-		{ "by", required_argument, NULL, O_BY },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "prometheus", no_argument, NULL, O_PROMETHEUS },
-		{ "resume", required_argument, NULL, O_RESUME },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ "suggest", no_argument, NULL, O_SUGGEST },
-		{ "top", required_argument, NULL, O_TOP },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *conf_path = NULL, *resume = NULL, *since = NULL;
-	const char *prom_out = NULL;
+	struct opts o = { .by = SCORE_BY_PARTNER };
 	const char *default_log[1];
 	struct listdb allow, block;
 	struct fed_err err;
 	struct conf c;
 	struct run r;
 	struct metrics m;
-	enum score_by by = SCORE_BY_PARTNER;
-	int ch, json = 0, suggest = 0, follow = 0, lists = 0, rc = 0, i;
-	int prometheus = 0;
+	int ch, lists = 0, rc;
 	int64_t since_ms = INT64_MIN;
-	char *end;
 
 	fed_progname = "fedstat";
-	memset(&r, 0, sizeof r);
 	while ((ch = getopt_long(argc, argv, "c:fho:V", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c':
-			conf_path = optarg;
-			break;
-		case 'o':
-			prom_out = optarg;
-			break;
-		case O_PROMETHEUS:
-			prometheus = 1;
-			break;
-		case 'f':
-			follow = 1;
-			break;
-		case O_BY:
-			if (strcmp(optarg, "peer") == 0)
-				by = SCORE_BY_PEER;
-			else if (strcmp(optarg, "partner") == 0)
-				by = SCORE_BY_PARTNER;
-			else
-				fed_errx(FED_EXIT_USAGE, "--by %s: want peer or "
-				    "partner", optarg);
-			break;
-		case O_JSON:
-			json = 1;
-			break;
-		case O_RESUME:
-			resume = optarg;
-			break;
-		case O_SINCE:
-			since = optarg;
-			break;
-		case O_SUGGEST:
-			suggest = 1;
-			break;
-		case O_TOP:
-			errno = 0;
-			r.top = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || optarg[0] < '1' ||
-			    optarg[0] > '9')
-				fed_errx(FED_EXIT_USAGE, "--top %s: want a "
-				    "number from 1", optarg);
-			break;
-		case 'V':
-			printf("fedstat %s\n", FEDKIT_VERSION);
-			return FED_EXIT_OK;
-		case 'h':
-			usage(FED_EXIT_OK);
-		default:
-			usage(FED_EXIT_USAGE);
+		case 'c': o.conf_path = optarg; break;
+		case 'o': o.prom_out = optarg; break;
+		case 'f': o.follow = 1; break;
+		case O_PROMETHEUS: o.prometheus = 1; break;
+		case O_BY: o.by = parse_by(optarg); break;
+		case O_JSON: o.json = 1; break;
+		case O_RESUME: o.resume = optarg; break;
+		case O_SINCE: o.since = optarg; break;
+		case O_SUGGEST: o.suggest = 1; break;
+		case O_TOP: o.top = parse_top(optarg); break;
+		case 'V': return version();
+		case 'h': usage(FED_EXIT_OK);
+		default: usage(FED_EXIT_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (suggest && (follow || json || by == SCORE_BY_PEER))
-		fed_errx(FED_EXIT_USAGE, "--suggest prints domains: not with "
-		    "-f, --json or --by peer");
-	if (resume != NULL && !follow)
-		fed_errx(FED_EXIT_USAGE, "--resume goes with -f");
-	/* Metrics are of partners, over whole reads: the rows, their
-	 * number and their kind are the table's business. */
-	if (prometheus && (follow || json || suggest || r.top != 0 ||
-	    by == SCORE_BY_PEER))
-		fed_errx(FED_EXIT_USAGE, "--prometheus prints metrics: not "
-		    "with -f, --json, --suggest, --top or --by peer");
-	if (prom_out != NULL && !prometheus)
-		fed_errx(FED_EXIT_USAGE, "-o goes with --prometheus");
-	if (follow && (argc > 1 || (argc == 1 && strcmp(argv[0], "-") == 0)))
-		fed_errx(FED_EXIT_USAGE, "-f follows one log file (not stdin)");
-	/* The resume file records the log's path on a line of its own. */
-	if (resume != NULL && argc == 1 && strpbrk(argv[0], "\t\n") != NULL)
-		fed_errx(FED_EXIT_USAGE, "--resume: a log path holding a tab or "
-		    "a newline cannot be recorded");
+	check_options(&o, argc, argv);
 
-	if (conf_load(&c, conf_path, &err) != 0) {
+	if (conf_load(&c, o.conf_path, &err) != 0) {
 		conf_free(&c);
 		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 	}
-	if (since != NULL && parse_since(since, fed_now_ms(), &since_ms) != 0)
-		fed_errx(FED_EXIT_USAGE, "--since %s: want a duration (30s, "
-		    "60m, 1h, 1d) or a time (YYYY-MM-DDTHH:MM:SS[.mmm]Z)", since);
+	if (o.since != NULL)
+		since_ms = since_arg(o.since);
 	if (argc == 0) {
 		default_log[0] = c.verdict_log;
 		argv = (char **)default_log;
 		argc = 1;
 	}
-	/* The lists say who is allow-listed or blocked now.  A list that
-	 * cannot be read is left out, with a word: the log still counts. */
-	if (by == SCORE_BY_PARTNER) {
-		memset(&allow, 0, sizeof allow);
-		memset(&block, 0, sizeof block);
-		lists = 1;
-		if (lists_open(&allow, c.allow_list, 1, &err) != 0 ||
-		    lists_open(&block, c.block_list, 0, &err) != 0) {
-			fed_warnx("%s (lists not consulted)", err.msg);
-			listdb_close(&allow);
-			listdb_close(&block);
-			lists = 0;
-		}
-	}
-	score_init(&r.s, by, &c, lists ? &allow : NULL, lists ? &block : NULL,
-	    since_ms);
+	if (o.by == SCORE_BY_PARTNER)
+		lists = open_lists(&c, &allow, &block);
+	memset(&r, 0, sizeof r);
+	score_init(&r.s, o.by, &c, lists ? &allow : NULL,
+	    lists ? &block : NULL, since_ms);
 	r.c = &c;
-	r.out = json ? OUT_JSON : isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_TSV;
-	r.changes = follow && r.out != OUT_TABLE;
-	if (prometheus) {
+	r.top = o.top;
+	r.out = o.json ? OUT_JSON : isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_TSV;
+	r.changes = o.follow && r.out != OUT_TABLE;
+	if (o.prometheus) {
 		metrics_init(&m);
 		r.m = &m;
 	}
 
-	if (follow) {
-		rc = run_follow(&r, argv[0], resume, lists ? &allow : NULL,
+	if (o.follow)
+		rc = run_follow(&r, argv[0], o.resume, lists ? &allow : NULL,
 		    lists ? &block : NULL);
-	} else {
-		for (i = 0; i < argc; i++) {
-			int lrc = read_log(&r, argv[i]);
-
-			if (lrc > rc)
-				rc = lrc;
-		}
-		score_sort(&r.s);
-		if (prometheus)
-			rc = print_metrics(&r, prom_out, rc);
-		else if (suggest)
-			print_suggest(&r);
-		else
-			print_all(&r);
-	}
+	else
+		rc = run_read(&r, &o, argc, argv);
 	if (r.s.malformed > 0)
 		fed_warnx("%ju malformed line%s of %ju skipped",
 		    (uintmax_t)r.s.malformed, r.s.malformed == 1 ? "" : "s",

@@ -13,6 +13,7 @@
 #include "edges.h"
 #include "gate.h"
 #include "listdb.h"
+#include "partner.h"
 #include "sipreply.h"
 #include "state.h"
 #include "watchlist.h"
@@ -544,34 +545,6 @@ is_local_cb(const char *host, void *arg)
 	return conf_is_local(arg, host);
 }
 
-/* The limits that apply to a partner: rate 0 means none. */
-struct limits {
-	unsigned rate, max_uris;
-	int uris_limited;
-	int discovered;
-};
-
-static struct limits
-partner_limits(const struct gate *g, const struct lcache *lc)
-{
-	struct limits l = { 0, 0, 0, 0 };
-
-	if (!lc->allowed) {
-		l.rate = g->c->discovered_rate;
-		l.max_uris = g->c->max_uris;
-		l.uris_limited = 1;
-		l.discovered = 1;
-		return l;
-	}
-	if (lc->rate > 0)
-		l.rate = (unsigned)lc->rate;
-	if (lc->max_uris >= 0) {
-		l.max_uris = (unsigned)lc->max_uris;
-		l.uris_limited = 1;
-	}
-	return l;
-}
-
 /*
  * What max_new_partners counts by: the peer's host, without the port a
  * reconnection changes ("[2001:db8::1]:5061", "192.0.2.7:5061", or a TLS
@@ -605,7 +578,7 @@ peer_key(const struct gate *g, char *buf, size_t bufsz)
  * file, durably, before the refusal goes out.
  */
 static int
-judge_state(struct gate *g, const char *domain, const struct limits *l,
+judge_state(struct gate *g, const char *domain, const struct partner_limits *l,
     const char *key, int64_t now, struct policy_facts *f,
     struct policy_decision *d, struct fed_err *err)
 {
@@ -890,7 +863,7 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 	char dom[DOMAIN_MAX + 2], rhost[DOMAIN_MAX + 2];
 	const char *domain;
 	const struct lcache *lc = NULL;
-	struct limits l;
+	struct partner_limits l;
 	int n, vm;
 
 	memset(&f, 0, sizeof f);
@@ -954,7 +927,7 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 		res->d = policy_decide(&f);
 	}
 	if (res->d.verdict == VERDICT_ACCEPT) {
-		l = partner_limits(g, lc);
+		l = partner_limits(g->c, lc->allowed, lc->rate, lc->max_uris);
 		if (l.rate > 0 || l.uris_limited) {
 			if (judge_state(g, domain, &l, res->uri, now, &f, &res->d,
 			    err) != 0)
@@ -1033,9 +1006,11 @@ gate_unframeable(struct gate *g, const struct sip_error *se, int64_t now_ms,
 /* ---- fedlist check ---- */
 
 /* Only what a URI may hold without breaking the request around it. */
-static int
-check_arg_ok(const char *s)
+int
+gate_check_arg_ok(const char *s)
 {
+	if (strlen(s) > 512)
+		return 0;
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
 		    *s == '<' || *s == '>' || *s == '"')
@@ -1079,7 +1054,7 @@ gate_check(struct gate *g, const char *from, int64_t now_ms,
 	local = g->c->local_domains.v[0];
 	if (local[0] == '.')
 		local++;
-	if (strlen(from) > 512 || !check_arg_ok(from)) {
+	if (!gate_check_arg_ok(from)) {
 		char q[FED_QUOTE_MAX];
 
 		fed_quote(q, from, strlen(from));

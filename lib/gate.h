@@ -171,6 +171,10 @@ struct gate_check {
 int gate_check(struct gate *, const char *from, int64_t now_ms,
     struct gate_check *, struct fed_err *);
 
+/* Can gate_check take `from`: at most 512 bytes, none of which would
+ * break the request around it?  1 or 0. */
+int gate_check_arg_ok(const char *from);
+
 /*
  * UDP: each datagram has its own sender.  The peer string is copied;
  * list answers that depended on the old peer are dropped.

@@ -307,48 +307,20 @@ is_blank(char c)
 }
 
 /*
- * Parse one line [p, e) into *ent, writing the names into the arena at *a.
- * For list_parse the arena is the buffer being parsed: every name written
- * is no longer than its token, and its NUL lands at most on the separator
- * after it, which has been read already.  For list_parse_line it is the
- * caller's scratch, which is why the line itself is const here.  Returns 1
- * for an entry, 0 for a blank or comment line, -1 with *err (without file
- * and line) for a bad line.
+ * The options of a line, [p, e) after its name, up to a '#': edge= into
+ * the arena at *a, rate= and max_uris= (LIST_UNSET when not given, as the
+ * caller set them).  0, or -1 with *err (without file and line).
  */
 static int
-parse_line(const char *p, const char *e, char *arena, size_t *a,
+parse_options(const char *p, const char *e, char *arena, size_t *a,
     int options_allowed, struct list_entry *ent, struct fed_err *err)
 {
 	char q[FED_QUOTE_MAX];
-	const char *t, *te, *eq;
+	const char *te, *eq;
 	size_t n;
 	int have_edge = 0, have_rate = 0, have_max = 0;
 
-	if (e > p && e[-1] == '\r')
-		e--;		/* CRLF line endings */
-	for (t = p; t < e; t++)
-		if (cclass[(unsigned char)*t] & C_CTL) {
-			fed_err_set(err, "control character \\x%02x in line",
-			    (unsigned char)*t);
-			return -1;
-		}
-	while (p < e && is_blank(*p))
-		p++;
-	if (p == e || *p == '#')
-		return 0;
-
-	for (te = p; te < e && !is_blank(*te); te++)
-		;
-	if (domain_normalize(p, (size_t)(te - p), 1, arena + *a,
-	    DOMAIN_MAX + 2, err) == -1)
-		return -1;
-	ent->name = arena + *a;
-	*a += strlen(ent->name) + 1;
-	ent->edge = NULL;
-	ent->rate = ent->max_uris = LIST_UNSET;
-
-	/* The name's NUL may have landed on the blank after it: skip it. */
-	for (p = te < e ? te + 1 : e; p < e; p = te) {
+	for (; p < e; p = te) {
 		while (p < e && is_blank(*p))
 			p++;
 		if (p == e || *p == '#')
@@ -420,6 +392,86 @@ parse_line(const char *p, const char *e, char *arena, size_t *a,
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* A caller's scratch too small for a line's names: a bug, said. */
+static int
+scratch_short(const char *fn, size_t scratchsz, struct fed_err *err)
+{
+	if (scratchsz >= LIST_LINE_SCRATCH)
+		return 0;
+	fed_err_set(err, "%s: scratch of %zu bytes, needs %d", fn, scratchsz,
+	    LIST_LINE_SCRATCH);
+	return 1;
+}
+
+int
+list_check_controls(const char *p, size_t n, struct fed_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cclass[(unsigned char)p[i]] & C_CTL) {
+			fed_err_set(err, "control character \\x%02x in line",
+			    (unsigned char)p[i]);
+			return -1;
+		}
+	return 0;
+}
+
+int
+list_parse_options(const char *p, size_t n, int options_allowed,
+    struct list_entry *e, char *scratch, size_t scratchsz,
+    struct fed_err *err)
+{
+	size_t a = 0;
+
+	memset(e, 0, sizeof *e);
+	e->rate = e->max_uris = LIST_UNSET;
+	if (scratch_short("list_parse_options", scratchsz, err))
+		return -1;
+	return parse_options(p, p + n, scratch, &a, options_allowed, e, err);
+}
+
+/*
+ * Parse one line [p, e) into *ent, writing the names into the arena at *a.
+ * For list_parse the arena is the buffer being parsed: every name written
+ * is no longer than its token, and its NUL lands at most on the separator
+ * after it, which has been read already.  For list_parse_line it is the
+ * caller's scratch, which is why the line itself is const here.  Returns 1
+ * for an entry, 0 for a blank or comment line, -1 with *err (without file
+ * and line) for a bad line.
+ */
+static int
+parse_line(const char *p, const char *e, char *arena, size_t *a,
+    int options_allowed, struct list_entry *ent, struct fed_err *err)
+{
+	const char *te;
+
+	if (e > p && e[-1] == '\r')
+		e--;		/* CRLF line endings */
+	if (list_check_controls(p, (size_t)(e - p), err) != 0)
+		return -1;
+	while (p < e && is_blank(*p))
+		p++;
+	if (p == e || *p == '#')
+		return 0;
+
+	for (te = p; te < e && !is_blank(*te); te++)
+		;
+	if (domain_normalize(p, (size_t)(te - p), 1, arena + *a,
+	    DOMAIN_MAX + 2, err) == -1)
+		return -1;
+	ent->name = arena + *a;
+	*a += strlen(ent->name) + 1;
+	ent->edge = NULL;
+	ent->rate = ent->max_uris = LIST_UNSET;
+
+	/* The name's NUL may have landed on the blank after it: skip it. */
+	if (parse_options(te < e ? te + 1 : e, e, arena, a, options_allowed,
+	    ent, err) != 0)
+		return -1;
 	return 1;
 }
 
@@ -586,11 +638,8 @@ list_parse_line(const char *line, size_t n, int options_allowed,
 	int r;
 
 	memset(e, 0, sizeof *e);
-	if (scratchsz < LIST_LINE_SCRATCH) {
-		fed_err_set(err, "list_parse_line: scratch of %zu bytes, "
-		    "needs %d", scratchsz, LIST_LINE_SCRATCH);
+	if (scratch_short("list_parse_line", scratchsz, err))
 		return -1;
-	}
 	r = parse_line(line, line + n, scratch, &a, options_allowed, e, err);
 	if (r != 1)
 		memset(e, 0, sizeof *e);

@@ -65,6 +65,18 @@ int list_parse(struct list *, const char *name, const char *buf, size_t len,
 int list_parse_line(const char *line, size_t n, int options_allowed,
     struct list_entry *e, char *scratch, size_t scratchsz, struct fed_err *);
 
+/* fedlist's checks of what an edit gives on its command line, as a line
+ * would give it: a control character in [p, p + n) (0, or -1 with *err
+ * naming it) ... */
+int list_check_controls(const char *p, size_t n, struct fed_err *);
+
+/* ... and options alone, blank-separated (up to a '#'), as they follow a
+ * line's name: e's edge (in scratch, LIST_LINE_SCRATCH bytes), rate and
+ * max_uris (LIST_UNSET when not given).  0, or -1 with *err. */
+int list_parse_options(const char *p, size_t n, int options_allowed,
+    struct list_entry *e, char *scratch, size_t scratchsz,
+    struct fed_err *err);
+
 /* Read and parse a file; a missing file is an empty list (path kept). */
 int list_load(struct list *, const char *path, int options_allowed,
     struct fed_err *);

@@ -333,6 +333,76 @@ nomem:
 	return -1;
 }
 
+int
+listedit_defaults(struct listedit_item *d, const char *opts,
+    const char *comment, int options_allowed, struct fed_err *err)
+{
+	char scratch[LIST_LINE_SCRATCH];
+	struct list_entry e;
+	size_t on = strlen(opts), cn = comment != NULL ? strlen(comment) : 0;
+	const char *c = comment;
+
+	memset(d, 0, sizeof *d);
+	d->rate = d->max_uris = LIST_UNSET;
+	/* As on a list line, a CR ending it is a CRLF line's. */
+	if (c != NULL && cn > 0 && c[cn - 1] == '\r')
+		cn--;
+	else if (c == NULL && on > 0 && opts[on - 1] == '\r')
+		on--;
+	if (list_check_controls(opts, on, err) != 0 ||
+	    (c != NULL && list_check_controls(c, cn, err) != 0) ||
+	    list_parse_options(opts, on, options_allowed, &e, scratch,
+	    sizeof scratch, err) != 0)
+		return -1;
+	d->rate = e.rate;
+	d->max_uris = e.max_uris;
+	if (e.edge != NULL && (d->edge = strdup(e.edge)) == NULL)
+		goto nomem;
+	if (c != NULL) {
+		for (; cn > 0 && (*c == ' ' || *c == '\t'); c++, cn--)
+			;
+		while (cn > 0 && (c[cn - 1] == ' ' || c[cn - 1] == '\t' ||
+		    c[cn - 1] == '\r'))
+			cn--;
+		if ((d->comment = fed_strdup_n(c, cn)) == NULL)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	listedit_item_free(d);
+	fed_err_set(err, "%s", strerror(ENOMEM));
+	return -1;
+}
+
+int
+listedit_batch_name(struct listedit_batch *b, const char *name,
+    int options_allowed, const struct listedit_item *d, struct fed_err *err)
+{
+	int r;
+
+	if (strpbrk(name, " \t#") != NULL) {
+		char q[FED_QUOTE_MAX];
+
+		fed_quote(q, name, strlen(name));
+		fed_err_set(err, "%s: invalid character in name", q);
+		return -1;
+	}
+	r = listedit_batch_parse(b, name, strlen(name), options_allowed, d, 0,
+	    err);
+	if (r == 0)
+		fed_err_set(err, "empty name");
+	return r == 1 ? 1 : -1;
+}
+
+void
+listedit_item_free(struct listedit_item *it)
+{
+	free(it->name);
+	free(it->edge);
+	free(it->comment);
+	it->name = it->edge = it->comment = NULL;
+}
+
 void
 listedit_batch_free(struct listedit_batch *b)
 {
@@ -804,6 +874,120 @@ plan_rm(const struct listedit_file *f, const struct listedit_batch *b,
 	*ned = n;
 }
 
+/*
+ * The locks.  Our list's is exclusive.  The other list is read only by an
+ * add (the both-lists check), and its lock is then taken shared: that
+ * keeps its editors out until our rename, which is all the check needs
+ * (an editor of the other list holds that lock exclusive, so the two
+ * never run at once and a domain cannot land on both lists), while
+ * fedgate, which takes a shared lock to ask whether a writer is at work
+ * (listdb.h), is not told the other list is being rewritten and made to
+ * wait.  An rm reads nothing of the other list (removing cannot put a
+ * domain on both) and takes no lock on it.  Always the allow list's lock
+ * first, then the block list's: two editors never deadlock.  lk[0] is
+ * the allow list's, lk[1] the block list's (-1: not taken).  0, or -1
+ * with *err.
+ */
+static int
+take_locks(const char *allow_path, const char *block_path,
+    enum listedit_which which, int other_read, int lk[2],
+    struct fed_err *err)
+{
+	if (which == LISTEDIT_ALLOW) {
+		if ((lk[0] = lock_path(allow_path, 0, 0, err)) == -1)
+			return -1;
+		if (!other_read)
+			return 0;
+		if (same_file(allow_path, block_path, lk[0]))
+			goto same;
+		lk[1] = lock_path(block_path, 1, 1, err);
+		return lk[1] == -1 ? -1 : 0;
+	}
+	if (other_read && (lk[0] = lock_path(allow_path, 1, 1, err)) == -1)
+		return -1;
+	if (same_file(allow_path, block_path, lk[0]))
+		goto same;
+	lk[1] = lock_path(block_path, 0, 0, err);
+	return lk[1] == -1 ? -1 : 0;
+same:
+	fed_err_set(err, "%s: allow_list and block_list name the same file",
+	    allow_path);
+	return -1;
+}
+
+/*
+ * Read the list to edit, and for an add the other list, under the locks:
+ * 0 to go on, 1 refused (a list with problems, or a name on both lists:
+ * reported), -1 with *err.
+ */
+static int
+load_lists(const char *path, const char *opath, int opts,
+    enum listedit_op op, const struct listedit_batch *b,
+    struct listedit_file *f, struct listedit_file *o,
+    listedit_report_fn *fn, void *arg, struct fed_err *err)
+{
+	int sys;
+
+	afile_remove_stale(path);
+	if (listedit_load(f, path, opts, fn, arg, err) != 0)
+		return -1;
+	if (f->nbad > 0) {
+		report(fn, arg, "%s: fix the line%s above first: fedgate "
+		    "cannot use the list as it is; nothing written", path,
+		    f->nbad > 1 ? "s" : "");
+		return 1;
+	}
+	if (op != LISTEDIT_ADD)
+		return 0;
+	if (listedit_load(o, opath, !opts, fn, arg, err) != 0)
+		return -1;
+	if (conflicts(f, o, b, fn, arg, err, &sys) > 0)
+		return 1;
+	return sys ? -1 : 0;
+}
+
+/*
+ * Write the edited text (afile) and its index, while PATH.lock is still
+ * held (listdb.h).  With nothing to change in the text, an index left
+ * stale (a hand edit, a killed editor) is repaired all the same, or
+ * fedgate would parse the whole list in every process until the next
+ * change.  0, or -1 with *err.
+ */
+static int
+write_list(const char *path, int opts, const struct listedit_file *f,
+    struct edit *ed, size_t ned, struct listedit_stats *st,
+    struct fed_err *err)
+{
+	struct fed_err ierr;
+	struct afile af;
+
+	if (ned == 0) {
+		if (f->exists && listdb_index_stale(path) &&
+		    list_index_write(path, opts, 1, &ierr) != 0) {
+			fed_err_set(err, "%s: index not rebuilt: %s", path,
+			    ierr.msg);
+			return -1;
+		}
+		return 0;
+	}
+	if (afile_begin_held(&af, path, (int)f->mode, err) != 0)
+		return -1;
+	if (write_text(af.fp, f, ed, ned) != 0) {
+		fed_err_set(err, "%s: write: %s", af.tmp, strerror(errno));
+		afile_abort(&af);
+		return -1;
+	}
+	if (afile_commit(&af, err) != 0)
+		return -1;
+	st->written = 1;
+	if (list_index_write(path, opts, 1, &ierr) != 0) {
+		fed_err_set(err, "%s: text written, index not rebuilt: %s",
+		    path, ierr.msg);
+		return -1;
+	}
+	return 0;
+}
+
 int
 listedit_apply(const char *allow_path, const char *block_path,
     enum listedit_which which, enum listedit_op op, struct listedit_batch *b,
@@ -815,10 +999,8 @@ listedit_apply(const char *allow_path, const char *block_path,
 	int opts = which == LISTEDIT_ALLOW;
 	struct listedit_file f, o;
 	struct edit *ed = NULL;
-	struct fed_err ierr;
-	struct afile af;
 	size_t ned = 0, i;
-	int lk[2] = { -1, -1 }, rc = -1, sys, other_read;
+	int lk[2] = { -1, -1 }, rc;
 
 	memset(st, 0, sizeof *st);
 	memset(&f, 0, sizeof f);
@@ -831,58 +1013,15 @@ listedit_apply(const char *allow_path, const char *block_path,
 	}
 	if (batch_dedupe(b, fn, arg) != 0)
 		return 1;
-	/*
-	 * The locks.  Our list's is exclusive.  The other list is read only
-	 * by an add (the both-lists check), and its lock is then taken
-	 * shared: that keeps its editors out until our rename, which is
-	 * all the check needs (an editor of the other list holds that lock
-	 * exclusive, so the two never run at once and a domain cannot land
-	 * on both lists), while fedgate, which takes a shared lock to ask
-	 * whether a writer is at work (listdb.h), is not told the other list
-	 * is being rewritten and made to wait.  An rm reads nothing of the
-	 * other list (removing cannot put a domain on both) and takes no
-	 * lock on it.  Always the allow list's lock first, then the block
-	 * list's: two editors never deadlock.
-	 */
-	other_read = op == LISTEDIT_ADD;
-	if (which == LISTEDIT_ALLOW) {
-		if ((lk[0] = lock_path(allow_path, 0, 0, err)) == -1)
-			goto out;
-		if (other_read) {
-			if (same_file(allow_path, block_path, lk[0]))
-				goto same;
-			if ((lk[1] = lock_path(block_path, 1, 1, err)) == -1)
-				goto out;
-		}
-	} else {
-		if (other_read &&
-		    (lk[0] = lock_path(allow_path, 1, 1, err)) == -1)
-			goto out;
-		if (same_file(allow_path, block_path, lk[0]))
-			goto same;
-		if ((lk[1] = lock_path(block_path, 0, 0, err)) == -1)
-			goto out;
-	}
-	afile_remove_stale(path);
-	if (listedit_load(&f, path, opts, fn, arg, err) != 0)
-		goto out;
-	if (f.nbad > 0) {
-		report(fn, arg, "%s: fix the line%s above first: fedgate "
-		    "cannot use the list as it is; nothing written", path,
-		    f.nbad > 1 ? "s" : "");
-		rc = 1;
+	if (take_locks(allow_path, block_path, which, op == LISTEDIT_ADD, lk,
+	    err) != 0) {
+		rc = -1;
 		goto out;
 	}
-	if (op == LISTEDIT_ADD) {
-		if (listedit_load(&o, opath, !opts, fn, arg, err) != 0)
-			goto out;
-		if (conflicts(&f, &o, b, fn, arg, err, &sys) > 0) {
-			rc = 1;
-			goto out;
-		}
-		if (sys)
-			goto out;
-	}
+	if ((rc = load_lists(path, opath, opts, op, b, &f, &o, fn, arg,
+	    err)) != 0)
+		goto out;
+	rc = -1;
 	if ((ed = reallocarray(NULL, b->n ? b->n : 1, sizeof *ed)) == NULL) {
 		fed_err_set(err, "%s", strerror(ENOMEM));
 		goto out;
@@ -894,41 +1033,7 @@ listedit_apply(const char *allow_path, const char *block_path,
 		}
 	} else
 		plan_rm(&f, b, ed, &ned, st, which, fn, arg);
-	if (ned == 0) {
-		/* Nothing to change in the text; but an index left stale (a
-		 * hand edit, a killed editor) is repaired here, or fedgate
-		 * would parse the whole list in every process until the
-		 * next change. */
-		if (f.exists && listdb_index_stale(path) &&
-		    list_index_write(path, opts, 1, &ierr) != 0) {
-			fed_err_set(err, "%s: index not rebuilt: %s", path,
-			    ierr.msg);
-			goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-	if (afile_begin_held(&af, path, (int)f.mode, err) != 0)
-		goto out;
-	if (write_text(af.fp, &f, ed, ned) != 0) {
-		fed_err_set(err, "%s: write: %s", af.tmp, strerror(errno));
-		afile_abort(&af);
-		goto out;
-	}
-	if (afile_commit(&af, err) != 0)
-		goto out;
-	st->written = 1;
-	/* The index, while PATH.lock is still held (listdb.h). */
-	if (list_index_write(path, opts, 1, &ierr) != 0) {
-		fed_err_set(err, "%s: text written, index not rebuilt: %s",
-		    path, ierr.msg);
-		goto out;
-	}
-	rc = 0;
-	goto out;
-same:
-	fed_err_set(err, "%s: allow_list and block_list name the same file",
-	    allow_path);
+	rc = write_list(path, opts, &f, ed, ned, st, err);
 out:
 	/* Closing drops the locks: the block list's first, then the allow
 	 * list's, the reverse of taking them. */

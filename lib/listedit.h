@@ -80,6 +80,26 @@ int listedit_batch_parse(struct listedit_batch *, const char *line, size_t n,
     unsigned src_line, struct fed_err *);
 void listedit_batch_free(struct listedit_batch *);
 
+/*
+ * The defaults of the names of one add: options as they would follow a
+ * name on a list line (blank-separated `edge=FQDN rate=N max_uris=N`)
+ * and a comment (NULL: none; blanks around it trimmed), checked as a list
+ * line's are.  0, or -1 with *err (why, or ENOMEM); *d is then empty.
+ */
+int listedit_defaults(struct listedit_item *d, const char *opts,
+    const char *comment, int options_allowed, struct fed_err *);
+
+/*
+ * A name given as a word of its own (an argument, not a line), appended
+ * as listedit_batch_parse appends a line's: 1 added, -1 a bad name (*err,
+ * or ENOMEM); one holding a blank or a '#', which a line would read as
+ * more than a name, is bad.
+ */
+int listedit_batch_name(struct listedit_batch *, const char *name,
+    int options_allowed, const struct listedit_item *defaults,
+    struct fed_err *);
+void listedit_item_free(struct listedit_item *);
+
 enum listedit_which { LISTEDIT_ALLOW, LISTEDIT_BLOCK };
 enum listedit_op { LISTEDIT_ADD, LISTEDIT_RM };
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "list.h"
+#include "partner.h"
 #include "policy.h"
 #include "score.h"
 
@@ -464,13 +465,21 @@ score_allowlisted(const struct score *s, const struct score_group *g)
 	return g->on_allow && !g->on_block;
 }
 
+/* The limits fedgate holds the group's partner to: an allow-listed one
+ * to its entry's own max_uris only. */
+static struct partner_limits
+group_limits(const struct score *s, const struct score_group *g)
+{
+	return partner_limits(s->c, score_allowlisted(s, g), LIST_UNSET,
+	    g->allow_max_uris);
+}
+
 unsigned long
 score_uri_limit(const struct score *s, const struct score_group *g)
 {
-	if (!score_allowlisted(s, g))
-		return s->c->max_uris;
-	/* An allow-listed partner is held to its entry's own limit only. */
-	return g->allow_max_uris >= 0 ? (unsigned long)g->allow_max_uris : 0;
+	struct partner_limits l = group_limits(s, g);
+
+	return l.uris_limited ? l.max_uris : 0;
 }
 
 double
@@ -485,6 +494,8 @@ void
 score_eval(struct score *s, struct score_group *g)
 {
 	const struct conf *c = s->c;
+	struct partner_limits l;
+	struct partner_status ps;
 	unsigned long limit;
 	unsigned ok, fail;
 	double share;
@@ -492,11 +503,14 @@ score_eval(struct score *s, struct score_group *g)
 
 	if (!g->listed)
 		group_list(s, g);
-	/* fedgate judges by the responses of the last report_period. */
+	/* fedgate judges by the responses of the last report_period; the
+	 * log, not the store, says who is watched. */
 	win_sum(s, g, &ok, &fail);
-	limit = score_uri_limit(s, g);
+	l = group_limits(s, g);
+	ps = partner_status(c, &l, 0, g->uris.n, ok, fail);
+	limit = l.uris_limited ? l.max_uris : 0;
 	/* fedgate judges only discovered partners by their responses. */
-	judged = !score_allowlisted(s, g);
+	judged = l.discovered;
 	/* fedgate keeps a partner suspicious only while its failure share is
 	 * high within report_period: a `limit suspicious` line counts while
 	 * it is within report_period of the newest line read. */
@@ -506,10 +520,9 @@ score_eval(struct score *s, struct score_group *g)
 		g->state = SCORE_BLOCKED;
 	else if (g->r_watch > 0)
 		g->state = SCORE_WATCH;
-	else if (recent || (judged && policy_suspicious(ok, fail,
-	    c->suspect_min_responses, c->suspect_fail_share)))
+	else if (recent || ps.suspicious)
 		g->state = SCORE_SUSPICIOUS;
-	else if (policy_near(g->uris.n, limit) || (judged && policy_suspicious(
+	else if (ps.near || (judged && policy_suspicious(
 	    ok, fail, c->suspect_min_responses * POLICY_NEAR_PERCENT / 100,
 	    c->suspect_fail_share * POLICY_NEAR_PERCENT / 100)))
 		g->state = SCORE_NEAR;
