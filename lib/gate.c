@@ -436,7 +436,7 @@ peer_allowed(struct gate *g, struct list_entry *e, char *scratch,
 /*
  * The partner's list answers.  The allow list is asked for the domain and,
  * failing that, for the peer's name: an entry may name the partner's edge
- * (SPEC 1.1 "or partner edge FQDNs").
+ * (fedkit(7) Allow and block lists: "or partner edge FQDNs").
  */
 static const struct lcache *
 list_facts(struct gate *g, const char *domain)
@@ -687,7 +687,8 @@ uri_partner(const struct sip_uri *u, char *dom, size_t domsz,
 }
 
 /* The key the distinct-URI count uses: the Request-URI's user@host, or
- * the To URI's when the Request-URI has no user part (SPEC 1.2). */
+ * the To URI's when the Request-URI has no user part (fedgate(8) Distinct URIs
+ * and the watch list). */
 static int
 uri_key(const struct sip_msg *m, char *buf, size_t bufsz)
 {
@@ -718,7 +719,7 @@ make_reply(struct gate *g, const struct sip_msg *m, struct gate_result *res)
 		extra = g->allow_hdr;
 	res->reply_len = sip_reply_build(g->reply, g->replycap, m, res->d.code,
 	    policy_code_phrase(res->d.code), extra);
-	/* No response could be built: the log says `-`, as SPEC 2 asks. */
+	/* No response could be built: the log says `-` (fedkit(7) Verdict log). */
 	if (res->reply_len == 0)
 		res->d.code = -1;
 }

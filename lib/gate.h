@@ -63,8 +63,8 @@ int gate_close(struct gate *, struct fed_err *);
 /*
  * Judge a message the framer returned.  `err` is the framer's complaint
  * for a malformed message (NULL for a good one).  Requests are decided
- * (SPEC 1.5), responses observed (our server's answers to the partner).
- * The verdict log line is written at once, or kept for gate_log_flush
+ * (fedkit(7) Order of decision), responses observed (our server's
+ * answers to the partner).  The verdict log line is written at once, or kept for gate_log_flush
  * after gate_log_buffer(g, 1).  Returns 0, or -1 on a system error (state
  * directory, log) with *ferr set: the caller should stop.
  */

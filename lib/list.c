@@ -1,4 +1,4 @@
-/* list.c: allow and block lists (SPEC section 3): parse, validate, match. */
+/* list.c: allow and block lists (fedkit(7)): parse, validate, match. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* list.h: allow and block lists (SPEC section 3): parse, validate, match. */
+/* list.h: allow and block lists (fedkit(7)): parse, validate, match. */
 #ifndef LIST_H
 #define LIST_H
 

@@ -599,8 +599,8 @@ bare(const char *name)
 /*
  * Does an item overlap an entry of the other list?  Two entries overlap
  * when some domain matches both: then fedgate treats it as blocked
- * (SPEC 1.5), which makes an allow entry dead and is what "a domain on
- * both lists" means.  Checked both ways: an entry of the other list
+ * (fedkit(7) Order of decision), which makes an allow entry dead and is
+ * what "a domain on both lists" means.  Checked both ways: an entry of the other list
  * covering the item's name (list_lookup, labels x log n), and an item
  * `.suffix` covering an entry of the other list (each of its entries
  * looked up among the batch's suffix entries).

@@ -1,4 +1,4 @@
-/* listedit.h: editing the allow and block lists as fedlist does (SPEC 2, 3). */
+/* listedit.h: editing the allow and block lists as fedlist does. */
 #ifndef LISTEDIT_H
 #define LISTEDIT_H
 
