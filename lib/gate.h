@@ -64,9 +64,10 @@ int gate_close(struct gate *, struct fed_err *);
  * Judge a message the framer returned.  `err` is the framer's complaint
  * for a malformed message (NULL for a good one).  Requests are decided
  * (fedkit(7) Order of decision), responses observed (our server's
- * answers to the partner).  The verdict log line is written at once, or kept for gate_log_flush
- * after gate_log_buffer(g, 1).  Returns 0, or -1 on a system error (state
- * directory, log) with *ferr set: the caller should stop.
+ * answers to the partner).  The verdict log line is written at once, or
+ * kept for gate_log_flush after gate_log_buffer(g, 1).  Returns 0, or -1
+ * on a system error (state directory, log) with *ferr set: the caller
+ * should stop.
  */
 int gate_message(struct gate *, const struct sip_msg *, const struct sip_error *,
     int64_t now_ms, struct gate_result *, struct fed_err *ferr);
