@@ -71,9 +71,9 @@ static int open_tmp(struct afile *, const char *, int, struct fed_err *);
 
 /*
  * Who a new file in PATH's directory should belong to when root writes it
- * (fedkit(7) FILES: a tool run as root never leaves a file fedgate's user cannot
- * use): the owner, group and permissions of PATH itself when it is a
- * regular file (use_file), else the directory's owner and group, with
+ * (fedkit(7) FILES: a tool run as root never leaves a file fedgate's user
+ * cannot use): the owner, group and permissions of PATH itself when it is
+ * a regular file (use_file), else the directory's owner and group, with
  * *mode left as the caller's.  The directory is opened once and PATH
  * looked at through it without following a symbolic link, so a link
  * planted in the directory cannot lend its target's owner.  0, or -1 with

@@ -600,8 +600,9 @@ bare(const char *name)
  * Does an item overlap an entry of the other list?  Two entries overlap
  * when some domain matches both: then fedgate treats it as blocked
  * (fedkit(7) Order of decision), which makes an allow entry dead and is
- * what "a domain on both lists" means.  Checked both ways: an entry of the other list
- * covering the item's name (list_lookup, labels x log n), and an item
+ * what "a domain on both lists" means.  Checked both ways: an entry of
+ * the other list covering the item's name (list_lookup, labels x log n),
+ * and an item
  * `.suffix` covering an entry of the other list (each of its entries
  * looked up among the batch's suffix entries).
  */
