@@ -602,9 +602,8 @@ bare(const char *name)
  * (fedkit(7) Order of decision), which makes an allow entry dead and is
  * what "a domain on both lists" means.  Checked both ways: an entry of
  * the other list covering the item's name (list_lookup, labels x log n),
- * and an item
- * `.suffix` covering an entry of the other list (each of its entries
- * looked up among the batch's suffix entries).
+ * and an item `.suffix` covering an entry of the other list (each of its
+ * entries looked up among the batch's suffix entries).
  */
 static size_t
 conflicts(const struct listedit_file *self, const struct listedit_file *other,
