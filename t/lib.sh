@@ -64,7 +64,9 @@ at_exit() { _cleanups="$1 $_cleanups"; }
 # Peers in the background.  spawn CMD...: run CMD in the background ($!
 # is its pid); every one still running is stopped when the script ends,
 # after the at_exit functions.  spawned PID...: count processes started
-# otherwise (`... &`) among them.  stop PID...: stop those now: TERM, and
+# otherwise (`... &`) among them: one reading a fifo, say (`spawn CMD
+# <FIFO` would open the fifo in the script itself, which then waits for
+# a writer that never comes).  stop PID...: stop those now: TERM, and
 # CONT for one a test stopped (a stopped process would not even die of
 # TERM), then wait for them.  stop_all: stop every one.
 spawn() { "$@" & _spawned="$_spawned $!"; }
@@ -87,6 +89,7 @@ stop_all() { stop $_spawned; }
 # makes 2,000) still holds.  Where the search starts depends on the pid:
 # tests run at the same time start apart.  At most 50 tries.
 test_ports() {
+	need ss
 	_tp_try=0
 	while :; do
 		base=$((20000 + (($$ + _tp_try * 397) % (12000 / $1)) * $1))
@@ -114,6 +117,16 @@ expect() {
 	_d=$1; shift
 	if "$@" >"$T/out" 2>"$T/err"; then ok 0 "$_d"
 	else _rc=$?; ok 1 "$_d"; diag "exit $_rc: $*"; diag "$(cat "$T/err")"; fi
+}
+
+# given CMD...: a set-up step, for the checks that follow it: CMD must
+# succeed (its output goes to $T/given.out, $T/given.err); when it does
+# not, a failing test names the step and shows why, so a broken set-up is
+# never read as a pass or as the next check's failure.
+given() {
+	"$@" >"$T/given.out" 2>"$T/given.err" && return 0
+	_rc=$?; ok 1 "set-up: $*"; diag "exit $_rc"; diag "$(cat "$T/given.err")"
+	return "$_rc"
 }
 
 # expect_exit CODE DESC CMD...: the command must exit with CODE.
