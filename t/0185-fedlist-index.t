@@ -74,22 +74,13 @@ grep_file "... blocked" "^evil.example	refuse	blocked	" "$T/out"
 grep_file "... with fedgate's warning" "block:4: .*run \`fedlist index\`" "$T/err"
 
 # -- socket mode (inetd style): every connection still served -----------
-base=$((24000 + ($$ % 2000) * 2))
+test_ports 2
 GATE=$base UP=$((base + 1))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 # Our server: it takes connections and reads (nothing reaches it here).
-socat -u "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" GOPEN:/dev/null &
-pids="$pids $!"
+spawn socat -u "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" GOPEN:/dev/null
 wait_for 10 listening "$UP"
-systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
-    "$B/bin/fedgate" $C -u "127.0.0.1:$UP" 2>"$T/gate.err" &
-pids="$pids $!"
+spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+    "$B/bin/fedgate" $C -u "127.0.0.1:$UP" 2>"$T/gate.err"
 wait_for 10 listening "$GATE"; ok $? "socket-mode fedgate listening"
 : >"$D/log"
 for i in 1 2 3; do

@@ -8,17 +8,8 @@
 . "${0%/*}/lib.sh"
 need openssl sipp socat ss
 
-# Ports below the ephemeral range, none another test of fedgate takes at
-# the same pid (t/0520's are 20000 + 3k).
-base=$((26000 + ($$ % 2000) * 3))
+test_ports 5
 UAS=$base DEAD=$((base + 1)) SILENT=$((base + 2)) HTTP=$((base + 3))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 
 # The TLS files: a CA, our certificate from it (valid a year, and one
 # valid 3 days), an expired one, a key that is not ours, a CA file whose
@@ -59,15 +50,12 @@ Content-Length: 0
   </send>
 </scenario>
 EOF
-sipp -sf "$T/options.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-socat -u "TCP-LISTEN:$SILENT,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null &
-pids="$pids $!"
+spawn sipp -sf "$T/options.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
+    >"$T/uas.out" 2>&1
+spawn socat -u "TCP-LISTEN:$SILENT,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null
 printf '#!/bin/sh\nprintf "HTTP/1.1 400 Bad Request\\r\\n\\r\\n"\n' >"$T/http.sh" &&
     chmod +x "$T/http.sh"
-socat "TCP-LISTEN:$HTTP,bind=127.0.0.1,reuseaddr,fork" "EXEC:$T/http.sh" &
-pids="$pids $!"
+spawn socat "TCP-LISTEN:$HTTP,bind=127.0.0.1,reuseaddr,fork" "EXEC:$T/http.sh"
 wait_for 10 listening "$UAS" && wait_for 10 listening "$SILENT" &&
     wait_for 10 listening "$HTTP"
 ok $? "sipp and socat listen on 127.0.0.1"
@@ -269,9 +257,8 @@ done
 # An edge pool's Redis (fedkit(7) POOL): reached as fedgate's user, or
 # down: a warning with redis_down = local, a problem with refuse.
 REDIS=$((base + 4))
-redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no \
-    --requirepass s3cret >"$T/redis.log" 2>&1 &
-pids="$pids $!"
+spawn redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no \
+    --requirepass s3cret >"$T/redis.log" 2>&1
 wait_for 10 sh -c "redis-cli -p $REDIS -a s3cret --no-auth-warning ping | grep -q PONG"
 ok $? "redis-server on 127.0.0.1:$REDIS"
 setup && conf "redis=127.0.0.1:$REDIS" "redis_password=s3cret"
