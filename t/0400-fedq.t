@@ -436,7 +436,7 @@ grep -q '^mixed.example' "$C"; [ $? -ne 0 ]; ok $? "... nothing cached"
 
 # ---- fedgate verifies the partner through the cache fedq wrote ----
 need sipmsg
-fedq $S -w "$C" fab.test >/dev/null 2>&1
+given fedq $S -w "$C" fab.test
 mkdir -p "$T/g"
 cat >"$T/g.conf" <<EOT
 local_domains = example.com
@@ -450,26 +450,26 @@ EOT
 : >"$T/g/allow"; : >"$T/g/block"
 sipmsg -f sip:a@fab.test >"$T/in"
 vcount() { awk -F '\t' -v v="$1" -v r="$2" '$6 == v && $7 == r { n++ } END { print n + 0 }' "$T/g/log"; }
-fedgate -c "$T/g.conf" --peer sip2.fab.test <"$T/in" >/dev/null 2>"$T/err"
+fedgate -c "$T/g.conf" --peer sip2.fab.test <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(vcount accept discovered)" -eq 1 ]; ok $? "fedgate verify = srv: the SRV target fedq found is verified"
-fedgate -c "$T/g.conf" --peer '[2001:db8::1]:5061' <"$T/in" >/dev/null 2>"$T/err"
+fedgate -c "$T/g.conf" --peer '[2001:db8::1]:5061' <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(vcount accept discovered)" -eq 2 ]; ok $? "... and so is a peer at one of its addresses (IPv6)"
-fedgate -c "$T/g.conf" --peer backup.other.test <"$T/in" >/dev/null 2>"$T/err"
+fedgate -c "$T/g.conf" --peer backup.other.test <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(vcount accept discovered)" -eq 3 ]; ok $? "... and the backup target in another domain"
-fedgate -c "$T/g.conf" --peer sip.evil.test <"$T/in" >/dev/null 2>"$T/err"
+fedgate -c "$T/g.conf" --peer sip.evil.test <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(vcount refuse unverified)" -eq 1 ]; ok $? "... another peer is not"
 
 # The round trip of a partner whose DNS names a target no cache can hold:
 # fedq skips it, and fedgate still reads the cache and verifies the rest.
-fedq $S -w "$C" evil.test >/dev/null 2>&1
-sipmsg -f sip:a@evil.test >"$T/in"
-fedgate -c "$T/g.conf" --peer good.evil.test <"$T/in" >/dev/null 2>"$T/err"
+given fedq $S -w "$C" evil.test
+sipmsg -f sip:a@evil.test >"$T/in" &&
+fedgate -c "$T/g.conf" --peer good.evil.test <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(vcount accept discovered)" -eq 4 ]; ok $? "fedgate verifies evil.test's good target from the cache"
 [ ! -s "$T/err" ]; ok $? "... and finds no fault in the cache ($(head -c 200 "$T/err"))"
-fedgate -c "$T/g.conf" --peer edge_1.evil.test <"$T/in" >/dev/null 2>"$T/err"
+fedgate -c "$T/g.conf" --peer edge_1.evil.test <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(vcount refuse unverified)" -eq 2 ]; ok $? "... the skipped target is not verified"
 # A hand-edited bad line costs only itself.
 printf 'evil.test\tedge_1.evil.test\t5061\t%s\n' "$later" >>"$C"
-fedgate -c "$T/g.conf" --peer good.evil.test <"$T/in" >/dev/null 2>"$T/err"
+fedgate -c "$T/g.conf" --peer good.evil.test <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(vcount accept discovered)" -eq 5 ]; ok $? "a bad line in the cache: the other lines still verify"
 grep_file "... the bad line told with file and line" "edges:[0-9]*: \"edge_\.\.\.\": invalid character .*line skipped" "$T/err"

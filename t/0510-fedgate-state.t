@@ -41,9 +41,9 @@ w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l)
 [ "$w" -eq 0 ]; ok $? "exactly max_uris distinct URIs: nobody watched ($w)"
 u=$(mdb_stat -n -s uris "$D/state/counters.mdb" | awk '$1 == "Entries:" { print $2 }')
 [ "$u" -eq 1000 ]; ok $? "the distinct-URI count is exact: 1000 ($u)"
-sipmsg -n 1 -s 5000 -f sip:p@shared.example -r sip:u%d@example.com >"$T/in"
-fedgate -c "$T/fed.conf" <"$T/in" >/dev/null
-w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l)
+sipmsg -n 1 -s 5000 -f sip:p@shared.example -r sip:u%d@example.com >"$T/in" &&
+fedgate -c "$T/fed.conf" <"$T/in" >/dev/null &&
+w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l) &&
 [ "$w" -eq 1 ]; ok $? "the next new URI crosses max_uris: watch"
 
 # ---- kill -9 in mid-stream, 20 times ----
