@@ -93,6 +93,7 @@ conf() {	# conf [KEY=VALUE...]: fed.conf with these values over the good ones
 		done
 	} >"$T/fed.conf"
 	# The lists compiled, as fedlist leaves them (fedkit(7) List index).
+	# Not checked: a fed.conf fedgate -t is to refuse stops it too.
 	fedlist -c "$T/fed.conf" index >/dev/null 2>&1
 	return 0
 }
