@@ -40,10 +40,7 @@ mkdir "$T/s" "$T/s/state"
 : >"$T/s/allow"
 : >"$T/s/block"
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 # partner NAME [VERIFIED]: one MESSAGE through whatever listens on $GATE,
 # accepted, relayed to our server with Fed-Trust (verified=VERIFIED, no

@@ -33,9 +33,7 @@ lines() {	# lines LOG N: accept lines of request N
 }
 has() { [ "$(lines "$1" "$2")" -eq 1 ]; }
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
+sipp_server 200; ok $? "sipp plays our server"
 spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
     "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err"
 wait_for 10 listening "$GATE"; ok $? "fedgate behind systemd-socket-activate"

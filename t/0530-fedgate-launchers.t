@@ -44,9 +44,7 @@ me=$(id -un)
 # The command every file runs, pointed at this build and this test.
 fix_cmd="s|@SBINDIR@/fedgate|$FEDGATE|; s|-c /etc/fedkit/fed.conf|-c $T/fed.conf -u 127.0.0.1:$UAS|"
 
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 # partner NAME [TRANSPORT]: 10 MESSAGEs through the launcher on $GATE;
 # each must be accepted and answered by our server, with Fed-Trust.
@@ -178,9 +176,7 @@ cmd=$(sed -n 's/^ExecStart=//p' "$T/units/fedgate@.service" | sed "$fix_cmd")
 spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" $cmd 2>"$T/act.err"
 partner "the units' command (systemd-socket-activate)"
 stop_all
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"
 
 # -- inetd (openbsd-inetd), the shipped lines ----------------------------
 grep -v '^#' "$TOP/share/inetd/inetd.conf" | sed -e "$fix_cmd" \
@@ -201,9 +197,7 @@ wait_for 10 udp_listening "$UAS"
 spawn inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1
 partner "inetd (dgram udp wait)" u1
 stop_all
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"
 
 # -- xinetd, the shipped service -----------------------------------------
 {

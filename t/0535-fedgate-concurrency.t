@@ -42,10 +42,7 @@ scratch_conf "$T/s" "tls = off" "idle_timeout = 50s"
 # Made here, so that it is as open as t/lib.sh makes $T for a fedgate
 # that drops from root to its user.
 mkdir "$T/s/state"
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin -max_socket $((N + 100)) \
-    >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200 -max_socket $((N + 100)); ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 # The shipped run script, pointed at this test; -v adds tcpserver's
 # "end PID status N" line for each fedgate, so every exit is seen.

@@ -71,10 +71,7 @@ mkconf() {	# mkconf EXTRA-LINE...
 # The edge cache fedq -w writes: partner.example's edge is edge.partner.example.
 echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z" >"$T/edges"
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"; ok $? "sipp plays our server"
 
 start_gate() {
 	spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \

@@ -40,9 +40,7 @@ mkconf() {	# mkconf EXTRA-LINE...
 echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z" >"$T/edges"
 chmod 755 "$T"; chmod 644 "$T/edges"
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
+sipp_server 200; ok $? "sipp plays our server"
 
 start_gate() {	# fedgate's listener on 127.0.0.1:GATE (fedgate(8) Listener mode)
 	spawn systemd-socket-activate --inetd -l "127.0.0.1:$GATE" \

@@ -13,10 +13,7 @@ GATE=$base UAS=$((base + 1)) DEAD=$((base + 2))
 
 # -- the peers: our server (sipp) and a syslog socket -----------------------
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 mkdir "$T/dev" || exit 1
 cat >"$T/syslogd.py" <<'EOF'

@@ -11,10 +11,7 @@ need systemd-socket-activate sipp python3 ss
 test_ports 2
 GATE=$base UAS=$((base + 1))
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 start_gate() {	# start_gate [FED.CONF LINE...]
 	rm -rf "$T/s"

@@ -64,9 +64,7 @@ for h in 1 2 3; do
 	chmod -R a+rwX "$H"
 done
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin >"$T/uas.out" 2>&1
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
+sipp_server 200; ok $? "sipp plays our server"
 
 host() {	# host N: host N's fedgate listener (fedgate(8) Listener mode)
 	eval "port=\$G$1"

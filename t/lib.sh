@@ -171,6 +171,18 @@ need() {
 listening() { ss -ltnH "sport = :$1" | grep -q .; }
 udp_listening() { ss -lunH "sport = :$1" | grep -q .; }
 
+# sipp_server CODE [SIPP-ARG...]: sipp plays our server on 127.0.0.1:$UAS
+# over TCP, answering every MESSAGE with CODE (t/sipp/uas.xml), its
+# output in $T/uas.out; started with spawn, and returns once it listens
+# (at most 10 s).
+sipp_server() {
+	_code=$1; shift
+	sed "s/@CODE@/$_code/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml" &&
+	spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin "$@" \
+	    >"$T/uas.out" 2>&1 &&
+	wait_for 10 listening "$UAS"
+}
+
 # The tests' PKI, in the directory $P: EC P-256 keys, self-signed CAs and
 # certificates they sign.  pki_key NAME; pki_ca NAME; pki_leaf NAME SAN
 # [CA]: a certificate for NAME with those subjectAltNames, signed by CA
