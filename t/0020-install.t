@@ -22,21 +22,8 @@ id fedkit >/dev/null 2>&1; ok $? "user fedkit exists (run: make deps)"
 HOSTUNITS=/usr/lib/systemd/system
 [ -d "$HOSTUNITS" ] || HOSTUNITS=/lib/systemd/system
 
-# Two ports nobody listens on (other tests may run at the same time),
-# below the kernel's ephemeral range.
-base=$((20000 + ($$ % 4000) * 3 + 2)) tries=0
-while [ "$tries" -lt 50 ] &&
-    ss -ltunH "( sport = :$base or sport = :$((base + 1)) )" | grep -q .; do
-	base=$((base + 3)) tries=$((tries + 1))
-done
+test_ports 2
 GATE=$base UAS=$((base + 1))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 
 # Our server (sipp answering 200) and a fed.conf that names it: the
 # installed command lines give no -u.
@@ -53,11 +40,7 @@ mkdir "$T/s" "$T/s/state"
 : >"$T/s/allow"
 : >"$T/s/block"
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 # partner NAME [VERIFIED]: one MESSAGE through whatever listens on $GATE,
 # accepted, relayed to our server with Fed-Trust (verified=VERIFIED, no
@@ -204,12 +187,10 @@ check_install() {
 	cmd=$(sed -n 's/^ExecStart=//p' "$D$units/fedgate@.service" |
 	    sed "s|^$prefix/|$r/|; s| /etc/fedkit/fed.conf| $T/fed.conf|")
 	# shellcheck disable=SC2086 # the unit's command line, split as systemd would
-	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" $cmd 2>"$T/gate.err" &
-	pids="$pids $!"
+	spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" $cmd 2>"$T/gate.err"
+	act=$!
 	partner "$name: fedgate@.service's command ($cmd)"
-	kill "${pids##* }" 2>/dev/null
-	wait "${pids##* }" 2>/dev/null
-	pids=${pids% *}
+	stop "$act"
 }
 
 check_install usr /usr
@@ -259,12 +240,10 @@ printf 'verify = srv\nedge_cache = %s\n' "$T/s/edges" >>"$T/fed.conf"
 cmd=$(sed -n 's/^ExecStart=//p' "$units/fedgate@.service" |
     sed "s|^/usr/|$T/usr/usr/|; s| /etc/fedkit/fed.conf| $T/fed.conf|")
 # shellcheck disable=SC2086 # the unit's command line, split as systemd would
-systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" $cmd 2>"$T/gate.err" &
-pids="$pids $!"
+spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" $cmd 2>"$T/gate.err"
+act=$!
 partner "fedgate@.service's command, verify = srv" yes
-kill "${pids##* }" 2>/dev/null
-wait "${pids##* }" 2>/dev/null
-pids=${pids% *}
+stop "$act"
 
 # -- the verdict log is rotated by rename --------------------------------
 # The installed entry, pointed at a directory of fedkit's here.
@@ -298,9 +277,8 @@ sed -e "s|-RHl0 0 5061|-RHl0 127.0.0.1 $GATE|" \
 sed -i "s|/usr/sbin/fedgate|$T/usr/usr/sbin/fedgate|" "$T/run"
 grep -q "tcpserver .* 127.0.0.1 $GATE $T/usr/usr/sbin/fedgate -c $T/fed.conf" "$T/run"
 ok $? "the installed tcpserver run script was pointed at the test"
-sh "$T/run" >"$T/gate.err" 2>&1 &
+spawn sh "$T/run" >"$T/gate.err" 2>&1
 server=$!
-pids="$pids $server"
 partner "tcpserver/run (verify = srv still)" yes
 u=$(ps -o user= -p "$server")
 [ "$u" = fedkit ]; ok $? "tcpserver, started as root, serves as fedkit ($u)"

@@ -10,8 +10,7 @@
 . "${0%/*}/lib.sh"
 need dnsmasq systemd-socket-activate socat ss timeout
 
-# Below the kernel's ephemeral range, as t/0520 picks them.
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 3
 DNS=$base GATE=$((base + 1)) DEAD=$((base + 2))
 W=$T/w R=$T/r
 mkdir -p "$W/t" "$R"
@@ -26,11 +25,11 @@ ours_kill() {
 	    kill "$1" 2>/dev/null
 	return 0
 }
-stop_all() {
+stop_readme() {
 	for p in $(cat "$R/bg" "$W"/*.pid 2>/dev/null); do ours_kill "$p"; done
 	return 0
 }
-at_exit stop_all
+at_exit stop_readme
 
 for p in "$DNS" "$GATE" "$DEAD"; do
 	! ss -ltnuH "sport = :$p" | grep -q .

@@ -74,22 +74,13 @@ grep_file "... blocked" "^evil.example	refuse	blocked	" "$T/out"
 grep_file "... with fedgate's warning" "block:4: .*run \`fedlist index\`" "$T/err"
 
 # -- socket mode (inetd style): every connection still served -----------
-base=$((24000 + ($$ % 2000) * 2))
+test_ports 2
 GATE=$base UP=$((base + 1))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 # Our server: it takes connections and reads (nothing reaches it here).
-socat -u "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" GOPEN:/dev/null &
-pids="$pids $!"
+spawn socat -u "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" GOPEN:/dev/null
 wait_for 10 listening "$UP"
-systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
-    "$B/bin/fedgate" $C -u "127.0.0.1:$UP" 2>"$T/gate.err" &
-pids="$pids $!"
+spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+    "$B/bin/fedgate" $C -u "127.0.0.1:$UP" 2>"$T/gate.err"
 wait_for 10 listening "$GATE"; ok $? "socket-mode fedgate listening"
 : >"$D/log"
 for i in 1 2 3; do
@@ -154,8 +145,8 @@ ok $? "... and the good lines still watch"
 # for a watch's end.
 cp "$T/fed.conf" "$T/w.conf" && echo "max_uris = 3" >>"$T/w.conf"
 : >"$D/state/watch"
-sipmsg -n 5 -f sip:h@harvest.example -r 'sip:u%d@example.com' >"$T/in"
-fedgate -c "$T/w.conf" <"$T/in" >/dev/null 2>&1
+sipmsg -n 5 -f sip:h@harvest.example -r 'sip:u%d@example.com' >"$T/in" &&
+fedgate -c "$T/w.conf" <"$T/in" >/dev/null 2>"$T/err" &&
 grep -q '^harvest\.example	' "$D/state/watch"; ok $? "a harvester is watched"
 sed -i 's/^\(harvest\.example\)	[^	]*/\1	not-a-time/' "$D/state/watch"
 sleep 5.5
@@ -171,10 +162,11 @@ expect_exit 2 "index of an unknown list: usage (exit 2)" fl index nosuch
 expect_exit 2 "index with two arguments" fl index allow block
 
 # -- the command is documented where an operator looks -------------------
-fedlist -h >"$T/out" 2>&1
-grep_file "fedlist -h names index" "^  index \[allow|block|watch|all\]" "$T/out"
-printf 'help\n' | fl >"$T/out" 2>&1
-grep_file "help at the prompt names index" "^index \[allow|block|watch|all\]" "$T/out"
+given fedlist -h
+grep_file "fedlist -h names index" "^  index \[allow|block|watch|all\]" "$T/given.out"
+printf 'help\n' >"$T/in"
+given fl <"$T/in"
+grep_file "help at the prompt names index" "^index \[allow|block|watch|all\]" "$T/given.out"
 need bash
 out=$(bash -c ". '$TOP/completions/bash/fedlist'; COMP_WORDS=(fedlist ind); COMP_CWORD=1; _fedlist; printf '%s\n' \"\${COMPREPLY[@]}\"")
 [ "$out" = index ]; ok $? "bash completes fedlist ind to index ($out)"

@@ -138,8 +138,9 @@ expect_exit 2 'gensip rejects a bad count' gensip -n 12x
 expect_exit 2 'gensip rejects an unknown mix kind' gensip -m bogus=1
 
 # gensip -p N draws From domains from p0..p(N-1).example; -u N targets N users.
-gensip -s 3 -n 2000 -p 7 -u 5 >"$T/pu.sip"
-n=$(grep -o '^From: [^;]*@p[0-9]*\.example' "$T/pu.sip" | sed 's/.*@//' | sort -u | wc -l)
+n=
+gensip -s 3 -n 2000 -p 7 -u 5 >"$T/pu.sip" &&
+n=$(grep -o '^From: [^;]*@p[0-9]*\.example' "$T/pu.sip" | sed 's/.*@//' | sort -u | wc -l) &&
 [ "$n" -eq 7 ]; ok $? "gensip -p 7: seven partner domains ($n)"
 n=$(grep -o '^[A-Z]* sip:[^ ]*@example.com' "$T/pu.sip" | sed 's/^[A-Z]* //' | sort -u | wc -l)
 [ "$n" -eq 5 ]; ok $? "gensip -u 5: five target users ($n)"

@@ -8,10 +8,6 @@
 PATH=$PATH:/usr/sbin
 need dnsmasq openssl awk
 
-PIDS=
-stop_all() { for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-at_exit stop_all
-
 # ---- the CAs and certificates ----
 mkdir -p "$T/ca"
 cd "$T/ca" || exit 1
@@ -80,17 +76,16 @@ serve() {	# serve NAME: sets PORT_NAME
 		# NAME.probe.test; without it, good's server presents the
 		# wrong certificate, so its "name ok" proves SNI was sent.
 		first=$1; [ "$1" = good ] && first=wrong
-		openssl s_server -accept "127.0.0.1:$p" -cert "$T/ca/$first.pem" \
+		spawn openssl s_server -accept "127.0.0.1:$p" -cert "$T/ca/$first.pem" \
 		    -key "$T/ca/$first.key" -servername "$1.probe.test" \
 		    -cert2 "$T/ca/$1.pem" -key2 "$T/ca/$1.key" \
-		    -www >"$T/s_$1.out" 2>&1 </dev/null &
+		    -www >"$T/s_$1.out" 2>&1 </dev/null
 		pid=$!
 		if wait_for 5 grep -q ACCEPT "$T/s_$1.out"; then
-			PIDS="$PIDS $pid"
-			eval "PORT_$1=$p"
+			eval "PORT_$1=$p PID_$1=$pid"
 			return 0
 		fi
-		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+		stop "$pid"
 	done
 	return 1
 }
@@ -101,10 +96,8 @@ for c in $CERTS silent; do
 done
 # A silent peer: the stopped s_server's socket still completes TCP
 # connections (the kernel's backlog), but nothing answers the ClientHello.
-SILENT_PID=${PIDS##* }
-kill -STOP "$SILENT_PID"
-cont_silent() { kill -CONT "$SILENT_PID" 2>/dev/null; }
-at_exit cont_silent
+# (stop, at exit, continues it.)
+kill -STOP "$PID_silent"
 # A port nobody listens on, checked: a connection to it is refused now.
 closed=
 for try in 1 2 3 4 5 6 7 8; do
@@ -131,15 +124,15 @@ done
 PORT=
 for try in 1 2 3 4 5 6 7 8; do
 	p=$(awk -v s="$$$try" 'BEGIN { srand(s + 7); print 20000 + int(rand() * 30000) }')
-	dnsmasq --keep-in-foreground --port="$p" --listen-address=127.0.0.1 \
+	spawn dnsmasq --keep-in-foreground --port="$p" --listen-address=127.0.0.1 \
 	    --bind-interfaces --no-resolv --no-hosts --no-poll \
 	    --conf-file="$T/dnsmasq.conf" --log-facility="$T/dnsmasq.log" \
-	    --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err" &
+	    --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err"
 	pid=$!
 	if wait_for 5 fedq -T 100 -s "127.0.0.1:$p" good.test; then
-		PORT=$p; PIDS="$PIDS $pid"; break
+		PORT=$p; break
 	fi
-	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	stop "$pid"
 done
 [ -n "$PORT" ]; ok $? "dnsmasq serves the probe zone (port ${PORT:-none})"
 [ -n "$PORT" ] || exit 1

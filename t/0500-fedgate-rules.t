@@ -120,8 +120,8 @@ gate harvest
 grep_file "the watch list file names it" '^harvest\.example	20[0-9-]*T[0-9:.]*Z	max_uris$' "$T/harvest/state/watch"
 n=$(entries harvest uris)
 [ "$n" -eq 0 ]; ok $? "nothing more is kept for a watched partner: no URIs in the store ($n)"
-fedlist -c "$T/harvest.conf" watch ls >"$T/wls" 2>&1
-grep_file "fedlist watch ls shows it watched at the 1,001 URIs it tried" '^harvest\.example	watch	1001	' "$T/wls"
+given fedlist -c "$T/harvest.conf" watch ls
+grep_file "fedlist watch ls shows it watched at the 1,001 URIs it tried" '^harvest\.example	watch	1001	' "$T/given.out"
 grep_file "the state directory is versioned" '^fedkit-state 2$' "$T/harvest/state/format"
 echo "harvest.example" >"$T/harvest/allow"
 gate harvest
@@ -146,8 +146,8 @@ sipmsg -n 3 -s 300 -f sip:p@sus.example -r sip:u%d@example.com >>"$T/in"
 gate sus
 s=$(count sus limit suspicious)
 [ "$s" -ge 2 ]; ok $? "the 20th failure makes it suspicious: its 503s say so ($s)"
-fedlist -c "$T/sus.conf" watch ls >"$T/wls" 2>&1
-grep_file "fedlist watch ls shows it suspicious" '^sus\.example	suspicious	' "$T/wls"
+given fedlist -c "$T/sus.conf" watch ls
+grep_file "fedlist watch ls shows it suspicious" '^sus\.example	suspicious	' "$T/given.out"
 sipmsg -n 21 -s 400 -f sip:p@sus.example -m OPTIONS -r sip:u%d@example.com -R 200 >"$T/in"
 gate sus
 sleep 1.1

@@ -41,9 +41,9 @@ w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l)
 [ "$w" -eq 0 ]; ok $? "exactly max_uris distinct URIs: nobody watched ($w)"
 u=$(mdb_stat -n -s uris "$D/state/counters.mdb" | awk '$1 == "Entries:" { print $2 }')
 [ "$u" -eq 1000 ]; ok $? "the distinct-URI count is exact: 1000 ($u)"
-sipmsg -n 1 -s 5000 -f sip:p@shared.example -r sip:u%d@example.com >"$T/in"
-fedgate -c "$T/fed.conf" <"$T/in" >/dev/null
-w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l)
+sipmsg -n 1 -s 5000 -f sip:p@shared.example -r sip:u%d@example.com >"$T/in" &&
+fedgate -c "$T/fed.conf" <"$T/in" >/dev/null &&
+w=$(awk -F '\t' '$7 == "watch"' "$D/log" | wc -l) &&
 [ "$w" -eq 1 ]; ok $? "the next new URI crosses max_uris: watch"
 
 # ---- kill -9 in mid-stream, 20 times ----
@@ -69,8 +69,9 @@ done
 # watched by now: the store keeps its count, shown by fedlist watch ls.
 logged=$(awk -F '\t' '$3 == "crash.example" && ($6 == "accept" || $6 == "limit") { print $5 }' \
     "$D/log" | sort -u | wc -l)
-fedlist -c "$T/fed.conf" watch ls >"$T/wls" 2>&1
-stored=$(awk -F '\t' '$1 == "crash.example" { print $3 }' "$T/wls")
+stored=
+fedlist -c "$T/fed.conf" watch ls >"$T/wls" 2>"$T/wls.err" &&
+stored=$(awk -F '\t' '$1 == "crash.example" { print $3 }' "$T/wls") &&
 [ "$logged" -gt 0 ] && [ "$logged" -le "${stored:-0}" ]
 ok $? "every URI the log reports is counted in the store ($logged logged, ${stored:-none} counted)"
 sipmsg -n 1 -s 9999 -f sip:p@crash.example -r sip:c%d@example.com >"$T/in"

@@ -62,10 +62,10 @@ sipmsg -n 1 -f 'sip:x@partner.example' >"$T/in"
 gate newp --peer 198.51.100.7:5061
 [ "$(count newp accept discovered)" -eq 7 ]; ok $? "another peer may still bring a new partner"
 [ "$(entries newp partners)" -eq 6 ]; ok $? "refused domains got no state ($(entries newp partners) partners)"
-fedlist -c "$T/newp.conf" check -p 192.0.2.66:5061 brandnew.example >"$T/out" 2>&1
+fedlist -c "$T/newp.conf" check -p 192.0.2.66:5061 brandnew.example >"$T/out" 2>"$T/err"
 [ $? -eq 1 ] && grep -q '^brandnew\.example	refuse	new_partners	403	' "$T/out"
 ok $? "fedlist check says so for that peer, by fedgate's code"
-fedlist -c "$T/newp.conf" check -p 198.51.100.9:5061 brandnew.example >"$T/out" 2>&1
+fedlist -c "$T/newp.conf" check -p 198.51.100.9:5061 brandnew.example >"$T/out" 2>"$T/err" &&
 grep -q '^brandnew\.example	accept	discovered	' "$T/out"
 ok $? "... and accepts it from another peer"
 [ "$(entries newp partners)" -eq 6 ]; ok $? "... changing nothing in the store"

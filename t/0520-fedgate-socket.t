@@ -6,19 +6,8 @@
 . "${0%/*}/lib.sh"
 need sipp systemd-socket-activate socat ss
 
-# Three ports of our own, away from the usual ones.
-# Ports below the kernel's ephemeral range (32768 and up): never one
-# that a connection of an earlier test (t/0535 makes 2,000) still holds.
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 3
 GATE=$base UAS=$((base + 1)) DEAD=$((base + 2))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
-
 
 mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
 	rm -rf "$T/state" "$T/v.log" "$T/uas.msg"
@@ -37,9 +26,8 @@ mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
 
 start_uas() {	# start_uas CODE [TRANSPORT]: our server answering every MESSAGE so
 	sed "s/@CODE@/$1/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-	sipp -sf "$T/uas.xml" -t "${2:-t1}" -i 127.0.0.1 -p "$UAS" -nostdin \
-	    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
-	pids="$pids $!"
+	spawn sipp -sf "$T/uas.xml" -t "${2:-t1}" -i 127.0.0.1 -p "$UAS" \
+	    -nostdin -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1
 	if [ "${2:-t1}" = u1 ]; then
 		wait_for 10 udp_listening "$UAS"
 	else
@@ -48,9 +36,8 @@ start_uas() {	# start_uas CODE [TRANSPORT]: our server answering every MESSAGE s
 }
 
 start_gate() {	# start_gate [ARGS...]: fedgate behind a socket activator
-	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
-	    "$B/bin/fedgate" -c "$T/fed.conf" "$@" 2>"$T/gate.err" &
-	pids="$pids $!"
+	spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+	    "$B/bin/fedgate" -c "$T/fed.conf" "$@" 2>"$T/gate.err"
 	wait_for 10 listening "$GATE"
 }
 
@@ -73,10 +60,10 @@ count() {	# count VERDICT REASON: lines of the verdict log
 }
 
 # -- legitimate traffic passes end to end, with our Fed-Trust only ------
-mkconf "tls = off"
-users 50 bob >"$T/u50"
-start_uas 200
-start_gate -u "127.0.0.1:$UAS"
+mkconf "tls = off" &&
+users 50 bob >"$T/u50" &&
+start_uas 200 &&
+start_gate -u "127.0.0.1:$UAS" &&
 uac partner.example 50 15 "$T/u50"
 ok $? "sipp partner: 50 MESSAGEs answered, no failed call"
 [ "$(count accept discovered)" -eq 50 ]; ok $? "50 requests accepted"
@@ -91,10 +78,10 @@ stop_all
 # -- a flood gets 503 beyond the bucket ---------------------------------
 # (the bucket is under test here, not the connection's bound on refusals:
 # t/0555)
-mkconf "tls = off" "max_refusals = 100000"
-start_uas 200
-start_gate -u "127.0.0.1:$UAS"
-t0=$(date +%s)
+mkconf "tls = off" "max_refusals = 100000" &&
+start_uas 200 &&
+start_gate -u "127.0.0.1:$UAS" &&
+t0=$(date +%s) &&
 uac flood.example 200 400 "$T/u50"
 ok $? "sipp flooder: every call got an answer"
 t1=$(date +%s)
@@ -109,10 +96,10 @@ ok $? "every limited request was answered 503"
 stop_all
 
 # -- a blocked domain never reaches our server --------------------------
-mkconf "tls = off"
-echo spam.example >"$T/block"
-start_uas 200
-start_gate -u "127.0.0.1:$UAS"
+mkconf "tls = off" &&
+echo spam.example >"$T/block" &&
+start_uas 200 &&
+start_gate -u "127.0.0.1:$UAS" &&
 uac spam.example 10 50 "$T/u50"
 ok $? "sipp spammer: every call got an answer"
 [ "$(count refuse blocked)" -eq 10 ]; ok $? "10 refused as blocked"
@@ -122,10 +109,10 @@ ok $? "each with a 403"
 stop_all
 
 # -- a harvester answered 404 becomes suspicious, then watched ----------
-mkconf "tls = off" "discovered_rate = 1000" "max_refusals = 100000"
-users 1200 u >"$T/u1200"
-start_uas 404
-start_gate -u "127.0.0.1:$UAS"
+mkconf "tls = off" "discovered_rate = 1000" "max_refusals = 100000" &&
+users 1200 u >"$T/u1200" &&
+start_uas 404 &&
+start_gate -u "127.0.0.1:$UAS" &&
 uac harvest.example 1200 300 "$T/u1200"
 ok $? "sipp harvester: every call got an answer"
 s=$(count limit suspicious) w=$(count refuse watch)
@@ -133,14 +120,15 @@ s=$(count limit suspicious) w=$(count refuse watch)
 [ "$w" -ge 1 ]; ok $? "its 1,001st address put it on the watch list ($w refused)"
 grep -q '^harvest\.example	' "$T/state/watch"
 ok $? "the watch list file names it"
-"$B/bin/fedlist" -c "$T/fed.conf" watch ls >"$T/wls" 2>&1
-n=$(awk -F '\t' '$1 == "harvest.example" { print $2 " " $3 }' "$T/wls")
+n=
+"$B/bin/fedlist" -c "$T/fed.conf" watch ls >"$T/wls" 2>"$T/wls.err" &&
+n=$(awk -F '\t' '$1 == "harvest.example" { print $2 " " $3 }' "$T/wls") &&
 [ "$n" = "both 1001" ]; ok $? "fedlist watch ls: watched and suspicious, at the 1,001 URIs tried ($n)"
 stop_all
 
 # -- our server down: the partner gets 503, fedgate ends cleanly --------
-mkconf "tls = off"
-start_gate -u "127.0.0.1:$DEAD"
+mkconf "tls = off" &&
+start_gate -u "127.0.0.1:$DEAD" &&
 uac partner.example 1 10 "$T/u50"
 ok $? "sipp partner: its request was answered"
 grep -q '^SIP/2.0 503' "$T/uac.msg"; ok $? "the partner got 503"
@@ -154,18 +142,21 @@ ok $? "fedstat reads that line and counts it accepted: $(cat "$T/st.err")"
 stop_all
 
 # -- slowloris: half a message is cut at message_timeout ----------------
-mkconf "tls = off" "message_timeout = 2s"
-start_uas 200
-start_gate -u "127.0.0.1:$UAS"
-mkfifo "$T/slow"
-{ printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1'
-  sleep 12; } >"$T/slow" &
-writer=$!
-t0=$(date +%s)
-timeout 20 socat -t 1 - "TCP:127.0.0.1:$GATE" <"$T/slow" >/dev/null 2>&1
-t1=$(date +%s)
-kill "$writer" 2>/dev/null
-[ $((t1 - t0)) -lt 10 ]; ok $? "the connection was closed at the deadline ($((t1 - t0)) s)"
+t0=0 t1=0
+mkconf "tls = off" "message_timeout = 2s" &&
+start_uas 200 &&
+start_gate -u "127.0.0.1:$UAS" &&
+mkfifo "$T/slow" && {
+	{ printf 'MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1'
+	  sleep 12; } >"$T/slow" &
+	writer=$!
+	t0=$(date +%s)
+	timeout 20 socat -t 1 - "TCP:127.0.0.1:$GATE" <"$T/slow" >/dev/null 2>&1
+	t1=$(date +%s)
+	kill "$writer" 2>/dev/null
+	[ $((t1 - t0)) -lt 10 ]
+}
+ok $? "the connection was closed at the deadline ($((t1 - t0)) s)"
 grep -q 'refuse	malformed' "$T/v.log"; ok $? "and logged refuse malformed"
 # A message too large, and one without Content-Length: the rest of the
 # stream cannot be framed; the partner gets 513 / 400, then the close.
@@ -184,34 +175,35 @@ cmp_file "a CRLFCRLF ping is answered with CRLF" "$T/pong.want" "$T/pong"
 stop_all
 
 # -- misuse is refused with a message -----------------------------------
-mkconf
-start_uas 200
-start_gate -u "127.0.0.1:$UAS"
-echo | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >/dev/null 2>&1
-wait_for 5 grep -q 'socket mode without TLS' "$T/gate.err"
+mkconf &&
+start_uas 200 &&
+start_gate -u "127.0.0.1:$UAS" && {
+	echo | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >/dev/null 2>&1
+	wait_for 5 grep -q 'socket mode without TLS' "$T/gate.err"
+}
 ok $? "a socket without TLS and without tls = off is refused"
 stop_all
-mkconf "tls = off"
-systemd-socket-activate --inetd -l "127.0.0.1:$GATE" "$B/bin/fedgate" \
-    -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
-act=$!
-pids="$pids $act"
-wait_for 10 listening "$GATE"
-echo | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >/dev/null 2>&1
-# (Our server is gone: the child says so; the listener goes on.)
-kill -0 "$act" && listening "$GATE" && ! grep -q 'listening socket' "$T/gate.err"
+mkconf "tls = off" &&
+spawn systemd-socket-activate --inetd -l "127.0.0.1:$GATE" "$B/bin/fedgate" \
+    -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &&
+act=$! &&
+wait_for 10 listening "$GATE" && {
+	echo | timeout 10 socat -t 1 - "TCP:127.0.0.1:$GATE" >/dev/null 2>&1
+	# (Our server is gone: the child says so; the listener goes on.)
+	kill -0 "$act" && listening "$GATE" &&
+	! grep -q 'listening socket' "$T/gate.err"
+}
 ok $? "a listening socket on stdin (Accept=no) is kept: fedgate listens (t/0545)"
 stop_all
 
 # -- UDP: inetd `dgram wait`, datagram by datagram ----------------------
-mkconf "tls = off" "idle_timeout = 3s" "max_message = 4096" "max_line = 2048"
-echo spam.example >"$T/block"
-start_uas 200 u1
-systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
-    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
-act=$!
-pids="$pids $act"
-wait_for 10 udp_listening "$GATE"
+mkconf "tls = off" "idle_timeout = 3s" "max_message = 4096" "max_line = 2048" &&
+echo spam.example >"$T/block" &&
+start_uas 200 u1 &&
+spawn systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
+    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &&
+act=$! &&
+wait_for 10 udp_listening "$GATE" &&
 uac partner.example 20 10 "$T/u50" u1
 ok $? "UDP: sipp partner's 20 MESSAGEs all answered"
 [ "$(count accept discovered)" -eq 20 ]; ok $? "UDP: 20 accepted"

@@ -7,15 +7,8 @@
 . "${0%/*}/lib.sh"
 need sipp systemd-socket-activate socat ss
 
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 2
 GATE=$base UAS=$((base + 1))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 
 mkdir -p "$T/state" "$T/log"
 chmod 777 "$T/log" "$T/state"
@@ -40,13 +33,9 @@ lines() {	# lines LOG N: accept lines of request N
 }
 has() { [ "$(lines "$1" "$2")" -eq 1 ]; }
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
-systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
-    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
-pids="$pids $!"
+sipp_server 200; ok $? "sipp plays our server"
+spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err"
 wait_for 10 listening "$GATE"; ok $? "fedgate behind systemd-socket-activate"
 
 # -- one connection across two rotations --------------------------------
@@ -93,7 +82,7 @@ mkfifo "$T/pin"
 "$B/bin/fedgate" -c "$T/fed.conf" -p 192.0.2.1:5061 <"$T/pin" >/dev/null \
     2>"$T/pipe.err" &
 pg=$!
-pids="$pids $pg"
+spawned "$pg"
 exec 4>"$T/pin"
 msg 11 >&4
 wait_for 10 has "$T/log/v.log" 11; ok $? "pipe mode: the first line is logged"

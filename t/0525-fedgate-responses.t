@@ -9,24 +9,17 @@
 . "${0%/*}/lib.sh"
 need sipp systemd-socket-activate ss python3
 
-# Ports below the kernel's ephemeral range (32768 and up): never one
-# that a connection of an earlier test (t/0535 makes 2,000) still holds.
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 2
 GATE=$base UAS=$((base + 1))
-pids=
-stop_all() {
-	# A process a test stopped (a fedgate, our server) must not stay
-	# stopped: a stopped one would not even die of SIGTERM.
-	if [ -s "$T/stalled" ]; then
-		kill -CONT "$(cat "$T/stalled")" 2>/dev/null
-		rm -f "$T/stalled"
-	fi
-	for p in $pids; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
+# The fedgate a check stopped (a child of the activator, not ours to
+# stop) must not stay stopped: a stopped one would not even die of
+# SIGTERM.  (stop continues the peers we started.)
+cont_stalled() {
+	[ -s "$T/stalled" ] || return 0
+	kill -CONT "$(cat "$T/stalled")" 2>/dev/null
+	rm -f "$T/stalled"
 }
-at_exit stop_all
-
+at_exit cont_stalled
 
 mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
 	rm -rf "$T/state" "$T/v.log" "$T/uas.msg" "$T/ups.log"
@@ -53,9 +46,8 @@ start_uas() {
 		sed "s/\[last_From:\]/From: <sip:nobody@$3>;tag=other/" \
 		    "$T/uas.xml" >"$T/uas2.xml" && mv "$T/uas2.xml" "$T/uas.xml"
 	fi
-	sipp -sf "$T/uas.xml" -t "${2:-t1}" -i 127.0.0.1 -p "$UAS" -nostdin \
-	    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
-	pids="$pids $!"
+	spawn sipp -sf "$T/uas.xml" -t "${2:-t1}" -i 127.0.0.1 -p "$UAS" -nostdin \
+	    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1
 	if [ "${2:-t1}" = u1 ]; then
 		wait_for 10 udp_listening "$UAS"
 	else
@@ -64,10 +56,9 @@ start_uas() {
 }
 
 start_gate() {	# start_gate: fedgate behind a socket activator, one a connection
-	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
-	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
+	spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err"
 	act=$!
-	pids="$pids $act"
 	wait_for 10 listening "$GATE"
 }
 
@@ -411,8 +402,7 @@ stop_all
 # -- (3) a partner's genuine answers to our server pass, uncounted -------
 mkconf
 : >"$T/ups.log"
-python3 "$T/ups.py" "$UAS" "$T/ups.log" 25 2>"$T/ups.err" &
-pids="$pids $!"
+spawn python3 "$T/ups.py" "$UAS" "$T/ups.log" 25 2>"$T/ups.err"
 wait_for 10 listening "$UAS"
 start_gate
 timeout 60 python3 "$T/peer.py" "$GATE" answer 25 >"$T/codes" 2>"$T/peer.err"
@@ -435,7 +425,7 @@ start_gate
 timeout 60 python3 "$T/peer.py" "$GATE" stall "$act" "$T/stalled" >"$T/codes" 2>"$T/peer.err"
 ok $? "partner: 8 requests, fedgate stopped 3 s while they wait"
 [ -s "$T/stalled" ]; ok $? "the partner's fedgate was stopped and continued ($(cat "$T/stalled" 2>/dev/null))"
-rm -f "$T/stalled"
+cont_stalled
 n=$(grep -c '^200$' "$T/codes")
 [ "$n" -eq 8 ]; ok $? "all 8 answered by our server over the same connection ($n)"
 wait_for 5 logged accept discovered 8
@@ -454,9 +444,8 @@ stop_all
 mkconf "message_timeout = 2s"
 echo partner.example >"$T/allow"	# no limits: every request is relayed
 : >"$T/ups.log"
-python3 "$T/ups.py" "$UAS" "$T/ups.log" 0 2>"$T/ups.err" &
+spawn python3 "$T/ups.py" "$UAS" "$T/ups.log" 0 2>"$T/ups.err"
 ups=$!
-pids="$pids $ups"
 wait_for 10 listening "$UAS"
 start_gate
 kill -STOP "$ups"
@@ -487,9 +476,8 @@ stop_all
 # -- (6) UDP: the same rules, datagram by datagram -----------------------
 mkconf "discovered_rate = 1000" "idle_timeout = 3s"
 start_uas 404 u1 other.example
-systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
-    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
-pids="$pids $!"
+spawn systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
+    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err"
 wait_for 10 udp_listening "$GATE"
 timeout 60 python3 "$T/peer.py" "$GATE" udp 35 >"$T/codes" 2>"$T/peer.err"
 ok $? "UDP partner: 25 forged 404s, then 35 requests one at a time"

@@ -16,23 +16,9 @@ need sipp systemd-socket-activate systemd-analyze inetd tcpserver tcprules ss ma
 XINETD=$(command -v xinetd || echo /opt/fedkit-test/xinetd/usr/sbin/xinetd)
 [ -x "$XINETD" ]; ok $? "xinetd is at hand ($XINETD; run: make deps)"
 
-# Two ports nobody listens on (other tests run at the same time).
-# Ports below the kernel's ephemeral range (32768 and up): never one
-# that a connection of an earlier test (t/0535 makes 2,000) still holds.
-base=$((20000 + ($$ % 4000) * 3 + 1)) tries=0
-while [ "$tries" -lt 50 ] &&
-    ss -ltunH "( sport = :$base or sport = :$((base + 1)) )" | grep -q .; do
-	base=$((base + 3)) tries=$((tries + 1))
-done
+test_ports 2
 GATE=$base UAS=$((base + 1))
 FEDGATE=$B/bin/fedgate
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 # The read end of the FIFO that holds connflood's connections open.
 hold_release() {
 	[ -n "${hold_pid:-}" ] || return 0
@@ -58,10 +44,7 @@ me=$(id -un)
 # The command every file runs, pointed at this build and this test.
 fix_cmd="s|@SBINDIR@/fedgate|$FEDGATE|; s|-c /etc/fedkit/fed.conf|-c $T/fed.conf -u 127.0.0.1:$UAS|"
 
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 # partner NAME [TRANSPORT]: 10 MESSAGEs through the launcher on $GATE;
 # each must be accepted and answered by our server, with Fed-Trust.
@@ -190,43 +173,31 @@ ok $? "the service is hardened: systemd's exposure level ${level:-?} <= 1.2"
 grep -q '^Accept=yes' "$T/units/fedgate.socket"; ok $? "fedgate.socket accepts (one fedgate per connection)"
 cmd=$(sed -n 's/^ExecStart=//p' "$T/units/fedgate@.service" | sed "$fix_cmd")
 # shellcheck disable=SC2086 # the unit's command line, split as systemd would
-systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" $cmd 2>"$T/act.err" &
-pids="$pids $!"
+spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" $cmd 2>"$T/act.err"
 partner "the units' command (systemd-socket-activate)"
 stop_all
-pids=
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"
 
 # -- inetd (openbsd-inetd), the shipped lines ----------------------------
 grep -v '^#' "$TOP/share/inetd/inetd.conf" | sed -e "$fix_cmd" \
     -e "s|^sip-tls	|127.0.0.1:$GATE	|; s|^sip	|127.0.0.1:$GATE	|" \
     -e "s|	fedkit	|	$me	|" >"$T/inetd.conf"
-inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1 &
+spawn inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1
 inetd_pid=$!
-pids="$pids $inetd_pid"
 partner "inetd (stream tcp nowait)"
 # 10 + 300 + 1 connections within a minute: the shipped nowait.N must
 # be above them all (openbsd-inetd's default 256 would refuse the last).
 burst "inetd (stream tcp nowait)"
 # The UDP line: sipp's UAS answers over UDP on the same port number.
-kill "$inetd_pid" 2>/dev/null
-wait "$inetd_pid" 2>/dev/null
+stop "$inetd_pid"
 stop_all
-sipp -sf "$T/uas.xml" -t u1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
-pids="$pids $!"
+spawn sipp -sf "$T/uas.xml" -t u1 -i 127.0.0.1 -p "$UAS" -nostdin \
+    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1
 wait_for 10 udp_listening "$UAS"
-inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1 &
-pids="$pids $!"
+spawn inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1
 partner "inetd (dgram udp wait)" u1
 stop_all
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"
 
 # -- xinetd, the shipped service -----------------------------------------
 {
@@ -235,10 +206,9 @@ wait_for 10 listening "$UAS"
 	    -e "s|= 5061|= $GATE|; s|= fedkit|= $me|" \
 	    -e "s|^{|{\n\tbind\t\t= 127.0.0.1|"
 } >"$T/xinetd.conf"
-"$XINETD" -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" \
-    -filelog "$T/xinetd.log" >"$T/xinetd.out" 2>&1 &
+spawn "$XINETD" -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" \
+    -filelog "$T/xinetd.log" >"$T/xinetd.out" 2>&1
 xinetd_pid=$!
-pids="$pids $xinetd_pid"
 # xinetd binds its port before it is ready to serve it.
 wait_for 10 grep -q 'Started working' "$T/xinetd.log"
 partner "xinetd"
@@ -255,8 +225,7 @@ ok $? "xinetd: meanwhile 127.0.0.2 is served ($(cat "$T/one"))"
 grep_file "xinetd logs the refusal with the source (log_on_failure HOST)" \
     'FAIL: fedgate per_source_limit from=127.0.0.1' "$T/xinetd.svc"
 hold_release
-kill "$xinetd_pid" 2>/dev/null
-wait "$xinetd_pid" 2>/dev/null
+stop "$xinetd_pid"
 
 # -- tcpserver, the shipped run script -----------------------------------
 # With a tcprules file that denies 127.0.0.2 and allows the rest.
@@ -267,8 +236,7 @@ sed -e "$fix_cmd" -e "s|-RHl0 0 5061|-RHl0 127.0.0.1 $GATE|" \
     "$TOP/share/tcpserver/run" >"$T/run"
 grep -q "tcpserver .* 127.0.0.1 $GATE $FEDGATE" "$T/run" && grep -q "$T/tcp.cdb" "$T/run"
 ok $? "the tcpserver run script was pointed at the test"
-sh "$T/run" >"$T/tcpserver.out" 2>&1 &
-pids="$pids $!"
+spawn sh "$T/run" >"$T/tcpserver.out" 2>&1
 partner "tcpserver"
 burst "tcpserver"
 request "tcpserver" 127.0.0.2

@@ -26,14 +26,7 @@ sanitized=
 if ldd "$B/bin/fedgate" 2>/dev/null | grep -q 'lib[at]san'; then
 	sanitized=yes N=200
 fi
-# Two ports nobody listens on (other tests run at the same time).
-# Ports below the kernel's ephemeral range (32768 and up): never one
-# that a connection of an earlier test (t/0535 makes 2,000) still holds.
-base=$((20000 + ($$ % 4000) * 3 + 1)) tries=0
-while [ "$tries" -lt 50 ] &&
-    ss -ltunH "( sport = :$base or sport = :$((base + 1)) )" | grep -q .; do
-	base=$((base + 3)) tries=$((tries + 1))
-done
+test_ports 2
 GATE=$base UAS=$((base + 1))
 FEDGATE=$B/bin/fedgate
 # Every fedgate has two sockets and sipp one per fedgate.
@@ -43,23 +36,13 @@ ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 nofile=$(ulimit -n)
 [ "$nofile" -ge $((N + 64)) ]; ok $? "enough descriptors for $N connections (ulimit -n $nofile)"
 
-pids='' hold_pid=''
-stop_all() {
-	for p in $hold_pid $pids; do kill "$p" 2>/dev/null; done
-	for p in $hold_pid $pids; do wait "$p" 2>/dev/null; done
-	pids='' hold_pid=''
-}
-at_exit stop_all
+hold_pid=''
 
 scratch_conf "$T/s" "tls = off" "idle_timeout = 50s"
 # Made here, so that it is as open as t/lib.sh makes $T for a fedgate
 # that drops from root to its user.
 mkdir "$T/s/state"
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin -max_socket $((N + 100)) \
-    >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200 -max_socket $((N + 100)); ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 # The shipped run script, pointed at this test; -v adds tcpserver's
 # "end PID status N" line for each fedgate, so every exit is seen.
@@ -71,9 +54,8 @@ sed -e "s|@SBINDIR@/fedgate|$FEDGATE|" \
     "$TOP/share/tcpserver/run" >"$T/run"
 grep -q "tcpserver -v -c $N .* 127.0.0.1 $GATE $FEDGATE" "$T/run"
 ok $? "the tcpserver run script was pointed at the test"
-sh "$T/run" >"$T/tcpserver.out" 2>&1 &
+spawn sh "$T/run" >"$T/tcpserver.out" 2>&1
 server=$!
-pids="$pids $server"
 wait_for 10 listening "$GATE" && kill -0 "$server"
 ok $? "tcpserver listens on 127.0.0.1:$GATE"
 
@@ -104,6 +86,7 @@ hold() {
 	connflood -H -n "$1" -S "$3" -p 50 -f "$2" -t 55 -w 10 127.0.0.1 "$GATE" \
 	    <"$T/hold" >"$T/held" 2>&1 &
 	hold_pid=$!
+	spawned "$hold_pid"
 	exec 8>"$T/hold"
 	wait_for 60 grep -q '^connections' "$T/held"
 }

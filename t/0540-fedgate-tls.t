@@ -6,17 +6,8 @@
 . "${0%/*}/lib.sh"
 need openssl sipp systemd-socket-activate socat ss
 
-# Ports below the kernel's ephemeral range (32768 and up): never one
-# that a connection of an earlier test (t/0535 makes 2,000) still holds.
-base=$((20000 + ($$ % 4000) * 3 + 2))
+test_ports 2
 GATE=$base UAS=$((base + 1))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 
 # -- the test PKI ---------------------------------------------------------
 P=$T/pki
@@ -80,19 +71,15 @@ mkconf() {	# mkconf EXTRA-LINE...
 # The edge cache fedq -w writes: partner.example's edge is edge.partner.example.
 echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z" >"$T/edges"
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    -trace_msg -message_file "$T/uas.msg" >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
+sipp_server 200 -trace_msg -message_file "$T/uas.msg"; ok $? "sipp plays our server"
 
 start_gate() {
-	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
-	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
+	spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err"
 	gate_pid=$!
 	wait_for 10 listening "$GATE"
 }
-stop_gate() { kill "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null; }
+stop_gate() { stop "$gate_pid"; }
 
 calls=0
 msgs() {	# msgs N FROM-DOMAIN: N MESSAGEs as a partner's edge sends them

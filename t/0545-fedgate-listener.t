@@ -12,19 +12,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# Ports below the kernel's ephemeral range (32768 and up), as every socket
-# test takes them: none that a connection of an earlier test still holds.
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 2
 GATE=$base UAS=$((base + 1))
 NUID=$(id -u nobody)
-pids= gate_pid=
-stop_all() {
-	[ -n "$gate_pid" ] && kill "$gate_pid" 2>/dev/null
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids $gate_pid; do wait "$p" 2>/dev/null; done
-	pids= gate_pid=
-}
-at_exit stop_all
+gate_pid=
 
 # -- the test PKI (as t/0540) ----------------------------------------------
 P=$T/pki
@@ -62,20 +53,15 @@ mkconf() {	# mkconf EXTRA-LINE...
 chmod 755 "$T"
 chmod 644 "$T/edges"
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
+sipp_server 200; ok $? "sipp plays our server"
 
 start_gate() {	# no -a: fedgate gets the listening socket itself
-	systemd-socket-activate --inetd -l "127.0.0.1:$GATE" \
-	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
+	spawn systemd-socket-activate --inetd -l "127.0.0.1:$GATE" \
+	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err"
 	gate_pid=$!
 	wait_for 10 listening "$GATE"
 }
-stop_gate() {
-	kill "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null; gate_pid=
-}
+stop_gate() { stop "$gate_pid"; gate_pid=; }
 kids() { pgrep -P "$gate_pid" 2>/dev/null; }	# the listener's children
 nkids() { kids | wc -l; }
 

@@ -7,16 +7,9 @@
 . "${0%/*}/lib.sh"
 need haproxy openssl sipp systemd-socket-activate socat ss
 
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 3
 GATE=$base UAS=$((base + 1)) LB2=$((base + 2))
 LB1=$((base + 12000)) LB2T=$((base + 12001)) SRC=$((base + 12002))
-pids= gate_pid= lb_pid=
-stop_all() {
-	for p in $gate_pid $lb_pid $pids; do kill "$p" 2>/dev/null; done
-	for p in $gate_pid $lb_pid $pids; do wait "$p" 2>/dev/null; done
-	pids= gate_pid= lb_pid=
-}
-at_exit stop_all
 
 # -- the test PKI: our edge, a partner ----------------------------------
 P=$T/pki
@@ -47,18 +40,15 @@ mkconf() {	# mkconf EXTRA-LINE...
 echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z" >"$T/edges"
 chmod 755 "$T"; chmod 644 "$T/edges"
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
+sipp_server 200; ok $? "sipp plays our server"
 
 start_gate() {	# fedgate's listener on 127.0.0.1:GATE (fedgate(8) Listener mode)
-	systemd-socket-activate --inetd -l "127.0.0.1:$GATE" \
-	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err" &
+	spawn systemd-socket-activate --inetd -l "127.0.0.1:$GATE" \
+	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" 2>"$T/gate.err"
 	gate_pid=$!
 	wait_for 10 listening "$GATE"
 }
-stop_gate() { kill "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null; gate_pid=; }
+stop_gate() { stop "$gate_pid"; gate_pid=; }
 
 # haproxy: v2 on LB2 (IPv4 and ::1), v1 on LB1, v2 for TLS on LB2T.
 cat >"$T/haproxy.cfg" <<CFG
@@ -85,7 +75,7 @@ backend gate_v1
 	server g 127.0.0.1:$GATE send-proxy
 CFG
 haproxy -c -f "$T/haproxy.cfg" >"$T/hap.check" 2>&1; ok $? "haproxy accepts its configuration"
-haproxy -db -f "$T/haproxy.cfg" >"$T/hap.out" 2>&1 &
+spawn haproxy -db -f "$T/haproxy.cfg" >"$T/hap.out" 2>&1
 lb_pid=$!
 wait_for 10 listening "$LB2" && wait_for 10 listening "$LB1"
 ok $? "haproxy listens"

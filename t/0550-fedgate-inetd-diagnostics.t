@@ -8,25 +8,12 @@
 . "${0%/*}/lib.sh"
 need inetd sipp python3 unshare mount ss
 
-# Ports below the kernel's ephemeral range (32768 and up): never one
-# that a connection of an earlier test (t/0535 makes 2,000) still holds.
-base=$((20000 + ($$ % 4000) * 3 + 1))
+test_ports 3
 GATE=$base UAS=$((base + 1)) DEAD=$((base + 2))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 
 # -- the peers: our server (sipp) and a syslog socket -----------------------
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 mkdir "$T/dev" || exit 1
 cat >"$T/syslogd.py" <<'EOF'
@@ -44,8 +31,7 @@ with open(sys.argv[2], "ab", buffering=0) as out:
         out.write(d.rstrip(b"\0\n") + b"\n")
 EOF
 : >"$T/syslog"
-timeout 300 python3 "$T/syslogd.py" "$T/dev/log" "$T/syslog" &
-pids="$pids $!"
+spawn timeout 300 python3 "$T/syslogd.py" "$T/dev/log" "$T/syslog"
 wait_for 10 test -S "$T/dev/log"; ok $? "a syslog socket listens"
 
 # The partner: sends SIP, optionally waits, sends more, and keeps all it
@@ -187,7 +173,7 @@ grep -q '^SIP/2.0 403' "$T/heard"; ok $? "on both lists: refused as blocked (403
 # -- a bad edit of the block list while a connection is open ---------------
 conf
 echo blocked.example >"$T/s/block"
-fedlist -c "$T/fed.conf" index >/dev/null 2>&1
+given fedlist -c "$T/fed.conf" index
 # The edit comes once fedgate runs; the compiled list stays in force
 # (fedkit(7) List index).
 ( wait_for 10 test -s "$T/s/log" && printf 'bad domain!\n' >>"$T/s/block" ) &

@@ -8,23 +8,10 @@
 . "${0%/*}/lib.sh"
 need systemd-socket-activate sipp python3 ss
 
-# Ports below the kernel's ephemeral range (32768 and up): never one
-# that a connection of an earlier test (t/0535 makes 2,000) still holds.
-base=$((20000 + ($$ % 4000) * 3 + 1))
+test_ports 2
 GATE=$base UAS=$((base + 1))
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
-    >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
+sipp_server 200; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 start_gate() {	# start_gate [FED.CONF LINE...]
 	rm -rf "$T/s"
@@ -36,14 +23,14 @@ start_gate() {	# start_gate [FED.CONF LINE...]
 		echo "user = nobody" >>"$T/fed.conf"
 		chmod 755 "$T" && chown -R nobody "$T/s" || return 1
 	fi
-	systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
+	spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
 	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" \
-	    2>"$T/gate.err" &
+	    2>"$T/gate.err"
 	gate_pid=$!
 	wait_for 10 listening "$GATE"
 }
 stop_gate() {
-	kill "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null
+	stop "$gate_pid"
 	wait_for 10 sh -c "! ss -ltnH 'sport = :$GATE' | grep -q ."
 }
 

@@ -55,13 +55,9 @@ cd "$TOP" || exit 1
 # Our server: socat takes whatever fedgate relays and answers nothing
 # (the verdict log says what fedgate decided).  fedgate connects to it
 # once it has switched users: that connect(2) is where the shim runs.
-# Ports below the kernel's ephemeral range (32768 and up): never one
-# that a connection of an earlier test (t/0535 makes 2,000) still holds.
-UPS=$((20000 + ($$ % 4000) * 3 + 2))
-socat -u "TCP-LISTEN:$UPS,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null &
-ups_pid=$!
-stop_ups() { kill "$ups_pid" 2>/dev/null; wait "$ups_pid" 2>/dev/null; }
-at_exit stop_ups
+test_ports 1
+UPS=$base
+spawn socat -u "TCP-LISTEN:$UPS,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null
 wait_for 10 listening "$UPS"; ok $? "our server (socat) listens on 127.0.0.1:$UPS"
 mkconf() {	# mkconf EXTRA-LINE...
 	rm -rf "$D/state" "$D/log" "$D/shim" "$D/shim.ran"

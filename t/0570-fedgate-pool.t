@@ -11,19 +11,16 @@
 . "${0%/*}/lib.sh"
 need redis-server redis-cli mdb_stat
 
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 2
 RP=$base PWP=$((base + 1))
 R=$T/redis RPW=$T/redis-pw RS=$T/redis-sock
 POOL="redis = 127.0.0.1:$RP"
-gates=
-stop_all() {
+stop_peers() {	# the fedgates reading the fifos first, then each Redis
 	exec 7>&- 8>&-
-	for p in $gates; do kill "$p" 2>/dev/null; done
-	for p in $gates; do wait "$p" 2>/dev/null; done
-	gates=
+	stop_all
 	for d in "$R" "$RPW" "$RS"; do redis_stop "$d"; done
 }
-at_exit stop_all
+at_exit stop_peers
 
 host() {	# host NAME [FED.CONF-LINE...]: $T/NAME.conf, files in $T/NAME
 	_h=$1; shift
@@ -98,9 +95,9 @@ done
 runall h; ok $? "three pooled fedgates on the same 1,000 URIs all exit 0"
 a=$(awk -F '\t' '$3 == "same.example" && $6 == "accept"' $H | wc -l)
 [ "$a" -eq 3000 ]; ok $? "... all 3,000 accepted, nobody watched ($a)"
-sipmsg -n 1 -s 1000 -f sip:p@same.example -r 'sip:u%d@example.com' -c s3- >"$T/in"
-fedgate -c "$T/h3.conf" <"$T/in" >/dev/null 2>"$T/err"
-v=$(verdict "$T/h3/log" s3-1000@partner.example)
+sipmsg -n 1 -s 1000 -f sip:p@same.example -r 'sip:u%d@example.com' -c s3- >"$T/in" &&
+fedgate -c "$T/h3.conf" <"$T/in" >/dev/null 2>"$T/err" &&
+v=$(verdict "$T/h3/log" s3-1000@partner.example) &&
 [ "$v" = "refuse watch 403" ]; ok $? "... and the 1,001st distinct URI is refused watch ($v)"
 
 # ---- 9. fedstat over the three hosts' logs ----
@@ -115,27 +112,27 @@ cmp_file "... harv.example: 1,500 tried, 1,000 accepted, 500 refused, 1,500 dist
 
 # ---- 2. a watch through one host refuses on the others ----
 for i in 1 2 3; do
-	fedlist -c "$T/h$i.conf" watch ls >"$T/wls$i" 2>&1
-	awk -F '\t' '$1 == "harv.example" { print $2 }' "$T/wls$i" >"$T/got"
+	given fedlist -c "$T/h$i.conf" watch ls &&
+	awk -F '\t' '$1 == "harv.example" { print $2 }' "$T/given.out" >"$T/got"
 	echo watch >"$T/want"
 	cmp_file "fedlist watch ls on host $i lists harv.example as watch" \
 	    "$T/want" "$T/got"
 done
 # w.example: 1,001 distinct URIs through host 1 alone
-sipmsg -n 1001 -f sip:p@w.example -r 'sip:u%d@example.com' -c w1- >"$T/in"
-fedgate -c "$T/h1.conf" <"$T/in" >/dev/null 2>"$T/err"
+sipmsg -n 1001 -f sip:p@w.example -r 'sip:u%d@example.com' -c w1- >"$T/in" &&
+fedgate -c "$T/h1.conf" <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(verdict "$T/h1/log" w1-1000@partner.example)" = "refuse watch 403" ]
 ok $? "host 1 watches w.example at its 1,001st URI"
 # host 3 has never seen it: a URI host 1 accepted is refused there
-sipmsg -n 1 -s 7 -f sip:p@w.example -r 'sip:u%d@example.com' -c w3- >"$T/in"
-fedgate -c "$T/h3.conf" <"$T/in" >/dev/null 2>"$T/err"
-v=$(verdict "$T/h3/log" w3-7@partner.example)
+sipmsg -n 1 -s 7 -f sip:p@w.example -r 'sip:u%d@example.com' -c w3- >"$T/in" &&
+fedgate -c "$T/h3.conf" <"$T/in" >/dev/null 2>"$T/err" &&
+v=$(verdict "$T/h3/log" w3-7@partner.example) &&
 [ "$v" = "refuse watch 403" ]; ok $? "... and host 3 refuses it: $v"
-fedgate -c "$T/l3.conf" <"$T/in" >/dev/null 2>"$T/err"
-v=$(verdict "$T/l3/log" w3-7@partner.example)
+fedgate -c "$T/l3.conf" <"$T/in" >/dev/null 2>"$T/err" &&
+v=$(verdict "$T/l3/log" w3-7@partner.example) &&
 [ "$v" = "accept discovered -" ]; ok $? "(a host deciding alone accepts it: $v)"
 for i in 1 2 3; do
-	fedlist -c "$T/h$i.conf" watch ls >"$T/wls$i" 2>&1
+	given fedlist -c "$T/h$i.conf" watch ls && mv "$T/given.out" "$T/wls$i"
 done
 for i in 1 2 3; do awk -F '\t' '$1 == "w.example" { print $2 }' "$T/wls$i"; done >"$T/got"
 printf 'watch\nwatch\nwatch\n' >"$T/want"
@@ -145,15 +142,16 @@ cut -f 1-3 "$T/out" >"$T/got"
 printf 'w.example\trefuse\twatch\n' >"$T/want"
 cmp_file "... says refuse watch" "$T/want" "$T/got"
 expect "fedlist watch clear w.example on host 2" fedlist -c "$T/h2.conf" watch clear w.example
-fedlist -c "$T/h1.conf" watch ls >"$T/wls" 2>&1
-grep -q '^w\.example	' "$T/wls"; [ $? -eq 1 ]
+given fedlist -c "$T/h1.conf" watch ls && {
+	grep -q '^w\.example	' "$T/given.out"; [ $? -eq 1 ]
+}
 ok $? "... lifts it on host 1's list"
-sipmsg -n 1 -s 8 -f sip:p@w.example -r 'sip:u%d@example.com' -c w3- >"$T/in"
-fedgate -c "$T/h3.conf" <"$T/in" >/dev/null 2>"$T/err"
-v=$(verdict "$T/h3/log" w3-8@partner.example)
+sipmsg -n 1 -s 8 -f sip:p@w.example -r 'sip:u%d@example.com' -c w3- >"$T/in" &&
+fedgate -c "$T/h3.conf" <"$T/in" >/dev/null 2>"$T/err" &&
+v=$(verdict "$T/h3/log" w3-8@partner.example) &&
 [ "$v" = "accept discovered -" ]; ok $? "... and host 3 accepts it again: $v"
-fedlist -c "$T/h1.conf" check w.example >"$T/out" 2>&1
-cut -f 1-3 "$T/out" >"$T/got"
+given fedlist -c "$T/h1.conf" check w.example &&
+cut -f 1-3 "$T/given.out" >"$T/got"
 printf 'w.example\taccept\tdiscovered\n' >"$T/want"
 cmp_file "... and fedlist check on host 1 says accept" "$T/want" "$T/got"
 
@@ -197,15 +195,15 @@ ok $? "host 1 reads 30 requests answered 404"
 o=$(awk -F '\t' '$3 == "susp.example" && $6 == "observe"' "$T/h1/log" | wc -l)
 [ "$o" -eq 30 ]; ok $? "... and observes the 30 responses ($o)"
 # host 2, which has seen none of them: suspicious_rate (1) applies
-sipmsg -n 3 -s 100 -f sip:p@susp.example -r 'sip:u%d@example.com' -c s2- >"$T/in"
-fedgate -c "$T/h2.conf" <"$T/in" >/dev/null 2>"$T/err"
-s=$(count limit suspicious "$T/h2/log")
+sipmsg -n 3 -s 100 -f sip:p@susp.example -r 'sip:u%d@example.com' -c s2- >"$T/in" &&
+fedgate -c "$T/h2.conf" <"$T/in" >/dev/null 2>"$T/err" &&
+s=$(count limit suspicious "$T/h2/log") &&
 [ "$s" -ge 2 ]; ok $? "host 2 limits susp.example as suspicious ($s of 3)"
 fedgate -c "$T/l2.conf" <"$T/in" >/dev/null 2>"$T/err"
 a=$(awk -F '\t' '$3 == "susp.example" && $6 == "accept"' "$T/l2/log" | wc -l)
 [ "$a" -eq 3 ]; ok $? "(a host deciding alone accepts all 3: $a)"
-fedlist -c "$T/h3.conf" watch ls >"$T/wls" 2>&1
-awk -F '\t' '$1 == "susp.example" { print $2 }' "$T/wls" >"$T/got"
+given fedlist -c "$T/h3.conf" watch ls &&
+awk -F '\t' '$1 == "susp.example" { print $2 }' "$T/given.out" >"$T/got"
 echo suspicious >"$T/want"
 cmp_file "fedlist watch ls on host 3 lists susp.example as suspicious" "$T/want" "$T/got"
 
@@ -218,7 +216,7 @@ host r "$POOL" "redis_down = refuse"
 mkfifo "$T/k.fifo" "$T/r.fifo"
 fedgate -c "$T/k.conf" <"$T/k.fifo" >/dev/null 2>"$T/k.err" & kpid=$!
 fedgate -c "$T/r.conf" <"$T/r.fifo" >/dev/null 2>"$T/r.err" & rpid=$!
-gates="$kpid $rpid"
+spawned "$kpid" "$rpid"
 exec 7>"$T/k.fifo" 8>"$T/r.fifo"
 seq=0
 send() {	# send k|r DOMAIN URI-INDEX: one request, Call-ID $id
@@ -286,8 +284,8 @@ grep_file "host r says Redis is back" \
 n=$(grep -c "deciding on this host's own store" "$T/k.err")
 [ "$n" -eq 1 ]; ok $? "host k said the outage once ($n)"
 # Pooled again: a watch set by another host refuses on k and r.
-sipmsg -n 1001 -f sip:p@w5.example -r 'sip:u%d@example.com' -c w5- >"$T/in"
-fedgate -c "$T/h2.conf" <"$T/in" >/dev/null 2>"$T/err"
+sipmsg -n 1001 -f sip:p@w5.example -r 'sip:u%d@example.com' -c w5- >"$T/in" &&
+fedgate -c "$T/h2.conf" <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(verdict "$T/h2/log" w5-1000@partner.example)" = "refuse watch 403" ]
 ok $? "host 2 watches w5.example"
 send k w5.example 1; v=$(verdict "$T/k/log" "$id")
@@ -301,7 +299,6 @@ c=$(rcli zcard '{fedkit}:u:live.example')
 exec 7>&- 8>&-
 wait "$kpid"; ok $? "host k exits 0 at end of input"
 wait "$rpid"; ok $? "host r exits 0 at end of input"
-gates=
 # k's own store holds exactly the three URIs of the outage (URI 2 sent
 # again after it, 1 and 9 pooled); r's nothing.
 u=$(local_uris k)
@@ -316,7 +313,7 @@ u=$(local_uris r)
 host q "$POOL" "redis_down = refuse"
 mkfifo "$T/q.fifo"
 fedgate -c "$T/q.conf" <"$T/q.fifo" >/dev/null 2>"$T/q.err" & qpid=$!
-gates=$qpid
+spawned "$qpid"
 exec 7>"$T/q.fifo"
 sendq() {	# sendq DOMAIN URI-INDEX [sipmsg-ARG...]
 	_d=$1 _u=$2; shift 2
@@ -339,7 +336,6 @@ wait_for 5 sh -c "redis-cli -h 127.0.0.1 -p $RP hlen '{fedkit}:r:quiet.example' 
 ok $? "a response with nothing after it reaches Redis while the input is quiet ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
 exec 7>&-
 wait "$qpid"; ok $? "host q exits 0 at end of input"
-gates=
 
 # ---- 5c. a full Redis is down too ----
 # Under maxmemory with noeviction Redis refuses the script (OOM): an
@@ -401,7 +397,7 @@ fedgate -c "$T/p6.conf" <"$T/in6" >/dev/null 2>"$T/err"
 ok $? "the right password over [::1]:$PWP: accepted, no warning"
 e=$(redis-cli -h 127.0.0.1 -p "$PWP" --no-auth-warning -a s3cret-word exists '{fedkit}:p:pw6.example')
 [ "$e" = 1 ]; ok $? "... decided in that Redis ($e)"
-fedgate -c "$T/q.conf" <"$T/in" >/dev/null 2>"$T/err"
+fedgate -c "$T/q.conf" <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(verdict "$T/q/log" pw-0@partner.example)" = "accept discovered -" ]
 ok $? "a wrong password: Redis is down, this host decides (accepted)"
 grep_file "... saying AUTH failed" \
@@ -417,14 +413,14 @@ redis_start 0 "$RS"
 ok $? "redis-server on the unix socket $RS/redis.sock"
 host s1 "redis = $RS/redis.sock" "discovered_rate = 1000000"
 host s2 "redis = $RS/redis.sock"
-sipmsg -n 1001 -f sip:p@sock.example -r 'sip:u%d@example.com' -c so- >"$T/in"
-fedgate -c "$T/s1.conf" <"$T/in" >/dev/null 2>"$T/err"
-a=$(count accept discovered "$T/s1/log") w=$(count refuse watch "$T/s1/log")
+sipmsg -n 1001 -f sip:p@sock.example -r 'sip:u%d@example.com' -c so- >"$T/in" &&
+fedgate -c "$T/s1.conf" <"$T/in" >/dev/null 2>"$T/err" &&
+a=$(count accept discovered "$T/s1/log") w=$(count refuse watch "$T/s1/log") &&
 [ "$a" -eq 1000 ] && [ "$w" -eq 1 ] && [ ! -s "$T/err" ]
 ok $? "through the socket: 1,000 accepted, the 1,001st watched, no warning ($a, $w)"
-sipmsg -n 1 -f sip:p@sock.example -r 'sip:u%d@example.com' -c so2- >"$T/in"
-fedgate -c "$T/s2.conf" <"$T/in" >/dev/null 2>"$T/err"
-v=$(verdict "$T/s2/log" so2-0@partner.example)
+sipmsg -n 1 -f sip:p@sock.example -r 'sip:u%d@example.com' -c so2- >"$T/in" &&
+fedgate -c "$T/s2.conf" <"$T/in" >/dev/null 2>"$T/err" &&
+v=$(verdict "$T/s2/log" so2-0@partner.example) &&
 [ "$v" = "refuse watch 403" ]; ok $? "... and another host on the socket refuses it ($v)"
 
 # ---- 8. bad redis values in fed.conf ----

@@ -18,19 +18,14 @@ need haproxy redis-server redis-cli sipp systemd-socket-activate ss
 # Ports below the kernel's ephemeral range, as every socket test takes
 # them; the partner (sipp) is 127.0.0.2, haproxy reaches the hosts from
 # 127.0.0.1: a peer of 127.0.0.2 in a host's log came from the header.
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 3
 G1=$base G2=$((base + 1)) G3=$((base + 2))
 LB=$((base + 12000)) UAS=$((base + 12001)) RP=$((base + 12002))
 PW=pool-test-secret
 R=$T/redis
-pids= gates= lb_pid=
-stop_all() {
-	for p in $gates $lb_pid $pids; do kill "$p" 2>/dev/null; done
-	for p in $gates $lb_pid $pids; do wait "$p" 2>/dev/null; done
-	redis_stop "$R"
-	pids= gates= lb_pid=
-}
-at_exit stop_all
+gates=
+stop_redis() { redis_stop "$R"; }
+at_exit stop_redis
 
 redis_start "$RP" "$R" --requirepass "$PW"
 ok $? "redis-server answers on 127.0.0.1:$RP (with a password)"
@@ -69,16 +64,13 @@ for h in 1 2 3; do
 	chmod -R a+rwX "$H"
 done
 
-sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
-sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin >"$T/uas.out" 2>&1 &
-pids="$pids $!"
-wait_for 10 listening "$UAS"; ok $? "sipp plays our server"
+sipp_server 200; ok $? "sipp plays our server"
 
 host() {	# host N: host N's fedgate listener (fedgate(8) Listener mode)
 	eval "port=\$G$1"
-	systemd-socket-activate --inetd -l "127.0.0.1:$port" \
+	spawn systemd-socket-activate --inetd -l "127.0.0.1:$port" \
 	    "$B/bin/fedgate" -c "$T/h$1/fed.conf" -u "127.0.0.1:$UAS" \
-	    2>>"$T/h$1/err" &
+	    2>>"$T/h$1/err"
 	gates="$gates $!"
 }
 host 1; host 2; host 3
@@ -105,7 +97,7 @@ ok $? "share/pool/haproxy.cfg: three servers with send-proxy-v2, put on loopback
 haproxy -c -f "$T/haproxy.cfg" >"$T/hap.check" 2>&1
 ok $? "haproxy accepts the configuration"
 [ -s "$T/hap.check" ] && diag "$(cat "$T/hap.check")"
-haproxy -db -f "$T/haproxy.cfg" >"$T/hap.out" 2>&1 &
+spawn haproxy -db -f "$T/haproxy.cfg" >"$T/hap.out" 2>&1
 lb_pid=$!
 wait_for 10 listening "$LB"; ok $? "haproxy listens on 127.0.0.1:$LB"
 
@@ -146,12 +138,10 @@ edge() {	# edge N: the partner's edge 127.0.0.N, one connection
 	    >"$T/edge$1.out" 2>&1
 }
 t0=$(date +%s%N)
-edge 2 & e2=$!
-edge 3 & e3=$!
-edge 4 & e4=$!
-pids="$pids $e2 $e3 $e4"
+spawn edge 2; e2=$!
+spawn edge 3; e3=$!
+spawn edge 4; e4=$!
 wait "$e2"; wait "$e3"; wait "$e4"
-pids=${pids% $e2 $e3 $e4}
 t1=$(date +%s%N)
 decided() { lines "$1" "$2" | awk -F '\t' '$6 == "accept" || $6 == "limit"' | wc -l; }
 n1=$(decided 1 flood.example) n2=$(decided 2 flood.example) n3=$(decided 3 flood.example)
@@ -218,14 +208,12 @@ for h in 1 2 3; do grep -q '	127\.0\.0\.2:' "$T/h$h/v.log" && w=$((w + 1)); done
 
 # -- Redis killed mid-run: each host on its own store, and says so ------
 # 60 MESSAGEs at 15 a second, Redis killed (-9) after 1.5 s.
-partner calm.example "$T/bob" 60 15 &
+spawn partner calm.example "$T/bob" 60 15
 sipp_pid=$!
-pids="$pids $sipp_pid"
 sleep 1.5
 before=$(pool_count calm.example accept)
 redis_stop "$R" KILL
 wait "$sipp_pid"
-pids=${pids% $sipp_pid}
 acc=$(pool_count calm.example accept)
 [ "$acc" -eq 60 ] && [ "$before" -gt 0 ] && [ "$before" -lt 60 ]
 ok $? "redis-server killed after $before of 60 MESSAGEs: all 60 accepted (redis_down = local: $acc)"
@@ -257,7 +245,7 @@ diag "$(grep -h "^fedgate: redis" "$T"/h[123]/err | sort | uniq -c)"
 # Before the health check notices (3 failures 2 s apart), a connection
 # the stopped host refuses is tried on another (retries, redispatch).
 g3=${gates##* }
-kill "$g3"; wait "$g3" 2>/dev/null
+stop "$g3"
 gates=${gates% $g3}
 partner calm2.example "$T/bob" 12 15
 a1=$(count 1 calm2.example accept) a2=$(count 2 calm2.example accept)
@@ -284,7 +272,7 @@ ok $? "hosts 1 and 2 were never taken out: the checks (PROXY LOCAL) pass"
 host 3
 wait_for 10 listening "$G3" && wait_for 15 grep -q 'edge3 is UP' "$T/hap.out"
 ok $? "host 3 started again: haproxy's health check takes it back"
-kill "$lb_pid"; wait "$lb_pid" 2>/dev/null; lb_pid=
+stop "$lb_pid"
 g3=${gates##* }
 TO=$G3 partner again.example "$T/bob" 1 1
 [ "$(count 3 again.example accept)" -eq 1 ] &&
@@ -314,9 +302,8 @@ ok $? "a third connection, the same worker ($n): in the pool, connected anew und
 # exit): nothing said but the pool's news.
 kids=
 for g in $gates; do kids="$kids $(pgrep -P "$g")"; done
-for g in $gates; do kill "$g" 2>/dev/null; done
-for g in $gates; do wait "$g" 2>/dev/null; done
-gates=
+# shellcheck disable=SC2086 # a list of pids
+stop $gates
 gone() { for k in $kids; do kill -0 "$k" 2>/dev/null && return 1; done; return 0; }
 wait_for 10 gone; ok $? "the hosts stopped, their workers with them"
 ! grep -v -e '^Listening on ' -e '^Communication attempt ' -e '^Execing ' \

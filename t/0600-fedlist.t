@@ -25,7 +25,12 @@ cmp_file "allow ls: name, edge, rate, max_uris, comment" "$T/want" "$T/out"
 expect "allow ls --json" fl allow ls --json
 grep_file "... one JSON object a line" '^{"name":"contoso.com","edge":null,"rate":"50","max_uris":"unlimited","comment":"big partner","line":2}$' "$T/out"
 expect "-j before the command works too" fl -j allow ls
-[ "$(wc -l <"$T/out")" -eq 3 ]; ok $? "... three records"
+cat >"$T/want" <<'EOF'
+{"name":".aaa.example","edge":null,"rate":null,"max_uris":null,"comment":null,"line":1}
+{"name":"contoso.com","edge":null,"rate":"50","max_uris":"unlimited","comment":"big partner","line":2}
+{"name":"fabrikam.example","edge":"sip.fabrikam.example","rate":null,"max_uris":null,"comment":null,"line":3}
+EOF
+cmp_file "... three records" "$T/want" "$T/out"
 
 # ---- the index agrees with the text ----
 expect "listdb finds an added entry through the index" listidx -q -a "$D/allow" contoso.com
@@ -127,7 +132,7 @@ grep_file "... and reports the bad line" "$D/allow:2:" "$T/err"
 : >"$D/allow"
 
 # ---- check: fedgate's own code ----
-fl allow add contoso.com >/dev/null 2>&1
+given fl allow add contoso.com
 expect_exit 0 "check of a discovered partner: exit 0" fl check new.example
 printf 'new.example\taccept\tdiscovered\t-\t-\n' >"$T/want"
 cmp_file "... partner, verdict, reason, code, entry" "$T/want" "$T/out"
@@ -149,13 +154,18 @@ grep_file "... saying local_domains is needed" "local_domains is not set" "$T/er
 expect "list edits need no local_domains" fedlist -c "$T/nolocal.conf" block add x1.example
 # The same answer as fedgate itself gives for a message from the partner.
 for p in new.example contoso.com www.evil.example example.com; do
-	sipmsg -n 1 -f "sip:check@$p" -r sip:postmaster@example.com >"$T/in"
-	fedgate -n -c "$T/fed.conf" <"$T/in" >/dev/null 2>&1
-	g=$(tail -1 "$D/log" | cut -f 6,7)
-	c=$(fedlist $C check "$p" | cut -f 2,3)
+	g= c=
+	sipmsg -n 1 -f "sip:check@$p" -r sip:postmaster@example.com >"$T/in" &&
+	fedgate -n -c "$T/fed.conf" <"$T/in" >"$T/gate.out" 2>"$T/gate.err" &&
+	g=$(tail -1 "$D/log" | cut -f 6,7) && {
+		# 0 accepted, 1 refused: an answer either way
+		fedlist $C check "$p" >"$T/check.out" 2>"$T/check.err"
+		[ $? -le 1 ]
+	} &&
+	c=$(cut -f 2,3 "$T/check.out") &&
 	[ "$g" = "$c" ]; ok $? "check $p says what fedgate -n decides ($c / $g)"
 done
-fl allow add pinned.example edge=edge.pinned.example >/dev/null 2>&1
+given fl allow add pinned.example edge=edge.pinned.example
 expect_exit 1 "check of a partner pinned to its edge, without a peer: unverified" fl check pinned.example
 grep_file "... refuse unverified 403" "^pinned.example	refuse	unverified	403	allow:pinned.example$" "$T/out"
 expect_exit 0 "check --peer with the pinned edge: accept" fl check --peer edge.pinned.example pinned.example
@@ -167,14 +177,14 @@ grep_file "... federation_off" "refuse	federation_off	403" "$T/out"
 sed -i '/^federation = off$/d' "$T/fed.conf"
 
 # ---- watch ls / clear, on state a real fedgate wrote ----
-sipmsg -n 7 -f sip:h@harvest.example -r sip:u%d@example.com >"$T/in"
-fedgate -c "$T/fed.conf" -p edge1.harvest.example <"$T/in" >/dev/null 2>&1
-sipmsg -n 4 -f sip:n@near.example -r sip:u%d@example.com >"$T/in"
-fedgate -c "$T/fed.conf" <"$T/in" >/dev/null 2>&1
-sipmsg -n 4 -f sip:s@sus.example -r sip:u%d@example.com -R 404 >"$T/in"
-fedgate -c "$T/fed.conf" <"$T/in" >/dev/null 2>&1
-sipmsg -n 2 -f sip:q@quiet.example -r sip:u%d@example.com >"$T/in"
-fedgate -c "$T/fed.conf" <"$T/in" >/dev/null 2>&1
+sipmsg -n 7 -f sip:h@harvest.example -r sip:u%d@example.com >"$T/in" &&
+given fedgate -c "$T/fed.conf" -p edge1.harvest.example <"$T/in" &&
+sipmsg -n 4 -f sip:n@near.example -r sip:u%d@example.com >"$T/in" &&
+given fedgate -c "$T/fed.conf" <"$T/in" &&
+sipmsg -n 4 -f sip:s@sus.example -r sip:u%d@example.com -R 404 >"$T/in" &&
+given fedgate -c "$T/fed.conf" <"$T/in" &&
+sipmsg -n 2 -f sip:q@quiet.example -r sip:u%d@example.com >"$T/in" &&
+given fedgate -c "$T/fed.conf" <"$T/in"
 expect "watch ls" fl watch ls
 cut -f 1-5,7 "$T/out" >"$T/got"
 printf 'harvest.example\twatch\t6\t0\t0\tedge1.harvest.example\nnear.example\tnear\t4\t0\t0\t-\nsus.example\tsuspicious\t4\t0\t4\t-\n' >"$T/want"
@@ -202,11 +212,13 @@ fedlist $C <"$T/in" >"$T/out" 2>"$T/err"; rc=$?
 [ "$rc" -eq 2 ]; ok $? "commands on stdin: exit status is the worst ($rc)"
 grep_file "... every command ran (block ls)" "^s1.example	-$" "$T/out"
 grep_file "... the bad one reported" "bogus: unknown command" "$T/err"
-printf 'block add -\n' | fedlist $C >"$T/out" 2>"$T/err"; rc=$?
+printf 'block add -\n' >"$T/in"
+fedlist $C <"$T/in" >"$T/out" 2>"$T/err"; rc=$?
 [ "$rc" -eq 2 ]; ok $? "- is refused when stdin holds the commands ($rc)"
-printf 'help\nquit\nblock add after.quit.example\n' | fedlist $C >"$T/out" 2>"$T/err"
+printf 'help\nquit\nblock add after.quit.example\n' >"$T/in"
+fedlist $C <"$T/in" >"$T/out" 2>"$T/err"; rc=$?
 grep_file "help lists the commands" "^watch clear DOMAIN" "$T/out"
-grep -q after.quit "$D/block"; [ $? -ne 0 ]; ok $? "quit ends the commands"
+[ "$rc" -eq 0 ] && ! grep -q after.quit "$D/block"; ok $? "quit ends the commands ($rc)"
 
 # ---- usage ----
 expect_exit 2 "an unknown command: exit 2" fl frobnicate
@@ -337,24 +349,25 @@ grep_file "... reported, not run" "^fedlist: stdin:1: NUL byte in the line: comm
 [ "$(cat "$R/block")" = "n2.example" ]; ok $? "... the next command runs"
 
 # help and usage mention - and several names.
-printf 'help\n' | fedlist -c "$R/plain.conf" >"$T/out" 2>&1
-grep_file "help: add takes several names or -" "^block add DOMAIN\.\.\.|- " "$T/out"
-grep_file "help: - reads names until end of input" "^- reads the names" "$T/out"
-grep_file "help: the 64-word limit" "At most 64 words" "$T/out"
-fedlist -h >"$T/out" 2>&1
-grep_file "-h: add domain...|-" "allow add domain\.\.\.|- " "$T/out"
+printf 'help\n' >"$T/in"
+given fedlist -c "$R/plain.conf" <"$T/in"
+grep_file "help: add takes several names or -" "^block add DOMAIN\.\.\.|- " "$T/given.out"
+grep_file "help: - reads names until end of input" "^- reads the names" "$T/given.out"
+grep_file "help: the 64-word limit" "At most 64 words" "$T/given.out"
+given fedlist -h
+grep_file "-h: add domain...|-" "allow add domain\.\.\.|- " "$T/given.out"
 
 # watch ls: a domain on both lists is blocked, not allowed (SPEC 1.5).
 rconf "$R/w.conf" "$R/allow" "$R/block" "max_uris = 5"
 : >"$R/allow"; : >"$R/block"
-sipmsg -n 7 -f sip:h@both.example -r sip:u%d@example.com >"$T/in"
-fedgate -c "$R/w.conf" <"$T/in" >/dev/null 2>&1
-printf 'both.example\n' >"$R/allow"
-fedlist -c "$R/w.conf" index allow	# in force once compiled
+sipmsg -n 7 -f sip:h@both.example -r sip:u%d@example.com >"$T/in" &&
+given fedgate -c "$R/w.conf" <"$T/in" &&
+printf 'both.example\n' >"$R/allow" &&
+given fedlist -c "$R/w.conf" index allow	# in force once compiled
 expect "watch ls, the partner allow-listed since" fedlist -c "$R/w.conf" watch ls
 grep -q '^both.example' "$T/out"; [ $? -ne 0 ]; ok $? "... an allowed partner is not watched"
-printf 'both.example\n' >"$R/block"
-fedlist -c "$R/w.conf" index block
+printf 'both.example\n' >"$R/block" &&
+given fedlist -c "$R/w.conf" index block
 expect "watch ls, the partner on both lists (a hand edit)" fedlist -c "$R/w.conf" watch ls
 grep_file "... is treated as blocked: watched" "^both.example	watch	" "$T/out"
 expect "watch ls --json" fedlist -c "$R/w.conf" watch ls --json
@@ -362,7 +375,7 @@ grep_file "... max_uris is the limit in force" '"partner":"both.example","state"
 
 # ---- the bash completion completes listed domains ----
 need bash
-fl allow add control.example >/dev/null 2>&1
+given fl allow add control.example
 out=$(bash -c ". '$TOP/completions/bash/fedlist'; COMP_WORDS=(fedlist -c '$T/fed.conf' allow rm con); COMP_CWORD=5; _fedlist; printf '%s\n' \"\${COMPREPLY[@]}\"" | sort | tr '\n' ' ')
 [ "$out" = "contoso.com control.example " ]; ok $? "bash completes allow rm con to the listed domains ($out)"
 out=$(bash -c ". '$TOP/completions/bash/fedlist'; COMP_WORDS=(fedlist -c '$T/fed.conf' block rm live); COMP_CWORD=5; _fedlist; printf '%s\n' \"\${COMPREPLY[@]}\"")

@@ -32,9 +32,9 @@ n=$(grep -c '	indexed	' "$T/out")
 # fedgate itself agrees: every one of them is blocked.
 awk 'BEGIN { for (i = 0; i < 1000; i += 37) { print "a" i; print "b" i } }' |
 while read -r d; do sipmsg -n 1 -f "sip:x@$d.example"; done >"$T/in"
-fedgate -n -c "$T/fed.conf" <"$T/in" >/dev/null 2>&1
-want=$(grep -c '^MESSAGE' "$T/in")
-n=$(awk -F '\t' '$7 == "blocked"' "$D/log" | wc -l)
+fedgate -n -c "$T/fed.conf" <"$T/in" >/dev/null 2>"$T/err" &&
+want=$(grep -c '^MESSAGE' "$T/in") &&
+n=$(awk -F '\t' '$7 == "blocked"' "$D/log" | wc -l) &&
 [ "$n" -eq "$want" ]; ok $? "fedgate refuses every sampled entry as blocked ($n of $want)"
 
 # ---- two processes, one on each list: locks taken in one order ----
@@ -116,8 +116,8 @@ done
 [ "$mids" -gt 0 ] || { [ "$olds" -gt 0 ] && [ "$news" -gt 0 ]; }
 ok $? "... and some kill landed mid-rewrite ($mids left a temporary file; $olds old, $news new)"
 expect "... and it parses" fedlist $C block ls
-sipmsg -n 1 -f sip:x@k5.kill.example >"$T/in"
-fedgate -n -c "$T/fed.conf" <"$T/in" >/dev/null 2>&1
+sipmsg -n 1 -f sip:x@k5.kill.example >"$T/in" &&
+given fedgate -n -c "$T/fed.conf" <"$T/in"
 v=$(tail -1 "$D/log" | cut -f 7)
 if cmp -s "$D/block" "$T/new"; then w=blocked; else w=discovered; fi
 [ "$v" = "$w" ]; ok $? "fedgate's answer agrees with the text left ($v)"

@@ -235,9 +235,10 @@ echo harvest.example >"$T/want"
 cmp_file "... the harvester scores highest" "$T/want" "$T/got"
 grep -q '^harvest\.example	' "$G/state/watch"
 ok $? "fedgate's state agrees: harvest.example is on the watch list"
-fedlist -c "$T/demo.conf" watch ls >"$T/wls" 2>&1
-su=$(awk -F '\t' '$1 == "harvest.example" { print $3 }' "$T/wls")
-lu=$(awk -F '\t' '$1 == "harvest.example" { print $6 }' "$T/demo.tsv")
+su= lu=
+fedlist -c "$T/demo.conf" watch ls >"$T/wls" 2>"$T/wls.err" &&
+su=$(awk -F '\t' '$1 == "harvest.example" { print $3 }' "$T/wls") &&
+lu=$(awk -F '\t' '$1 == "harvest.example" { print $6 }' "$T/demo.tsv") &&
 [ "$su" -ge 1000 ] && [ "$lu" -ge "$su" ]
 ok $? "fedgate counted $su distinct URIs; fedstat's count of what it tried is $lu"
 expect "--suggest on the demo" fedstat -c "$T/demo.conf" --suggest

@@ -13,17 +13,9 @@
 . "${0%/*}/lib.sh"
 need socat ss
 
-# Below the kernel's ephemeral range, as t/0520 picks them.
-base=$((20000 + ($$ % 4000) * 3))
+test_ports 2
 UP=$base DEAD=$((base + 1))
 LOG=$T/v.log
-pids=
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	pids=
-}
-at_exit stop_all
 
 # The log exists before any fedgate runs, writable by every one of them:
 # a socket-mode fedgate started as root serves as `user` (fedkit), the
@@ -172,8 +164,7 @@ grep_file "... and says so, with why" \
     "redis 127.0.0.1:$DEAD: Connection refused; answering 503" "$T/err"
 
 # Our server up (socat, reading and dropping what it gets).
-socat -u "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null &
-pids="$pids $!"
+spawn socat -u "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null
 wait_for 10 sh -c "ss -ltnH 'sport = :$UP' | grep -q ."
 ok $? "socat plays our server on 127.0.0.1:$UP"
 

@@ -17,29 +17,10 @@
 PATH=$PATH:/usr/sbin
 need openssl sipp systemd-socket-activate socat ss dnsmasq svwar fedq fedlist fedstat
 
-# Five ports below the ephemeral range (t/0520), none in use (another
-# test's peers may be up): the TLS gate and the UDP gate share a number,
-# as our server's TCP and UDP sides do.
-# (ss exits 0 whether or not a socket matches: the answer is its output.)
-in_use() { ss -tuanH "sport = :$1" | grep -q .; }
-tcp_up() { ss -ltnH "sport = :$1" | grep -q .; }
-udp_up() { ss -lunH "sport = :$1" | grep -q .; }
-try=0
-while :; do
-	base=$((20000 + (($$ + try * 397) % 2500) * 5))
-	busy=0
-	for p in 0 1 2 3 4; do in_use $((base + p)) && busy=1; done
-	[ "$busy" -eq 0 ] || [ "$try" -ge 20 ] && break
-	try=$((try + 1))
-done
+# Five ports: the TLS gate and the UDP gate share a number, as our
+# server's TCP and UDP sides do.
+test_ports 5
 GATE=$base UAS=$((base + 1)) DNSP=$((base + 2)) SVP=$((base + 3)) HVP=$((base + 4))
-pids= tls_gate= udp_gate= DM_PID=
-stop_all() {
-	for p in $tls_gate $udp_gate $DM_PID $pids; do kill "$p" 2>/dev/null; done
-	for p in $tls_gate $udp_gate $DM_PID $pids; do wait "$p" 2>/dev/null; done
-	pids= tls_gate= udp_gate= DM_PID=
-}
-at_exit stop_all
 
 # -- the test PKI (as t/0540) -------------------------------------------------
 P=$T/pki
@@ -65,11 +46,10 @@ ok $? "openssl made a test CA and certificates for the gate and 4 partners"
 		echo "host-record=edge.$d.example,127.0.0.1"
 	done
 } >"$T/dnsmasq.conf"
-dnsmasq --keep-in-foreground --port="$DNSP" --listen-address=127.0.0.1 \
+spawn dnsmasq --keep-in-foreground --port="$DNSP" --listen-address=127.0.0.1 \
     --bind-interfaces --no-resolv --no-hosts --no-poll \
     --conf-file="$T/dnsmasq.conf" --log-facility="$T/dnsmasq.log" \
-    --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err" &
-DM_PID=$!
+    --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err"
 wait_for 10 fedq -T 200 -s "127.0.0.1:$DNSP" partner.example
 ok $? "dnsmasq serves the partners' SRV records on 127.0.0.1:$DNSP"
 
@@ -122,26 +102,26 @@ cp "$T/uas-tcp.xml" "$T/uas-udp.xml"
 (cd "$T" && exec sipp -sf uas-tcp.xml -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
     -trace_msg -message_file "$T/uas-tcp.msg" -trace_counts -fd 1 \
     >"$T/uas-tcp.out" 2>&1) &
-pids="$pids $!"
+spawned $!
 (cd "$T" && exec sipp -sf uas-udp.xml -t u1 -i 127.0.0.1 -p "$UAS" -nostdin \
     -trace_msg -message_file "$T/uas-udp.msg" -trace_counts -fd 1 \
     >"$T/uas-udp.out" 2>&1) &
-pids="$pids $!"
-wait_for 10 tcp_up "$UAS" && wait_for 10 udp_up "$UAS"
+spawned $!
+wait_for 10 listening "$UAS" && wait_for 10 udp_listening "$UAS"
 ok $? "sipp plays our server on TCP and UDP $UAS"
 
 # -- the gates --------------------------------------------------------------------
 # No -a: at the first connection systemd-socket-activate runs fedgate in
 # its place with the listening socket, and fedgate is the listener.
-systemd-socket-activate --inetd -l "127.0.0.1:$GATE" \
-    "$B/bin/fedgate" -c "$T/fed.conf" 2>"$T/tls-gate.err" &
+spawn systemd-socket-activate --inetd -l "127.0.0.1:$GATE" \
+    "$B/bin/fedgate" -c "$T/fed.conf" 2>"$T/tls-gate.err"
 tls_gate=$!
-wait_for 10 tcp_up "$GATE"
+wait_for 10 listening "$GATE"
 ok $? "systemd-socket-activate holds TCP $GATE for fedgate with TLS (listener mode)"
-systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
-    "$B/bin/fedgate" -c "$T/udp.conf" 2>"$T/udp-gate.err" &
+spawn systemd-socket-activate --datagram --inetd -l "127.0.0.1:$GATE" \
+    "$B/bin/fedgate" -c "$T/udp.conf" 2>"$T/udp-gate.err"
 udp_gate=$!
-wait_for 10 udp_up "$GATE"
+wait_for 10 udp_listening "$GATE"
 ok $? "... and UDP $GATE for a second fedgate, plaintext (tls = off)"
 
 # -- helpers ------------------------------------------------------------------------
@@ -313,7 +293,7 @@ wait_for 5 has_got 10 udp
 n=$(grep -c '^Fed-Trust: source=discovered; verified=yes; partner=harvest.example; peer="127.0.0.1:' "$T/uas-udp.msg")
 [ "$(got_udp_n)" -eq 10 ] && [ "$n" -eq 10 ]
 ok $? "... our server got the 10 accepted, verified by address ($(got_udp_n), $n)"
-fedlist -c "$T/fed.conf" watch ls >"$T/wls" 2>"$T/wls.err"
+fedlist -c "$T/fed.conf" watch ls >"$T/wls" 2>"$T/wls.err" &&
 awk -F '\t' '$1 == "harvest.example" && $2 == "watch" { f = 1 } END { exit !f }' "$T/wls"
 ok $? "fedlist watch ls: harvest.example is watched"
 
@@ -322,9 +302,13 @@ fedstat -c "$T/fed.conf" --suggest >"$T/suggest" 2>"$T/suggest.err"
 printf 'harvest.example\n' >"$T/suggest.want"
 cmp_file "fedstat --suggest names the harvester only (not the flooder, nor the partners)" \
     "$T/suggest.want" "$T/suggest"
-fedstat -c "$T/fed.conf" --suggest 2>>"$T/suggest.err" | fedlist -c "$T/fed.conf" block add - 2>"$T/block.err"
+# (Piped as a user would; each side's exit status checked.)
+{ fedstat -c "$T/fed.conf" --suggest 2>>"$T/suggest.err"; echo $? >"$T/suggest.rc"; } |
+    fedlist -c "$T/fed.conf" block add - 2>"$T/block.err" &&
+    [ "$(cat "$T/suggest.rc")" -eq 0 ]
 ok $? "fedstat --suggest | fedlist block add -"
-[ "$(fedlist -c "$T/fed.conf" block ls 2>/dev/null | cut -f1)" = harvest.example ]
+fedlist -c "$T/fed.conf" block ls >"$T/bls" 2>"$T/bls.err" &&
+[ "$(cut -f1 "$T/bls")" = harvest.example ]
 ok $? "... the block list holds harvest.example"
 # Running fedgates check the lists at most once a second (fedgate(8)).
 sleep 1.1

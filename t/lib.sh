@@ -27,11 +27,12 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/fedkit-t.XXXXXX") && [ -n "$T" ] && [ -d "$T" ] |
 if [ "$(id -u)" -eq 0 ]; then
 	chmod 1777 "$T" && umask 000
 fi
-_n=0 _failed=0 _cleanups=
+_n=0 _failed=0 _cleanups= _spawned=
 
 _t_exit() {
 	rc=$?
 	for c in $_cleanups; do "$c" || :; done
+	stop $_spawned
 	[ -n "${FEDKIT_KEEP:-}" ] || rm -rf "$T"
 	echo "1..$_n"
 	[ "$_failed" -eq 0 ] && [ "$_n" -gt 0 ] && [ "$rc" -eq 0 ]
@@ -60,6 +61,48 @@ scratch_conf() {
 # at_exit FUNC: run FUNC when the script ends (stop peers and the like).
 at_exit() { _cleanups="$1 $_cleanups"; }
 
+# Peers in the background.  spawn CMD...: run CMD in the background ($!
+# is its pid); every one still running is stopped when the script ends,
+# after the at_exit functions.  spawned PID...: count processes started
+# otherwise (`... &`) among them: one reading a fifo, say (`spawn CMD
+# <FIFO` would open the fifo in the script itself, which then waits for
+# a writer that never comes).  stop PID...: stop those now: TERM, and
+# CONT for one a test stopped (a stopped process would not even die of
+# TERM), then wait for them.  stop_all: stop every one.
+spawn() { "$@" & _spawned="$_spawned $!"; }
+spawned() { _spawned="$_spawned $*"; }
+stop() {
+	for _p in "$@"; do kill "$_p" 2>/dev/null; kill -CONT "$_p" 2>/dev/null; done
+	for _p in "$@"; do wait "$_p" 2>/dev/null; done
+	_left=
+	for _p in $_spawned; do
+		case " $* " in *" $_p "*) ;; *) _left="$_left $_p" ;; esac
+	done
+	_spawned=$_left
+}
+# shellcheck disable=SC2086 # a list of pids, split on purpose
+stop_all() { stop $_spawned; }
+
+# test_ports N: set base to the first of N ports in a row that nothing
+# uses (TCP or UDP, in any state), below the kernel's ephemeral range
+# (32768 and up) so never one that a connection of an earlier test (t/0535
+# makes 2,000) still holds.  Where the search starts depends on the pid:
+# tests run at the same time start apart.  At most 50 tries.
+test_ports() {
+	need ss
+	_tp_try=0
+	while :; do
+		base=$((20000 + (($$ + _tp_try * 397) % (12000 / $1)) * $1))
+		_tp_busy=0 _tp_i=0
+		while [ "$_tp_i" -lt "$1" ]; do
+			ss -tuanH "sport = :$((base + _tp_i))" | grep -q . && _tp_busy=1
+			_tp_i=$((_tp_i + 1))
+		done
+		{ [ "$_tp_busy" -eq 0 ] || [ "$_tp_try" -ge 50 ]; } && return 0
+		_tp_try=$((_tp_try + 1))
+	done
+}
+
 ok() {	# ok COND-EXIT-STATUS DESCRIPTION
 	_n=$((_n + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $_n - $2"
@@ -76,6 +119,16 @@ expect() {
 	else _rc=$?; ok 1 "$_d"; diag "exit $_rc: $*"; diag "$(cat "$T/err")"; fi
 }
 
+# given CMD...: a set-up step, for the checks that follow it: CMD must
+# succeed (its output goes to $T/given.out, $T/given.err); when it does
+# not, a failing test names the step and shows why, so a broken set-up is
+# never read as a pass or as the next check's failure.
+given() {
+	"$@" >"$T/given.out" 2>"$T/given.err" && return 0
+	_rc=$?; ok 1 "set-up: $*"; diag "exit $_rc"; diag "$(cat "$T/given.err")"
+	return "$_rc"
+}
+
 # expect_exit CODE DESC CMD...: the command must exit with CODE.
 expect_exit() {
 	_c=$1 _d=$2; shift 2
@@ -84,10 +137,16 @@ expect_exit() {
 	else ok 1 "$_d"; diag "exit $_rc, want $_c: $*"; diag "$(cat "$T/err")"; fi
 }
 
-# cmp_file DESC EXPECTED ACTUAL: files must be identical (diff shown).
+# test_cmp EXPECTED ACTUAL: as git's, a step of an &&-chain: the files
+# must be identical, else their diff is shown and the step fails.
+# cmp_file DESC EXPECTED ACTUAL: the same, reported as a test.
+test_cmp() {
+	cmp -s "$1" "$2" && return 0
+	diag "$(diff -u "$1" "$2" | head -40)"
+	return 1
+}
 cmp_file() {
-	if cmp -s "$2" "$3"; then ok 0 "$1"
-	else ok 1 "$1"; diag "$(diff -u "$2" "$3" | head -40)"; fi
+	if test_cmp "$2" "$3"; then ok 0 "$1"; else ok 1 "$1"; fi
 }
 
 # grep_file DESC PATTERN FILE: FILE must contain a line matching PATTERN.
@@ -111,6 +170,18 @@ need() {
 # decides, so `wait_for 10 listening "$PORT"` really waits.
 listening() { ss -ltnH "sport = :$1" | grep -q .; }
 udp_listening() { ss -lunH "sport = :$1" | grep -q .; }
+
+# sipp_server CODE [SIPP-ARG...]: sipp plays our server on 127.0.0.1:$UAS
+# over TCP, answering every MESSAGE with CODE (t/sipp/uas.xml), its
+# output in $T/uas.out; started with spawn, and returns once it listens
+# (at most 10 s).
+sipp_server() {
+	_code=$1; shift
+	sed "s/@CODE@/$_code/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml" &&
+	spawn sipp -sf "$T/uas.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin "$@" \
+	    >"$T/uas.out" 2>&1 &&
+	wait_for 10 listening "$UAS"
+}
 
 # The tests' PKI, in the directory $P: EC P-256 keys, self-signed CAs and
 # certificates they sign.  pki_key NAME; pki_ca NAME; pki_leaf NAME SAN

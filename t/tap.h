@@ -2,6 +2,7 @@
 #ifndef TAP_H
 #define TAP_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,23 @@ static const char *tap_esc(const char *s)
 			    (unsigned char)*s);
 	buf[o] = '\0';
 	return buf;
+}
+
+/* A scratch directory NAME.XXXXXX made under $TMPDIR (/tmp when unset or
+ * empty), as the shell tests' t/lib.sh makes theirs: its path in BUF, or
+ * NULL (errno set) when it does not fit or cannot be made. */
+__attribute__((unused))
+static char *tap_tmpdir(char *buf, size_t size, const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(buf, size, "%s/%s.XXXXXX",
+	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", name);
+
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return mkdtemp(buf);
 }
 
 /* Read a whole file (binary); NULL on error; *len set. */

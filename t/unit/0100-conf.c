@@ -449,11 +449,12 @@ write_file(const char *path, const char *text)
 static void
 test_load(void)
 {
-	char dir[] = "/tmp/fedkit-0100.XXXXXX", a[80], b[80], missing[80];
+	char dir[200], a[256], b[256], missing[256];
 	struct conf c;
 	struct fed_err e = { "" };
 
-	if (!ok(mkdtemp(dir) != NULL, "scratch directory"))
+	if (!ok(tap_tmpdir(dir, sizeof dir, "fedkit-0100") != NULL,
+	    "scratch directory"))
 		return;
 	snprintf(a, sizeof a, "%s/a.conf", dir);
 	snprintf(b, sizeof b, "%s/b.conf", dir);
@@ -468,7 +469,7 @@ test_load(void)
 	conf_free(&c);
 	ok(conf_load(&c, NULL, &e) == -1, "FEDKIT_CONF used without -c");
 	{
-		char want[200];
+		char want[320];
 
 		snprintf(want, sizeof want, "%s:3: max_uris is given twice "
 		    "(first on line 1)", b);
@@ -484,7 +485,7 @@ test_load(void)
 	setenv("FEDKIT_CONF", missing, 1);
 	ok(conf_load(&c, NULL, &e) == -1, "missing FEDKIT_CONF file: error");
 	{
-		char want[200];
+		char want[320];
 
 		snprintf(want, sizeof want, "%s: No such file or directory",
 		    missing);

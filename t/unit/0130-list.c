@@ -276,12 +276,13 @@ test_lookup(void)
 static void
 test_load(void)
 {
-	char dir[] = "/tmp/fedkit-0130.XXXXXX", path[64];
+	char dir[200], path[256];
 	struct list l;
 	struct fed_err e = { "" };
 	FILE *f;
 
-	if (!ok(mkdtemp(dir) != NULL, "scratch directory"))
+	if (!ok(tap_tmpdir(dir, sizeof dir, "fedkit-0130") != NULL,
+	    "scratch directory"))
 		return;
 	snprintf(path, sizeof path, "%s/allow", dir);
 	ok(list_load(&l, path, 1, &e) == 0 && l.n == 0,

@@ -520,8 +520,8 @@ test_dash(void)
 static void
 test_write(void)
 {
-	char path[] = "/tmp/fedkit-0140-XXXXXX";
-	int fd = mkstemp(path), wfd;
+	char dir[200], path[256];
+	int fd, wfd;
 	struct vlog_rec r = {
 		.time_ms = KNOWN_MS,
 		.partner = S("contoso.com"),
@@ -534,12 +534,11 @@ test_write(void)
 	size_t len = 0;
 	mode_t old;
 
-	if (fd < 0) {
-		ok(0, "mkstemp");
+	if (tap_tmpdir(dir, sizeof dir, "fedkit-0140") == NULL) {
+		ok(0, "scratch directory: %s", strerror(errno));
 		return;
 	}
-	close(fd);
-	unlink(path);
+	snprintf(path, sizeof path, "%s/log", dir);
 	old = umask(022);
 	wfd = vlog_open(path);
 	umask(old);
@@ -583,6 +582,7 @@ test_write(void)
 		unlink(path);
 		unlink(victim);
 	}
+	rmdir(dir);
 }
 
 static double

@@ -66,7 +66,7 @@ owned(const char *path, uid_t uid, gid_t gid, int mode)
 static void
 test_root_owner(void)
 {
-	char dir[] = "/tmp/fedkit-afile-root.XXXXXX", f[256], g[256], h[256];
+	char dir[200], f[256], g[256], h[256];
 	char k[256], lock[300], target[256], cmd[300];
 	struct fed_err e = { "" };
 	struct afile af;
@@ -81,7 +81,8 @@ test_root_owner(void)
 		    (long)geteuid());
 		return;
 	}
-	if (mkdtemp(dir) == NULL || chown(dir, FEDKIT_UID, FEDKIT_UID) != 0 ||
+	if (tap_tmpdir(dir, sizeof dir, "fedkit-afile-root") == NULL ||
+	    chown(dir, FEDKIT_UID, FEDKIT_UID) != 0 ||
 	    chmod(dir, 0755) != 0) {
 		ok(0, "scratch directory owned by %d: %s", FEDKIT_UID,
 		    strerror(errno));
@@ -197,7 +198,7 @@ test_root_owner(void)
 int
 main(void)
 {
-	char dir[] = "/tmp/fedkit-afile.XXXXXX", path[256], lock[300];
+	char dir[200], path[256], lock[300];
 	struct fed_err e = { "" };
 	struct afile af;
 	struct stat st;
@@ -205,8 +206,10 @@ main(void)
 	size_t len = 0, n;
 
 	umask(022);	/* the lock file's mode is the process's to mask */
-	if (mkdtemp(dir) == NULL)
+	if (tap_tmpdir(dir, sizeof dir, "fedkit-afile") == NULL) {
+		perror("scratch directory");
 		return 1;
+	}
 	snprintf(path, sizeof path, "%s/f", dir);
 	snprintf(lock, sizeof lock, "%s.lock", path);
 

@@ -1158,13 +1158,10 @@ test_owner(void)
 int
 main(void)
 {
-	const char *tmp = getenv("TMPDIR");
 	char cmd[PATH_MAX + 16];
 
 	umask(022);
-	snprintf(base, sizeof base, "%s/fedkit-state.XXXXXX",
-	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
+	if (tap_tmpdir(base, sizeof base, "fedkit-state") == NULL) {
 		printf("not ok 1 - mkdtemp %s: %s\n1..1\n", base,
 		    strerror(errno));
 		return 1;

@@ -17,7 +17,7 @@
 #include "listdb.h"
 #include "tap.h"
 
-static char dir[] = "/tmp/fedkit-0180.XXXXXX";
+static char dir[200];
 
 /* A path in the scratch directory, the same pointer for the same name
  * until the end of the test. */
@@ -937,8 +937,8 @@ cleanup(void)
 int
 main(void)
 {
-	if (mkdtemp(dir) == NULL) {
-		perror(dir);
+	if (tap_tmpdir(dir, sizeof dir, "fedkit-0180") == NULL) {
+		perror("scratch directory");
 		return 1;
 	}
 	test_parse_line();

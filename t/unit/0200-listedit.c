@@ -11,7 +11,7 @@
 #include "listedit.h"
 #include "tap.h"
 
-static char dir[] = "/tmp/fedkit-0200.XXXXXX";
+static char dir[200];
 static char allow[256], block[256];
 static char reports[8192];
 static size_t nreports;
@@ -365,8 +365,8 @@ main(void)
 {
 	char cmd[300];
 
-	if (mkdtemp(dir) == NULL) {
-		perror(dir);
+	if (tap_tmpdir(dir, sizeof dir, "fedkit-0200") == NULL) {
+		perror("scratch directory");
 		return 1;
 	}
 	snprintf(allow, sizeof allow, "%s/allow", dir);

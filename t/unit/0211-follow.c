@@ -61,7 +61,7 @@ settle(struct follow *f, struct seen *s, int64_t *now)
 int
 main(void)
 {
-	char dir[] = "/tmp/fedkit-follow.XXXXXX", log[64], rot[64], rot2[64];
+	char dir[200], log[256], rot[256], rot2[256];
 	char line[FOLLOW_LINE_MAX + 10];
 	struct follow f;
 	struct follow_pos pos;
@@ -73,8 +73,10 @@ main(void)
 	char *buf;
 	size_t len;
 
-	if (mkdtemp(dir) == NULL)
+	if (tap_tmpdir(dir, sizeof dir, "fedkit-follow") == NULL) {
+		perror("scratch directory");
 		return 1;
+	}
 	snprintf(log, sizeof log, "%s/log", dir);
 	snprintf(rot, sizeof rot, "%s/log.1", dir);
 	snprintf(rot2, sizeof rot2, "%s/log.2", dir);

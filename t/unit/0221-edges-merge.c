@@ -46,7 +46,7 @@ write_text(const char *path, const char *s)
 int
 main(void)
 {
-	char dir[] = "/tmp/fedkit-edges.XXXXXX", path[256], buf[4096], when[32];
+	char dir[200], path[256], buf[4096], when[32];
 	int64_t now = 1790000000000;	/* 2026-09-21 */
 	struct fed_err e = { "" };
 	struct edges ed;
@@ -60,8 +60,10 @@ main(void)
 	int rc;
 
 	memset(&ed, 0, sizeof ed);
-	if (mkdtemp(dir) == NULL)
+	if (tap_tmpdir(dir, sizeof dir, "fedkit-edges") == NULL) {
+		perror("scratch directory");
 		return 1;
+	}
 	snprintf(path, sizeof path, "%s/edges", dir);
 	fresh[0].expires_ms = now + 300000;
 	fresh[1].expires_ms = now + 600000;

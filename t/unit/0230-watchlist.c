@@ -480,12 +480,9 @@ test_concurrent(void)
 int
 main(void)
 {
-	const char *tmp = getenv("TMPDIR");
 	char cmd[300];
 
-	snprintf(dir, sizeof dir, "%s/fedkit-watch.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL) {
+	if (tap_tmpdir(dir, sizeof dir, "fedkit-watch") == NULL) {
 		perror(dir);
 		return 1;
 	}

@@ -257,15 +257,12 @@ run(struct state *lo, struct state *po, unsigned n, unsigned *decisions,
 int
 main(void)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct state *lo, *po;
 	unsigned agreed, decisions = 0, kinds[REASON__COUNT] = { 0 };
 	int port = 20000 + (int)(getpid() % 4000) * 3 + 2;
 	char cmd[PATH_MAX + 16];
 
-	snprintf(base, sizeof base, "%s/fedkit-0262.XXXXXX",
-	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
+	if (tap_tmpdir(base, sizeof base, "fedkit-0262") == NULL) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}

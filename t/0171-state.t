@@ -294,6 +294,10 @@ grep_file "... swept the idle partner and peer" '^partners 0 peers 0 uris 0$' \
 
 # ---- 7. responses and suspicion ----
 r=$T/resp
+walked() {	# walked DESC PATTERN: statew walk, and a line of it matches
+	expect "walk" statew "$r" walk
+	grep_file "$1" "$2" "$T/out"
+}
 expect "a store" statew "$r" decide s.example edge u 1 20 100
 expect "responses for a partner without state" statew "$r" respond \
     nobody.example 3 30
@@ -302,23 +306,17 @@ grep_file "... make none" '^none$' "$T/out"
 expect "count" statew "$r" count
 grep_file "... really" '^partners 1 ' "$T/out"
 expect "19 failures" statew "$r" respond s.example 0 19
-expect "walk" statew "$r" walk
-grep_file "... not suspicious yet (suspect_min 20)" '^s.example 1 0 19 0 0$' \
-    "$T/out"
+walked "... not suspicious yet (suspect_min 20)" '^s.example 1 0 19 0 0$'
 expect "one more" statew "$r" respond s.example 0 1
-expect "walk" statew "$r" walk
-grep_file "... suspicious" '^s.example 1 0 20 0 1$' "$T/out"
+walked "... suspicious" '^s.example 1 0 20 0 1$'
 expect "5 requests at once" statew -l 5 "$r" decide s.example edge u 1 20 100
 grep_file "... one accepted (burst capped to suspicious_rate)" \
     '^discovered 1$' "$T/out"
 grep_file "... 4 limited as suspicious" '^suspicious 4$' "$T/out"
 expect "20 successes" statew "$r" respond s.example 20 0
-expect "walk" statew "$r" walk
-grep_file "... a share of 0.5: still suspicious" '^s.example 1 20 20 0 1$' \
-    "$T/out"
+walked "... a share of 0.5: still suspicious" '^s.example 1 20 20 0 1$'
 expect "the 21st" statew "$r" respond s.example 1 0
-expect "walk" statew "$r" walk
-grep_file "... no longer" '^s.example 1 21 20 0 0$' "$T/out"
+walked "... no longer" '^s.example 1 21 20 0 0$'
 
 # ---- 8. dry run ----
 mkdir "$T/drytmp" || exit 1
