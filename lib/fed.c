@@ -326,3 +326,14 @@ fed_siphash(const uint64_t key[2], const char *p, size_t n)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+uint64_t
+fed_fnv1a64(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0) {
+		h ^= *b++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}

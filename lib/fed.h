@@ -95,6 +95,15 @@ void fed_quote_prefix(char out[FED_QUOTE_MAX], const char *p, size_t n,
 uint64_t fed_siphash(const uint64_t key[2], const char *p, size_t n);
 
 /*
+ * FNV-1a, 64 bits: a stable unkeyed hash, the same on every machine, for
+ * what is written down or must match across processes (a To tag, a resume
+ * file's head hash).  h is FED_FNV1A64_OFFSET to start, or a previous
+ * result to go on.
+ */
+#define FED_FNV1A64_OFFSET	0xcbf29ce484222325ULL
+uint64_t fed_fnv1a64(uint64_t h, const void *p, size_t n);
+
+/*
  * Diagnostics (fedkit(7) DIAGNOSTICS): one sink for every warning the
  * library and the front ends give.  The library never writes to a
  * descriptor itself; the front end points the sink at stderr (the

@@ -385,16 +385,6 @@ log_line(struct gate *g, const struct vlog_rec *r, struct fed_err *err)
 
 /* ---- facts ---- */
 
-static uint32_t
-hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 static void
 warn_both(struct gate *g, const char *domain)
 {
@@ -453,7 +443,8 @@ list_facts(struct gate *g, const char *domain)
 	if (g->lc == NULL && (g->lc = calloc(LCACHE_SETS * LCACHE_WAYS,
 	    sizeof *g->lc)) == NULL)
 		return NULL;
-	set = &g->lc[(hash_str(domain) % LCACHE_SETS) * LCACHE_WAYS];
+	set = &g->lc[(fed_fnv1a64(FED_FNV1A64_OFFSET, domain, strlen(domain)) %
+	    LCACHE_SETS) * LCACHE_WAYS];
 	lc = &set[0];
 	for (w = 0; w < LCACHE_WAYS; w++) {
 		if (set[w].gen == g->gen + 1 &&
