@@ -61,12 +61,6 @@ struct gate {
 	struct gate_result plan_res;
 };
 
-int64_t
-gate_now_ms(void)
-{
-	return fed_now_ms();
-}
-
 static void
 build_allow_header(struct gate *g)
 {
@@ -203,7 +197,7 @@ fail:
 int
 gate_close(struct gate *g, struct fed_err *err)
 {
-	int64_t now = gate_now_ms();
+	int64_t now = fed_now_ms();
 	int rc = 0;
 
 	if (g == NULL)

@@ -650,7 +650,7 @@ relay_new(struct gate *g, const struct conf *c, const struct relay_opts *o)
 		free(r);
 		return NULL;
 	}
-	r->p.last_ms = gate_now_ms();
+	r->p.last_ms = fed_now_ms();
 	(void)set_nonblock(o->in_fd);
 	(void)set_nonblock(o->out_fd);
 	r->u.rfd = r->u.wfd = relay_connect(o->upstream, SOCK_STREAM,
@@ -884,7 +884,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		return FED_EXIT_SYS;
 	}
 	for (;;) {
-		now = gate_now_ms();
+		now = fed_now_ms();
 		deadlines(r, now);
 		if (write_out(r) != 0 || ended(r, now))
 			break;
@@ -899,7 +899,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 			break;
 		}
 		if (rc >= 0)
-			dispatch(r, pfd, &ps, gate_now_ms());
+			dispatch(r, pfd, &ps, fed_now_ms());
 	}
 	/* What was decided is on record even when the end was abrupt. */
 	if (gate_log_flush(g, &ferr) != 0 && r->rc == FED_EXIT_OK) {

@@ -473,9 +473,9 @@ relay_datagrams(struct gate *g, const struct conf *c,
 		goto done;
 	}
 	gate_log_buffer(g, 1);
-	d->last_ms = gate_now_ms();
+	d->last_ms = fed_now_ms();
 	for (;;) {
-		now = gate_now_ms();
+		now = fed_now_ms();
 		if (dg_tick(d, now, err) != 0) {
 			rc = FED_EXIT_SYS;
 			break;
@@ -492,7 +492,7 @@ relay_datagrams(struct gate *g, const struct conf *c,
 			rc = FED_EXIT_SYS;
 			break;
 		}
-		now = gate_now_ms();
+		now = fed_now_ms();
 		if (((pfd[0].revents & POLLIN) &&
 		    partner_datagrams(d, now, err) != 0) ||
 		    ((pfd[1].revents & (POLLIN | POLLERR)) &&
