@@ -568,7 +568,7 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		gate_close(g, &err);
 		return FED_EXIT_SYS;
 	}
-	if (gate_check(g, target, gate_now_ms(), chk, &err) != 0) {
+	if (gate_check(g, target, fed_now_ms(), chk, &err) != 0) {
 		/* The argument was checked above as gate_check checks it:
 		 * what is left is the state directory or memory. */
 		fed_warnx("check: %s", err.msg);
@@ -836,7 +836,7 @@ cmd_watch_ls(struct ctx *x)
 
 	memset(&wk, 0, sizeof wk);
 	wk.x = x;
-	wk.now = gate_now_ms();
+	wk.now = fed_now_ms();
 	if (open_state(x, &wk.st, 1) != 0)
 		return FED_EXIT_SYS;
 	if (open_watchlist(x, &wk.wl) != 0)
@@ -900,7 +900,7 @@ clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
 	char norm[DOMAIN_MAX + 2], dom[DOMAIN_MAX + 1];
 	struct state_view v;
 	struct fed_err err;
-	int64_t now = gate_now_ms();
+	int64_t now = fed_now_ms();
 	int listed, had, susp = 0, pooled_watch;
 
 	if (domain_normalize(name, strlen(name), 0, norm, sizeof norm,

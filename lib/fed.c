@@ -250,6 +250,59 @@ fed_ident_same(const struct fed_ident *a, const struct fed_ident *b)
 	    a->mtime_ns == b->mtime_ns;
 }
 
+int
+fed_buf_add(struct fed_buf *b, const void *p, size_t n)
+{
+	size_t cap;
+	char *np;
+
+	if (b->n + n > b->cap) {
+		cap = b->cap ? b->cap : FED_BUF_FIRST;
+		while (cap < b->n + n)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL)
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+	return 0;
+}
+
+void
+fed_buf_drop(struct fed_buf *b, size_t n)
+{
+	memmove(b->p, b->p + n, b->n - n);
+	b->n -= n;
+}
+
+void
+fed_buf_free(struct fed_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->n = b->cap = 0;
+}
+
+int
+fed_write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int64_t
 fed_now_ms(void)
 {
@@ -326,3 +379,14 @@ fed_siphash(const uint64_t key[2], const char *p, size_t n)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+uint64_t
+fed_fnv1a64(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0) {
+		h ^= *b++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}

@@ -55,6 +55,26 @@ struct stat;
 void fed_ident_of(struct fed_ident *, const struct stat *);	/* exists = 1 */
 int fed_ident_same(const struct fed_ident *, const struct fed_ident *);
 
+/*
+ * A growable byte buffer (a zeroed one is empty): what fedgate has to
+ * pass on and cannot write yet.  It starts at FED_BUF_FIRST bytes and
+ * doubles, so a stream of messages costs few reallocs.
+ */
+#define FED_BUF_FIRST	65536
+struct fed_buf {
+	char *p;
+	size_t n, cap;
+};
+/* Append n bytes: 0, or -1 if out of memory (the buffer unchanged). */
+int fed_buf_add(struct fed_buf *, const void *p, size_t n);
+/* Drop the first n bytes (n <= the buffer's n). */
+void fed_buf_drop(struct fed_buf *, size_t n);
+void fed_buf_free(struct fed_buf *);
+
+/* Write all n bytes, again after EINTR: 0, or -1 with errno if a write
+ * failed or wrote nothing (a blocking descriptor only). */
+int fed_write_all(int fd, const void *p, size_t n);
+
 /* Milliseconds: wall clock since the epoch (times in files and logs),
  * and a monotonic clock (deadlines, which a clock step must not move). */
 int64_t fed_now_ms(void);
@@ -93,6 +113,15 @@ void fed_quote_prefix(char out[FED_QUOTE_MAX], const char *p, size_t n,
  * URI sets, fedstat's tallies).
  */
 uint64_t fed_siphash(const uint64_t key[2], const char *p, size_t n);
+
+/*
+ * FNV-1a, 64 bits: a stable unkeyed hash, the same on every machine, for
+ * what is written down or must match across processes (a To tag, a resume
+ * file's head hash).  h is FED_FNV1A64_OFFSET to start, or a previous
+ * result to go on.
+ */
+#define FED_FNV1A64_OFFSET	0xcbf29ce484222325ULL
+uint64_t fed_fnv1a64(uint64_t h, const void *p, size_t n);
 
 /*
  * Diagnostics (fedkit(7) DIAGNOSTICS): one sink for every warning the

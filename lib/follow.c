@@ -15,16 +15,6 @@
 #define POLL_BYTES ((size_t)64 << 20)	/* per follow_poll call */
 #define DIR_SCAN_MAX 100000		/* entries looked at for a rotated log */
 
-static uint64_t
-fnv64(const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325u;
-
-	while (n-- > 0)
-		h = (h ^ (unsigned char)*p++) * 0x100000001b3u;
-	return h;
-}
-
 /* Hash the first n bytes of fd into *h: 0, or -1 if they cannot be read. */
 static int
 head_hash(int fd, uint32_t n, uint64_t *h)
@@ -37,7 +27,7 @@ head_hash(int fd, uint32_t n, uint64_t *h)
 	while (r < 0 && errno == EINTR);
 	if (r < 0 || (size_t)r != n)
 		return -1;
-	*h = fnv64(b, n);
+	*h = fed_fnv1a64(FED_FNV1A64_OFFSET, b, n);
 	return 0;
 }
 

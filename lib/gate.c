@@ -61,12 +61,6 @@ struct gate {
 	struct gate_result plan_res;
 };
 
-int64_t
-gate_now_ms(void)
-{
-	return fed_now_ms();
-}
-
 static void
 build_allow_header(struct gate *g)
 {
@@ -203,7 +197,7 @@ fail:
 int
 gate_close(struct gate *g, struct fed_err *err)
 {
-	int64_t now = gate_now_ms();
+	int64_t now = fed_now_ms();
 	int rc = 0;
 
 	if (g == NULL)
@@ -385,16 +379,6 @@ log_line(struct gate *g, const struct vlog_rec *r, struct fed_err *err)
 
 /* ---- facts ---- */
 
-static uint32_t
-hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 static void
 warn_both(struct gate *g, const char *domain)
 {
@@ -453,7 +437,8 @@ list_facts(struct gate *g, const char *domain)
 	if (g->lc == NULL && (g->lc = calloc(LCACHE_SETS * LCACHE_WAYS,
 	    sizeof *g->lc)) == NULL)
 		return NULL;
-	set = &g->lc[(hash_str(domain) % LCACHE_SETS) * LCACHE_WAYS];
+	set = &g->lc[(fed_fnv1a64(FED_FNV1A64_OFFSET, domain, strlen(domain)) %
+	    LCACHE_SETS) * LCACHE_WAYS];
 	lc = &set[0];
 	for (w = 0; w < LCACHE_WAYS; w++) {
 		if (set[w].gen == g->gen + 1 &&

@@ -194,7 +194,4 @@ void gate_set_upstream_down(struct gate *);
 struct state_params;
 void gate_state_params(struct state_params *, const struct conf *);
 
-/* Wall-clock milliseconds since the epoch. */
-int64_t gate_now_ms(void);
-
 #endif

@@ -13,59 +13,17 @@
 
 #define READ_CHUNK 65536
 
-/* Bytes to pass on, gathered per read so that the log lines describing
- * them are written first. */
-struct outbuf {
-	char *p;
-	size_t n, cap;
-};
-
 struct pipe_state {
 	struct gate *g;
 	const struct conf *c;
 	const struct pipe_opts *o;
-	struct outbuf out;
-	struct outbuf replies;
+	/* Bytes to pass on, gathered per read so that the log lines
+	 * describing them are written first. */
+	struct fed_buf out;
+	struct fed_buf replies;
 	struct sip_msg msg;
 	struct gate_result res;
 };
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-out_add(struct outbuf *o, const char *p, size_t n)
-{
-	char *np;
-	size_t cap;
-
-	if (o->n + n > o->cap) {
-		cap = o->cap ? o->cap : READ_CHUNK;
-		while (cap < o->n + n)
-			cap *= 2;
-		if ((np = realloc(o->p, cap)) == NULL)
-			return -1;
-		o->p = np;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->n, p, n);
-	o->n += n;
-	return 0;
-}
 
 /* The log first (gate_log_flush commits the state batch before it):
  * whatever the other outputs hold, a decision is kept and on record
@@ -75,13 +33,14 @@ flush_out(struct pipe_state *r, struct fed_err *err)
 {
 	if (gate_log_flush(r->g, err) != 0)
 		return -1;
-	if (r->replies.n > 0 && write_all(r->o->replies_fd, r->replies.p,
+	if (r->replies.n > 0 && fed_write_all(r->o->replies_fd, r->replies.p,
 	    r->replies.n) != 0) {
 		fed_err_set(err, "replies: %s", strerror(errno));
 		return -1;
 	}
 	r->replies.n = 0;
-	if (r->out.n > 0 && write_all(r->o->out_fd, r->out.p, r->out.n) != 0) {
+	if (r->out.n > 0 &&
+	    fed_write_all(r->o->out_fd, r->out.p, r->out.n) != 0) {
 		fed_err_set(err, "stdout: %s", strerror(errno));
 		return -1;
 	}
@@ -145,7 +104,7 @@ pipe_chunk(struct pipe_state *r, const char *buf, size_t len,
 		case SIP_FRAME_MORE:
 			return (long)off;
 		case SIP_FRAME_KEEPALIVE:
-			if (out_add(&r->out, buf + off, used) != 0)
+			if (fed_buf_add(&r->out, buf + off, used) != 0)
 				goto nomem;
 			break;
 		case SIP_FRAME_MESSAGE:
@@ -156,10 +115,10 @@ pipe_chunk(struct pipe_state *r, const char *buf, size_t len,
 				return -1;
 			if ((r->res.d.verdict == VERDICT_ACCEPT ||
 			    r->res.d.verdict == VERDICT_OBSERVE) &&
-			    out_add(&r->out, buf + off, used) != 0)
+			    fed_buf_add(&r->out, buf + off, used) != 0)
 				goto nomem;
 			if (r->res.reply_len > 0 && r->o->replies_fd >= 0 &&
-			    out_add(&r->replies, r->res.reply,
+			    fed_buf_add(&r->replies, r->res.reply,
 			    r->res.reply_len) != 0)
 				goto nomem;
 			break;
@@ -226,7 +185,7 @@ pipe_end(struct pipe_state *r, const char *buf, size_t len, size_t consumed,
 	struct sip_error se = { "message cut short at end of input", 400 };
 
 	if (lone_keepalive(buf, len)) {
-		if (write_all(r->o->out_fd, buf, len) != 0) {
+		if (fed_write_all(r->o->out_fd, buf, len) != 0) {
 			fed_err_set(err, "stdout: %s", strerror(errno));
 			return FED_EXIT_SYS;
 		}
@@ -321,8 +280,8 @@ pipe_run(struct gate *g, const struct conf *c, const struct pipe_opts *o,
 			rc = pipe_end(r, buf, len, consumed, now, err);
 	}
 out:
-	free(r->out.p);
-	free(r->replies.p);
+	fed_buf_free(&r->out);
+	fed_buf_free(&r->replies);
 	free(r);
 	free(buf);
 	return rc;

@@ -26,17 +26,12 @@
  * partner closed both ways; a half-closed partner still reads them). */
 #define DRAIN_MS(c) ((int64_t)(c)->upstream_timeout * 1000)
 
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
 struct side {
 	const char *name;	/* for messages: "partner", "upstream" */
 	int rfd, wfd;
-	struct buf in;		/* read, not yet framed */
+	struct fed_buf in;	/* read, not yet framed */
 	size_t scanned;		/* the framer's memo for `in` */
-	struct buf out;		/* to write to this side */
+	struct fed_buf out;	/* to write to this side */
 	int eof;		/* nothing more will be read */
 	int broken;		/* a write failed: the side is gone */
 	int64_t last_ms;	/* last message (not ping) read */
@@ -70,33 +65,6 @@ struct relay {
 	int64_t next_tick;	/* wall clock: the next tick is due */
 	int64_t drain_until;	/* wall clock: the end's deadline (0: none) */
 };
-
-static int
-buf_add(struct buf *b, const char *p, size_t n)
-{
-	size_t cap;
-	char *np;
-
-	if (b->n + n > b->cap) {
-		cap = b->cap ? b->cap : READ_CHUNK;
-		while (cap < b->n + n)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL)
-			return -1;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-	return 0;
-}
-
-static void
-buf_drop(struct buf *b, size_t n)
-{
-	memmove(b->p, b->p + n, b->n - n);
-	b->n -= n;
-}
 
 static int
 set_nonblock(int fd)
@@ -308,7 +276,7 @@ relay_request(struct relay *r, const char *msg, size_t len)
 			return -1;
 		r->pending++;
 	}
-	return buf_add(&r->u.out, r->scratch, n);
+	return fed_buf_add(&r->u.out, r->scratch, n);
 }
 
 /* The rest of the partner's stream cannot be read: answer if we can (the
@@ -327,7 +295,7 @@ partner_unframeable(struct relay *r, const struct sip_error *se, int64_t now)
 		return;
 	}
 	if (judged && r->res.reply_len > 0 &&
-	    buf_add(&r->p.out, r->res.reply, r->res.reply_len) != 0)
+	    fed_buf_add(&r->p.out, r->res.reply, r->res.reply_len) != 0)
 		fail(r, FED_EXIT_SYS, "out of memory");
 	snprintf(m, sizeof m, "partner: %s; closing", se->reason);
 	fail(r, FED_EXIT_USAGE, m);
@@ -379,10 +347,10 @@ partner_message(struct relay *r, enum sip_frame_result fr,
 			fail(r, FED_EXIT_SYS, "out of memory");
 	} else if (r->res.d.verdict == VERDICT_OBSERVE) {
 		/* The partner's answer to our own request. */
-		if (!r->up_down && buf_add(&r->u.out, msg, len) != 0)
+		if (!r->up_down && fed_buf_add(&r->u.out, msg, len) != 0)
 			fail(r, FED_EXIT_SYS, "out of memory");
 	} else if (r->res.reply_len > 0) {
-		if (buf_add(&r->p.out, r->res.reply, r->res.reply_len) != 0)
+		if (fed_buf_add(&r->p.out, r->res.reply, r->res.reply_len) != 0)
 			fail(r, FED_EXIT_SYS, "out of memory");
 	} else if (r->res.d.reason == REASON_MALFORMED &&
 	    r->msg.is_request && r->msg.method_id != SIP_M_ACK) {
@@ -412,7 +380,7 @@ from_partner(struct relay *r, int64_t now)
 			break;
 		if (fr == SIP_FRAME_KEEPALIVE) {
 			/* RFC 5626 4.4.1: a ping (CRLFCRLF) gets a pong. */
-			if (used == 4 && buf_add(&s->out, "\r\n", 2) != 0)
+			if (used == 4 && fed_buf_add(&s->out, "\r\n", 2) != 0)
 				fail(r, FED_EXIT_SYS, "out of memory");
 		} else if (fr == SIP_FRAME_ERROR) {
 			partner_unframeable(r, &se, now);
@@ -427,7 +395,7 @@ from_partner(struct relay *r, int64_t now)
 		off += used;
 	}
 	if (off > 0) {
-		buf_drop(&s->in, off);
+		fed_buf_drop(&s->in, off);
 		s->scanned = 0;
 	}
 	/*
@@ -485,14 +453,14 @@ from_upstream(struct relay *r, int64_t now)
 			if (r->msg.status >= 200 && r->pending > 0)
 				r->pending--;
 		}
-		if (buf_add(&r->p.out, s->in.p + off, used) != 0) {
+		if (fed_buf_add(&r->p.out, s->in.p + off, used) != 0) {
 			fail(r, FED_EXIT_SYS, "out of memory");
 			return;
 		}
 		off += used;
 	}
 	if (off > 0) {
-		buf_drop(&s->in, off);
+		fed_buf_drop(&s->in, off);
 		s->scanned = 0;
 	}
 }
@@ -574,7 +542,7 @@ side_write(struct side *s)
 			s->out.n = 0;
 			return;
 		}
-		buf_drop(&s->out, (size_t)n);
+		fed_buf_drop(&s->out, (size_t)n);
 	}
 }
 
@@ -650,7 +618,7 @@ relay_new(struct gate *g, const struct conf *c, const struct relay_opts *o)
 		free(r);
 		return NULL;
 	}
-	r->p.last_ms = gate_now_ms();
+	r->p.last_ms = fed_now_ms();
 	(void)set_nonblock(o->in_fd);
 	(void)set_nonblock(o->out_fd);
 	r->u.rfd = r->u.wfd = relay_connect(o->upstream, SOCK_STREAM,
@@ -680,10 +648,10 @@ relay_free(struct relay *r)
 {
 	if (r->u.rfd >= 0)
 		close(r->u.rfd);
-	free(r->p.in.p);
-	free(r->p.out.p);
-	free(r->u.in.p);
-	free(r->u.out.p);
+	fed_buf_free(&r->p.in);
+	fed_buf_free(&r->p.out);
+	fed_buf_free(&r->u.in);
+	fed_buf_free(&r->u.out);
 	free(r->scratch);
 	txn_free(r->txn);
 	free(r);
@@ -884,7 +852,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 		return FED_EXIT_SYS;
 	}
 	for (;;) {
-		now = gate_now_ms();
+		now = fed_now_ms();
 		deadlines(r, now);
 		if (write_out(r) != 0 || ended(r, now))
 			break;
@@ -899,7 +867,7 @@ relay_stream(struct gate *g, const struct conf *c, const struct relay_opts *o,
 			break;
 		}
 		if (rc >= 0)
-			dispatch(r, pfd, &ps, gate_now_ms());
+			dispatch(r, pfd, &ps, fed_now_ms());
 	}
 	/* What was decided is on record even when the end was abrupt. */
 	if (gate_log_flush(g, &ferr) != 0 && r->rc == FED_EXIT_OK) {

@@ -42,18 +42,6 @@ struct dg {
 	int64_t next_tick;	/* wall clock: the next tick is due */
 };
 
-static uint64_t
-fnv64(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n-- > 0) {
-		h ^= *b++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* The partner's address as the bytes our branch carries: family, port,
  * address. */
 static size_t
@@ -128,8 +116,9 @@ via_branch(struct dg *d, const struct sockaddr_storage *from, char *buf,
 	if (n == 0)
 		return 0;
 	hex(hx, b, n);
-	mac = fnv64(fnv64(0xcbf29ce484222325ULL, &d->key, sizeof d->key), b, n);
-	bh = fnv64(mac, d->msg.via_branch.p, d->msg.via_branch.n);
+	mac = fed_fnv1a64(fed_fnv1a64(FED_FNV1A64_OFFSET, &d->key,
+	    sizeof d->key), b, n);
+	bh = fed_fnv1a64(mac, d->msg.via_branch.p, d->msg.via_branch.n);
 	w = snprintf(buf, cap, VIA_MAGIC "%s.%016llx.%016llx", hx,
 	    (unsigned long long)mac, (unsigned long long)bh);
 	return w < 0 || (size_t)w >= cap ? 0 : (size_t)w;
@@ -196,7 +185,7 @@ via_ours(struct dg *d, const struct sip_hdr *h, struct sockaddr_storage *to,
 		return -1;
 	for (mac = 0, i = 0; i < 8; i++)
 		mac = mac << 8 | m[i];
-	if (mac != fnv64(fnv64(0xcbf29ce484222325ULL, &d->key,
+	if (mac != fed_fnv1a64(fed_fnv1a64(FED_FNV1A64_OFFSET, &d->key,
 	    sizeof d->key), b, n))
 		return -1;
 	memset(to, 0, sizeof *to);
@@ -484,9 +473,9 @@ relay_datagrams(struct gate *g, const struct conf *c,
 		goto done;
 	}
 	gate_log_buffer(g, 1);
-	d->last_ms = gate_now_ms();
+	d->last_ms = fed_now_ms();
 	for (;;) {
-		now = gate_now_ms();
+		now = fed_now_ms();
 		if (dg_tick(d, now, err) != 0) {
 			rc = FED_EXIT_SYS;
 			break;
@@ -503,7 +492,7 @@ relay_datagrams(struct gate *g, const struct conf *c,
 			rc = FED_EXIT_SYS;
 			break;
 		}
-		now = gate_now_ms();
+		now = fed_now_ms();
 		if (((pfd[0].revents & POLLIN) &&
 		    partner_datagrams(d, now, err) != 0) ||
 		    ((pfd[1].revents & (POLLIN | POLLERR)) &&

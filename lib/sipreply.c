@@ -42,23 +42,6 @@ put_str(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
-/* FNV-1a, 64 bits: a stable hash, no secret needed (see to_tag()). */
-#define FNV_OFFSET	0xcbf29ce484222325ULL
-#define FNV_PRIME	0x100000001b3ULL
-
-static uint64_t
-fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= FNV_PRIME;
-	}
-	return h;
-}
-
 /* A number as 8 bytes, least significant first: the same tag whatever
  * the byte order of the machine that makes it. */
 static uint64_t
@@ -69,7 +52,7 @@ fnv_u64(uint64_t h, uint64_t v)
 
 	for (i = 0; i < 8; i++, v >>= 8)
 		b[i] = (unsigned char)(v & 0xff);
-	return fnv(h, b, sizeof b);
+	return fed_fnv1a64(h, b, sizeof b);
 }
 
 /* A field with its length first, so "ab"+"c" and "a"+"bc" differ. */
@@ -77,7 +60,7 @@ static uint64_t
 fnv_str(uint64_t h, struct fed_str s)
 {
 	h = fnv_u64(h, s.n);
-	return s.n > 0 ? fnv(h, s.p, s.n) : h;
+	return s.n > 0 ? fed_fnv1a64(h, s.p, s.n) : h;
 }
 
 /*
@@ -92,7 +75,7 @@ static void
 to_tag(const struct sip_msg *m, char tag[16])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = FED_FNV1A64_OFFSET;
 	int i;
 
 	h = fnv_str(h, m->call_id);
