@@ -382,21 +382,22 @@ ok $? "redis-server with a password on 127.0.0.1:$PWP and [::1]:$PWP"
 host p "redis = 127.0.0.1:$PWP" "redis_password = s3cret-word"
 host q "redis = 127.0.0.1:$PWP" "redis_password = wrong-word"
 host n "redis = 127.0.0.1:$PWP"
-sipmsg -n 1 -f sip:p@pw.example -c pw- >"$T/in"
-fedgate -c "$T/p.conf" <"$T/in" >/dev/null 2>"$T/err"
-[ "$(verdict "$T/p/log" pw-0@partner.example)" = "accept discovered -" ] &&
-    [ ! -s "$T/err" ]
-ok $? "the right password: accepted, no warning"
-e=$(redis-cli -h 127.0.0.1 -p "$PWP" --no-auth-warning -a s3cret-word exists '{fedkit}:p:pw.example')
-[ "$e" = 1 ]; ok $? "... decided in that Redis ($e)"
+# right_password HOST DOMAIN DESC: one request of DOMAIN through HOST is
+# accepted without a warning, and decided in the Redis with the password.
+right_password() {
+	sipmsg -n 1 -f "sip:p@$2" -c pw- >"$T/in.$1" &&
+	    fedgate -c "$T/$1.conf" <"$T/in.$1" >/dev/null 2>"$T/err" &&
+	    [ "$(verdict "$T/$1/log" pw-0@partner.example)" = "accept discovered -" ] &&
+	    [ ! -s "$T/err" ]
+	ok $? "$3: accepted, no warning"
+	e=$(redis-cli -h 127.0.0.1 -p "$PWP" --no-auth-warning -a s3cret-word \
+	    exists "{fedkit}:p:$2")
+	[ "$e" = 1 ]; ok $? "... decided in that Redis ($e)"
+}
+right_password p pw.example "the right password"
+cp "$T/in.p" "$T/in"
 host p6 "redis = [::1]:$PWP" "redis_password = s3cret-word"
-sipmsg -n 1 -f sip:p@pw6.example -c pw- >"$T/in6"
-fedgate -c "$T/p6.conf" <"$T/in6" >/dev/null 2>"$T/err"
-[ "$(verdict "$T/p6/log" pw-0@partner.example)" = "accept discovered -" ] &&
-    [ ! -s "$T/err" ]
-ok $? "the right password over [::1]:$PWP: accepted, no warning"
-e=$(redis-cli -h 127.0.0.1 -p "$PWP" --no-auth-warning -a s3cret-word exists '{fedkit}:p:pw6.example')
-[ "$e" = 1 ]; ok $? "... decided in that Redis ($e)"
+right_password p6 pw6.example "the right password over [::1]:$PWP"
 fedgate -c "$T/q.conf" <"$T/in" >/dev/null 2>"$T/err" &&
 [ "$(verdict "$T/q/log" pw-0@partner.example)" = "accept discovered -" ]
 ok $? "a wrong password: Redis is down, this host decides (accepted)"
