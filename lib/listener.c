@@ -437,45 +437,146 @@ workers_trim(struct workers *ws, const struct listener *l, int64_t now)
 	}
 }
 
+/*
+ * SIGTERM, SIGINT and SIGCHLD are blocked but while ppoll waits (with
+ * *wait_mask), so no wake-up is lost between a check of the flags and the
+ * wait.  *saved holds what to restore.
+ */
+static void
+signals_catch(struct sigsave *saved, sigset_t *wait_mask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &saved->mask);
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, &saved->term);
+	sigaction(SIGINT, &sa, &saved->intr);
+	sa.sa_handler = on_child;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, &saved->chld);
+	*wait_mask = saved->mask;
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
+	sigdelset(wait_mask, SIGCHLD);
+}
+
+/*
+ * The poll set: the listening socket (-1 while accepting is paused), then
+ * every worker's channel.  Its size, or 0 if out of memory.
+ */
+static size_t
+poll_set(struct pollfd **pfd, size_t *pcap, const struct workers *ws,
+    int listen_fd)
+{
+	struct pollfd *np;
+	size_t i;
+
+	if (ws->n + 1 > *pcap) {
+		if ((np = reallocarray(*pfd, ws->cap + 1, sizeof *np)) == NULL)
+			return 0;
+		*pfd = np;
+		*pcap = ws->cap + 1;
+	}
+	(*pfd)[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
+	for (i = 0; i < ws->n; i++)
+		(*pfd)[i + 1] = (struct pollfd){ .fd = ws->v[i].chan,
+		    .events = POLLIN };
+	return ws->n + 1;
+}
+
+/*
+ * Take up to ACCEPT_BATCH waiting connections.  Out of descriptors or
+ * memory pauses accepting for PAUSE_MS (counted as a refusal) rather
+ * than spinning on a socket that stays readable.  0, or -1 with *err.
+ */
+static int
+accept_batch(struct listener *l, struct workers *ws, struct refusals *r,
+    const struct sigsave *saved, int64_t *paused_until, struct fed_err *err)
+{
+	int k, took;
+
+	for (k = 0; k < ACCEPT_BATCH && !got_stop; k++) {
+		if ((took = accept_one(l, ws, r, saved)) == 1)
+			continue;
+		if (took == 0)
+			return 0;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			r->other++;
+			*paused_until = fed_mono_ms() + PAUSE_MS;
+			return 0;
+		}
+		fed_err_set(err, "listener: accept: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Once a second: the caller's tick, the refusals said, idle workers
+ * ended. */
+static void
+listener_tick(struct listener *l, struct workers *ws, struct refusals *r,
+    int64_t now)
+{
+	if (l->tick != NULL)
+		l->tick(l->tick_arg, fed_now_ms());
+	refusals_say(r, l, now, 0);
+	workers_trim(ws, l, now);
+}
+
+/* ppoll for at most ms milliseconds, the signals let in meanwhile. */
+static int
+wait_until(struct pollfd *pfd, size_t npfd, int64_t ms,
+    const sigset_t *wait_mask)
+{
+	struct timespec ts;
+
+	if (ms < 0)
+		ms = 0;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	return ppoll(pfd, npfd, &ts, wait_mask);
+}
+
+/* What the workers whose channels polled ready say.  Backwards, as
+ * worker_drop moves the last worker into the dropped one's place. */
+static void
+workers_news(struct workers *ws, const struct pollfd *pfd, size_t npfd,
+    int64_t now)
+{
+	size_t i;
+
+	for (i = npfd - 1; i >= 1; i--)
+		if (pfd[i].revents != 0 && i - 1 < ws->n &&
+		    ws->v[i - 1].chan == pfd[i].fd)
+			worker_news(ws, i - 1, now);
+}
+
 int
 listener_run(struct listener *l, struct fed_err *err)
 {
 	struct workers ws = { NULL, 0, 0, 0 };
 	struct refusals r = { 0, 0, 0, 0 };
-	struct pollfd *pfd = NULL, *np;
+	struct pollfd *pfd = NULL;
 	struct sigsave saved;
-	struct sigaction sa;
-	struct timespec ts;
-	sigset_t block, wait_mask;
-	int64_t now, next_tick, paused_until = 0;
-	size_t i, npfd, pcap = 0;
-	int fl, k, rc = 0, n;
+	sigset_t wait_mask;
+	int64_t now, next_tick, wake, paused_until = 0;
+	size_t npfd, pcap = 0;
+	int fl, rc = 0;
 
 	if ((fl = fcntl(l->fd, F_GETFL)) < 0 ||
 	    fcntl(l->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		fed_err_set(err, "listener: socket: %s", strerror(errno));
 		return -1;
 	}
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &block, &saved.mask);
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, &saved.term);
-	sigaction(SIGINT, &sa, &saved.intr);
-	sa.sa_handler = on_child;
-	sa.sa_flags = SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, &saved.chld);
-	/* Signals arrive only inside ppoll: no wake-up is lost between a
-	 * check of the flags and the wait. */
-	wait_mask = saved.mask;
-	sigdelset(&wait_mask, SIGTERM);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGCHLD);
-
+	signals_catch(&saved, &wait_mask);
 	got_stop = got_child = 0;
 	next_tick = fed_mono_ms() + 1000;
 	while (!got_stop) {
@@ -483,39 +584,19 @@ listener_run(struct listener *l, struct fed_err *err)
 			reap(&ws);
 		now = fed_mono_ms();
 		if (now >= next_tick) {
-			if (l->tick != NULL)
-				l->tick(l->tick_arg, fed_now_ms());
-			refusals_say(&r, l, now, 0);
-			workers_trim(&ws, l, now);
+			listener_tick(l, &ws, &r, now);
 			next_tick = now + 1000;
 		}
-		/* The listening socket, then every worker's channel. */
-		if (ws.n + 1 > pcap) {
-			if ((np = reallocarray(pfd, ws.cap + 1,
-			    sizeof *np)) == NULL) {
-				fed_err_set(err, "listener: %s",
-				    strerror(errno));
-				rc = -1;
-				break;
-			}
-			pfd = np;
-			pcap = ws.cap + 1;
+		npfd = poll_set(&pfd, &pcap, &ws,
+		    now < paused_until ? -1 : l->fd);
+		if (npfd == 0) {
+			fed_err_set(err, "listener: %s", strerror(errno));
+			rc = -1;
+			break;
 		}
-		pfd[0].fd = now < paused_until ? -1 : l->fd;
-		pfd[0].events = POLLIN;
-		pfd[0].revents = 0;
-		for (i = 0; i < ws.n; i++) {
-			pfd[i + 1].fd = ws.v[i].chan;
-			pfd[i + 1].events = POLLIN;
-			pfd[i + 1].revents = 0;
-		}
-		npfd = ws.n + 1;
-		n = (int)(next_tick - now);
-		if (pfd[0].fd < 0 && paused_until - now < n)
-			n = (int)(paused_until - now);
-		ts.tv_sec = n / 1000;
-		ts.tv_nsec = (long)(n % 1000) * 1000000;
-		if (ppoll(pfd, npfd, &ts, &wait_mask) < 0) {
+		wake = pfd[0].fd < 0 && paused_until < next_tick ?
+		    paused_until : next_tick;
+		if (wait_until(pfd, npfd, wake - now, &wait_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			fed_err_set(err, "listener: poll: %s", strerror(errno));
@@ -528,34 +609,14 @@ listener_run(struct listener *l, struct fed_err *err)
 			break;
 		}
 		/* Workers' news first: a worker just freed takes the next
-		 * connection.  Backwards, as worker_drop moves the last
-		 * worker into the dropped one's place. */
-		now = fed_mono_ms();
-		for (i = npfd - 1; i >= 1; i--)
-			if (pfd[i].revents != 0 && i - 1 < ws.n &&
-			    ws.v[i - 1].chan == pfd[i].fd)
-				worker_news(&ws, i - 1, now);
+		 * connection. */
+		workers_news(&ws, pfd, npfd, fed_mono_ms());
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		if (got_child)
 			reap(&ws);
-		for (k = 0; k < ACCEPT_BATCH && !got_stop; k++) {
-			int took = accept_one(l, &ws, &r, &saved);
-
-			if (took == 1)
-				continue;
-			if (took < 0) {
-				if (errno == EMFILE || errno == ENFILE ||
-				    errno == ENOBUFS || errno == ENOMEM) {
-					r.other++;
-					paused_until = fed_mono_ms() + PAUSE_MS;
-				} else {
-					fed_err_set(err, "listener: accept: %s",
-					    strerror(errno));
-					rc = -1;
-					got_stop = 1;
-				}
-			}
+		if (accept_batch(l, &ws, &r, &saved, &paused_until, err) != 0) {
+			rc = -1;
 			break;
 		}
 	}
