@@ -134,33 +134,28 @@ reply_parses(const char *buf, size_t n, int code, struct fed_str tag)
 	    memcmp(r.to_tag.p, tag.p, tag.n) == 0;
 }
 
-size_t
-sip_reply_build(char *buf, size_t cap, const struct sip_msg *req, int code,
-    const char *phrase, const char *extra)
+/* The caller's phrase and extra lines: short, no control byte that could
+ * end the status line, whole CRLF-ended header lines. */
+static int
+reply_args_ok(const char *phrase, size_t plen, const char *extra, size_t elen)
 {
-	const struct sip_hdr *from, *to, *cid, *cseq, *last;
-	struct out o = { buf, cap, 0, 0 };
-	struct fed_str want_tag;
-	const char *end;
-	char tag[16], st[4];
-	size_t i, plen, elen;
-	unsigned nvia = 0;
+	size_t i;
 
-	if (buf == NULL || req == NULL || code < 100 || code > 699)
-		return 0;
-	if (phrase == NULL)
-		phrase = policy_code_phrase(code);
-	plen = strlen(phrase);
 	if (plen > PHRASE_MAX)
 		return 0;
-	/* A control byte in the phrase could end the line: no injection. */
 	for (i = 0; i < plen; i++)
 		if ((unsigned char)phrase[i] < 0x20 || phrase[i] == 0x7f)
 			return 0;
-	elen = extra != NULL ? strlen(extra) : 0;
-	if (elen > SIP_REPLY_EXTRA_MAX ||
-	    (elen > 0 && !ends_crlf((struct fed_str){ extra, elen })))
-		return 0;
+	return elen <= SIP_REPLY_EXTRA_MAX &&
+	    (elen == 0 || ends_crlf((struct fed_str){ extra, elen }));
+}
+
+/* May this request be answered at all? */
+static int
+answerable(const struct sip_msg *req)
+{
+	const struct sip_hdr *last;
+	const char *end;
 
 	/*
 	 * Never answer an ACK (RFC 3261 17.2.1).  On the malformed path the
@@ -186,8 +181,74 @@ sip_reply_build(char *buf, size_t cap, const struct sip_msg *req, int code,
 		return 0;
 	last = &req->hdr[req->nhdr - 1];
 	end = last->line.p + last->line.n;
-	if (end > req->body.p || (req->body.p - end != 0 &&
-	    req->body.p - end != 2))
+	return end <= req->body.p && (req->body.p - end == 0 ||
+	    req->body.p - end == 2);
+}
+
+/*
+ * Each Via line is copied as received, name and folding included,
+ * rather than rebuilt as "Via: value": 8.2.6.2 wants the values equal to
+ * the request's, and the client matches its transaction on the top Via's
+ * exact branch and sent-by (17.1.3), so the bytes it sent are the safest
+ * thing to give back.  Several Vias in one line stay one line; the order
+ * is the request's.  How many lines, or 0 if none or one is cut.
+ */
+static unsigned
+put_vias(struct out *o, const struct sip_msg *req)
+{
+	unsigned nvia = 0;
+	size_t i;
+
+	for (i = 0; i < req->nhdr; i++) {
+		const struct sip_hdr *h = &req->hdr[i];
+
+		if (h->id != SIP_H_VIA)
+			continue;
+		if (!ends_crlf(h->line))
+			return 0;
+		put(o, h->line.p, h->line.n);
+		nvia++;
+	}
+	return nvia;
+}
+
+/* The To line, with our tag when the request had none; the tag the reply
+ * carries.  tag holds a made one. */
+static struct fed_str
+put_to(struct out *o, const struct sip_msg *req, const struct sip_hdr *to,
+    char tag[16])
+{
+	if (req->to_tag.n > 0) {
+		put(o, to->line.p, to->line.n);
+		return req->to_tag;
+	}
+	/* The line up to the value's end (trailing LWS dropped), the tag
+	 * as a last header parameter, then CRLF. */
+	to_tag(req, tag);
+	put(o, to->line.p, (size_t)(to->value.p + to->value.n - to->line.p));
+	put_str(o, ";tag=");
+	put(o, tag, 16);
+	put_str(o, "\r\n");
+	return (struct fed_str){ tag, 16 };
+}
+
+size_t
+sip_reply_build(char *buf, size_t cap, const struct sip_msg *req, int code,
+    const char *phrase, const char *extra)
+{
+	const struct sip_hdr *from, *to, *cid, *cseq;
+	struct out o = { buf, cap, 0, 0 };
+	struct fed_str want_tag;
+	char tag[16], st[4];
+	size_t plen, elen;
+
+	if (buf == NULL || req == NULL || code < 100 || code > 699)
+		return 0;
+	if (phrase == NULL)
+		phrase = policy_code_phrase(code);
+	plen = strlen(phrase);
+	elen = extra != NULL ? strlen(extra) : 0;
+	if (!reply_args_ok(phrase, plen, extra, elen) || !answerable(req))
 		return 0;
 	from = first_hdr(req, SIP_H_FROM, req->from_raw);
 	to = first_hdr(req, SIP_H_TO, req->to_raw);
@@ -205,42 +266,10 @@ sip_reply_build(char *buf, size_t cap, const struct sip_msg *req, int code,
 	put(&o, st, 4);
 	put(&o, phrase, plen);
 	put_str(&o, "\r\n");
-	/*
-	 * Each Via line is copied as received, name and folding included,
-	 * rather than rebuilt as "Via: value": 8.2.6.2 wants the values
-	 * equal to the request's, and the client matches its transaction on
-	 * the top Via's exact branch and sent-by (17.1.3), so the bytes it
-	 * sent are the safest thing to give back.  Several Vias in one line
-	 * stay one line; the order is the request's.
-	 */
-	for (i = 0; i < req->nhdr; i++) {
-		const struct sip_hdr *h = &req->hdr[i];
-
-		if (h->id != SIP_H_VIA)
-			continue;
-		if (!ends_crlf(h->line))
-			return 0;
-		put(&o, h->line.p, h->line.n);
-		nvia++;
-	}
-	if (nvia == 0)
+	if (put_vias(&o, req) == 0)
 		return 0;
 	put(&o, from->line.p, from->line.n);
-	if (req->to_tag.n > 0) {
-		put(&o, to->line.p, to->line.n);
-		want_tag = req->to_tag;
-	} else {
-		/* The line up to the value's end (trailing LWS dropped),
-		 * the tag as a last header parameter, then CRLF. */
-		to_tag(req, tag);
-		put(&o, to->line.p, (size_t)(to->value.p + to->value.n -
-		    to->line.p));
-		put_str(&o, ";tag=");
-		put(&o, tag, sizeof tag);
-		put_str(&o, "\r\n");
-		want_tag.p = tag;
-		want_tag.n = sizeof tag;
-	}
+	want_tag = put_to(&o, req, to, tag);
 	put(&o, cid->line.p, cid->line.n);
 	put(&o, cseq->line.p, cseq->line.n);
 	if (elen > 0)
