@@ -85,31 +85,20 @@ local_user(const char *user, struct passwd *pw, char *buf, size_t bufsz,
 	return 0;
 }
 
-int
-sandbox_drop_user(const char *user, uid_t *uidp, gid_t *gidp,
-    struct fed_err *err)
+/* The user's entry, from the local files first (local_user: 0 found
+ * there, 1 to ask NSS).  NULL with *err. */
+static struct passwd *
+user_entry(const char *user, struct passwd *local, char *name, size_t nsz,
+    int *from_nss, struct fed_err *err)
 {
-	struct passwd *pw, local;
-	char name[256];
-	gid_t groups[NGROUPS_CHECK], gid, rg, eg, sg;
-	uid_t uid, ru, eu, su;
-	int i, n, rc;
+	struct passwd *pw;
+	int rc;
 
-	if (getresuid(&ru, &eu, &su) != 0) {
-		fed_err_set(err, "getresuid: %s", strerror(errno));
-		return -1;
-	}
-	if (ru != 0 && eu != 0 && su != 0) {
-		if (uidp != NULL)
-			*uidp = eu;
-		if (gidp != NULL)
-			*gidp = getegid();
-		return 0;
-	}
-	if ((rc = local_user(user, &local, name, sizeof name, err)) < 0)
-		return -1;
+	if ((rc = local_user(user, local, name, nsz, err)) < 0)
+		return NULL;
+	*from_nss = rc == 1;
 	errno = 0;
-	if ((pw = rc == 0 ? &local : getpwnam(user)) == NULL) {
+	if ((pw = rc == 0 ? local : getpwnam(user)) == NULL) {
 		/* getpwnam leaves errno 0 (or ENOENT, ESRCH...) for a name
 		 * that is not there; a real error says what it was. */
 		if (errno == 0 || errno == ENOENT || errno == ESRCH ||
@@ -117,20 +106,22 @@ sandbox_drop_user(const char *user, uid_t *uidp, gid_t *gidp,
 			fed_err_set(err, "user %s: no such user", user);
 		else
 			fed_err_set(err, "user %s: %s", user, strerror(errno));
-		return -1;
+		return NULL;
 	}
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
-	/* Running "as" root under another name is still root. */
-	if (uid == 0 || gid == 0) {
-		fed_err_set(err, "user %s: its %s is root's (0): fedgate does "
-		    "not run as root; name an unprivileged user", user,
-		    uid == 0 ? "uid" : "group");
-		return -1;
-	}
-	/* The user's groups, as login would give them (the list and log
-	 * directories are often group-writable); local_user set them. */
-	if (rc == 1 && initgroups(pw->pw_name, gid) != 0) {
+	return pw;
+}
+
+/* The user's groups, as login would give them (the list and log
+ * directories are often group-writable), none of them root's.  0, or -1
+ * with *err. */
+static int
+user_groups(const char *user, const struct passwd *pw, int from_nss,
+    struct fed_err *err)
+{
+	gid_t groups[NGROUPS_CHECK];
+	int i, n;
+
+	if (from_nss && initgroups(pw->pw_name, pw->pw_gid) != 0) {
 		fed_err_set(err, "user %s: initgroups: %s", user,
 		    strerror(errno));
 		return -1;
@@ -146,9 +137,20 @@ sandbox_drop_user(const char *user, uid_t *uidp, gid_t *gidp,
 			    "fedgate does not run with root's group", user);
 			return -1;
 		}
-	/* The group first: once the uid is gone, so is the right to set
-	 * it.  Real, effective and saved ids alike, so nothing is kept to
-	 * switch back to. */
+	return 0;
+}
+
+/*
+ * The group first: once the uid is gone, so is the right to set it.
+ * Real, effective and saved ids alike, so nothing is kept to switch back
+ * to; then the proof that root cannot be had back.  0, or -1 with *err.
+ */
+static int
+ids_switch(const char *user, uid_t uid, gid_t gid, struct fed_err *err)
+{
+	gid_t rg, eg, sg;
+	uid_t ru, eu, su;
+
 	if (setresgid(gid, gid, gid) != 0) {
 		fed_err_set(err, "user %s: setresgid(%lu): %s", user,
 		    (unsigned long)gid, strerror(errno));
@@ -166,12 +168,50 @@ sandbox_drop_user(const char *user, uid_t *uidp, gid_t *gidp,
 		    user);
 		return -1;
 	}
-	/* The proof: root cannot be had back. */
 	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1) {
 		fed_err_set(err, "user %s: root could be regained after the "
 		    "switch", user);
 		return -1;
 	}
+	return 0;
+}
+
+int
+sandbox_drop_user(const char *user, uid_t *uidp, gid_t *gidp,
+    struct fed_err *err)
+{
+	struct passwd *pw, local;
+	char name[256];
+	gid_t gid;
+	uid_t uid, ru, eu, su;
+	int from_nss;
+
+	if (getresuid(&ru, &eu, &su) != 0) {
+		fed_err_set(err, "getresuid: %s", strerror(errno));
+		return -1;
+	}
+	if (ru != 0 && eu != 0 && su != 0) {
+		if (uidp != NULL)
+			*uidp = eu;
+		if (gidp != NULL)
+			*gidp = getegid();
+		return 0;
+	}
+	if ((pw = user_entry(user, &local, name, sizeof name, &from_nss,
+	    err)) == NULL)
+		return -1;
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	/* Running "as" root under another name is still root. */
+	if (uid == 0 || gid == 0) {
+		fed_err_set(err, "user %s: its %s is root's (0): fedgate does "
+		    "not run as root; name an unprivileged user", user,
+		    uid == 0 ? "uid" : "group");
+		return -1;
+	}
+	if (user_groups(user, pw, from_nss, err) != 0 ||
+	    ids_switch(user, uid, gid, err) != 0)
+		return -1;
 #ifdef SANDBOX_SANITIZER
 	/* LeakSanitizer stops the process with ptrace at exit, which a
 	 * process that changed its ids (not dumpable) refuses even to
