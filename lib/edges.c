@@ -440,6 +440,72 @@ fresh_ok(const struct edge *e)
 	    (e->addrs == NULL || addrs_ok(e->addrs));
 }
 
+/* The good fresh entries' domains, sorted and each once: the domains
+ * whose old entries the merge replaces.  How many. */
+static size_t
+fresh_domains(const struct edge *fresh, size_t n, const char **doms)
+{
+	size_t i, k = 0, nd = 0;
+
+	for (i = 0; i < n; i++)
+		if (fresh_ok(&fresh[i]))
+			doms[k++] = fresh[i].domain;
+	qsort(doms, k, sizeof *doms, cmp_str);
+	for (i = 0; i < k; i++)
+		if (nd == 0 || strcmp(doms[nd - 1], doms[i]) != 0)
+			doms[nd++] = doms[i];
+	return nd;
+}
+
+/* Add e to refs[*nr], in the order read. */
+static void
+ref_add(struct edge_ref *refs, size_t *nr, const struct edge *e)
+{
+	refs[*nr].e = e;
+	refs[*nr].seq = *nr;
+	(*nr)++;
+}
+
+/* A fresh entry the reader would refuse is said and left out. */
+static void
+fresh_refused(const char *path, const struct edge *e, edges_warn_fn warn,
+    void *warnarg)
+{
+	char msg[sizeof ((struct fed_err *)0)->msg];
+
+	if (warn == NULL)
+		return;
+	snprintf(msg, sizeof msg, "%s: not written: a line the reader would "
+	    "refuse (%.64s %.80s)", path, e->domain != NULL ? e->domain : "-",
+	    e->target != NULL ? e->target : "-");
+	warn(warnarg, msg);
+}
+
+/* The cache's lines, sorted; of equal keys (a domain given twice) the
+ * last one read. */
+static void
+refs_write(FILE *fp, struct edge_ref *refs, size_t nr)
+{
+	char when[32];
+	size_t i;
+
+	qsort(refs, nr, sizeof *refs, cmp_ref);
+	fprintf(fp, "# fedkit edge cache, written by fedq -w: "
+	    "domain target port expires [addresses]\n");
+	for (i = 0; i < nr; i++) {
+		const struct edge *e = refs[i].e;
+
+		if (i + 1 < nr && strcmp(e->domain, refs[i + 1].e->domain) == 0 &&
+		    strcmp(e->target, refs[i + 1].e->target) == 0 &&
+		    e->port == refs[i + 1].e->port)
+			continue;
+		vlog_time_format(when, e->expires_ms);
+		fprintf(fp, "%s\t%s\t%u\t%s%s%s\n", e->domain, e->target,
+		    e->port, when, e->addrs != NULL && e->addrs[0] != '\0' ?
+		    "\t" : "", e->addrs != NULL ? e->addrs : "");
+	}
+}
+
 int
 edges_merge(const char *path, const struct edge *fresh, size_t n,
     int64_t now_ms, edges_warn_fn warn, void *warnarg, struct fed_err *err)
@@ -448,8 +514,8 @@ edges_merge(const char *path, const struct edge *fresh, size_t n,
 	struct afile af;
 	struct edge_ref *refs = NULL;
 	const char **doms = NULL;
-	char *buf = NULL, when[32];
-	size_t len, i, k, nr = 0, nd = 0;
+	char *buf = NULL;
+	size_t len, i, nr = 0, nd;
 	int rc = -1;
 
 	memset(&old, 0, sizeof old);
@@ -471,57 +537,20 @@ edges_merge(const char *path, const struct edge *fresh, size_t n,
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		goto out;
 	}
-	for (i = 0, k = 0; i < n; i++)
-		if (fresh_ok(&fresh[i]))
-			doms[k++] = fresh[i].domain;
-	qsort(doms, k, sizeof *doms, cmp_str);
-	for (i = 0; i < k; i++)
-		if (nd == 0 || strcmp(doms[nd - 1], doms[i]) != 0)
-			doms[nd++] = doms[i];
+	nd = fresh_domains(fresh, n, doms);
 	for (i = 0; i < old.n; i++) {
 		const char *d = old.v[i].domain;
 
-		if (old.v[i].expires_ms <= now_ms ||
-		    (nd > 0 && bsearch(&d, doms, nd, sizeof *doms, cmp_str)))
-			continue;
-		refs[nr].e = &old.v[i];
-		refs[nr].seq = nr;
-		nr++;
+		if (old.v[i].expires_ms > now_ms && (nd == 0 ||
+		    bsearch(&d, doms, nd, sizeof *doms, cmp_str) == NULL))
+			ref_add(refs, &nr, &old.v[i]);
 	}
-	for (i = 0; i < n; i++) {
-		if (!fresh_ok(&fresh[i])) {
-			char msg[sizeof err->msg];
-
-			snprintf(msg, sizeof msg, "%s: not written: a line the "
-			    "reader would refuse (%.64s %.80s)", path,
-			    fresh[i].domain != NULL ? fresh[i].domain : "-",
-			    fresh[i].target != NULL ? fresh[i].target : "-");
-			if (warn != NULL)
-				warn(warnarg, msg);
-			continue;
-		}
-		if (fresh[i].expires_ms <= now_ms)
-			continue;
-		refs[nr].e = &fresh[i];
-		refs[nr].seq = nr;
-		nr++;
-	}
-	qsort(refs, nr, sizeof *refs, cmp_ref);
-	fprintf(af.fp, "# fedkit edge cache, written by fedq -w: "
-	    "domain target port expires [addresses]\n");
-	for (i = 0; i < nr; i++) {
-		const struct edge *e = refs[i].e;
-
-		/* Of equal keys (a domain given twice) the last one read. */
-		if (i + 1 < nr && strcmp(e->domain, refs[i + 1].e->domain) == 0 &&
-		    strcmp(e->target, refs[i + 1].e->target) == 0 &&
-		    e->port == refs[i + 1].e->port)
-			continue;
-		vlog_time_format(when, e->expires_ms);
-		fprintf(af.fp, "%s\t%s\t%u\t%s%s%s\n", e->domain, e->target,
-		    e->port, when, e->addrs != NULL && e->addrs[0] != '\0' ?
-		    "\t" : "", e->addrs != NULL ? e->addrs : "");
-	}
+	for (i = 0; i < n; i++)
+		if (!fresh_ok(&fresh[i]))
+			fresh_refused(path, &fresh[i], warn, warnarg);
+		else if (fresh[i].expires_ms > now_ms)
+			ref_add(refs, &nr, &fresh[i]);
+	refs_write(af.fp, refs, nr);
 	rc = afile_commit(&af, err);
 out:
 	if (rc != 0)
