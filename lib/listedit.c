@@ -68,16 +68,84 @@ problem(struct listedit_file *f, listedit_report_fn *fn, void *arg,
  * duplicates are blanked (with spaces, keeping every offset) in a copy,
  * which then parses into the good entries.
  */
+/* The good lines' names, for finding the ones listed twice.  Names go
+ * to one arena, as offsets until names_sorted fixes them up. */
+struct names_seen {
+	struct named *v;
+	size_t n, cap;
+	char *arena;
+	size_t len, acap;
+};
+
+static int
+names_add(struct names_seen *s, const char *name, unsigned line, size_t off,
+    size_t n)
+{
+	size_t nl = strlen(name) + 1;
+	struct named *nv;
+	char *na;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		if ((nv = reallocarray(s->v, s->cap, sizeof *nv)) == NULL)
+			return -1;
+		s->v = nv;
+	}
+	if (s->len + DOMAIN_MAX + 2 > s->acap) {
+		s->acap = s->acap ? s->acap * 2 : 65536;
+		if ((na = realloc(s->arena, s->acap)) == NULL)
+			return -1;
+		s->arena = na;
+	}
+	s->v[s->n] = (struct named){ .name = (const char *)(uintptr_t)s->len,
+	    .line = line, .off = off, .n = n };
+	memcpy(s->arena + s->len, name, nl);
+	s->len += nl;
+	s->n++;
+	return 0;
+}
+
+/* Every later line of a name listed twice is a problem, blanked in copy. */
+static void
+blank_duplicates(struct listedit_file *f, listedit_report_fn *fn, void *arg,
+    struct names_seen *s, char *copy)
+{
+	char msg[sizeof ((struct fed_err *)0)->msg + 64];
+	struct named *v = s->v;
+	size_t i, j, k;
+
+	for (i = 0; i < s->n; i++)
+		v[i].name = s->arena + (uintptr_t)v[i].name;
+	if (s->n > 1)
+		qsort(v, s->n, sizeof *v, named_cmp);
+	for (i = 0; i < s->n; i = j) {
+		for (j = i + 1; j < s->n && strcmp(v[j].name, v[i].name) == 0;
+		    j++)
+			;
+		for (k = j - 1; k > i; k--) {
+			snprintf(msg, sizeof msg, "%s is listed twice (first "
+			    "on line %u)", v[k].name, v[i].line);
+			problem(f, fn, arg, v[k].line, msg);
+			memset(copy + v[k].off, ' ', v[k].n);
+		}
+	}
+}
+
+/*
+ * The slow path, for a text list_parse refused: every line on its own,
+ * so every problem is found, not just the first.  Bad lines and later
+ * duplicates are blanked (with spaces, keeping every offset) in a copy,
+ * which then parses into the good entries.
+ */
 static int
 load_tolerant(struct listedit_file *f, listedit_report_fn *fn, void *arg,
     struct fed_err *err)
 {
-	char scratch[LIST_LINE_SCRATCH], msg[sizeof err->msg + 64];
-	struct named *v = NULL, *nv;
+	char scratch[LIST_LINE_SCRATCH];
+	struct names_seen seen = { 0 };
 	struct list_entry e;
 	struct fed_err le;
-	char *copy, *names = NULL, *p, *end, *nl;
-	size_t n = 0, cap = 0, i, j, namelen = 0, namecap = 0;
+	char *copy, *p, *end, *nl;
 	unsigned lineno = 0;
 	int r, rc = -1;
 
@@ -97,52 +165,11 @@ load_tolerant(struct listedit_file *f, listedit_report_fn *fn, void *arg,
 		if (r == -1) {
 			problem(f, fn, arg, lineno, le.msg);
 			memset(p, ' ', (size_t)(nl - p));
-			continue;
-		}
-		if (r == 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			if ((nv = reallocarray(v, cap, sizeof *v)) == NULL)
-				goto nomem;
-			v = nv;
-		}
-		/* Names go to one arena; pointers are fixed up after. */
-		if (namelen + DOMAIN_MAX + 2 > namecap) {
-			char *nn;
-
-			namecap = namecap ? namecap * 2 : 65536;
-			if ((nn = realloc(names, namecap)) == NULL)
-				goto nomem;
-			names = nn;
-		}
-		v[n].name = (const char *)(uintptr_t)namelen;
-		memcpy(names + namelen, e.name, strlen(e.name) + 1);
-		namelen += strlen(e.name) + 1;
-		v[n].line = lineno;
-		v[n].off = (size_t)(p - copy);
-		v[n].n = (size_t)(nl - p);
-		n++;
+		} else if (r == 1 && names_add(&seen, e.name, lineno,
+		    (size_t)(p - copy), (size_t)(nl - p)) != 0)
+			goto nomem;
 	}
-	for (i = 0; i < n; i++)
-		v[i].name = names + (uintptr_t)v[i].name;
-	if (n > 1)
-		qsort(v, n, sizeof *v, named_cmp);
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && strcmp(v[j].name, v[i].name) == 0;
-		    j++)
-			;
-		/* Every later line of the same name is the problem. */
-		while (--j > i) {
-			snprintf(msg, sizeof msg, "%s is listed twice (first "
-			    "on line %u)", v[j].name, v[i].line);
-			problem(f, fn, arg, v[j].line, msg);
-			memset(copy + v[j].off, ' ', v[j].n);
-		}
-		for (j = i + 1; j < n && strcmp(v[j].name, v[i].name) == 0;
-		    j++)
-			;
-	}
+	blank_duplicates(f, fn, arg, &seen, copy);
 	if (f->nbad > LISTEDIT_REPORT_MAX)
 		report(fn, arg, "%s: %u more problems not shown", f->path,
 		    f->nbad - LISTEDIT_REPORT_MAX);
@@ -155,8 +182,8 @@ nomem:
 	fed_err_set(err, "%s: %s", f->path, strerror(ENOMEM));
 out:
 	free(copy);
-	free(names);
-	free(v);
+	free(seen.arena);
+	free(seen.v);
 	return rc;
 }
 
