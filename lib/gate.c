@@ -973,8 +973,7 @@ gate_message(struct gate *g, const struct sip_msg *m,
 }
 
 int
-gate_unframeable(struct gate *g, const struct sip_error *se, int64_t now_ms,
-    struct fed_err *err)
+gate_unframeable(struct gate *g, int64_t now_ms, struct fed_err *err)
 {
 	struct gate_result res;
 
@@ -985,7 +984,6 @@ gate_unframeable(struct gate *g, const struct sip_error *se, int64_t now_ms,
 	res.d.watch_now = 0;
 	res.rec.verdict = res.d.verdict;
 	res.rec.reason = res.d.reason;
-	(void)se;
 	return log_line(g, &res.rec, err);
 }
 

@@ -96,10 +96,11 @@ int gate_response(struct gate *, const struct sip_msg *, enum gate_side,
 
 /*
  * An unframeable stream: log one `refuse malformed` line for what could
- * not be read (no partner, no Call-ID).
+ * not be read (no partner, no Call-ID, code `-`).  Why is the caller's to
+ * say, on its diagnostic with the byte or the peer: the verdict log has no
+ * field for it (fedkit(7) Verdict log).
  */
-int gate_unframeable(struct gate *, const struct sip_error *, int64_t now_ms,
-    struct fed_err *);
+int gate_unframeable(struct gate *, int64_t now_ms, struct fed_err *);
 
 /*
  * Collect log lines in memory instead of writing each at once; they are

@@ -33,8 +33,8 @@ partner_status(const struct conf *c, const struct partner_limits *l,
 {
 	struct partner_status ps;
 
-	ps.watched = marked && (l->discovered ||
-	    (l->uris_limited && uris >= l->max_uris));
+	ps.watched = policy_watch_holds(marked, l->discovered,
+	    l->uris_limited, uris, l->max_uris);
 	ps.suspicious = l->discovered && policy_suspicious(ok, fail,
 	    c->suspect_min_responses, c->suspect_fail_share);
 	ps.near = !ps.watched && l->uris_limited &&

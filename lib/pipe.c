@@ -123,7 +123,7 @@ pipe_chunk(struct pipe_state *r, const char *buf, size_t len,
 				goto nomem;
 			break;
 		case SIP_FRAME_ERROR:
-			if (gate_unframeable(r->g, &se, now, err) != 0)
+			if (gate_unframeable(r->g, now, err) != 0)
 				return -1;
 			fed_err_set(err, "%s: byte %zu: %s; the rest of the "
 			    "stream cannot be read", r->o->in_name,
@@ -193,7 +193,7 @@ pipe_end(struct pipe_state *r, const char *buf, size_t len, size_t consumed,
 	}
 	if (len == 0)
 		return FED_EXIT_OK;
-	if (gate_unframeable(r->g, &se, now, err) != 0 ||
+	if (gate_unframeable(r->g, now, err) != 0 ||
 	    gate_log_flush(r->g, err) != 0)
 		return FED_EXIT_SYS;
 	fed_err_set(err, "%s: byte %zu: %s", r->o->in_name, consumed,

@@ -271,3 +271,10 @@ policy_near(unsigned long count, unsigned long limit)
 	return (unsigned long long)count * 100u >=
 	    (unsigned long long)limit * POLICY_NEAR_PERCENT;
 }
+
+int
+policy_watch_holds(int marked, int discovered, int uris_limited,
+    unsigned long uris, unsigned long max_uris)
+{
+	return marked && (discovered || (uris_limited && uris >= max_uris));
+}

@@ -240,8 +240,9 @@ local function decide(a, c)
 		oldest = #first == 2 and tonumber(first[2]) or 0
 	end
 	-- Under an allow entry's own max_uris a partner is watched while it
-	-- is over that limit, so raising the limit lifts it.
-	local fw = watched and (discovered or n >= max_uris)
+	-- is over that limit, so raising the limit lifts it (policy.c's
+	-- policy_watch_holds: the local engine's formula, fact for fact).
+	local fw = watched and (discovered or (uris_limited and n >= max_uris))
 	local uri_new = false
 	if uris_limited and not fw then
 		uri_new = redis.call('ZSCORE', U, h) == false

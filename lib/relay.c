@@ -290,7 +290,7 @@ partner_unframeable(struct relay *r, const struct sip_error *se, int64_t now)
 	char m[200];
 
 	if ((judged ? gate_message(r->g, &r->msg, se, now, &r->res, &ferr) :
-	    gate_unframeable(r->g, se, now, &ferr)) != 0) {
+	    gate_unframeable(r->g, now, &ferr)) != 0) {
 		fail(r, FED_EXIT_SYS, ferr.msg);
 		return;
 	}
@@ -559,14 +559,12 @@ side_write(struct side *s)
 static void
 slow_check(struct relay *r, int64_t now)
 {
-	struct sip_error se = { "message not complete within "
-	    "message_timeout", 408 };
 	struct fed_err ferr;
 
 	if (r->stop || r->p.first_ms == 0 || fed_mono_ms() - r->p.first_ms <
 	    (int64_t)r->c->message_timeout * 1000)
 		return;
-	if (gate_unframeable(r->g, &se, now, &ferr) != 0)
+	if (gate_unframeable(r->g, now, &ferr) != 0)
 		fail(r, FED_EXIT_SYS, ferr.msg);
 	else
 		fail(r, FED_EXIT_USAGE, "partner: a message took longer than "
@@ -807,10 +805,7 @@ partner_ready(struct relay *r, int64_t now)
 		from_partner(r, now);
 	if (r->p.eof && r->p.in.n > 0 && !r->stop) {
 		/* Cut short: half a message never arrives. */
-		struct sip_error se = { "message cut short by the partner",
-		    400 };
-
-		if (gate_unframeable(r->g, &se, now, &ferr) != 0)
+		if (gate_unframeable(r->g, now, &ferr) != 0)
 			fail(r, FED_EXIT_SYS, ferr.msg);
 		r->p.in.n = 0;
 	} else if (!r->p.eof && r->p.drained)

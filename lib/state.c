@@ -1078,7 +1078,9 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 		f->token = 1;
 		f->uri_new = 1;
 		if (q->watched) {
-			/* Nothing is kept for a watched partner. */
+			/* Nothing is kept for a watched partner; without a
+			 * count to weigh it by, its mark refuses (pool.lua
+			 * alike). */
 			f->watched = 1;
 			*d = policy_decide(f);
 			return 0;
@@ -1128,7 +1130,8 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 	f->max_uris = q->max_uris;
 	/* Under an allow entry's own max_uris a partner is watched while it
 	 * is over that limit, so raising the limit lifts it. */
-	f->watched = watched && (q->discovered || r.nuris >= q->max_uris);
+	f->watched = policy_watch_holds(watched, q->discovered,
+	    q->uris_limited, r.nuris, q->max_uris);
 	f->distinct_uris = r.nuris;
 	f->uri_new = 0;
 	if (q->uris_limited && !f->watched) {
