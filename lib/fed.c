@@ -458,7 +458,7 @@ fed_read_fd(int fd, const char *path, size_t maxlen, char **bufp,
 	}
 	if (len > maxlen) {
 		free(buf);
-		fed_err_set(err, "%s: larger than %zu bytes", path, maxlen);
+		fed_err_too_big(err, path, maxlen);
 		errno = EFBIG;
 		return -1;
 	}
@@ -472,4 +472,19 @@ fail:
 	free(buf);
 	errno = saved;
 	return -1;
+}
+
+void
+fed_err_too_big(struct fed_err *err, const char *name, size_t limit)
+{
+	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB" };
+	size_t u = 0;
+
+	/* The unit that says it exactly in a number up to 1024, if one
+	 * does (1024 KiB, 256 MiB), else bytes (4294967295 bytes). */
+	while (limit > 1024 && limit % 1024 == 0 && u + 1 < 4) {
+		limit /= 1024;
+		u++;
+	}
+	fed_err_set(err, "%s: larger than %zu %s", name, limit, unit[u]);
 }

@@ -609,8 +609,7 @@ list_parse(struct list *l, const char *name, const char *buf, size_t len,
 	if (name == NULL)
 		name = "list";
 	if (len > LIST_FILE_MAX) {
-		fed_err_set(err, "%s: larger than %zu MiB", name,
-		    LIST_FILE_MAX >> 20);
+		fed_err_too_big(err, name, LIST_FILE_MAX);
 		return -1;
 	}
 	if ((l->path = strdup(name)) == NULL ||

@@ -809,8 +809,7 @@ list_index_write(const char *path, int options_allowed, int held,
 		goto out;
 	}
 	if ((uint64_t)st.st_size > LISTDB_TEXT_MAX) {
-		fed_err_set(err, "%s: larger than %zu bytes", path,
-		    LISTDB_TEXT_MAX);
+		fed_err_too_big(err, path, LISTDB_TEXT_MAX);
 		goto out;
 	}
 	/* Every bad line is counted, so the operator fixes them in one go. */
