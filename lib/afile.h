@@ -67,19 +67,4 @@ int afile_commit(struct afile *, struct fed_err *);
 /* Drop the new contents; PATH is untouched.  Safe after commit. */
 void afile_abort(struct afile *);
 
-/* Read a whole file, NUL-terminated for convenience (len excludes it).
- * A file larger than maxlen is an error.  Missing file: -1, errno ENOENT,
- * and *err says "PATH: No such file or directory". */
-int afile_read(const char *path, size_t maxlen, char **buf, size_t *len,
-    struct fed_err *);
-
-/*
- * The same from an open descriptor, from its current offset to its end,
- * not closed: for a reader that fstat()s the descriptor and needs the
- * identity it records to be that of the bytes read.  `path` names the
- * file in messages.
- */
-int afile_read_fd(int fd, const char *path, size_t maxlen, char **buf,
-    size_t *len, struct fed_err *);
-
 #endif

@@ -1,7 +1,6 @@
 /* conf.c: fed.conf(5): built-in defaults, the parser, and the lookups on it. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include "statepool.h"
 #include "list.h"
 
-#define CONF_FILE_MAX	((size_t)1 << 20)	/* a config is small */
 #define MESSAGE_MIN	1024
 #define MESSAGE_MAX	((size_t)16 << 20)
 #define LINE_MIN	256
@@ -1009,52 +1007,6 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 	return 0;
 }
 
-/* Read a whole file of at most CONF_FILE_MAX bytes.  0, or -1 with *err. */
-static int
-slurp(const char *path, char **out, size_t *outlen, struct fed_err *err)
-{
-	char *buf;
-	size_t len = 0;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		fed_err_set(err, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	/* One byte more than allowed, to tell "too big" from "just fits". */
-	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		close(fd);
-		return -1;
-	}
-	while (len <= CONF_FILE_MAX) {
-		r = read(fd, buf + len, CONF_FILE_MAX + 1 - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			fed_err_set(err, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	if (len > CONF_FILE_MAX) {
-		fed_err_set(err, "%s: larger than %zu KiB: not a "
-		    "configuration file?", path, CONF_FILE_MAX >> 10);
-		goto fail;
-	}
-	close(fd);
-	*out = buf;
-	*outlen = len;
-	return 0;
-fail:
-	close(fd);
-	free(buf);
-	return -1;
-}
-
 /*
  * Defaults that follow other keys: the watch list lives in state_dir
  * unless placed elsewhere, because fedgate writes it, and fedgate's user
@@ -1101,7 +1053,7 @@ conf_load(struct conf *c, const char *path, struct fed_err *err)
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		return -1;
 	}
-	if (slurp(path, &buf, &len, err) == -1)
+	if (fed_read_file(path, CONF_FILE_MAX, &buf, &len, err) == -1)
 		return -1;
 	rc = conf_parse(c, path, buf, len, err);
 	free(buf);

@@ -10,6 +10,7 @@
 #define CONF_DEFAULT_PATH "/etc/fedkit/fed.conf"
 #define CONF_DEFAULT_USER "fedkit"
 #define CONF_USER_MAX	32	/* useradd's limit */
+#define CONF_FILE_MAX	((size_t)1 << 20)	/* a config is small */
 
 enum conf_federation { FED_OPEN, FED_ALLOWLIST, FED_OFF };
 enum conf_verify { VERIFY_AUTO, VERIFY_SRV, VERIFY_NONE }; /* AUTO: srv with TLS */

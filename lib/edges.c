@@ -248,7 +248,7 @@ load(struct edges *ed, const char *path, size_t *nbad, struct fed_err *err)
 	/* Even a file with bad lines is remembered as seen, so it is read
 	 * (and its bad lines told) again only once it changes. */
 	note_ident(ed, &st);
-	if (afile_read(path, EDGES_FILE_MAX, &buf, &len, err) != 0)
+	if (fed_read_file(path, EDGES_FILE_MAX, &buf, &len, err) != 0)
 		return errno == ENOENT ? 0 : -1;
 	bad.n = 0;
 	bad.first[0] = '\0';
@@ -526,7 +526,7 @@ edges_merge(const char *path, const struct edge *fresh, size_t n,
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		goto out;
 	}
-	if (afile_read(path, EDGES_FILE_MAX, &buf, &len, err) != 0) {
+	if (fed_read_file(path, EDGES_FILE_MAX, &buf, &len, err) != 0) {
 		if (errno != ENOENT)
 			goto out;
 	} else if (edges_parse(&old, buf, warn, warnarg, err) != 0) {

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,4 +390,101 @@ fed_fnv1a64(uint64_t h, const void *p, size_t n)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+int
+fed_read_file(const char *path, size_t maxlen, char **bufp, size_t *lenp,
+    struct fed_err *err)
+{
+	int fd, rc, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		saved = errno;
+		fed_err_set(err, "%s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	rc = fed_read_fd(fd, path, maxlen, bufp, lenp, err);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+int
+fed_read_fd(int fd, const char *path, size_t maxlen, char **bufp,
+    size_t *lenp, struct fed_err *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0, cap;
+	ssize_t r;
+	int saved;
+
+	if (fstat(fd, &st) != 0)
+		goto fail;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	/* st_size is a hint only: the file may grow while we read it. */
+	cap = (st.st_size > 0 && (size_t)st.st_size <= maxlen ?
+	    (size_t)st.st_size : 4096) + 1;
+	if ((buf = malloc(cap)) == NULL)
+		goto fail;
+	for (;;) {
+		if (len + 1 == cap) {
+			size_t ncap;
+			char *nb;
+
+			/* Room for maxlen bytes, the NUL, and one byte more
+			 * to tell a file of maxlen bytes from a longer one. */
+			if (len > maxlen)
+				break;
+			ncap = cap > (maxlen + 2) / 2 ? maxlen + 2 : cap * 2;
+			if ((nb = realloc(buf, ncap)) == NULL)
+				goto fail;
+			buf = nb;
+			cap = ncap;
+		}
+		r = read(fd, buf + len, cap - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > maxlen) {
+		free(buf);
+		fed_err_too_big(err, path, maxlen);
+		errno = EFBIG;
+		return -1;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+fail:
+	saved = errno;
+	fed_err_set(err, "%s: %s", path, strerror(saved));
+	free(buf);
+	errno = saved;
+	return -1;
+}
+
+void
+fed_err_too_big(struct fed_err *err, const char *name, size_t limit)
+{
+	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB" };
+	size_t u = 0;
+
+	/* The unit that says it exactly in a number up to 1024, if one
+	 * does (1024 KiB, 256 MiB), else bytes (4294967295 bytes). */
+	while (limit > 1024 && limit % 1024 == 0 && u + 1 < 4) {
+		limit /= 1024;
+		u++;
+	}
+	fed_err_set(err, "%s: larger than %zu %s", name, limit, unit[u]);
 }

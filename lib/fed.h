@@ -154,4 +154,26 @@ _Noreturn void fed_errx(int code, const char *fmt, ...)
 _Noreturn void fed_err(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Read a whole file, NUL-terminated for convenience (len excludes it):
+ * fed.conf, a list, the watch list, the edge cache.  maxlen is the
+ * caller's bound on what that file can be; a longer file is an error
+ * (errno EFBIG), never a cut one.  Missing file: -1, errno ENOENT, and
+ * *err says "PATH: No such file or directory".
+ */
+int fed_read_file(const char *path, size_t maxlen, char **buf, size_t *len,
+    struct fed_err *);
+
+/*
+ * The same from an open descriptor, from its current offset to its end,
+ * not closed: for a reader that fstat()s the descriptor and needs the
+ * identity it records to be that of the bytes read, or reads a pipe.
+ * `path` names the file in messages.
+ */
+int fed_read_fd(int fd, const char *path, size_t maxlen, char **buf,
+    size_t *len, struct fed_err *);
+/* What every size limit says when something is over it: "NAME: larger
+ * than LIMIT", the limit exact in bytes, KiB, MiB or GiB. */
+void fed_err_too_big(struct fed_err *, const char *name, size_t limit);
+
 #endif

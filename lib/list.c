@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "list.h"
@@ -609,8 +608,7 @@ list_parse(struct list *l, const char *name, const char *buf, size_t len,
 	if (name == NULL)
 		name = "list";
 	if (len > LIST_FILE_MAX) {
-		fed_err_set(err, "%s: larger than %zu MiB", name,
-		    LIST_FILE_MAX >> 20);
+		fed_err_too_big(err, name, LIST_FILE_MAX);
 		return -1;
 	}
 	if ((l->path = strdup(name)) == NULL ||
@@ -669,66 +667,6 @@ list_load(struct list *l, const char *path, int options_allowed,
 	return rc;
 }
 
-/*
- * Read fd from its current offset to its end into a new buffer with one
- * byte to spare (parse_owned's NUL).  0, or -1 with *err.
- */
-static int
-read_all(int fd, const char *path, char **out, size_t *outlen,
-    struct fed_err *err)
-{
-	struct stat st;
-	char *buf = NULL, *nb;
-	size_t len = 0, cap;
-	ssize_t r;
-
-	cap = 65536;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (size_t)st.st_size < LIST_FILE_MAX)
-		cap = (size_t)st.st_size + 2;	/* + 1 to see the end */
-	if ((buf = malloc(cap)) == NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		return -1;
-	}
-	for (;;) {
-		if (len + 1 == cap) {
-			if (len > LIST_FILE_MAX) {
-				fed_err_set(err, "%s: larger than %zu MiB",
-				    path, LIST_FILE_MAX >> 20);
-				goto fail;
-			}
-			if ((nb = realloc(buf, cap * 2)) == NULL) {
-				fed_err_set(err, "%s: %s", path,
-				    strerror(ENOMEM));
-				goto fail;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			fed_err_set(err, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	if (len > LIST_FILE_MAX) {
-		fed_err_set(err, "%s: larger than %zu MiB", path,
-		    LIST_FILE_MAX >> 20);
-		goto fail;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-fail:
-	free(buf);
-	return -1;
-}
-
 static int
 load_fd(struct list *l, int fd, const char *path, int options_allowed,
     struct salvage *sv, struct fed_err *err)
@@ -741,7 +679,7 @@ load_fd(struct list *l, int fd, const char *path, int options_allowed,
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		return -1;
 	}
-	if (read_all(fd, path, &buf, &len, err) == -1) {
+	if (fed_read_fd(fd, path, LIST_FILE_MAX, &buf, &len, err) == -1) {
 		list_free(l);
 		return -1;
 	}
@@ -784,7 +722,7 @@ list_check_fd(int fd, const char *path, int options_allowed, size_t *nbad,
 	unsigned lineno = 0;
 
 	*nbad = 0;
-	if (read_all(fd, path, &buf, &len, err) == -1)
+	if (fed_read_fd(fd, path, LIST_FILE_MAX, &buf, &len, err) == -1)
 		return -1;
 	p = buf;
 	end = buf + len;

@@ -56,6 +56,19 @@ ident_stat(struct fed_ident *id, const char *path)
 		id->exists = -1;
 }
 
+/* Is the file open on fd still the one whose identity is *id? */
+static int
+fd_unchanged(int fd, const struct fed_ident *id)
+{
+	struct fed_ident now;
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return 0;
+	fed_ident_of(&now, &st);
+	return fed_ident_same(&now, id);
+}
+
 /*
  * Is a writer rewriting the list now?  Every writer holds PATH.lock (an
  * exclusive flock, afile.h) across rewriting the text and its index; a
@@ -770,7 +783,8 @@ list_index_write(const char *path, int options_allowed, int held,
 {
 	struct afile lock, idx;
 	struct idxhdr h;
-	struct stat st, st2;
+	struct fed_ident text;
+	struct stat st;
 	struct list l;
 	uint32_t *offs = NULL;
 	struct fed_err bad;
@@ -808,9 +822,9 @@ list_index_write(const char *path, int options_allowed, int held,
 		fed_err_set(err, "%s: not a regular file", path);
 		goto out;
 	}
+	fed_ident_of(&text, &st);
 	if ((uint64_t)st.st_size > LISTDB_TEXT_MAX) {
-		fed_err_set(err, "%s: larger than %zu bytes", path,
-		    LISTDB_TEXT_MAX);
+		fed_err_too_big(err, path, LISTDB_TEXT_MAX);
 		goto out;
 	}
 	/* Every bad line is counted, so the operator fixes them in one go. */
@@ -840,9 +854,7 @@ list_index_write(const char *path, int options_allowed, int held,
 	 * the file under us; then the bytes read may not be those of the
 	 * identity, so refuse rather than guess.
 	 */
-	if (fstat(fd, &st2) == -1 || st2.st_size != st.st_size ||
-	    st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
-	    st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
+	if (!fd_unchanged(fd, &text)) {
 		fed_err_set(err, "%s: changed while it was read; try again",
 		    path);
 		goto out;

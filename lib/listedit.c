@@ -202,7 +202,7 @@ listedit_load(struct listedit_file *f, const char *path, int options_allowed,
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		return -1;
 	}
-	if (afile_read(path, LIST_FILE_MAX, &f->buf, &f->len, err) != 0) {
+	if (fed_read_file(path, LIST_FILE_MAX, &f->buf, &f->len, err) != 0) {
 		if (errno != ENOENT)
 			goto fail;
 		if ((f->buf = strdup("")) == NULL) {

@@ -32,7 +32,6 @@
 #include "tlssrv.h"
 #include "watchlist.h"
 
-#define CONF_READ_MAX	((size_t)1 << 20)	/* conf.c's own cap */
 #define BOTH_LISTS_SHOWN 10	/* domains on both lists told one by one */
 #define ANSWER_MAX	512	/* of the upstream's answer, its first line */
 #define CHILD_OUT_MAX	((size_t)64 << 10)	/* what the child may tell */
@@ -131,43 +130,6 @@ blank_line(char *buf, size_t len, unsigned line)
 		buf[i] = ' ';
 }
 
-static int
-read_file(const char *path, char **out, size_t *outlen, struct fed_err *err)
-{
-	char *buf;
-	size_t len = 0;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fed_err_set(err, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if ((buf = malloc(CONF_READ_MAX + 1)) == NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		close(fd);
-		return -1;
-	}
-	while (len <= CONF_READ_MAX) {
-		r = read(fd, buf + len, CONF_READ_MAX + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			fed_err_set(err, "%s: %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
 /*
  * fed.conf, every bad line of it: conf_parse stops at the first, so each
  * one it names is told, blanked, and the file parsed again, up to
@@ -191,7 +153,7 @@ load_conf(struct sink *s, struct conf *c)
 		return -1;
 	if ((path = strdup(c->path)) == NULL)
 		return -1;
-	if (read_file(path, &buf, &len, &err) != 0) {
+	if (fed_read_file(path, CONF_FILE_MAX, &buf, &len, &err) != 0) {
 		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
 		goto done;
 	}

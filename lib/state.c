@@ -80,7 +80,7 @@ check_format(const char *dir, int create, struct fed_err *err)
 		fed_err_set(err, "%s: %s", dir, strerror(ENOMEM));
 		return -1;
 	}
-	if (afile_read(path, 4096, &buf, &len, err) == 0) {
+	if (fed_read_file(path, 4096, &buf, &len, err) == 0) {
 		if (sscanf(buf, "fedkit-state %d", &v) != 1)
 			fed_err_set(err, "%s: not a fedkit state directory "
 			    "(first line \"fedkit-state 2\" expected)", path);

@@ -376,7 +376,7 @@ read_file(const char *path, char **buf, size_t *len, struct fed_ident *id,
 		fed_err_set(err, "%s: not a regular file", path);
 		goto fail;
 	}
-	if (afile_read_fd(fd, path, WATCHLIST_FILE_MAX, buf, len, err) != 0)
+	if (fed_read_fd(fd, path, WATCHLIST_FILE_MAX, buf, len, err) != 0)
 		goto fail;
 	close(fd);
 	fed_ident_of(id, &st);

@@ -37,7 +37,7 @@ main(int argc, char *argv[])
 	long c, k, n, lines, i;
 
 	if (argc == 3 && strcmp(argv[1], "--check") == 0) {
-		if (afile_read(argv[2], 1 << 30, &buf, &len, &err) != 0) {
+		if (fed_read_file(argv[2], 1 << 30, &buf, &len, &err) != 0) {
 			fprintf(stderr, "afilew: %s\n", err.msg);
 			return 1;
 		}
@@ -60,7 +60,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		c = 0;
-		if (afile_read(argv[1], 1 << 30, &buf, &len, &err) == 0) {
+		if (fed_read_file(argv[1], 1 << 30, &buf, &len, &err) == 0) {
 			c = check(buf);
 			free(buf);
 			if (c < 0) {

@@ -1,4 +1,4 @@
-/* 0160-afile: afile_read's size limit, afile's error paths, and the owner of what root writes. */
+/* 0160-afile: fed_read_file's size limit, afile's error paths, and the owner of what root writes. */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -167,7 +167,7 @@ test_root_owner(void)
 		if (setgid(FEDKIT_UID) != 0 || setuid(FEDKIT_UID) != 0)
 			_exit(2);
 		/* g is 0600: only its owner may read it. */
-		if (afile_read(g, 100, &buf, &len, &e) != 0 ||
+		if (fed_read_file(g, 100, &buf, &len, &e) != 0 ||
 		    rewrite(f, 0644, "by fedgate\n", &e) != 0 ||
 		    rewrite(g, 0600, "by fedgate\n", &e) != 0) {
 			printf("# uid %d: %s\n", FEDKIT_UID, e.msg);
@@ -216,18 +216,18 @@ main(void)
 	/* Exactly maxlen is fine, one byte more is not. */
 	for (n = 0; n < 5000; n += 997) {
 		write_file(path, n);
-		ok(afile_read(path, n, &buf, &len, &e) == 0 && len == n &&
+		ok(fed_read_file(path, n, &buf, &len, &e) == 0 && len == n &&
 		    buf[len] == '\0', "a %zu-byte file with maxlen %zu is read",
 		    n, n);
 		free(buf);
 		buf = NULL;
 		write_file(path, n + 1);
-		ok(afile_read(path, n, &buf, &len, &e) == -1 && errno == EFBIG &&
+		ok(fed_read_file(path, n, &buf, &len, &e) == -1 && errno == EFBIG &&
 		    strstr(e.msg, "larger than") != NULL,
 		    "a %zu-byte file with maxlen %zu is refused: %s", n + 1, n,
 		    e.msg);
 	}
-	ok(afile_read(dir, 100, &buf, &len, &e) == -1 &&
+	ok(fed_read_file(dir, 100, &buf, &len, &e) == -1 &&
 	    strstr(e.msg, "Is a directory") != NULL,
 	    "a directory is refused: %s", e.msg);
 
@@ -237,7 +237,7 @@ main(void)
 	ok(afile_begin(&af, path, 0640, &e) == 0, "begin");
 	fputs("new\n", af.fp);
 	ok(afile_commit(&af, &e) == 0, "commit");
-	ok(afile_read(path, 100, &buf, &len, &e) == 0 &&
+	ok(fed_read_file(path, 100, &buf, &len, &e) == 0 &&
 	    strcmp(buf, "new\n") == 0, "the new contents are in place");
 	free(buf);
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640,
@@ -247,7 +247,7 @@ main(void)
 	ok(afile_begin(&af, path, 0640, &e) == 0, "begin again");
 	fputs("discarded\n", af.fp);
 	afile_abort(&af);
-	ok(afile_read(path, 100, &buf, &len, &e) == 0 &&
+	ok(fed_read_file(path, 100, &buf, &len, &e) == 0 &&
 	    strcmp(buf, "new\n") == 0, "an abort leaves the old contents");
 	free(buf);
 	ok(afile_commit(&af, &e) == -1, "a commit after abort is an error: %s",
@@ -277,7 +277,7 @@ main(void)
 		    "a link to an existing file is refused too (shared lock)");
 		ok(stat(victim, &st) == 0 && st.st_size == 3,
 		    "the target is untouched");
-		ok(afile_read(path, 100, &buf, &len, &e) == 0 &&
+		ok(fed_read_file(path, 100, &buf, &len, &e) == 0 &&
 		    strcmp(buf, "new\n") == 0, "and the file is as it was");
 		free(buf);
 		unlink(victim);
