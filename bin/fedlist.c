@@ -1279,7 +1279,7 @@ static size_t ncand;
 static int cand_names;		/* or the names of cfile */
 static struct listedit_file cfile;	/* the list whose names complete */
 static int cfile_which = -1;
-static struct stat cfile_st;
+static struct fed_ident cfile_id;
 
 static char *
 gen(const char *text, int state)
@@ -1305,14 +1305,10 @@ load_names(enum listedit_which w)
 {
 	const char *path = list_path(cx, w);
 	struct fed_err err;
-	struct stat st;
+	struct fed_ident id;
 
-	if (stat(path, &st) != 0)
-		memset(&st, 0, sizeof st);
-	if (cfile_which == (int)w && st.st_ino == cfile_st.st_ino &&
-	    st.st_size == cfile_st.st_size &&
-	    st.st_mtim.tv_sec == cfile_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == cfile_st.st_mtim.tv_nsec)
+	fed_ident_path(&id, path);
+	if (cfile_which == (int)w && fed_ident_same(&id, &cfile_id))
 		return 0;
 	listedit_free(&cfile);
 	cfile_which = -1;
@@ -1320,7 +1316,7 @@ load_names(enum listedit_which w)
 	    &err) != 0)
 		return -1;
 	cfile_which = (int)w;
-	cfile_st = st;
+	cfile_id = id;
 	return 0;
 }
 

@@ -284,15 +284,12 @@ edges_refresh(struct edges *ed, int64_t now_ms, struct fed_err *err)
 {
 	struct edges fresh;
 	struct fed_ident now_id;
-	struct stat st;
 	size_t nbad;
 
 	if (ed->path == NULL || now_ms - ed->checked_ms < 1000)
 		return 0;
 	ed->checked_ms = now_ms;
-	memset(&now_id, 0, sizeof now_id);
-	if (stat(ed->path, &st) == 0)
-		fed_ident_of(&now_id, &st);
+	fed_ident_path(&now_id, ed->path);
 	if (fed_ident_same(&ed->id, &now_id))
 		return 0;
 	if (load(&fresh, ed->path, &nbad, err) != 0 && nbad == 0) {

@@ -240,6 +240,18 @@ fed_ident_of(struct fed_ident *id, const struct stat *st)
 	    st->st_mtim.tv_nsec;
 }
 
+void
+fed_ident_path(struct fed_ident *id, const char *path)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof *id);
+	if (stat(path, &st) == 0)
+		fed_ident_of(id, &st);
+	else if (errno != ENOENT)
+		id->exists = -1;
+}
+
 int
 fed_ident_same(const struct fed_ident *a, const struct fed_ident *b)
 {

@@ -54,6 +54,9 @@ struct fed_ident {
 struct stat;
 void fed_ident_of(struct fed_ident *, const struct stat *);	/* exists = 1 */
 int fed_ident_same(const struct fed_ident *, const struct fed_ident *);
+/* The identity of the file at path: exists 0 if there is none, -1 if it
+ * cannot be told (stat failed otherwise), so the caller reports why. */
+void fed_ident_path(struct fed_ident *, const char *path);
 
 /*
  * A growable byte buffer (a zeroed one is empty): what fedgate has to

@@ -42,20 +42,6 @@ lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* A file that cannot be stat()ed for another reason than ENOENT counts as
- * changed (exists = -1), so the reopen reports why. */
-static void
-ident_stat(struct fed_ident *id, const char *path)
-{
-	struct stat st;
-
-	memset(id, 0, sizeof *id);
-	if (stat(path, &st) == 0)
-		fed_ident_of(id, &st);
-	else if (errno != ENOENT)
-		id->exists = -1;
-}
-
 /* Is the file open on fd still the one whose identity is *id? */
 static int
 fd_unchanged(int fd, const struct fed_ident *id)
@@ -423,8 +409,8 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 	if (now_ms >= db->checked_ms && now_ms - db->checked_ms < 1000)
 		return 0;
 	db->checked_ms = now_ms;
-	ident_stat(&t, db->path);
-	ident_stat(&i, db->idxpath);
+	fed_ident_path(&t, db->path);
+	fed_ident_path(&i, db->idxpath);
 	if (fed_ident_same(&t, &db->text) && fed_ident_same(&i, &db->idx)) {
 		db->busy_since_ms = 0;
 		return 0;
