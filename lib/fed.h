@@ -154,4 +154,21 @@ _Noreturn void fed_errx(int code, const char *fmt, ...)
 _Noreturn void fed_err(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * The unsigned decimal number that is the whole slice: one digit or more
+ * and nothing else (no sign, no space), at most max.  0 and *out, or -1
+ * (*out untouched).  Leading zeros pass: a caller that refuses them, or
+ * bounds the length, says so around the call.
+ */
+int fed_parse_u64(const char *p, size_t n, uint64_t max, uint64_t *out);
+
+/*
+ * Cut a line (without its newline) at every tab: the number of fields it
+ * has (1 or more: no tab is one field, and a tab at the end leaves an
+ * empty last one), of which the first `max` are stored in f.  A count
+ * above max is for the caller to refuse or ignore.
+ */
+size_t fed_split_tabs(const char *line, size_t n, struct fed_str *f,
+    size_t max);
+
 #endif
