@@ -233,19 +233,11 @@ conf_free(struct conf *c)
 static int
 parse_uint(const char *p, size_t n, unsigned long max, unsigned long *out)
 {
-	unsigned long v = 0;
-	size_t i;
+	uint64_t v;
 
-	if (n == 0)
+	if (fed_parse_u64(p, n, max, &v) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned d = (unsigned)(p[i] - '0');
-
-		if (p[i] < '0' || p[i] > '9' || v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
+	*out = (unsigned long)v;	/* v <= max */
 	return 0;
 }
 
