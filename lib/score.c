@@ -627,21 +627,13 @@ split(const char *line, size_t n, struct fed_str *f, int max)
 	}
 }
 
+/* At most 19 digits, as the saved tallies have always been read. */
 static int
 num_u64(struct fed_str f, uint64_t *v)
 {
-	uint64_t x = 0;
-	size_t i;
-
-	if (f.n == 0 || f.n > 19)
+	if (f.n > 19)
 		return -1;
-	for (i = 0; i < f.n; i++) {
-		if (f.p[i] < '0' || f.p[i] > '9')
-			return -1;
-		x = x * 10 + (uint64_t)(f.p[i] - '0');
-	}
-	*v = x;
-	return 0;
+	return fed_parse_u64(f.p, f.n, UINT64_MAX, v);
 }
 
 static int
