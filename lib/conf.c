@@ -1101,6 +1101,18 @@ conf_load(struct conf *c, const char *path, struct fed_err *err)
 }
 
 int
+conf_check_local_domains(const struct conf *c, struct fed_err *err)
+{
+	if (c->local_domains.n > 0)
+		return 0;
+	/* fedkit(7): fedgate tells a partner from us by our own domains. */
+	fed_err_set(err, "%s: local_domains is not set: fedgate needs our own "
+	    "SIP domains to tell partners from us", c->path != NULL ? c->path :
+	    "no fed.conf (built-in defaults)");
+	return -1;
+}
+
+int
 conf_is_local(const struct conf *c, const char *domain)
 {
 	size_t i;
