@@ -81,10 +81,8 @@ load_conf(struct conf *c, const char *conf_path)
 		conf_free(c);
 		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 	}
-	if (c->local_domains.n == 0)
-		fed_errx(FED_EXIT_USAGE, "%s: local_domains is not set: fedgate "
-		    "needs our own SIP domains to tell partners from us",
-		    c->path != NULL ? c->path : "no fed.conf (built-in defaults)");
+	if (conf_check_local_domains(c, &err) != 0)
+		fed_errx(FED_EXIT_USAGE, "%s", err.msg);
 }
 
 /* fedgate(8) Pipe mode: stdin decided onto stdout. */

@@ -547,11 +547,8 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		}
 		target = norm;
 	}
-	if (x->c.local_domains.n == 0) {
-		fed_warnx("check: %s: local_domains is not set: fedgate needs "
-		    "our own SIP domains, and so does check",
-		    x->c.path != NULL ? x->c.path :
-		    "no fed.conf (built-in defaults)");
+	if (conf_check_local_domains(&x->c, &err) != 0) {
+		fed_warnx("check: %s", err.msg);
 		return FED_EXIT_USAGE;
 	}
 	o.peer = x->peer;

@@ -231,19 +231,11 @@ conf_free(struct conf *c)
 static int
 parse_uint(const char *p, size_t n, unsigned long max, unsigned long *out)
 {
-	unsigned long v = 0;
-	size_t i;
+	uint64_t v;
 
-	if (n == 0)
+	if (fed_parse_u64(p, n, max, &v) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned d = (unsigned)(p[i] - '0');
-
-		if (p[i] < '0' || p[i] > '9' || v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
+	*out = (unsigned long)v;	/* v <= max */
 	return 0;
 }
 
@@ -1058,6 +1050,18 @@ conf_load(struct conf *c, const char *path, struct fed_err *err)
 	rc = conf_parse(c, path, buf, len, err);
 	free(buf);
 	return rc == 0 ? derive(c, err) : rc;
+}
+
+int
+conf_check_local_domains(const struct conf *c, struct fed_err *err)
+{
+	if (c->local_domains.n > 0)
+		return 0;
+	/* fedkit(7): fedgate tells a partner from us by our own domains. */
+	fed_err_set(err, "%s: local_domains is not set: fedgate needs our own "
+	    "SIP domains to tell partners from us", c->path != NULL ? c->path :
+	    "no fed.conf (built-in defaults)");
+	return -1;
 }
 
 int

@@ -108,6 +108,11 @@ const char *conf_suggest_key(const char *key);
 /* Is `domain` (lowercase) one of local_domains (exact or `.suffix`)? */
 int conf_is_local(const struct conf *, const char *domain);
 
+/* Are local_domains set?  fedgate cannot run without them, and fedgate -t,
+ * fedlist check and a reload of fed.conf ask the same.  0, or -1 with
+ * `FILE: local_domains is not set: ...`. */
+int conf_check_local_domains(const struct conf *, struct fed_err *);
+
 /* Is `method` in the methods list? */
 int conf_method_allowed(const struct conf *, struct fed_str method);
 

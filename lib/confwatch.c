@@ -41,9 +41,8 @@ conf_watch_check(struct conf_watch *w, struct gate *g, int64_t now)
 		conf_free(&fresh);
 		return;
 	}
-	if (fresh.local_domains.n == 0) {
-		fed_warnx("%s: local_domains is not set (keeping the running "
-		    "configuration)", w->c->path);
+	if (conf_check_local_domains(&fresh, &err) != 0) {
+		fed_warnx("%s (keeping the running configuration)", err.msg);
 		conf_free(&fresh);
 		return;
 	}

@@ -500,3 +500,43 @@ fed_err_too_big(struct fed_err *err, const char *name, size_t limit)
 	}
 	fed_err_set(err, "%s: larger than %zu %s", name, limit, unit[u]);
 }
+
+int
+fed_parse_u64(const char *p, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		uint64_t d = (uint64_t)(unsigned char)p[i] - '0';
+
+		/* v * 10 + d <= max, asked without overflowing. */
+		if (d > 9 || d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+size_t
+fed_split_tabs(const char *line, size_t n, struct fed_str *f, size_t max)
+{
+	const char *p = line, *end = line + n, *tab;
+	size_t nf = 0;
+
+	/* memchr finds a tab a word at a time: the log and state lines cut
+	 * here are mostly long fields between few tabs. */
+	for (;;) {
+		tab = memchr(p, '\t', (size_t)(end - p));
+		if (nf < max)
+			f[nf] = (struct fed_str){ p, (size_t)((tab != NULL ?
+			    tab : end) - p) };
+		nf++;
+		if (tab == NULL)
+			return nf;
+		p = tab + 1;
+	}
+}

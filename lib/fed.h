@@ -179,4 +179,21 @@ int fed_read_fd(int fd, const char *path, size_t maxlen, char **buf,
  * than LIMIT", the limit exact in bytes, KiB, MiB or GiB. */
 void fed_err_too_big(struct fed_err *, const char *name, size_t limit);
 
+/*
+ * The unsigned decimal number that is the whole slice: one digit or more
+ * and nothing else (no sign, no space), at most max.  0 and *out, or -1
+ * (*out untouched).  Leading zeros pass: a caller that refuses them, or
+ * bounds the length, says so around the call.
+ */
+int fed_parse_u64(const char *p, size_t n, uint64_t max, uint64_t *out);
+
+/*
+ * Cut a line (without its newline) at every tab: the number of fields it
+ * has (1 or more: no tab is one field, and a tab at the end leaves an
+ * empty last one), of which the first `max` are stored in f.  A count
+ * above max is for the caller to refuse or ignore.
+ */
+size_t fed_split_tabs(const char *line, size_t n, struct fed_str *f,
+    size_t max);
+
 #endif

@@ -729,43 +729,39 @@ follow_pos_write(FILE *fp, const char *tag, const struct follow_pos *p)
 	    p->skipping ? 1u : 0u);
 }
 
+/* The longest saved position taken back: what follow_pos_write writes
+ * is under half of it, leading zeros and all. */
+#define POS_LINE_MAX	255
+
 int
 follow_pos_parse(const char *line, size_t n, const char *tag,
     struct follow_pos *p)
 {
-	char buf[256], *s, *e;
-	unsigned long long v[5];
-	size_t tl = strlen(tag);
-	int i;
+	struct fed_str f[8];
+	uint64_t v[5];
+	size_t i;
 
-	if (n >= sizeof buf || n < tl + 1 || memcmp(line, tag, tl) != 0 ||
-	    line[tl] != '\t')
+	if (n > POS_LINE_MAX || fed_split_tabs(line, n, f, 8) != 8 ||
+	    !fed_str_eq(f[0], tag))
 		return -1;
-	memcpy(buf, line, n);
-	buf[n] = '\0';
-	s = buf + tl + 1;
-	for (i = 0; i < 5; i++) {
-		if (*s < '0' || *s > '9')
+	for (i = 0; i < 5; i++)
+		if (fed_parse_u64(f[1 + i].p, f[1 + i].n, UINT64_MAX,
+		    &v[i]) != 0)
 			return -1;
-		errno = 0;
-		v[i] = strtoull(s, &e, 10);
-		if (errno != 0 || *e != '\t')
-			return -1;
-		s = e + 1;
-	}
-	if (strlen(s) != 18 || s[16] != '\t' || (s[17] != '0' && s[17] != '1') ||
-	    v[4] > FOLLOW_HEAD || v[2] > INT64_MAX)
+	if (v[4] > FOLLOW_HEAD || v[2] > INT64_MAX || f[6].n != 16 ||
+	    (!fed_str_eq(f[7], "0") && !fed_str_eq(f[7], "1")))
 		return -1;
-	for (e = s; e < s + 16; e++)
-		if (!((*e >= '0' && *e <= '9') || (*e >= 'a' && *e <= 'f')))
+	for (i = 0; i < 16; i++)
+		if (!((f[6].p[i] >= '0' && f[6].p[i] <= '9') ||
+		    (f[6].p[i] >= 'a' && f[6].p[i] <= 'f')))
 			return -1;
-	p->skipping = s[17] == '1';
-	s[16] = '\0';
+	p->skipping = f[7].p[0] == '1';
 	p->dev = (dev_t)v[0];
 	p->ino = (ino_t)v[1];
 	p->off = (off_t)v[2];
 	p->line = v[3];
 	p->headlen = (uint32_t)v[4];
-	p->headhash = strtoull(s, NULL, 16);
+	/* Sixteen hex digits, and strtoull stops at the tab after them. */
+	p->headhash = strtoull(f[6].p, NULL, 16);
 	return 0;
 }

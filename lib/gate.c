@@ -1030,11 +1030,8 @@ gate_check(struct gate *g, const char *from, int64_t now_ms,
 	int n, rc;
 
 	memset(chk, 0, sizeof *chk);
-	if (g->c->local_domains.n == 0) {
-		fed_err_set(err, "local_domains is not set: fedgate needs our "
-		    "own SIP domains to tell partners from us");
+	if (conf_check_local_domains(g->c, err) != 0)
 		return -1;
-	}
 	local = g->c->local_domains.v[0];
 	if (local[0] == '.')
 		local++;

@@ -277,25 +277,15 @@ sort_entries(struct list *l)
 static int
 parse_limit(const char *p, size_t n, long *out)
 {
-	long v = 0;
-	size_t i;
+	uint64_t v;
 
 	if (n == 9 && memcmp(p, "unlimited", 9) == 0) {
 		*out = LIST_UNLIMITED;
 		return 0;
 	}
-	if (n == 0)
+	if (fed_parse_u64(p, n, LIST_NUM_MAX, &v) == -1 || v < 1)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		if (v > (LIST_NUM_MAX - (p[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	if (v < 1)
-		return -1;
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 

@@ -20,19 +20,13 @@ int
 metrics_count(struct metrics *m, const char *line, size_t n)
 {
 	struct fed_str f[FIELD_CODE];
-	const char *p = line, *end = line + n, *tab;
 	enum reason reason;
-	int i;
 
 	/* The line was checked whole by vlog_parse: splitting at tabs is
-	 * all that is left to do, and costs a few memchr calls a line. */
-	for (i = 0; i < FIELD_CODE; i++) {
-		if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
-			return -1;
-		f[i].p = p;
-		f[i].n = (size_t)(tab - p);
-		p = tab + 1;
-	}
+	 * all that is left to do, and costs a few memchr calls a line.  A
+	 * field must follow the code. */
+	if (fed_split_tabs(line, n, f, FIELD_CODE) <= FIELD_CODE)
+		return -1;
 	if (reason_from_name(f[FIELD_REASON - 1].p, f[FIELD_REASON - 1].n,
 	    &reason) != 0)
 		return -1;

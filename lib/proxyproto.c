@@ -23,17 +23,10 @@ static const unsigned char v2_sig[12] = {
 static int
 port_parse(const char *p, size_t n, uint16_t *port)
 {
-	unsigned long v = 0;
-	size_t i;
+	uint64_t v;
 
-	if (n == 0 || n > 5 || (n > 1 && p[0] == '0'))
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(p[i] - '0');
-	}
-	if (v > 65535)
+	if (n > 5 || (n > 1 && p[0] == '0') ||
+	    fed_parse_u64(p, n, 65535, &v) == -1)
 		return -1;
 	*port = (uint16_t)v;
 	return 0;

@@ -607,41 +607,13 @@ score_save(const struct score *s, FILE *fp)
 	return ferror(fp) ? -1 : 0;
 }
 
-/* Split a saved line at tabs into at most max fields. */
-static int
-split(const char *line, size_t n, struct fed_str *f, int max)
-{
-	int nf = 0;
-	size_t start = 0;
-
-	for (;;) {
-		const char *tab = memchr(line + start, '\t', n - start);
-		size_t end = tab != NULL ? (size_t)(tab - line) : n;
-
-		if (nf == max)
-			return -1;
-		f[nf++] = (struct fed_str){ line + start, end - start };
-		if (tab == NULL)
-			return nf;
-		start = end + 1;
-	}
-}
-
+/* At most 19 digits, as the saved tallies have always been read. */
 static int
 num_u64(struct fed_str f, uint64_t *v)
 {
-	uint64_t x = 0;
-	size_t i;
-
-	if (f.n == 0 || f.n > 19)
+	if (f.n > 19)
 		return -1;
-	for (i = 0; i < f.n; i++) {
-		if (f.p[i] < '0' || f.p[i] > '9')
-			return -1;
-		x = x * 10 + (uint64_t)(f.p[i] - '0');
-	}
-	*v = x;
-	return 0;
+	return fed_parse_u64(f.p, f.n, UINT64_MAX, v);
 }
 
 static int
@@ -729,9 +701,10 @@ score_load_line(struct score *s, const char *line, size_t n,
 	struct fed_str f[17];
 	struct score_group *g;
 	uint64_t u[9], h, flag[2];
-	int nf, i, full = 0;
+	size_t nf;
+	int i, full = 0;
 
-	if ((nf = split(line, n, f, 17)) < 1)
+	if ((nf = fed_split_tabs(line, n, f, 17)) > 17)
 		goto bad;
 	if (fed_str_eq(f[0], "key")) {
 		/* Before any group: the sets hold hashes under it. */

@@ -750,6 +750,7 @@ selfcheck_run(const struct selfcheck_opts *o, struct selfcheck_result *res)
 {
 	struct sink s;
 	struct conf c;
+	struct fed_err err;
 	int ok;
 
 	memset(res, 0, sizeof *res);
@@ -761,10 +762,8 @@ selfcheck_run(const struct selfcheck_opts *o, struct selfcheck_result *res)
 	snprintf(res->conf, sizeof res->conf, "%s", c.path != NULL ? c.path :
 	    "built-in defaults");
 	if (ok) {
-		if (c.local_domains.n == 0)
-			say(&s, SELFCHECK_PROBLEM, "%s: local_domains is not "
-			    "set: fedgate needs our own SIP domains to tell "
-			    "partners from us", conf_name(&c));
+		if (conf_check_local_domains(&c, &err) != 0)
+			say(&s, SELFCHECK_PROBLEM, "%s", err.msg);
 		check_tls(&s, &c);
 		check_user_side(&s, &c, o->upstream);
 	}

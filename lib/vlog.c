@@ -389,6 +389,16 @@ static const char *const field_names[9] = {
 	"code", "callid",
 };
 
+/* A raw byte c in field k (from 0, perhaps past the ninth). */
+static int
+raw_byte(int k, char c, struct fed_err *err)
+{
+	fed_err_set(err, "field %d%s%s%s: raw byte 0x%02x (must be escaped)",
+	    k + 1, k < 9 ? " (" : "", k < 9 ? field_names[k] : "",
+	    k < 9 ? ")" : "", (unsigned char)c);
+	return -1;
+}
+
 /* The longest piece of a bad value quoted in a message. */
 /* A field quoted in a diagnostic: escaped, so a log line cannot put
  * control bytes on an operator's terminal, and cut (fed_quote). */
@@ -439,37 +449,33 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
 {
 	struct fed_str f[9];
 	char q[FED_QUOTE_MAX];
-	size_t i, start = 0;
-	int nf = 0, k;
+	size_t i, nf;
+	int k;
 	enum verdict v;
 	enum reason rs;
 
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
-	/* Cut at tabs (memchr is fast) and refuse any other control or
-	 * non-ASCII byte in a field: we escape them all when writing. */
-	for (nf = 0;; nf++) {
-		const char *tab = memchr(line + start, '\t', len - start);
-		size_t end = tab != NULL ? (size_t)(tab - line) : len;
-
-		if (has_raw(line + start, end - start)) {
-			for (i = start; !RAW(line[i]); i++)
+	/* Refuse any control or non-ASCII byte but the tabs: we escape
+	 * them all when writing.  The first such byte is named, even past
+	 * the ninth field, before the count is. */
+	nf = fed_split_tabs(line, len, f, 9);
+	for (k = 0; k < 9 && (size_t)k < nf; k++)
+		if (has_raw(f[k].p, f[k].n)) {
+			for (i = 0; !RAW(f[k].p[i]); i++)
 				;
-			fed_err_set(err, "field %d%s%s%s: raw byte 0x%02x "
-			    "(must be escaped)", nf + 1, nf < 9 ? " (" : "",
-			    nf < 9 ? field_names[nf] : "", nf < 9 ? ")" : "",
-			    (unsigned char)line[i]);
-			return -1;
+			return raw_byte(k, f[k].p[i], err);
 		}
-		if (nf < 9)
-			f[nf] = (struct fed_str){ line + start, end - start };
-		if (tab == NULL)
-			break;
-		start = end + 1;
+	/* Past f[8] (k is 9), byte by byte: the line is refused anyway. */
+	for (i = nf > 9 ? (size_t)(f[8].p + f[8].n - line) + 1 : len;
+	    i < len; i++) {
+		if (line[i] == '\t')
+			k++;
+		else if (RAW(line[i]))
+			return raw_byte(k, line[i], err);
 	}
-	nf++;
 	if (nf != 9) {
-		fed_err_set(err, "%d field%s, want 9", nf, nf == 1 ? "" : "s");
+		fed_err_set(err, "%zu field%s, want 9", nf, nf == 1 ? "" : "s");
 		return -1;
 	}
 	for (k = 0; k < 9; k++)
