@@ -684,8 +684,8 @@ watch_judge(struct walk *wk, const char *domain, const struct state_view *v)
 		marked = 1;
 		wsince = v->rec.watch_ms;
 	}
-	ps = partner_status(&x->c, &l, marked, uris, v != NULL ? v->ok : 0,
-	    v != NULL ? v->fail : 0);
+	ps = partner_status(&x->c, &l, marked, v != NULL, uris,
+	    v != NULL ? v->ok : 0, v != NULL ? v->fail : 0);
 	if (!ps.watched && !ps.suspicious && !ps.near)
 		return;
 	if (wk->n == wk->cap) {

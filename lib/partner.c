@@ -29,12 +29,12 @@ partner_limits(const struct conf *c, int allowed, long rate, long max_uris)
 
 struct partner_status
 partner_status(const struct conf *c, const struct partner_limits *l,
-    int marked, unsigned long uris, unsigned ok, unsigned fail)
+    int marked, int counted, unsigned long uris, unsigned ok, unsigned fail)
 {
 	struct partner_status ps;
 
 	ps.watched = policy_watch_holds(marked, l->discovered,
-	    l->uris_limited, uris, l->max_uris);
+	    l->uris_limited, counted, uris, l->max_uris);
 	ps.suspicious = l->discovered && policy_suspicious(ok, fail,
 	    c->suspect_min_responses, c->suspect_fail_share);
 	ps.near = !ps.watched && l->uris_limited &&

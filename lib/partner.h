@@ -33,14 +33,14 @@ struct partner_status {
 
 /*
  * The state of a partner held to *l, marked watched (by the watch list or
- * the store), with uris distinct URIs and ok and fail responses within
- * report_period.  Under an allow entry's own max_uris a watch holds only
+ * the store), with uris distinct URIs (counted 0: the store has no record
+ * of it) and ok and fail responses within report_period.  Under an allow entry's own max_uris a watch holds only
  * while the partner is over that limit, so raising the limit lifts it;
  * an allow-listed partner is never suspicious.
  */
 struct partner_status partner_status(const struct conf *,
-    const struct partner_limits *l, int marked, unsigned long uris,
-    unsigned ok, unsigned fail);
+    const struct partner_limits *l, int marked, int counted,
+    unsigned long uris, unsigned ok, unsigned fail);
 
 /*
  * Does the store's mark of a watch begun at watch_ms (0: none) hold at

@@ -274,7 +274,8 @@ policy_near(unsigned long count, unsigned long limit)
 
 int
 policy_watch_holds(int marked, int discovered, int uris_limited,
-    unsigned long uris, unsigned long max_uris)
+    int counted, unsigned long uris, unsigned long max_uris)
 {
-	return marked && (discovered || (uris_limited && uris >= max_uris));
+	return marked && (discovered || (uris_limited && (!counted ||
+	    uris >= max_uris)));
 }

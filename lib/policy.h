@@ -96,12 +96,14 @@ const char *policy_code_phrase(int code);
  * Does a partner's watch mark (the watch list's, or the store's) refuse
  * it, with `uris` distinct URIs counted?  A discovered partner's always;
  * under an allow entry's own max_uris only while the partner is at or
- * over that limit, so raising the limit lifts the watch; without a URI
- * limit never, the watch being that limit's consequence (fedkit(7) THE
- * RULES).  fedgate decides with it (state.c) and `fedlist watch ls` and
- * fedstat show it (partner.c), so all three agree.
+ * over that limit, so raising the limit lifts the watch, or while the
+ * store has no count for it (counted 0: a hand-made mark, a lost store)
+ * to weigh the mark by; without a URI limit never, the watch being that
+ * limit's consequence (fedkit(7) THE RULES).  fedgate decides with it
+ * (state.c) and `fedlist watch ls` and fedstat show it (partner.c), so
+ * all three agree.
  */
 int policy_watch_holds(int marked, int discovered, int uris_limited,
-    unsigned long uris, unsigned long max_uris);
+    int counted, unsigned long uris, unsigned long max_uris);
 
 #endif

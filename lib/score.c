@@ -507,7 +507,7 @@ score_eval(struct score *s, struct score_group *g)
 	 * log, not the store, says who is watched. */
 	win_sum(s, g, &ok, &fail);
 	l = group_limits(s, g);
-	ps = partner_status(c, &l, 0, g->uris.n, ok, fail);
+	ps = partner_status(c, &l, 0, 1, g->uris.n, ok, fail);
 	limit = l.uris_limited ? l.max_uris : 0;
 	/* fedgate judges only discovered partners by their responses. */
 	judged = l.discovered;

@@ -1131,7 +1131,7 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 	/* Under an allow entry's own max_uris a partner is watched while it
 	 * is over that limit, so raising the limit lifts it. */
 	f->watched = policy_watch_holds(watched, q->discovered,
-	    q->uris_limited, r.nuris, q->max_uris);
+	    q->uris_limited, 1, r.nuris, q->max_uris);
 	f->distinct_uris = r.nuris;
 	f->uri_new = 0;
 	if (q->uris_limited && !f->watched) {
