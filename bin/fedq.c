@@ -412,16 +412,12 @@ valid_service(const char *s)
 static unsigned long
 number(const char *opt, const char *s, unsigned long lo, unsigned long hi)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi ||
-	    s[0] == '-')
+	if (fed_parse_u64(s, strlen(s), hi, &v) != 0 || v < lo)
 		fed_errx(FED_EXIT_USAGE, "%s %s: a number from %lu to %lu",
 		    opt, s, lo, hi);
-	return v;
+	return (unsigned long)v;
 }
 
 /* Look the domains up, print them, fill the cache: the exit code. */

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -561,14 +562,12 @@ parse_by(const char *arg)
 static unsigned long
 parse_top(const char *arg)
 {
-	unsigned long v;
-	char *end;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno != 0 || *end != '\0' || arg[0] < '1' || arg[0] > '9')
+	if (arg[0] == '0' || fed_parse_u64(arg, strlen(arg), ULONG_MAX,
+	    &v) != 0)
 		fed_errx(FED_EXIT_USAGE, "--top %s: want a number from 1", arg);
-	return v;
+	return (unsigned long)v;
 }
 
 /* --since's argument as a time, or exit 2. */

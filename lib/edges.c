@@ -68,13 +68,10 @@ split(char *s, char **f, size_t max)
 static int
 parse_expires(const char *s, int64_t *ms)
 {
-	char *end;
-	long long v;
+	uint64_t v;
 
 	if (isdigit((unsigned char)s[0]) && strchr(s, '-') == NULL) {
-		errno = 0;
-		v = strtoll(s, &end, 10);
-		if (errno != 0 || *end != '\0' || v < 0 || v > INT64_MAX / 1000)
+		if (fed_parse_u64(s, strlen(s), INT64_MAX / 1000, &v) != 0)
 			return -1;
 		*ms = (int64_t)v * 1000;
 		return 0;
@@ -89,10 +86,10 @@ parse_line(struct edge *e, char *line, const char *path, unsigned lineno,
     struct fed_err *err)
 {
 	/* f all set: gcc's analyzer cannot tie n to the fields filled in. */
-	char *f[6] = { 0 }, dom[DOMAIN_MAX + 2], tgt[DOMAIN_MAX + 2], *end;
+	char *f[6] = { 0 }, dom[DOMAIN_MAX + 2], tgt[DOMAIN_MAX + 2];
 	char q[FED_QUOTE_MAX];
 	struct fed_err why;
-	unsigned long port;
+	uint64_t port;
 	size_t n = split(line, f, 5);
 
 	if (n != 4 && n != 5) {
@@ -105,9 +102,8 @@ parse_line(struct edge *e, char *line, const char *path, unsigned lineno,
 		fed_err_set(err, "%s:%u: %s", path, lineno, why.msg);
 		return -1;
 	}
-	errno = 0;
-	port = strtoul(f[2], &end, 10);
-	if (errno != 0 || *end != '\0' || port == 0 || port > 65535) {
+	if (fed_parse_u64(f[2], strlen(f[2]), 65535, &port) != 0 ||
+	    port == 0) {
 		fed_quote_prefix(q, f[2], strlen(f[2]), 16);
 		fed_err_set(err, "%s:%u: bad port %s", path, lineno, q);
 		return -1;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -103,15 +104,12 @@ static unsigned
 err_line(const char *msg, const char *path)
 {
 	size_t pl = strlen(path);
-	unsigned long v;
-	char *end;
+	const char *num = msg + pl + 1, *end;
+	uint64_t v;
 
 	if (strncmp(msg, path, pl) != 0 || msg[pl] != ':' ||
-	    msg[pl + 1] < '1' || msg[pl + 1] > '9')
-		return 0;
-	errno = 0;
-	v = strtoul(msg + pl + 1, &end, 10);
-	if (errno != 0 || *end != ':' || v > 0xffffffffUL)
+	    (end = strchr(num, ':')) == NULL || num[0] == '0' ||
+	    fed_parse_u64(num, (size_t)(end - num), UINT_MAX, &v) != 0)
 		return 0;
 	return (unsigned)v;
 }

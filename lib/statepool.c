@@ -97,8 +97,7 @@ int
 pool_addr_check(const char *a, const char **why)
 {
 	const char *c;
-	char *end;
-	long port;
+	uint64_t port;
 
 	if (a[0] == '/')
 		return 0;
@@ -119,11 +118,8 @@ pool_addr_check(const char *a, const char **why)
 		*why = "expected [ADDRESS]:PORT";
 		return -1;
 	}
-	errno = 0;
-	port = strtol(c + 1, &end, 10);
-	/* digits only: strtol would take " 80" and "+80" */
-	if (c[1] < '0' || c[1] > '9' || *end != '\0' || errno != 0 ||
-	    port < 1 || port > 65535) {
+	if (fed_parse_u64(c + 1, strlen(c + 1), 65535, &port) != 0 ||
+	    port == 0) {
 		*why = "the port must be 1-65535";
 		return -1;
 	}
