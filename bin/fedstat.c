@@ -421,23 +421,21 @@ relist(struct run *r, struct listdb *allow, struct listdb *block, int64_t now)
 		score_relist(&r->s);
 }
 
-static int
-run_follow(struct run *r, const char *log, const char *resume,
-    struct listdb *allow, struct listdb *block)
+/*
+ * Open the log to follow, where --resume left it if its file says so.
+ * Only a file can be followed (a FIFO or a device has no position, and
+ * /dev/zero no end): an input error.  A log not there yet is waited for.
+ */
+static void
+open_or_resume(struct run *r, struct follow *f, const char *log,
+    const char *resume)
 {
-	struct follow f;
 	struct resume_pos sv;
 	struct fed_err err;
 	struct sigaction sa;
 	struct stat st;
-	struct timespec ts = { 0, POLL_MS * 1000000L };
-	int64_t now, drawn = 0, saved_ms = 0, save_cost = 0, t0;
-	uint64_t saved_lines, passes;
-	int lost, rc, have = 0, tty = r->out == OUT_TABLE;
+	int lost, have = 0;
 
-	/* Only a file can be followed (a FIFO or a device has no position,
-	 * and /dev/zero no end): an input error.  A log not there yet is
-	 * waited for. */
 	if (stat(log, &st) == 0 && !S_ISREG(st.st_mode))
 		fed_errx(FED_EXIT_USAGE, "%s: not a regular file (-f follows "
 		    "a log file)", log);
@@ -450,7 +448,7 @@ run_follow(struct run *r, const char *log, const char *resume,
 	    (have = resume_load(resume, log, &r->s, &sv, &err)) < 0)
 		fed_errx(have == RESUME_SYS ? FED_EXIT_SYS : FED_EXIT_USAGE,
 		    "%s", err.msg);
-	if (follow_open(&f, log, have ? &sv.pos : NULL, have ? sv.old : NULL,
+	if (follow_open(f, log, have ? &sv.pos : NULL, have ? sv.old : NULL,
 	    have ? sv.nold : 0, &lost, &err) != 0)
 		fed_errx(FED_EXIT_SYS, "%s", err.msg);
 	if (lost)
@@ -463,7 +461,84 @@ run_follow(struct run *r, const char *log, const char *resume,
 		/* States as saved: only later changes are news. */
 		score_sort(&r->s);
 	}
-	saved_lines = r->s.lines;
+}
+
+/* The --resume saves so far. */
+struct saves {
+	uint64_t lines;		/* the tally's lines at the last save */
+	int64_t at_ms;		/* when it was */
+	int64_t cost_ms;	/* how long it took */
+};
+
+/*
+ * Save when lines were read (from any file: the positions of the rotated
+ * files still read go with the tally), at most once a second, and less
+ * often when the tally is big: never more than a tenth of the time.
+ */
+static void
+save_when_due(struct run *r, struct follow *f, const char *log,
+    const char *resume, struct saves *sv, int64_t now)
+{
+	struct fed_err err;
+
+	if (resume == NULL || r->s.lines == sv->lines ||
+	    now - sv->at_ms < 1000 || now - sv->at_ms < sv->cost_ms * 10)
+		return;
+	if (resume_save(resume, log, &r->s, f, &err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	sv->lines = r->s.lines;
+	sv->cost_ms = fed_now_ms() - now;
+	sv->at_ms = now;
+}
+
+/*
+ * Stopped (SIGINT, SIGTERM, SIGHUP): read what was written before the
+ * signal, keep the position, and close.  Bounded: each pass reads up to
+ * 64 MiB a file, so the passes that what the file held at the signal
+ * needs, and one more.
+ */
+static void
+finish_reading(struct run *r, struct follow *f, const char *log,
+    const char *resume)
+{
+	struct fed_err err;
+	struct stat st;
+	uint64_t passes = 2;
+	int rc;
+
+	if (f->fd >= 0 && fstat(f->fd, &st) == 0 && st.st_size > f->pos.off)
+		passes += (uint64_t)(st.st_size - f->pos.off) /
+		    ((uint64_t)64 << 20);
+	while ((rc = follow_poll(f, fed_now_ms(), on_line, r, &err)) == 1 &&
+	    --passes > 0)
+		;
+	if (rc < 0)
+		fed_errx(FED_EXIT_SYS, "%s", r->oom ? "out of memory" : err.msg);
+	/* Rotated files still read end here (a cut line in them is
+	 * malformed; what a writer appends to them later is not counted);
+	 * a cut line at the end of the current file is a write in
+	 * progress, read whole after a --resume. */
+	follow_end_old(f, on_line, r);
+	if (resume != NULL && resume_save(resume, log, &r->s, f, &err) != 0)
+		fed_errx(FED_EXIT_SYS, "%s", err.msg);
+	follow_close(f, NULL, NULL);
+}
+
+/* -f: read, relist, redraw or print changes, save, sleep at the end,
+ * until a signal; then give a pipeline the totals. */
+static int
+run_follow(struct run *r, const char *log, const char *resume,
+    struct listdb *allow, struct listdb *block)
+{
+	struct follow f;
+	struct fed_err err;
+	struct saves sv = { 0, 0, 0 };
+	struct timespec ts = { 0, POLL_MS * 1000000L };
+	int64_t now, drawn = 0;
+	int rc, tty = r->out == OUT_TABLE;
+
+	open_or_resume(r, &f, log, resume);
+	sv.lines = r->s.lines;
 	while (!stop) {
 		now = fed_now_ms();
 		rc = follow_poll(&f, now, on_line, r, &err);
@@ -478,42 +553,11 @@ run_follow(struct run *r, const char *log, const char *resume,
 			redraw(r, log);
 			drawn = now;
 		}
-		/* Save when lines were read (from any file: the positions of
-		 * the rotated files still read go with the tally), at most
-		 * once a second, and less often when the tally is big: never
-		 * more than a tenth of the time. */
-		if (resume != NULL && r->s.lines != saved_lines &&
-		    now - saved_ms >= 1000 && now - saved_ms >= save_cost * 10) {
-			t0 = now;
-			if (resume_save(resume, log, &r->s, &f, &err) != 0)
-				fed_errx(FED_EXIT_SYS, "%s", err.msg);
-			saved_lines = r->s.lines;
-			save_cost = fed_now_ms() - t0;
-			saved_ms = now;
-		}
+		save_when_due(r, &f, log, resume, &sv, now);
 		if (rc == 0 && !stop)
 			nanosleep(&ts, NULL);
 	}
-	/* Stopped (SIGINT, SIGTERM, SIGHUP): read what was written before
-	 * the signal, keep the position, and give a pipeline the totals.
-	 * Bounded: each pass reads up to 64 MiB a file, so the passes that
-	 * what the file held at the signal needs, and one more. */
-	passes = 2;
-	if (f.fd >= 0 && fstat(f.fd, &st) == 0 && st.st_size > f.pos.off)
-		passes += (uint64_t)(st.st_size - f.pos.off) / ((uint64_t)64 << 20);
-	while ((rc = follow_poll(&f, fed_now_ms(), on_line, r, &err)) == 1 &&
-	    --passes > 0)
-		;
-	if (rc < 0)
-		fed_errx(FED_EXIT_SYS, "%s", r->oom ? "out of memory" : err.msg);
-	/* Rotated files still read end here (a cut line in them is
-	 * malformed; what a writer appends to them later is not counted);
-	 * a cut line at the end of the current file is a write in
-	 * progress, read whole after a --resume. */
-	follow_end_old(&f, on_line, r);
-	if (resume != NULL && resume_save(resume, log, &r->s, &f, &err) != 0)
-		fed_errx(FED_EXIT_SYS, "%s", err.msg);
-	follow_close(&f, NULL, NULL);
+	finish_reading(r, &f, log, resume);
 	score_sort(&r->s);
 	if (!tty)
 		print_all(r);

@@ -557,8 +557,6 @@ one_item(void *arg, const char *p, size_t n)
 
 #define FIELD(c, k, t) ((t *)(void *)((char *)(c) + (k)->off))
 
-/* Set one key from its value [p, p + n); -1 with *err (without FILE:LINE). */
-
 /* A user name as useradd(8) takes one, portably: [A-Za-z0-9_.-], not
  * starting with '-', not all digits (which would read as a uid). */
 static int
@@ -599,88 +597,81 @@ keyword(const char *p, size_t n, const char *words, const char *q,
 	fed_err_set(err, "%s is not one of %s", q, words);
 	return -1;
 }
+
+/*
+ * The value setters, one per group of kinds: each sets k's field from the
+ * value [p, p + n), quoted in q for its message, or is -1 with *err
+ * (without FILE:LINE) and leaves the field as it was.
+ */
+
+/* federation, verify, tls, seccomp, proxy_protocol, redis_down: one of
+ * a few words. */
 static int
-set_key(struct conf *c, const struct key *k, const char *p, size_t n,
-    struct fed_err *err)
+set_choice(struct conf *c, const struct key *k, const char *p, size_t n,
+    const char *q, struct fed_err *err)
 {
-	char q[FED_QUOTE_MAX];
-	struct item_ctx x;
+	static const enum conf_federation v_fed[] = { FED_OPEN,
+	    FED_ALLOWLIST, FED_OFF };
+	static const enum conf_verify v_ver[] = { VERIFY_SRV, VERIFY_NONE,
+	    VERIFY_AUTO };
+	static const enum conf_tls v_tls[] = { TLS_ON, TLS_OFF };
+	int i;
+
+	switch (k->type) {
+	case K_FEDERATION:
+		if ((i = keyword(p, n, "open, allowlist, off", q, err)) >= 0)
+			c->federation = v_fed[i];
+		break;
+	case K_VERIFY:
+		if ((i = keyword(p, n, "srv, none, auto", q, err)) >= 0)
+			c->verify = v_ver[i];
+		break;
+	case K_TLS:
+		if ((i = keyword(p, n, "on, off", q, err)) >= 0)
+			c->tls = v_tls[i];
+		break;
+	case K_SECCOMP:
+		if ((i = keyword(p, n, "on, off", q, err)) >= 0)
+			c->seccomp = i == 0;
+		break;
+	case K_PROXY:
+		if ((i = keyword(p, n, "on, off", q, err)) >= 0)
+			c->proxy_protocol = i == 0;
+		break;
+	default:	/* K_REDIS_DOWN */
+		if ((i = keyword(p, n, "local, refuse", q, err)) >= 0)
+			c->redis_down_refuse = i == 1;
+		break;
+	}
+	return i < 0 ? -1 : 0;
+}
+
+/* The rates, counts, durations, max_headers and the share. */
+static int
+set_number(struct conf *c, const struct key *k, const char *p, size_t n,
+    const char *q, struct fed_err *err)
+{
 	unsigned long v;
 	unsigned d;
-	int i;
 	double share;
-	char *s;
 
-	fed_quote_prefix(q, p, n, FED_QUOTE_LINE);
 	switch (k->type) {
-	case K_FEDERATION: {
-		static const int v_fed[] = { FED_OPEN, FED_ALLOWLIST, FED_OFF };
-
-		if ((i = keyword(p, n, "open, allowlist, off", q, err)) < 0)
-			return -1;
-		c->federation = (enum conf_federation)v_fed[i];
-		return 0;
-	}
-	case K_VERIFY: {
-		static const int v_ver[] = { VERIFY_SRV, VERIFY_NONE,
-		    VERIFY_AUTO };
-
-		if ((i = keyword(p, n, "srv, none, auto", q, err)) < 0)
-			return -1;
-		c->verify = (enum conf_verify)v_ver[i];
-		return 0;
-	}
-	case K_TLS: {
-		static const int v_tls[] = { TLS_ON, TLS_OFF };
-
-		if ((i = keyword(p, n, "on, off", q, err)) < 0)
-			return -1;
-		c->tls = (enum conf_tls)v_tls[i];
-		return 0;
-	}
-	case K_SECCOMP:
-		if ((i = keyword(p, n, "on, off", q, err)) < 0)
-			return -1;
-		c->seccomp = i == 0;
-		return 0;
-	case K_PROXY:
-		if ((i = keyword(p, n, "on, off", q, err)) < 0)
-			return -1;
-		c->proxy_protocol = i == 0;
-		return 0;
-	case K_USER:
-		if (!is_user_name(p, n)) {
-			fed_err_set(err, "%s is not a user name (1 to %d "
-			    "letters, digits, _ . -, not starting with -)", q,
-			    CONF_USER_MAX);
-			return -1;
-		}
-		goto string;
 	case K_RATE:
-		if (parse_uint(p, n, UINT_MAX, &v) == -1 || v < 1) {
-			fed_err_set(err, "%s is not a rate of at least 1", q);
-			return -1;
-		}
-		*FIELD(c, k, unsigned) = (unsigned)v;
-		return 0;
 	case K_COUNT:
 		if (parse_uint(p, n, UINT_MAX, &v) == -1 || v < 1) {
-			fed_err_set(err, "%s is not a whole number of at "
-			    "least 1", q);
+			fed_err_set(err, "%s is not %s of at least 1", q,
+			    k->type == K_RATE ? "a rate" : "a whole number");
 			return -1;
 		}
 		*FIELD(c, k, unsigned) = (unsigned)v;
 		return 0;
-	case K_PERIOD:
-	case K_DURATION:
-		if (duration(p, n, &d) == -1 ||
-		    (k->type == K_PERIOD && d == 0)) {
-			fed_err_set(err, "%s is not a duration%s (30s, 60m, "
-			    "1h, 1d, or seconds)", q,
-			    k->type == K_PERIOD ? " of at least 1s" : "");
+	case K_HEADERS:
+		if (parse_uint(p, n, SIP_HDR_MAX, &v) == -1 || v < 1) {
+			fed_err_set(err, "%s is not a number from 1 to %d", q,
+			    SIP_HDR_MAX);
 			return -1;
 		}
-		*FIELD(c, k, unsigned) = d;
+		c->limits.max_headers = (unsigned)v;
 		return 0;
 	case K_SHARE:
 		if (parse_share(p, n, &share) == -1) {
@@ -690,98 +681,120 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 		}
 		c->suspect_fail_share = share;
 		return 0;
-	case K_MESSAGE:
-	case K_LINE: {
-		size_t lo = k->type == K_MESSAGE ? MESSAGE_MIN : LINE_MIN;
-		unsigned long mult = 1;
-
-		if (n > 0 && (p[n - 1] == 'k' || p[n - 1] == 'K'))
-			mult = 1024, n--;
-		else if (n > 0 && (p[n - 1] == 'm' || p[n - 1] == 'M'))
-			mult = 1024 * 1024, n--;
-		if (parse_uint(p, n, MESSAGE_MAX, &v) == -1 ||
-		    v > MESSAGE_MAX / mult || v * mult < lo) {
-			fed_err_set(err, "%s is not a size from %zu to %zu "
-			    "bytes (k: x1024, M: x1048576)", q, lo,
-			    MESSAGE_MAX);
+	default:	/* K_PERIOD, K_DURATION */
+		if (duration(p, n, &d) == -1 ||
+		    (k->type == K_PERIOD && d == 0)) {
+			fed_err_set(err, "%s is not a duration%s (30s, 60m, "
+			    "1h, 1d, or seconds)", q,
+			    k->type == K_PERIOD ? " of at least 1s" : "");
 			return -1;
 		}
-		*FIELD(c, k, size_t) = v * mult;
+		*FIELD(c, k, unsigned) = d;
 		return 0;
 	}
-	case K_HEADERS:
-		if (parse_uint(p, n, SIP_HDR_MAX, &v) == -1 || v < 1) {
-			fed_err_set(err, "%s is not a number from 1 to %d", q,
-			    SIP_HDR_MAX);
-			return -1;
-		}
-		c->limits.max_headers = (unsigned)v;
-		return 0;
-	case K_UPSTREAM:
-		if (n == 0) {
-			free(c->upstream);
-			c->upstream = NULL;
-			return 0;
-		}
-		if (check_upstream(p, n, err) == -1) {
-			char m[sizeof err->msg];
+}
 
-			memcpy(m, err->msg, sizeof m);
-			fed_err_set(err, "%s is not HOST:PORT: %s", q, m);
+/* max_message, max_line: bytes, or k and M for x1024 and x1048576. */
+static int
+set_size(struct conf *c, const struct key *k, const char *p, size_t n,
+    const char *q, struct fed_err *err)
+{
+	size_t lo = k->type == K_MESSAGE ? MESSAGE_MIN : LINE_MIN;
+	unsigned long mult = 1, v;
+
+	if (n > 0 && (p[n - 1] == 'k' || p[n - 1] == 'K'))
+		mult = 1024, n--;
+	else if (n > 0 && (p[n - 1] == 'm' || p[n - 1] == 'M'))
+		mult = 1024 * 1024, n--;
+	if (parse_uint(p, n, MESSAGE_MAX, &v) == -1 ||
+	    v > MESSAGE_MAX / mult || v * mult < lo) {
+		fed_err_set(err, "%s is not a size from %zu to %zu "
+		    "bytes (k: x1024, M: x1048576)", q, lo, MESSAGE_MAX);
+		return -1;
+	}
+	*FIELD(c, k, size_t) = v * mult;
+	return 0;
+}
+
+/* redis: HOST:PORT or /socket, as the pool takes it (empty: none). */
+static int
+check_redis(const char *p, size_t n, const char *q, struct fed_err *err)
+{
+	char a[300];
+	const char *why;
+
+	if (n >= sizeof a) {
+		fed_err_set(err, "%s is too long", q);
+		return -1;
+	}
+	memcpy(a, p, n);
+	a[n] = '\0';
+	if (n > 0 && pool_addr_check(a, &why) != 0) {
+		fed_err_set(err, "%s: %s", q, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The paths, user, upstream, redis and redis_password: checked by kind,
+ * then kept as text; an empty value is no value, where none is allowed. */
+static int
+set_string(struct conf *c, const struct key *k, const char *p, size_t n,
+    const char *q, struct fed_err *err)
+{
+	char *s, m[sizeof err->msg];
+
+	switch (k->type) {
+	case K_USER:
+		if (!is_user_name(p, n)) {
+			fed_err_set(err, "%s is not a user name (1 to %d "
+			    "letters, digits, _ . -, not starting with -)", q,
+			    CONF_USER_MAX);
 			return -1;
 		}
-		goto string;
+		break;
 	case K_PATH:
 		if (n == 0) {
 			fed_err_set(err, "a path is needed");
 			return -1;
 		}
-		goto string;
-	case K_REDIS_DOWN:
-		if ((i = keyword(p, n, "local, refuse", q, err)) < 0)
-			return -1;
-		c->redis_down_refuse = i == 1;
-		return 0;
-	case K_REDIS: {
-		char a[300];
-		const char *why;
-
-		if (n >= sizeof a) {
-			fed_err_set(err, "%s is too long", q);
+		break;
+	case K_UPSTREAM:
+		if (n > 0 && check_upstream(p, n, err) == -1) {
+			memcpy(m, err->msg, sizeof m);
+			fed_err_set(err, "%s is not HOST:PORT: %s", q, m);
 			return -1;
 		}
-		memcpy(a, p, n);
-		a[n] = '\0';
-		if (n > 0 && pool_addr_check(a, &why) != 0) {
-			fed_err_set(err, "%s: %s", q, why);
+		break;
+	case K_REDIS:
+		if (check_redis(p, n, q, err) == -1)
 			return -1;
-		}
-	}
-		/* FALLTHROUGH */
-	case K_SECRET:
-	case K_OPTPATH:
-		if (n == 0) {
-			free(*FIELD(c, k, char *));
-			*FIELD(c, k, char *) = NULL;
-			return 0;
-		}
-	string:
-		if ((s = fed_strdup_n(p, n)) == NULL) {
-			fed_err_set(err, "%s", strerror(ENOMEM));
-			return -1;
-		}
-		free(*FIELD(c, k, char *));
-		*FIELD(c, k, char *) = s;
-		return 0;
-	case K_DOMAINS:
-	case K_CODES:
-	case K_METHODS:
-	case K_UAS:
-	case K_NETS:
+		break;
+	default:	/* K_SECRET, K_OPTPATH */
 		break;
 	}
+	if (n == 0 && k->type != K_USER && k->type != K_PATH) {
+		free(*FIELD(c, k, char *));
+		*FIELD(c, k, char *) = NULL;
+		return 0;
+	}
+	if ((s = fed_strdup_n(p, n)) == NULL) {
+		fed_err_set(err, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	free(*FIELD(c, k, char *));
+	*FIELD(c, k, char *) = s;
+	return 0;
+}
 
-	/* The lists: built aside, swapped in only when whole. */
+/* local_domains, failure_codes, methods, refuse_user_agents, proxy_from:
+ * the list is built aside and swapped in only when whole. */
+static int
+set_list(struct conf *c, const struct key *k, const char *p, size_t n,
+    struct fed_err *err)
+{
+	struct item_ctx x;
+
 	memset(&x, 0, sizeof x);
 	x.type = k->type;
 	x.err = err;
@@ -804,6 +817,51 @@ set_key(struct conf *c, const struct key *k, const char *p, size_t n,
 	strv_free(FIELD(c, k, struct conf_strv));
 	*FIELD(c, k, struct conf_strv) = x.sv;
 	return 0;
+}
+
+/* Set one key from its value [p, p + n); -1 with *err (without FILE:LINE).
+ * The switch names every kind, so a new one without a setter does not
+ * compile (-Wswitch). */
+static int
+set_key(struct conf *c, const struct key *k, const char *p, size_t n,
+    struct fed_err *err)
+{
+	char q[FED_QUOTE_MAX];
+
+	fed_quote_prefix(q, p, n, FED_QUOTE_LINE);
+	switch (k->type) {
+	case K_FEDERATION:
+	case K_VERIFY:
+	case K_TLS:
+	case K_SECCOMP:
+	case K_PROXY:
+	case K_REDIS_DOWN:
+		return set_choice(c, k, p, n, q, err);
+	case K_RATE:
+	case K_COUNT:
+	case K_HEADERS:
+	case K_SHARE:
+	case K_PERIOD:
+	case K_DURATION:
+		return set_number(c, k, p, n, q, err);
+	case K_MESSAGE:
+	case K_LINE:
+		return set_size(c, k, p, n, q, err);
+	case K_USER:
+	case K_PATH:
+	case K_UPSTREAM:
+	case K_REDIS:
+	case K_SECRET:
+	case K_OPTPATH:
+		return set_string(c, k, p, n, q, err);
+	case K_DOMAINS:
+	case K_CODES:
+	case K_METHODS:
+	case K_UAS:
+	case K_NETS:
+		break;
+	}
+	return set_list(c, k, p, n, err);
 }
 
 /* Levenshtein distance of two short strings (both <= SUGGEST_MAX). */

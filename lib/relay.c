@@ -74,37 +74,83 @@ set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-int
-relay_connect(const char *hostport, int socktype, unsigned timeout_ms,
-    struct fed_err *err)
+#define HOST_MAX 256	/* relay_connect's host, with its NUL */
+#define PORT_MAX 16	/* ... and port */
+
+/* HOST:PORT or [IPv6]:PORT into host and port; -1 if it is neither. */
+static int
+split_hostport(const char *hostport, char host[HOST_MAX], char port[PORT_MAX])
 {
-	char host[256], port[16];
 	const char *colon, *h = hostport;
-	struct addrinfo hints, *ai = NULL, *a;
-	struct pollfd pfd;
-	socklen_t sl;
 	size_t hl;
-	int fd = -1, rc, soerr = 0, one = 1;
 
 	if (*h == '[') {
 		const char *rb = strchr(h, ']');
 
 		if (rb == NULL || rb[1] != ':')
-			goto bad;
+			return -1;
 		hl = (size_t)(rb - h - 1);
 		h++;
 		colon = rb + 1;
 	} else {
 		if ((colon = strrchr(h, ':')) == NULL)
-			goto bad;
+			return -1;
 		hl = (size_t)(colon - h);
 	}
-	if (hl == 0 || hl >= sizeof host || strlen(colon + 1) == 0 ||
-	    strlen(colon + 1) >= sizeof port)
-		goto bad;
+	if (hl == 0 || hl >= HOST_MAX || strlen(colon + 1) == 0 ||
+	    strlen(colon + 1) >= PORT_MAX)
+		return -1;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	snprintf(port, sizeof port, "%s", colon + 1);
+	snprintf(port, PORT_MAX, "%s", colon + 1);
+	return 0;
+}
+
+/* A non-blocking socket connected to a within timeout_ms, or -1 with
+ * errno (ETIMEDOUT when the time ran out). */
+static int
+connect_within(const struct addrinfo *a, unsigned timeout_ms)
+{
+	struct pollfd pfd;
+	socklen_t sl;
+	int fd, rc, soerr = 0;
+
+	fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, a->ai_protocol);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+		return fd;
+	if (errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do
+			rc = poll(&pfd, 1, (int)timeout_ms);
+		while (rc < 0 && errno == EINTR);
+		sl = sizeof soerr;
+		if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
+		    &sl) == 0 && soerr == 0)
+			return fd;
+		errno = rc == 0 ? ETIMEDOUT : soerr ? soerr : errno;
+	}
+	soerr = errno;
+	close(fd);
+	errno = soerr;
+	return -1;
+}
+
+int
+relay_connect(const char *hostport, int socktype, unsigned timeout_ms,
+    struct fed_err *err)
+{
+	char host[HOST_MAX], port[PORT_MAX];
+	struct addrinfo hints, *ai = NULL, *a;
+	int fd = -1, rc, one = 1;
+
+	if (split_hostport(hostport, host, port) == -1) {
+		fed_err_set(err, "upstream %s: not HOST:PORT", hostport);
+		return -1;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = socktype;
@@ -113,30 +159,9 @@ relay_connect(const char *hostport, int socktype, unsigned timeout_ms,
 		fed_err_set(err, "upstream %s: %s", hostport, gai_strerror(rc));
 		return -1;
 	}
-	for (a = ai; a != NULL; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, a->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			do
-				rc = poll(&pfd, 1, (int)timeout_ms);
-			while (rc < 0 && errno == EINTR);
-			sl = sizeof soerr;
-			if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR,
-			    &soerr, &sl) == 0 && soerr == 0)
-				break;
-			errno = rc == 0 ? ETIMEDOUT : soerr ? soerr : errno;
-		}
-		soerr = errno;
-		close(fd);
-		fd = -1;
-		errno = soerr;
-	}
+	/* Each address in turn, each with the whole timeout. */
+	for (a = ai; a != NULL && fd < 0; a = a->ai_next)
+		fd = connect_within(a, timeout_ms);
 	if (fd < 0) {
 		fed_err_set(err, "upstream %s: connect: %s", hostport,
 		    strerror(errno));
@@ -149,9 +174,6 @@ relay_connect(const char *hostport, int socktype, unsigned timeout_ms,
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof one);
 	return fd;
-bad:
-	fed_err_set(err, "upstream %s: not HOST:PORT", hostport);
-	return -1;
 }
 
 size_t

@@ -1361,15 +1361,109 @@ parse_start(struct head *h, const char *p, const char *e)
 		bad(h, "headers in the Request-URI", 400);
 }
 
+/*
+ * The headers that may appear only once: their bit in h->seen, and what
+ * a second one makes the message.  Content-Length is not here: a second
+ * one with another value cannot frame (content_length()).
+ */
+static const struct {
+	unsigned bit;
+	const char *twice;
+} once[SIP_H__COUNT] = {
+	[SIP_H_FROM] = { SEEN_FROM, "more than one From header" },
+	[SIP_H_TO] = { SEEN_TO, "more than one To header" },
+	[SIP_H_CALL_ID] = { SEEN_CALL_ID, "more than one Call-ID header" },
+	[SIP_H_CSEQ] = { SEEN_CSEQ, "more than one CSeq header" },
+	[SIP_H_MAX_FORWARDS] = { SEEN_MAX_FORWARDS,
+	    "more than one Max-Forwards header" },
+	/* Not a comma-list header, so never repeated (RFC 3261 7.3.1); a
+	 * second one could hide a scanner's name from the User-Agent rule
+	 * behind an innocent first one. */
+	[SIP_H_USER_AGENT] = { SEEN_UA, "more than one User-Agent header" },
+};
+
+/* CSeq = 1*DIGIT LWS Method; a request's is its own method.  NULL, or
+ * why not. */
+static const char *
+cseq(struct sip_msg *m, const char *vs, const char *ve)
+{
+	const char *q, *t;
+	unsigned long long v;
+
+	q = parse_num(vs, ve, 0xffffffffULL, &v);
+	if (q == NULL || (t = skip_lws(q, ve)) == q)
+		return "bad CSeq";
+	if (v > 0xffffffffULL)
+		return "CSeq number out of range";
+	m->cseq = (uint32_t)v;
+	q = skip_class(t, ve, C_TOKEN);
+	if (q == t || q != ve)
+		return "bad CSeq method";
+	m->cseq_method = mkstr(t, q);
+	if (m->is_request && m->method.n > 0 &&
+	    (m->method.n != m->cseq_method.n ||
+	    memcmp(m->method.p, t, m->method.n) != 0))
+		return "CSeq method does not match the request method";
+	return NULL;
+}
+
+/* Max-Forwards = 1*DIGIT, at most 255.  NULL, or why not. */
+static const char *
+max_forwards(const char *vs, const char *ve)
+{
+	unsigned long long v;
+	const char *q = parse_num(vs, ve, 255, &v);
+
+	if (q == NULL || q != ve)
+		return "bad Max-Forwards";
+	return v > 255 ? "Max-Forwards out of range" : NULL;
+}
+
+/*
+ * Content-Length = 1*DIGIT.  A value that cannot frame the body (bad,
+ * negative, or another than the first one's) is h->cl_bad: the stream
+ * cannot go on.  The same value twice only makes the message malformed:
+ * that is the reason returned, else NULL.
+ */
+static const char *
+content_length(struct head *h, const char *vs, const char *ve)
+{
+	unsigned long long v;
+	const char *q = parse_num(vs, ve, CL_CAP, &v);
+
+	if (q == NULL || q != ve) {
+		if (h->cl_bad == NULL)
+			h->cl_bad = (vs < ve && *vs == '-') ?
+			    "negative Content-Length" : "bad Content-Length";
+		return NULL;
+	}
+	if (h->seen & SEEN_CONTENT_LENGTH) {
+		if ((long)v == h->cl)
+			return "more than one Content-Length header";
+		if (h->cl_bad == NULL)
+			h->cl_bad = "conflicting Content-Length headers";
+		return NULL;
+	}
+	h->seen |= SEEN_CONTENT_LENGTH;
+	h->cl = h->m->content_length = (long)v;
+	return NULL;
+}
+
 /* Validate and extract one header value; h records what is wrong. */
 static void
 header(struct head *h, struct sip_hdr *hd)
 {
 	struct sip_msg *m = h->m;
-	const char *vs = hd->value.p, *ve = vs + hd->value.n, *q, *t;
+	const char *vs = hd->value.p, *ve = vs + hd->value.n;
 	const char *why = NULL;
-	unsigned long long v;
 
+	if (once[hd->id].bit != 0) {
+		if (h->seen & once[hd->id].bit) {
+			bad(h, once[hd->id].twice, 400);
+			return;
+		}
+		h->seen |= once[hd->id].bit;
+	}
 	switch (hd->id) {
 	case SIP_H_VIA:
 		why = check_via(vs, ve, (h->seen & SEEN_VIA) ? NULL :
@@ -1377,92 +1471,26 @@ header(struct head *h, struct sip_hdr *hd)
 		h->seen |= SEEN_VIA;
 		break;
 	case SIP_H_FROM:
-		if (h->seen & SEEN_FROM) {
-			why = "more than one From header";
-			break;
-		}
-		h->seen |= SEEN_FROM;
 		m->from_raw = hd->value;
 		why = check_fromto(vs, ve, r_from, &m->from, &m->from_tag);
 		break;
 	case SIP_H_TO:
-		if (h->seen & SEEN_TO) {
-			why = "more than one To header";
-			break;
-		}
-		h->seen |= SEEN_TO;
 		m->to_raw = hd->value;
 		why = check_fromto(vs, ve, r_to, &m->to, &m->to_tag);
 		break;
 	case SIP_H_CALL_ID:
-		if (h->seen & SEEN_CALL_ID) {
-			why = "more than one Call-ID header";
-			break;
-		}
-		h->seen |= SEEN_CALL_ID;
 		m->call_id = hd->value;
 		if (!check_callid(vs, ve))
 			why = "bad Call-ID";
 		break;
 	case SIP_H_CSEQ:
-		if (h->seen & SEEN_CSEQ) {
-			why = "more than one CSeq header";
-			break;
-		}
-		h->seen |= SEEN_CSEQ;
-		q = parse_num(vs, ve, 0xffffffffULL, &v);
-		if (q == NULL || (t = skip_lws(q, ve)) == q) {
-			why = "bad CSeq";
-			break;
-		}
-		if (v > 0xffffffffULL) {
-			why = "CSeq number out of range";
-			break;
-		}
-		m->cseq = (uint32_t)v;
-		q = skip_class(t, ve, C_TOKEN);
-		if (q == t || q != ve) {
-			why = "bad CSeq method";
-			break;
-		}
-		m->cseq_method = mkstr(t, q);
-		if (m->is_request && m->method.n > 0 &&
-		    (m->method.n != m->cseq_method.n ||
-		    memcmp(m->method.p, t, m->method.n) != 0))
-			why = "CSeq method does not match the request method";
+		why = cseq(m, vs, ve);
 		break;
 	case SIP_H_MAX_FORWARDS:
-		if (h->seen & SEEN_MAX_FORWARDS) {
-			why = "more than one Max-Forwards header";
-			break;
-		}
-		h->seen |= SEEN_MAX_FORWARDS;
-		q = parse_num(vs, ve, 255, &v);
-		if (q == NULL || q != ve)
-			why = "bad Max-Forwards";
-		else if (v > 255)
-			why = "Max-Forwards out of range";
+		why = max_forwards(vs, ve);
 		break;
 	case SIP_H_CONTENT_LENGTH:
-		q = parse_num(vs, ve, CL_CAP, &v);
-		if (q == NULL || q != ve) {
-			if (h->cl_bad == NULL)
-				h->cl_bad = (vs < ve && *vs == '-') ?
-				    "negative Content-Length" :
-				    "bad Content-Length";
-			break;
-		}
-		if (h->seen & SEEN_CONTENT_LENGTH) {
-			if ((long)v != h->cl) {
-				if (h->cl_bad == NULL)
-					h->cl_bad = "conflicting Content-Length"
-					    " headers";
-			} else
-				why = "more than one Content-Length header";
-			break;
-		}
-		h->seen |= SEEN_CONTENT_LENGTH;
-		h->cl = m->content_length = (long)v;
+		why = content_length(h, vs, ve);
 		break;
 	case SIP_H_DATE:
 		/* RFC 3261 20.17: rfc1123-date, always GMT (baddate). */
@@ -1473,15 +1501,7 @@ header(struct head *h, struct sip_hdr *hd)
 		why = check_contact(vs, ve);
 		break;
 	case SIP_H_USER_AGENT:
-		/* Not a comma-list header, so never repeated (RFC 3261
-		 * 7.3.1); a second one could hide a scanner's name from the
-		 * User-Agent rule behind an innocent first one. */
-		if (h->seen & SEEN_UA) {
-			why = "more than one User-Agent header";
-			break;
-		}
 		m->user_agent = hd->value;
-		h->seen |= SEEN_UA;
 		break;
 	default:
 		break;
