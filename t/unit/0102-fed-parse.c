@@ -1,6 +1,11 @@
-/* 0102-fed-parse.c: fed.c's unsigned decimal parser and tab splitter. */
+/* 0102-fed-parse.c: fed.c's unsigned decimal parser, tab splitter and file identity. */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fed.h"
 #include "tap.h"
@@ -118,10 +123,48 @@ test_split_tabs(void)
 	}
 }
 
+/* fed_ident_path: a file, none, one that cannot be told; a rewrite is
+ * another identity. */
+static void
+test_ident_path(void)
+{
+	struct fed_ident a, b;
+	char dir[4096], f[4200], under[4300];
+	FILE *fp;
+
+	if (tap_tmpdir(dir, sizeof dir, "0102") == NULL) {
+		ok(0, "a scratch directory: %s", strerror(errno));
+		return;
+	}
+	snprintf(f, sizeof f, "%s/file", dir);
+	snprintf(under, sizeof under, "%s/file/x", dir);
+	fed_ident_path(&a, f);
+	is_long(a.exists, 0, "ident of a missing file: exists 0");
+	fp = fopen(f, "w");
+	ok(fp != NULL && fputs("one\n", fp) >= 0 && fclose(fp) == 0,
+	    "a file written");
+	fed_ident_path(&a, f);
+	is_long(a.exists, 1, "ident of a file: exists 1");
+	ok(a.size == 4, "... with its size");
+	fed_ident_path(&b, f);
+	ok(fed_ident_same(&a, &b), "the same file twice: the same identity");
+	fp = fopen(f, "a");
+	ok(fp != NULL && fputs("two\n", fp) >= 0 && fclose(fp) == 0,
+	    "the file grown");
+	fed_ident_path(&b, f);
+	ok(!fed_ident_same(&a, &b), "grown: another identity");
+	fed_ident_path(&b, under);
+	is_long(b.exists, -1, "a path through a file (ENOTDIR): exists -1");
+	ok(!fed_ident_same(&a, &b), "... not the file's identity");
+	unlink(f);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	test_parse_u64();
 	test_split_tabs();
+	test_ident_path();
 	return done_testing();
 }
