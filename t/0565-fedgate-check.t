@@ -53,7 +53,9 @@ EOF
 spawn sipp -sf "$T/options.xml" -t t1 -i 127.0.0.1 -p "$UAS" -nostdin \
     >"$T/uas.out" 2>&1
 spawn socat -u "TCP-LISTEN:$SILENT,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null
-printf '#!/bin/sh\nprintf "HTTP/1.1 400 Bad Request\\r\\n\\r\\n"\n' >"$T/http.sh" &&
+# It reads the request line first, as a server does: closing with the
+# OPTIONS unread would reset the connection, racing fedgate's read.
+printf '#!/bin/sh\nread -r line\nprintf "HTTP/1.1 400 Bad Request\\r\\n\\r\\n"\n' >"$T/http.sh" &&
     chmod +x "$T/http.sh"
 spawn socat "TCP-LISTEN:$HTTP,bind=127.0.0.1,reuseaddr,fork" "EXEC:$T/http.sh"
 wait_for 10 listening "$UAS" && wait_for 10 listening "$SILENT" &&
