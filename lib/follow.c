@@ -237,72 +237,40 @@ is_excluded(const struct stat *st, const struct stat *pst,
 }
 
 /*
- * The saved file was found rotated (at fd): read too the files rotated
- * after it, from their start, in free rotated slots.  Returns how many
- * could not be taken (no slot left, out of memory).
+ * Is the file at path one rotated after the saved file (*sst): a regular
+ * file, newer, none of those already followed (the path's own *pst, the
+ * old ones), a log line's digit first?  *st its stat.
  */
 static int
-add_between(struct follow *f, int savedfd, const struct follow_pos *old,
-    int nold)
+is_between(const char *path, const struct stat *sst, const struct stat *pst,
+    const struct follow_pos *old, int nold, struct stat *st)
 {
-	const char *slash = strrchr(f->path, '/'), *base;
-	struct between c[FOLLOW_OLD_MAX * 4];
-	struct stat sst, pst, st;
-	struct dirent *de;
-	struct follow_pos z;
-	char *dir, *full, first;
-	size_t blen;
-	int nc = 0, missed = 0, seen = 0, i, slot, fd, havep;
-	DIR *d;
+	char first;
+	int fd, yes;
 
-	if (fstat(savedfd, &sst) != 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) < 0)
 		return 0;
-	havep = stat(f->path, &pst) == 0;
-	base = slash == NULL ? f->path : slash + 1;
-	blen = strlen(base);
-	dir = slash == NULL ? strdup(".") :
-	    fed_strdup_n(f->path, slash == f->path ? 1 :
-	    (size_t)(slash - f->path));
-	if (dir == NULL || (d = opendir(dir)) == NULL) {
-		free(dir);
-		return 1;
-	}
-	while ((de = readdir(d)) != NULL && seen++ < DIR_SCAN_MAX) {
-		if (strncmp(de->d_name, base, blen) != 0 ||
-		    (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
-			continue;
-		if ((full = malloc(strlen(dir) + strlen(de->d_name) + 2)) == NULL) {
-			missed++;
-			break;
-		}
-		sprintf(full, "%s/%s", dir, de->d_name);
-		fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-		    (st.st_dev == sst.st_dev && st.st_ino == sst.st_ino) ||
-		    is_excluded(&st, havep ? &pst : NULL, old, nold) ||
-		    cmp_between(&(struct between){ "", st.st_mtim, 0, 0 },
-		    &(struct between){ "", sst.st_mtim, 0, 0 }) <= 0 ||
-		    pread(fd, &first, 1, 0) != 1 || first < '0' || first > '9') {
-			if (fd >= 0)
-				close(fd);
-			free(full);
-			continue;
-		}
-		close(fd);
-		if (nc == (int)(sizeof c / sizeof c[0])) {
-			missed++;
-			free(full);
-			continue;
-		}
-		c[nc++] = (struct between){ full, st.st_mtim, st.st_dev,
-		    st.st_ino };
-	}
-	closedir(d);
-	free(dir);
-	qsort(c, (size_t)nc, sizeof c[0], cmp_between);
-	for (i = 0; i < nc; i++) {
-		struct follow *o;
+	yes = fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
+	    !(st->st_dev == sst->st_dev && st->st_ino == sst->st_ino) &&
+	    !is_excluded(st, pst, old, nold) &&
+	    cmp_between(&(struct between){ "", st->st_mtim, 0, 0 },
+	    &(struct between){ "", sst->st_mtim, 0, 0 }) > 0 &&
+	    pread(fd, &first, 1, 0) == 1 && first >= '0' && first <= '9';
+	close(fd);
+	return yes;
+}
 
+/* Follow the files found between, in order, in free rotated slots (their
+ * names taken or freed).  How many could not be taken. */
+static int
+take_between(struct follow *f, struct between *c, int nc)
+{
+	struct follow_pos z;
+	struct follow *o;
+	int i, slot, fd, missed = 0;
+
+	for (i = 0; i < nc; i++) {
 		memset(&z, 0, sizeof z);
 		z.dev = c[i].dev;
 		z.ino = c[i].ino;
@@ -326,6 +294,64 @@ add_between(struct follow *f, int savedfd, const struct follow_pos *old,
 		f->old_ms[slot] = 0;
 	}
 	return missed;
+}
+
+/*
+ * The saved file was found rotated (at fd): read too the files rotated
+ * after it, from their start, in free rotated slots.  Returns how many
+ * could not be taken (no slot left, out of memory).
+ */
+static int
+add_between(struct follow *f, int savedfd, const struct follow_pos *old,
+    int nold)
+{
+	const char *slash = strrchr(f->path, '/'), *base;
+	struct between c[FOLLOW_OLD_MAX * 4];
+	struct stat sst, pst, st;
+	struct dirent *de;
+	char *dir, *full;
+	size_t blen;
+	int nc = 0, missed = 0, seen = 0, havep;
+	DIR *d;
+
+	if (fstat(savedfd, &sst) != 0)
+		return 0;
+	havep = stat(f->path, &pst) == 0;
+	base = slash == NULL ? f->path : slash + 1;
+	blen = strlen(base);
+	dir = slash == NULL ? strdup(".") :
+	    fed_strdup_n(f->path, slash == f->path ? 1 :
+	    (size_t)(slash - f->path));
+	if (dir == NULL || (d = opendir(dir)) == NULL) {
+		free(dir);
+		return 1;
+	}
+	while ((de = readdir(d)) != NULL && seen++ < DIR_SCAN_MAX) {
+		if (strncmp(de->d_name, base, blen) != 0 ||
+		    (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+			continue;
+		if ((full = malloc(strlen(dir) + strlen(de->d_name) + 2)) == NULL) {
+			missed++;
+			break;
+		}
+		sprintf(full, "%s/%s", dir, de->d_name);
+		if (!is_between(full, &sst, havep ? &pst : NULL, old, nold,
+		    &st)) {
+			free(full);
+			continue;
+		}
+		if (nc == (int)(sizeof c / sizeof c[0])) {
+			missed++;
+			free(full);
+			continue;
+		}
+		c[nc++] = (struct between){ full, st.st_mtim, st.st_dev,
+		    st.st_ino };
+	}
+	closedir(d);
+	free(dir);
+	qsort(c, (size_t)nc, sizeof c[0], cmp_between);
+	return missed + take_between(f, c, nc);
 }
 
 int
@@ -575,12 +601,95 @@ poll_old(struct follow *f, int64_t now_ms, follow_fn fn, void *arg,
 	return 0;
 }
 
+/*
+ * Truncated (the file got shorter than what we read, or its first bytes
+ * changed: truncated and written again)?  Then start it over.  Checked
+ * before reading, so that no byte past the old offset is taken for a
+ * line of the old contents.  0, or -1 with *err.
+ */
+static int
+restart_if_truncated(struct follow *f, follow_fn fn, void *arg,
+    struct fed_err *err)
+{
+	struct stat st;
+	uint64_t h;
+
+	if (fstat(f->fd, &st) != 0) {
+		fed_err_set(err, "%s: %s", f->name, strerror(errno));
+		return -1;
+	}
+	if (st.st_size >= f->pos.off + f->skip + (off_t)f->len &&
+	    (f->pos.headlen == 0 || (head_hash(f->fd, f->pos.headlen,
+	    &h) == 0 && h == f->pos.headhash)))
+		return 0;
+	if (drop_partial(f, fn, arg, "line cut by truncation") != 0)
+		return -1;
+	f->pos.off = 0;
+	f->pos.line = 0;
+	f->pos.headlen = 0;
+	if (lseek(f->fd, 0, SEEK_SET) < 0) {
+		fed_err_set(err, "%s: %s", f->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Remember more of the head while the bytes are at hand. */
+static void
+head_remember(struct follow *f)
+{
+	uint32_t n;
+	uint64_t h;
+
+	if (f->pos.headlen >= FOLLOW_HEAD || f->pos.off <= (off_t)f->pos.headlen)
+		return;
+	n = f->pos.off < FOLLOW_HEAD ? (uint32_t)f->pos.off : FOLLOW_HEAD;
+	if (head_hash(f->fd, n, &h) == 0) {
+		f->pos.headlen = n;
+		f->pos.headhash = h;
+	}
+}
+
+/*
+ * Rotated: does the path name another file now?  Switch to it once a
+ * poll found nothing new in the old file (got 0), or after the grace
+ * period whatever its writers do; the old one is kept a while for late
+ * writers (retire).  1 switched, 0 not (yet), -1 with *err.
+ */
+static int
+switch_if_rotated(struct follow *f, int64_t now_ms, size_t got, follow_fn fn,
+    void *arg, struct fed_err *err)
+{
+	struct stat pst;
+
+	if (stat(f->path, &pst) != 0 || (pst.st_dev == f->pos.dev &&
+	    pst.st_ino == f->pos.ino)) {
+		f->rotated_ms = 0;
+		return 0;
+	}
+	if (f->rotated_ms == 0) {
+		/* First sight: give the old file one more quiet poll. */
+		f->rotated_ms = now_ms;
+		return 0;
+	}
+	if (got > 0 && now_ms - f->rotated_ms < FOLLOW_ROTATE_GRACE_MS)
+		return 0;
+	if (retire(f, now_ms, fn, arg) != 0) {
+		/* No memory to keep it: end it here. */
+		if (drop_partial(f, fn, arg, "line cut by rotation") != 0)
+			return -1;
+		close(f->fd);
+		f->fd = -1;
+	}
+	if (open_path(f, err) != 0)
+		return -1;
+	return f->fd >= 0 ? 1 : 0;
+}
+
 int
 follow_poll(struct follow *f, int64_t now_ms, follow_fn fn, void *arg,
     struct fed_err *err)
 {
-	struct stat st, pst;
-	uint64_t h;
 	size_t got;
 	int r;
 
@@ -595,72 +704,16 @@ follow_poll(struct follow *f, int64_t now_ms, follow_fn fn, void *arg,
 		if (f->fd < 0)
 			return 0;
 	}
-	/* Truncated (the file got shorter than what we read, or its first
-	 * bytes changed: truncated and written again)?  Checked before
-	 * reading, so that no byte past the old offset is taken for a line
-	 * of the old contents. */
-	if (f->follow) {
-		if (fstat(f->fd, &st) != 0) {
-			fed_err_set(err, "%s: %s", f->name, strerror(errno));
-			return -1;
-		}
-		if (st.st_size < f->pos.off + f->skip + (off_t)f->len ||
-		    (f->pos.headlen > 0 && (head_hash(f->fd, f->pos.headlen,
-		    &h) != 0 || h != f->pos.headhash))) {
-			if (drop_partial(f, fn, arg,
-			    "line cut by truncation") != 0)
-				return -1;
-			f->pos.off = 0;
-			f->pos.line = 0;
-			f->pos.headlen = 0;
-			if (lseek(f->fd, 0, SEEK_SET) < 0) {
-				fed_err_set(err, "%s: %s", f->name,
-				    strerror(errno));
-				return -1;
-			}
-		}
-	}
+	if (f->follow && restart_if_truncated(f, fn, arg, err) != 0)
+		return -1;
 	if ((r = drain(f, fn, arg, &got, err)) != 0)
 		return r;
 	if (!f->follow) {
 		f->eof = 1;
 		return 0;
 	}
-	if (f->pos.headlen < FOLLOW_HEAD && f->pos.off > (off_t)f->pos.headlen) {
-		/* Remember more of the head while the bytes are at hand. */
-		uint32_t n = f->pos.off < FOLLOW_HEAD ? (uint32_t)f->pos.off :
-		    FOLLOW_HEAD;
-
-		if (head_hash(f->fd, n, &h) == 0) {
-			f->pos.headlen = n;
-			f->pos.headhash = h;
-		}
-	}
-	/* Rotated: does the path name another file now? */
-	if (stat(f->path, &pst) != 0 || (pst.st_dev == f->pos.dev &&
-	    pst.st_ino == f->pos.ino)) {
-		f->rotated_ms = 0;
-		return 0;
-	}
-	if (f->rotated_ms == 0) {
-		/* First sight: give the old file one more quiet poll. */
-		f->rotated_ms = now_ms;
-		return 0;
-	}
-	/* Switch once a poll found nothing new in the old file, or after
-	 * the grace period whatever its writers do. */
-	if (got > 0 && now_ms - f->rotated_ms < FOLLOW_ROTATE_GRACE_MS)
-		return 0;
-	if (retire(f, now_ms, fn, arg) != 0) {
-		/* No memory to keep it: end it here. */
-		if (drop_partial(f, fn, arg, "line cut by rotation") != 0)
-			return -1;
-		close(f->fd);
-		f->fd = -1;
-	}
-	if (open_path(f, err) != 0)
-		return -1;
-	return f->fd >= 0 ? 1 : 0;
+	head_remember(f);
+	return switch_if_rotated(f, now_ms, got, fn, arg, err);
 }
 
 void
