@@ -841,16 +841,60 @@ gate_response(struct gate *g, const struct sip_msg *m, enum gate_side side,
 	return observe(g, m, side, partner, now_ms, res, err);
 }
 
+/* The request's target: is it ours (and not rerouted elsewhere), and its
+ * key for the distinct-URI count, or why there is none. */
+static void
+target_facts(struct gate *g, const struct sip_msg *m, struct policy_facts *f,
+    struct gate_result *res)
+{
+	char rhost[DOMAIN_MAX + 2];
+	int n;
+
+	n = m->ruri.is_sip ? sip_uri_domain(&m->ruri, rhost, sizeof rhost) : -1;
+	f->ruri_local = n > 0 && conf_is_local(g->c, rhost) &&
+	    !sip_request_reroutes(m, is_local_cb, (void *)g->c);
+	if (!m->ruri.is_sip) {
+		/* tel: and the like name no user of ours (RFC 3261 21.4.17) */
+		f->malformed = 1;
+		f->malformed_code = 416;
+		res->rule = "Request-URI is not a SIP URI";
+	} else if (uri_key(m, res->uri, sizeof res->uri) < 0) {
+		/* Longer than any log field: no key to count, so no way
+		 * to apply the distinct-URI limit. */
+		f->malformed = 1;
+		f->malformed_code = 414;
+		res->rule = m->ruri.user.n == 0 ? "To URI too long" :
+		    "Request-URI too long";
+	} else {
+		res->rec.uri.p = res->uri;
+		res->rec.uri.n = strlen(res->uri);
+	}
+}
+
+/* Must the partner prove its name, and has it: an allow entry's edge=
+ * is the proof where one is pinned; else `verify = srv` asks DNS later. */
+static void
+verify_facts(struct gate *g, const struct lcache *lc, const char *domain,
+    int64_t now, struct policy_facts *f)
+{
+	if (lc->allowed && lc->edge[0] != '\0') {
+		f->verify_needed = 1;
+		f->verified = edges_peer_is(g->o.peer, lc->edge) ||
+		    peer_names_any(g, domain, now, lc->edge);
+	} else if (verify_mode(g) == VERIFY_SRV) {
+		f->verify_needed = 1;
+	}
+}
+
 static int
 judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
     struct gate_result *res, struct fed_err *err)
 {
 	struct policy_facts f;
-	char dom[DOMAIN_MAX + 2], rhost[DOMAIN_MAX + 2];
+	char dom[DOMAIN_MAX + 2];
 	const char *domain;
 	const struct lcache *lc = NULL;
 	struct partner_limits l;
-	int n, vm;
 
 	memset(&f, 0, sizeof f);
 	res->rec.method = m->method;
@@ -862,25 +906,7 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 		f.from_not_domain = 1;
 	else
 		f.from_local = conf_is_local(g->c, domain);
-	n = m->ruri.is_sip ? sip_uri_domain(&m->ruri, rhost, sizeof rhost) : -1;
-	f.ruri_local = n > 0 && conf_is_local(g->c, rhost) &&
-	    !sip_request_reroutes(m, is_local_cb, (void *)g->c);
-	if (!m->ruri.is_sip) {
-		/* tel: and the like name no user of ours (RFC 3261 21.4.17) */
-		f.malformed = 1;
-		f.malformed_code = 416;
-		res->rule = "Request-URI is not a SIP URI";
-	} else if (uri_key(m, res->uri, sizeof res->uri) < 0) {
-		/* Longer than any log field: no key to count, so no way
-		 * to apply the distinct-URI limit. */
-		f.malformed = 1;
-		f.malformed_code = 414;
-		res->rule = m->ruri.user.n == 0 ? "To URI too long" :
-		    "Request-URI too long";
-	} else {
-		res->rec.uri.p = res->uri;
-		res->rec.uri.n = strlen(res->uri);
-	}
+	target_facts(g, m, &f, res);
 	if (domain != NULL && !f.malformed) {
 		if ((lc = list_facts(g, domain)) == NULL) {
 			fed_err_set(err, "list cache: %s", strerror(ENOMEM));
@@ -891,16 +917,8 @@ judge_request(struct gate *g, const struct sip_msg *m, int64_t now,
 	}
 	f.method_ok = conf_method_allowed(g->c, m->method);
 	f.scanner = m->user_agent.n > 0 && conf_ua_refused(g->c, m->user_agent);
-	if (lc != NULL) {
-		vm = verify_mode(g);
-		if (lc->allowed && lc->edge[0] != '\0') {
-			f.verify_needed = 1;	/* pinned: edge= is the proof */
-			f.verified = edges_peer_is(g->o.peer, lc->edge) ||
-			    peer_names_any(g, domain, now, lc->edge);
-		} else if (vm == VERIFY_SRV) {
-			f.verify_needed = 1;
-		}
-	}
+	if (lc != NULL)
+		verify_facts(g, lc, domain, now, &f);
 	/* Decide without state first: most refusals need none.  Without
 	 * list facts (no From domain, or malformed) the request is refused
 	 * here: verification and limits are for a named partner. */
@@ -1016,28 +1034,22 @@ check_method(const struct conf *c)
 	return "MESSAGE";	/* nothing is allowed: refused as `method` */
 }
 
-int
-gate_check(struct gate *g, const char *from, int64_t now_ms,
-    struct gate_check *chk, struct fed_err *err)
+/* The request `fedlist check FROM` stands for, in chk->msg: its length,
+ * or -1 with *err. */
+static int
+check_request(struct gate *g, const char *from, struct gate_check *chk,
+    struct fed_err *err)
 {
-	struct sip_msg *m;
-	struct sip_error se;
-	struct list_entry e;
-	char scratch[LISTDB_SCRATCH], dom[DOMAIN_MAX + 2];
 	const char *local, *method, *scheme = "";
-	size_t scanned = 0, used = 0;
-	enum sip_frame_result fr;
-	int n, rc;
+	char q[FED_QUOTE_MAX];
+	int n;
 
-	memset(chk, 0, sizeof *chk);
 	if (conf_check_local_domains(g->c, err) != 0)
 		return -1;
 	local = g->c->local_domains.v[0];
 	if (local[0] == '.')
 		local++;
 	if (!gate_check_arg_ok(from)) {
-		char q[FED_QUOTE_MAX];
-
 		fed_quote(q, from, strlen(from));
 		fed_err_set(err, "%s: not a domain or a SIP URI", q);
 		return -1;
@@ -1061,6 +1073,49 @@ gate_check(struct gate *g, const char *from, int64_t now_ms,
 		fed_err_set(err, "check: request too long");
 		return -1;
 	}
+	return n;
+}
+
+/* Which list entry decided, by the lookup list_facts made: by the
+ * partner's domain, else by its edge's name. */
+static void
+check_entry(struct gate *g, struct gate_check *chk)
+{
+	struct list_entry e;
+	char scratch[LISTDB_SCRATCH], dom[DOMAIN_MAX + 2];
+
+	if (chk->res.partner[0] == '\0' ||
+	    domain_normalize(chk->res.partner, strlen(chk->res.partner), 0,
+	    dom, sizeof dom, NULL) != 0)
+		return;
+	if (chk->res.d.reason == REASON_BLOCKED &&
+	    listdb_lookup(&g->block, dom, &e, scratch, sizeof scratch) == 1) {
+		chk->list = "block";
+		chk->path = g->c->block_list;
+	} else if (chk->res.d.reason != REASON_BLOCKED &&
+	    (listdb_lookup(&g->allow, dom, &e, scratch, sizeof scratch) == 1 ||
+	    (peer_host(g, dom, sizeof dom) &&
+	    listdb_lookup(&g->allow, dom, &e, scratch, sizeof scratch) == 1))) {
+		chk->list = "allow";
+		chk->path = g->c->allow_list;
+	} else
+		return;
+	snprintf(chk->entry, sizeof chk->entry, "%s", e.name);
+}
+
+int
+gate_check(struct gate *g, const char *from, int64_t now_ms,
+    struct gate_check *chk, struct fed_err *err)
+{
+	struct sip_msg *m;
+	struct sip_error se;
+	size_t scanned = 0, used = 0;
+	enum sip_frame_result fr;
+	int n, rc;
+
+	memset(chk, 0, sizeof *chk);
+	if ((n = check_request(g, from, chk, err)) < 0)
+		return -1;
 	if ((m = malloc(sizeof *m)) == NULL) {
 		fed_err_set(err, "check: %s", strerror(errno));
 		return -1;
@@ -1078,26 +1133,7 @@ gate_check(struct gate *g, const char *from, int64_t now_ms,
 	free(m);
 	if (rc != 0)
 		return -1;
-	/* Which entry matched, by the lookup list_facts made. */
-	if (chk->res.partner[0] == '\0' ||
-	    domain_normalize(chk->res.partner, strlen(chk->res.partner), 0,
-	    dom, sizeof dom, NULL) != 0)
-		return 0;
-	if (chk->res.d.reason == REASON_BLOCKED &&
-	    listdb_lookup(&g->block, dom, &e, scratch, sizeof scratch) == 1) {
-		chk->list = "block";
-		chk->path = g->c->block_list;
-	} else if (chk->res.d.reason != REASON_BLOCKED &&
-	    (listdb_lookup(&g->allow, dom, &e, scratch, sizeof scratch) == 1 ||
-	    (peer_host(g, dom, sizeof dom) &&
-	    listdb_lookup(&g->allow, dom, &e, scratch, sizeof scratch) == 1))) {
-		/* By the partner's domain, else by its edge's name, as
-		 * list_facts asks. */
-		chk->list = "allow";
-		chk->path = g->c->allow_list;
-	} else
-		return 0;
-	snprintf(chk->entry, sizeof chk->entry, "%s", e.name);
+	check_entry(g, chk);
 	return 0;
 }
 
