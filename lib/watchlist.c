@@ -1,4 +1,5 @@
 /* watchlist.c: the watch list file, read into a hash table and rewritten through afile. */
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -40,18 +41,32 @@ is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* FNV-1a over the lowercased name, so a lookup needs no copy. */
+/*
+ * The table's hash of a name, any case: SipHash under a key of this
+ * process's, because the names are partners' (each watched domain one a
+ * partner chose), and an unkeyed hash would let them pick names that all
+ * fall on one probe chain.  A name longer than any domain hashes by its
+ * first bytes: it matches no entry anyway.
+ */
 static uint32_t
 hash_fold(const char *p, size_t n)
 {
-	uint32_t h = 2166136261u;
+	static uint64_t key[2];
+	static int keyed;
+	char low[DOMAIN_MAX + 2];
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)lower(p[i]);
-		h *= 16777619u;
+	if (!keyed) {
+		/* getrandom(2) does not fail for 16 bytes once the pool is
+		 * ready; if it did, the hash would still be SipHash. */
+		(void)!getrandom(key, sizeof key, 0);
+		keyed = 1;
 	}
-	return h;
+	if (n > sizeof low)
+		n = sizeof low;
+	for (i = 0; i < n; i++)
+		low[i] = lower(p[i]);
+	return (uint32_t)fed_siphash(key, low, n);
 }
 
 static void
