@@ -4,7 +4,7 @@
 . "${0%/*}/lib.sh"
 
 D=$T/g
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 : >"$D/allow"; : >"$D/block"
 
 # ---- 8 processes, one partner, one state directory ----

@@ -15,7 +15,7 @@ sipp_server 200; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
 start_gate() {	# start_gate [FED.CONF LINE...]
 	rm -rf "$T/s"
-	scratch_conf "$T/s" "tls = off" "$@"
+	fedconf "$T/fed.conf" "$T/s" "tls = off" "$@"
 	mkdir -p "$T/s/state"
 	# As shipped: fedgate started as root serves as an unprivileged user
 	# that owns its state and log (tmpfiles.d in a real install).
@@ -118,7 +118,7 @@ grep -q '^SIP/2.0 200' "$T/heard"; ok $? "answered by our server"
 stop_gate
 
 # -- max_refusals is a fed.conf key with a lower bound ---------------------
-scratch_conf "$T/s" "max_refusals = 0"
+fedconf "$T/fed.conf" "$T/s" "max_refusals = 0"
 expect_exit 2 "max_refusals = 0 is refused" "$B/bin/fedgate" -c "$T/fed.conf" </dev/null
 grep -q 'max_refusals' "$T/err"; ok $? "naming the key"
 
@@ -142,7 +142,7 @@ stop_gate
 need inetd
 start_gate_udp() {
 	rm -rf "$T/s"
-	scratch_conf "$T/s" "tls = off" "idle_timeout = 5s"
+	fedconf "$T/fed.conf" "$T/s" "tls = off" "idle_timeout = 5s"
 	mkdir -p "$T/s/state"
 	if [ "$(id -u)" -eq 0 ]; then
 		echo "user = nobody" >>"$T/fed.conf"

@@ -22,11 +22,7 @@ stop_peers() {	# the fedgates reading the fifos first, then each Redis
 }
 at_exit stop_peers
 
-host() {	# host NAME [FED.CONF-LINE...]: $T/NAME.conf, files in $T/NAME
-	_h=$1; shift
-	scratch_conf "$T/$_h" "$@" && mv "$T/fed.conf" "$T/$_h.conf" &&
-	    : >"$T/$_h/allow" && : >"$T/$_h/block"
-}
+host() { gate_conf "$@"; }	# host NAME [FED.CONF-LINE...]: $T/NAME.conf, files in $T/NAME
 count() {	# count VERDICT REASON LOG...: request lines with that verdict
 	_v=$1 _r=$2; shift 2
 	awk -F '\t' -v v="$_v" -v r="$_r" '$6 == v && $7 == r' "$@" | wc -l

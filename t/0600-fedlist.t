@@ -4,7 +4,7 @@
 . "${0%/*}/lib.sh"
 
 D=$T/d
-scratch_conf "$D" 'max_uris = 5' 'suspect_min_responses = 4'
+fedconf "$T/fed.conf" "$D" 'max_uris = 5' 'suspect_min_responses = 4'
 C="-c $T/fed.conf"
 fl() { fedlist $C "$@"; }
 

@@ -6,7 +6,7 @@
 need tmux
 
 D=$T/d
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 printf 'contoso.com\ncontrol.example\nfabrikam.example\n' >"$D/allow"
 HIST=$T/history
 # One tmux server (socket) per run: a server being killed may still hold

@@ -7,7 +7,7 @@
 need python3
 
 D=$T/s
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 printf 'friend.example\n' >"$D/allow"
 printf 'listed.example\n' >"$D/block"
 

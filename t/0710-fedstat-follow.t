@@ -11,7 +11,7 @@
 need script timeout
 
 D=$T/f
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 : >"$D/allow"; : >"$D/block"
 LOG=$D/log R=$T/resume ALL=$T/all
 : >"$ALL"

@@ -81,7 +81,7 @@ count_decisions() {
 }
 
 D=$T/s
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 printf 'friend.example\nown.example max_uris=10\n' >"$D/allow"
 printf 'listed.example\n' >"$D/block"
 

@@ -40,22 +40,33 @@ _t_exit() {
 trap '_t_exit' EXIT
 trap 'exit 130' INT TERM
 
-# scratch_conf DIR [LINE...]: write $T/fed.conf for a fedgate with our
-# domain example.com and every file it keeps under DIR (made here): the
-# lists, the state, the verdict log (DIR/log) and the edge cache; extra
-# fed.conf lines follow.
-scratch_conf() {
-	_sd=$1; shift
-	mkdir -p "$_sd" || return 1
-	{
-		echo "local_domains = example.com"
-		echo "allow_list = $_sd/allow"
-		echo "block_list = $_sd/block"
-		echo "state_dir = $_sd/state"
-		echo "verdict_log = $_sd/log"
-		echo "edge_cache = $_sd/edges"
-		for _l in "$@"; do echo "$_l"; done
-	} >"$T/fed.conf"
+# fedconf FILE DIR [KEY=VALUE...]: write FILE, a fed.conf for a fedgate
+# of our domain example.com keeping every file under DIR (made here):
+# allow_list DIR/allow, block_list DIR/block, state_dir DIR/state,
+# verdict_log DIR/log, edge_cache DIR/edges.  Each KEY=VALUE (or
+# `KEY = VALUE`) sets KEY: in its default's place, or after them in the
+# order given; KEY= leaves KEY out.  A key is written once, as fed.conf
+# wants (fed.conf(5): a second setting of a key is an error).
+fedconf() {
+	_fc=$1 _fd=$2; shift 2
+	mkdir -p "$_fd" &&
+	printf '%s\n' "local_domains = example.com" "allow_list = $_fd/allow" \
+	    "block_list = $_fd/block" "state_dir = $_fd/state" \
+	    "verdict_log = $_fd/log" "edge_cache = $_fd/edges" "$@" |
+	awk '{	k = $0; sub(/[ \t]*=.*/, "", k)
+		v = $0; sub(/^[^=]*=[ \t]*/, "", v)
+		if (!(k in val)) key[++n] = k
+		val[k] = v }
+	END {	for (i = 1; i <= n; i++)
+			if (val[key[i]] != "") print key[i] " = " val[key[i]] }' >"$_fc"
+}
+
+# gate_conf NAME [KEY=VALUE...]: fedconf $T/NAME.conf $T/NAME, its lists
+# there and empty: one of several fedgates a test runs side by side.
+gate_conf() {
+	_gc=$1; shift
+	fedconf "$T/$_gc.conf" "$T/$_gc" "$@" &&
+	    : >"$T/$_gc/allow" && : >"$T/$_gc/block"
 }
 
 # at_exit FUNC: run FUNC when the script ends (stop peers and the like).
