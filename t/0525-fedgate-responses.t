@@ -21,20 +21,10 @@ cont_stalled() {
 }
 at_exit cont_stalled
 
-mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
-	rm -rf "$T/state" "$T/v.log" "$T/uas.msg" "$T/ups.log"
-	mkdir -p "$T/state"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $T/v.log"
-		echo "state_dir = $T/state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		echo "tls = off"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/fed.conf"
-	: >"$T/allow"
-	: >"$T/block"
+mkconf() {	# mkconf [KEY=VALUE...]: a fresh fed.conf, state and log
+	rm -rf "$T/state" "$T/v.log" "$T/uas.msg" "$T/ups.log" &&
+	mkdir "$T/state" && : >"$T/allow" && : >"$T/block" &&
+	fedconf "$T/fed.conf" "$T" "verdict_log = $T/v.log" "tls = off" "$@"
 }
 
 # start_uas CODE [TRANSPORT [FROM-DOMAIN]]: sipp as our server, answering

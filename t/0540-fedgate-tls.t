@@ -50,23 +50,11 @@ openssl ca -gencrl -config "$P/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
     -out "$P/crl.pem" 2>/dev/null
 ok $? "openssl made a test CA, partner certificates and a CRL"
 
-mkconf() {	# mkconf EXTRA-LINE...
-	rm -rf "$T/state" "$T/v.log"
-	mkdir -p "$T/state"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $T/v.log"
-		echo "state_dir = $T/state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		echo "edge_cache = $T/edges"
-		echo "tls_cert = $P/gate.pem"
-		echo "tls_key = $P/gate.key"
-		echo "tls_ca = $P/ca.pem"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/fed.conf"
-	: >"$T/allow"
-	: >"$T/block"
+mkconf() {	# mkconf [KEY=VALUE...]: a fresh fed.conf, state and log
+	rm -rf "$T/state" "$T/v.log" && mkdir "$T/state" &&
+	: >"$T/allow" && : >"$T/block" &&
+	fedconf "$T/fed.conf" "$T" "verdict_log = $T/v.log" \
+	    "tls_cert = $P/gate.pem" "tls_key = $P/gate.key" "tls_ca = $P/ca.pem" "$@"
 }
 # The edge cache fedq -w writes: partner.example's edge is edge.partner.example.
 echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z" >"$T/edges"
