@@ -27,18 +27,9 @@ GATE=$base UAS=$((base + 1))
 
 # Our server (sipp answering 200) and a fed.conf that names it: the
 # installed command lines give no -u.
-mkdir "$T/s" "$T/s/state"
-{
-	echo "local_domains = example.com"
-	echo "verdict_log = $T/s/v.log"
-	echo "state_dir = $T/s/state"
-	echo "allow_list = $T/s/allow"
-	echo "block_list = $T/s/block"
-	echo "tls = off"
-	echo "upstream = 127.0.0.1:$UAS"
-} >"$T/fed.conf"
-: >"$T/s/allow"
-: >"$T/s/block"
+mkdir "$T/s" "$T/s/state" && : >"$T/s/allow" && : >"$T/s/block" &&
+fedconf "$T/fed.conf" "$T/s" "verdict_log = $T/s/v.log" "tls = off" \
+    "upstream = 127.0.0.1:$UAS"
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
 sipp_server 200 -trace_msg -message_file "$T/uas.msg"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
@@ -236,7 +227,7 @@ expect "fedkit-edges.service's command ($prog -s 127.0.0.1:$DNS $*) runs on the 
 grep_file "... and writes partner.example's edge into the cache" \
     '^partner\.example	sip\.partner\.example	5061	[^	]*	127\.0\.0\.1$' "$T/s/edges"
 stop_dnsmasq; DM_PID=
-printf 'verify = srv\nedge_cache = %s\n' "$T/s/edges" >>"$T/fed.conf"
+echo "verify = srv" >>"$T/fed.conf"	# edge_cache is $T/s/edges already
 cmd=$(sed -n 's/^ExecStart=//p' "$units/fedgate@.service" |
     sed "s|^/usr/|$T/usr/usr/|; s| /etc/fedkit/fed.conf| $T/fed.conf|")
 # shellcheck disable=SC2086 # the unit's command line, split as systemd would

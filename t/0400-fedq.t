@@ -437,17 +437,7 @@ grep -q '^mixed.example' "$C"; [ $? -ne 0 ]; ok $? "... nothing cached"
 # ---- fedgate verifies the partner through the cache fedq wrote ----
 need sipmsg
 given fedq $S -w "$C" fab.test
-mkdir -p "$T/g"
-cat >"$T/g.conf" <<EOT
-local_domains = example.com
-allow_list = $T/g/allow
-block_list = $T/g/block
-state_dir = $T/g/state
-verdict_log = $T/g/log
-edge_cache = $C
-verify = srv
-EOT
-: >"$T/g/allow"; : >"$T/g/block"
+gate_conf g "edge_cache = $C" "verify = srv"
 sipmsg -f sip:a@fab.test >"$T/in"
 vcount() { awk -F '\t' -v v="$1" -v r="$2" '$6 == v && $7 == r { n++ } END { print n + 0 }' "$T/g/log"; }
 fedgate -c "$T/g.conf" --peer sip2.fab.test <"$T/in" >/dev/null 2>"$T/err" &&

@@ -28,15 +28,8 @@ hold_release() {
 }
 at_exit hold_release
 
-{
-	echo "local_domains = example.com"
-	echo "verdict_log = $T/v.log"
-	echo "state_dir = $T/state"
-	echo "allow_list = $T/allow"
-	echo "block_list = $T/block"
-	echo "tls = off"
-	echo "idle_timeout = 3s"	# the UDP fedgate ends soon after its test
-} >"$T/fed.conf"
+# idle_timeout: the UDP fedgate ends soon after its test.
+fedconf "$T/fed.conf" "$T" "verdict_log = $T/v.log" "tls = off" "idle_timeout = 3s"
 mkdir "$T/state"
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
 sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
