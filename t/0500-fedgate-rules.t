@@ -356,15 +356,11 @@ fedgate -c "$T/odd.conf" -u 127.0.0.1:5060 <"$T/in" >"$T/out" 2>"$T/err"; rc=$?
 # A bad edge cache is reported once, not on every request.
 gate_conf badedge "verify = srv"
 echo "fabrikam.example sip.fabrikam.example notaport 2030-01-01T00:00:00.000Z" >"$T/badedge/edges"
-mkfifo "$T/bfifo"
-fedgate -c "$T/badedge.conf" --peer sip.fabrikam.example <"$T/bfifo" >/dev/null 2>"$T/berr" &
-bpid=$!
-exec 8>"$T/bfifo"
+fifo_gate 8 "$T/badedge.conf" "$T/berr" --peer sip.fabrikam.example
 sipmsg -n 1 -s 1 -f sip:a@fabrikam.example >&8
 sleep 1.2
 sipmsg -n 1 -s 2 -f sip:a@fabrikam.example >&8
-exec 8>&-
-wait "$bpid"
+fifo_gate_end 8 "$gate_pid"
 [ "$(count badedge refuse unverified)" -eq 2 ]; ok $? "a bad edge cache verifies nobody"
 n=$(grep -c 'bad port' "$T/berr")
 [ "$n" -eq 1 ]; ok $? "... and is reported once, naming file and line ($n times)"

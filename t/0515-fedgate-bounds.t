@@ -66,12 +66,7 @@ ok $? "... and accepts it from another peer"
 
 # ---- a running fedgate takes up a changed max_new_partners ----
 gate_conf live "max_new_partners = 1"
-mkfifo "$T/fifo"
-fedgate -c "$T/live.conf" --peer 192.0.2.77:5061 <"$T/fifo" >/dev/null 2>"$T/live.err" &
-gpid=$!
-exec 7>"$T/fifo"
-stop_gate() { exec 7>&-; kill "$gpid" 2>/dev/null; }
-at_exit stop_gate
+fifo_gate 7 "$T/live.conf" "$T/live.err" --peer 192.0.2.77:5061
 sipmsg -n 2 -f 'sip:x@live%d.example' >&7
 wait_for 5 grep -q 'live1.example.*refuse	new_partners' "$T/live/log"
 ok $? "max_new_partners = 1: the second new domain is refused"
@@ -81,8 +76,7 @@ sleep 1.2
 sipmsg -n 1 -s 2 -f 'sip:x@live%d.example' >&7
 wait_for 5 grep -q 'live2.example.*accept	discovered' "$T/live/log"
 ok $? "raised to 5 in fed.conf: the same process accepts the next one"
-exec 7>&-
-wait "$gpid"; ok $? "... and exits 0 at end of input"
+fifo_gate_end 7 "$gate_pid"; ok $? "... and exits 0 at end of input"
 
 # ---- the total cap (max_partners) ----
 gate_conf cap "max_partners = 20"

@@ -94,6 +94,25 @@ stop() {
 # shellcheck disable=SC2086 # a list of pids, split on purpose
 stop_all() { stop $_spawned; }
 
+# fifo_gate FD CONF ERR [FEDGATE-ARG...]: a pipe-mode fedgate that stays
+# up between the script's steps: it reads a fifo ($T/gateFD.fifo) the
+# script writes on descriptor FD (3 to 9); its output dropped, its
+# diagnostics in ERR, its pid in $gate_pid; stopped at exit.
+# fifo_gate_end FD PID: close FD, so that the fedgate reaches the end of
+# its input; returns its exit status.
+fifo_gate() {
+	_gf=$1 _gc=$2 _ge=$3; shift 3
+	rm -f "$T/gate$_gf.fifo" && mkfifo "$T/gate$_gf.fifo" || return 1
+	fedgate -c "$_gc" "$@" <"$T/gate$_gf.fifo" >/dev/null 2>"$_ge" &
+	gate_pid=$!
+	spawned "$gate_pid"
+	eval "exec $_gf>\"\$T/gate$_gf.fifo\""
+}
+fifo_gate_end() {
+	eval "exec $1>&-"
+	wait "$2"
+}
+
 # test_ports N: set base to the first of N ports in a row that nothing
 # uses (TCP or UDP, in any state), below the kernel's ephemeral range
 # (32768 and up) so never one that a connection of an earlier test (t/0535
