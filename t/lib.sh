@@ -113,6 +113,27 @@ fifo_gate_end() {
 	wait "$2"
 }
 
+# dnsmasq_start NAME [ADDRESSES]: dnsmasq serving $T/dnsmasq.conf on
+# ADDRESSES (127.0.0.1 by default) at a port picked at random, up to 8
+# ports tried until fedq resolves NAME through it; sets dns_port (empty
+# when none answered) and dns_pid.  Started with spawn; its log in
+# $T/dnsmasq.log, its errors in $T/dnsmasq.err.
+dnsmasq_start() {
+	dns_port= dns_pid=
+	for _try in 1 2 3 4 5 6 7 8; do
+		_p=$(awk -v s="$$$_try" 'BEGIN { srand(s); print 20000 + int(rand() * 30000) }')
+		spawn dnsmasq --keep-in-foreground --port="$_p" \
+		    --listen-address="${2:-127.0.0.1}" \
+		    --bind-interfaces --no-resolv --no-hosts --no-poll \
+		    --conf-file="$T/dnsmasq.conf" --log-facility="$T/dnsmasq.log" \
+		    --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err"
+		dns_pid=$!
+		wait_for 5 fedq -T 100 -s "127.0.0.1:$_p" "$1" && { dns_port=$_p; return 0; }
+		stop "$dns_pid"; dns_pid=
+	done
+	return 1
+}
+
 # test_ports N: set base to the first of N ports in a row that nothing
 # uses (TCP or UDP, in any state), below the kernel's ephemeral range
 # (32768 and up) so never one that a connection of an earlier test (t/0535
