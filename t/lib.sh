@@ -134,6 +134,23 @@ dnsmasq_start() {
 	return 1
 }
 
+# Verdict logs with known answers, for fedstat.  verdict_line TIME PEER
+# PARTNER METHOD URI VERDICT REASON CODE CALLID: one line of the verdict
+# log (fedkit(7) FILE FORMATS).  suspect_answers TIME: 20 answers to
+# susp.example's requests, 10 of them failures (suspicious by fedgate's
+# rule), and 20 failed answers to friend.example's (allow-listed in the
+# tests: not judged).
+verdict_line() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+suspect_answers() {
+	_i=0
+	while [ "$_i" -lt 20 ]; do
+		_st=200; [ $((_i % 2)) -eq 0 ] && _st=404
+		verdict_line "$1" e5:5061 susp.example $_st - observe response - "s$_i"
+		verdict_line "$1" e6:5061 friend.example 404 - observe response - "f$_i"
+		_i=$((_i + 1))
+	done
+}
+
 # test_ports N: set base to the first of N ports in a row that nothing
 # uses (TCP or UDP, in any state), below the kernel's ephemeral range
 # (32768 and up) so never one that a connection of an earlier test (t/0535
