@@ -103,7 +103,10 @@ stop_all() { stop $_spawned; }
 fifo_gate() {
 	_gf=$1 _gc=$2 _ge=$3; shift 3
 	rm -f "$T/gate$_gf.fifo" && mkfifo "$T/gate$_gf.fifo" || return 1
-	fedgate -c "$_gc" "$@" <"$T/gate$_gf.fifo" >/dev/null 2>"$_ge" &
+	# Not the script's other descriptors: a second fifo_gate holding the
+	# writing end of the first's fifo would keep its end of input away.
+	fedgate -c "$_gc" "$@" <"$T/gate$_gf.fifo" >/dev/null 2>"$_ge" \
+	    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	gate_pid=$!
 	spawned "$gate_pid"
 	eval "exec $_gf>\"\$T/gate$_gf.fifo\""
