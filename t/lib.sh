@@ -122,7 +122,7 @@ fifo_gate_end() {
 # when none answered) and dns_pid.  Started with spawn; its log in
 # $T/dnsmasq.log, its errors in $T/dnsmasq.err.
 dnsmasq_start() {
-	dns_port= dns_pid=
+	dns_port='' dns_pid=''
 	for _try in 1 2 3 4 5 6 7 8; do
 		_p=$(awk -v s="$$$_try" 'BEGIN { srand(s); print 20000 + int(rand() * 30000) }')
 		spawn dnsmasq --keep-in-foreground --port="$_p" \
