@@ -27,18 +27,9 @@ GATE=$base UAS=$((base + 1))
 
 # Our server (sipp answering 200) and a fed.conf that names it: the
 # installed command lines give no -u.
-mkdir "$T/s" "$T/s/state"
-{
-	echo "local_domains = example.com"
-	echo "verdict_log = $T/s/v.log"
-	echo "state_dir = $T/s/state"
-	echo "allow_list = $T/s/allow"
-	echo "block_list = $T/s/block"
-	echo "tls = off"
-	echo "upstream = 127.0.0.1:$UAS"
-} >"$T/fed.conf"
-: >"$T/s/allow"
-: >"$T/s/block"
+mkdir "$T/s" "$T/s/state" && : >"$T/s/allow" && : >"$T/s/block" &&
+fedconf "$T/fed.conf" "$T/s" "verdict_log = $T/s/v.log" "tls = off" \
+    "upstream = 127.0.0.1:$UAS"
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
 sipp_server 200 -trace_msg -message_file "$T/uas.msg"; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
@@ -204,26 +195,14 @@ check_install opt /opt/fedkit
 # finds the partner verified.
 PATH=$PATH:/usr/sbin	# dnsmasq's place, outside a plain user's PATH
 need dnsmasq
-DM_PID=
-stop_dnsmasq() { [ -z "$DM_PID" ] || { kill "$DM_PID"; wait "$DM_PID"; } 2>/dev/null; }
-at_exit stop_dnsmasq
 {
 	echo "local=/example/"
 	echo "local-ttl=300"
 	echo "srv-host=_sipfederationtls._tcp.partner.example,sip.partner.example,5061,0,0"
 	echo "host-record=sip.partner.example,127.0.0.1"
 } >"$T/dnsmasq.conf"
-DNS=
-for try in 1 2 3 4 5 6 7 8; do
-	p=$(awk -v s="$$$try" 'BEGIN { srand(s); print 20000 + int(rand() * 30000) }')
-	dnsmasq --keep-in-foreground --port="$p" --listen-address=127.0.0.1 \
-	    --bind-interfaces --no-resolv --no-hosts --no-poll \
-	    --conf-file="$T/dnsmasq.conf" --pid-file="$T/dnsmasq.pid" \
-	    2>"$T/dnsmasq.err" &
-	DM_PID=$!
-	if wait_for 5 fedq -T 100 -s "127.0.0.1:$p" partner.example; then DNS=$p; break; fi
-	stop_dnsmasq; DM_PID=
-done
+dnsmasq_start partner.example
+DNS=$dns_port
 [ -n "$DNS" ]; ok $? "dnsmasq serves partner.example on 127.0.0.1 (port ${DNS:-none})"
 printf '# partners whose edges we keep\n\npartner.example\n' >"$T/partners"
 units=$T/usr/usr/lib/systemd/system
@@ -235,8 +214,8 @@ expect "fedkit-edges.service's command ($prog -s 127.0.0.1:$DNS $*) runs on the 
     "$prog" -s "127.0.0.1:$DNS" "$@" <"$T/partners"
 grep_file "... and writes partner.example's edge into the cache" \
     '^partner\.example	sip\.partner\.example	5061	[^	]*	127\.0\.0\.1$' "$T/s/edges"
-stop_dnsmasq; DM_PID=
-printf 'verify = srv\nedge_cache = %s\n' "$T/s/edges" >>"$T/fed.conf"
+stop "$dns_pid"
+echo "verify = srv" >>"$T/fed.conf"	# edge_cache is $T/s/edges already
 cmd=$(sed -n 's/^ExecStart=//p' "$units/fedgate@.service" |
     sed "s|^/usr/|$T/usr/usr/|; s| /etc/fedkit/fed.conf| $T/fed.conf|")
 # shellcheck disable=SC2086 # the unit's command line, split as systemd would

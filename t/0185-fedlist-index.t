@@ -7,7 +7,7 @@
 need systemd-socket-activate socat ss
 
 D=$T/d
-scratch_conf "$D" "tls = off"
+fedconf "$T/fed.conf" "$D" "tls = off"
 mkdir -p "$D/state"
 C="-c $T/fed.conf"
 fl() { fedlist $C "$@"; }

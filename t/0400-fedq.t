@@ -7,9 +7,6 @@
 PATH=$PATH:/usr/sbin
 need dnsmasq awk
 
-DM_PID=
-stop_dnsmasq() { [ -z "$DM_PID" ] || { kill "$DM_PID"; wait "$DM_PID"; } 2>/dev/null; }
-at_exit stop_dnsmasq
 STUB_PIDS=
 stop_stubs() { for p in $STUB_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 at_exit stop_stubs
@@ -102,17 +99,8 @@ SILENT=$SP
 		printf "host-record=sip.d%d.many.test,10.1.%d.%d\n", i, int(i / 256), i % 256 } }'
 } >"$T/dnsmasq.conf"
 
-PORT=
-for try in 1 2 3 4 5 6 7 8; do
-	p=$(awk -v s="$$$try" 'BEGIN { srand(s); print 20000 + int(rand() * 30000) }')
-	dnsmasq --keep-in-foreground --port="$p" --listen-address=127.0.0.1,::1 \
-	    --bind-interfaces --no-resolv --no-hosts --no-poll \
-	    --conf-file="$T/dnsmasq.conf" --log-facility="$T/dnsmasq.log" \
-	    --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err" &
-	DM_PID=$!
-	if wait_for 5 fedq -T 100 -s "127.0.0.1:$p" fab.test; then PORT=$p; break; fi
-	stop_dnsmasq; DM_PID=
-done
+dnsmasq_start fab.test 127.0.0.1,::1
+PORT=$dns_port
 [ -n "$PORT" ]; ok $? "dnsmasq serves the test zone on 127.0.0.1 (port ${PORT:-none})"
 [ -n "$PORT" ] || { diag "$(cat "$T/dnsmasq.err" "$T/dnsmasq.log" 2>/dev/null)"; exit 1; }
 S="-s 127.0.0.1:$PORT"
@@ -437,17 +425,7 @@ grep -q '^mixed.example' "$C"; [ $? -ne 0 ]; ok $? "... nothing cached"
 # ---- fedgate verifies the partner through the cache fedq wrote ----
 need sipmsg
 given fedq $S -w "$C" fab.test
-mkdir -p "$T/g"
-cat >"$T/g.conf" <<EOT
-local_domains = example.com
-allow_list = $T/g/allow
-block_list = $T/g/block
-state_dir = $T/g/state
-verdict_log = $T/g/log
-edge_cache = $C
-verify = srv
-EOT
-: >"$T/g/allow"; : >"$T/g/block"
+gate_conf g "edge_cache = $C" "verify = srv"
 sipmsg -f sip:a@fab.test >"$T/in"
 vcount() { awk -F '\t' -v v="$1" -v r="$2" '$6 == v && $7 == r { n++ } END { print n + 0 }' "$T/g/log"; }
 fedgate -c "$T/g.conf" --peer sip2.fab.test <"$T/in" >/dev/null 2>"$T/err" &&

@@ -121,19 +121,8 @@ done
 	echo "srv-host=_sipfederationtls._tcp.noaddr.test,noaddr.probe.test,5061,0,0"
 	echo "host-record=somewhere.probe.test,127.0.0.1"
 } >"$T/dnsmasq.conf"
-PORT=
-for try in 1 2 3 4 5 6 7 8; do
-	p=$(awk -v s="$$$try" 'BEGIN { srand(s + 7); print 20000 + int(rand() * 30000) }')
-	spawn dnsmasq --keep-in-foreground --port="$p" --listen-address=127.0.0.1 \
-	    --bind-interfaces --no-resolv --no-hosts --no-poll \
-	    --conf-file="$T/dnsmasq.conf" --log-facility="$T/dnsmasq.log" \
-	    --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err"
-	pid=$!
-	if wait_for 5 fedq -T 100 -s "127.0.0.1:$p" good.test; then
-		PORT=$p; break
-	fi
-	stop "$pid"
-done
+dnsmasq_start good.test
+PORT=$dns_port
 [ -n "$PORT" ]; ok $? "dnsmasq serves the probe zone (port ${PORT:-none})"
 [ -n "$PORT" ] || exit 1
 S="-s 127.0.0.1:$PORT"

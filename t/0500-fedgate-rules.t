@@ -3,22 +3,8 @@
 # binary, on traffic generated here (t/helper/sipmsg).
 . "${0%/*}/lib.sh"
 
-# conf [key = value]...: a fresh configuration in $T/NAME.conf.
-mkconf() {
-	_name=$1; shift
-	mkdir -p "$T/$_name"
-	{
-		echo "local_domains = example.com"
-		echo "allow_list = $T/$_name/allow"
-		echo "block_list = $T/$_name/block"
-		echo "state_dir = $T/$_name/state"
-		echo "verdict_log = $T/$_name/log"
-		echo "edge_cache = $T/$_name/edges"
-		for kv in "$@"; do echo "$kv"; done
-	} >"$T/$_name.conf"
-	: >"$T/$_name/allow"
-	: >"$T/$_name/block"
-}
+# Each case NAME has its configuration in $T/NAME.conf, its files in
+# $T/NAME (gate_conf).
 
 # gate NAME [fedgate args]: run fedgate on $T/in, output in $T/out.
 gate() {
@@ -51,7 +37,7 @@ expect_exit 0 "-h prints usage and exits 0" fedgate -h
 grep_file "... mentioning --peer" "--peer" "$T/out"
 
 # ---- accepted bytes pass unchanged ----
-mkconf pass
+gate_conf pass
 sipmsg -n 10 -f sip:bob@fabrikam.example -R 200 >"$T/in"
 gate pass; ok $? "ten requests with answers: exit 0"
 cmp_file "accepted requests and responses on stdout are the input, byte for byte" "$T/in" "$T/out"
@@ -71,7 +57,7 @@ gate pass
 cmp_file "CRLF keep-alives pass through with the requests" "$T/in" "$T/out"
 
 # ---- the rate: 20 a second, burst 20 ----
-mkconf rate
+gate_conf rate
 sipmsg -n 100 -f sip:x@flood.example -r sip:bob@example.com -m MESSAGE >"$T/in"
 gate rate -r "$T/rate/replies"; ok $? "a burst of 100: exit 0"
 a=$(count rate accept) l=$(count rate limit rate)
@@ -85,14 +71,14 @@ n=$(grep -c '^Retry-After: ' "$T/rate/replies")
 [ "$n" -eq "$l" ]; ok $? "... with Retry-After ($n)"
 grep_file "limited lines carry code 503" "	limit	rate	503	" "$T/rate/log"
 
-mkconf allowed
+gate_conf allowed
 echo "bigpartner.example" >"$T/allowed/allow"
 sipmsg -n 100 -f sip:x@bigpartner.example -r sip:bob@example.com >"$T/in"
 gate allowed
 [ "$(count allowed accept allowlisted)" -eq 100 ]; ok $? "an allow-listed burst of 100 is all accepted"
 cmp_file "... and passes whole" "$T/in" "$T/out"
 
-mkconf ownrate
+gate_conf ownrate
 echo "capped.example rate=5 max_uris=3" >"$T/ownrate/allow"
 sipmsg -n 10 -f sip:x@capped.example -r sip:bob@example.com >"$T/in"
 gate ownrate
@@ -105,7 +91,7 @@ grep -q "	u101@example.com	refuse	watch" "$T/ownrate/log"
 [ $? -ne 0 ]; ok $? "... and the 3rd is not"
 
 # ---- distinct URIs: the 1,000th passes the watch step, the 1,001st not ----
-mkconf harvest
+gate_conf harvest
 sipmsg -n 1000 -f sip:probe@harvest.example -r sip:u%d@example.com -m OPTIONS >"$T/in"
 gate harvest; ok $? "1,000 distinct URIs: exit 0"
 [ "$(count harvest refuse watch)" -eq 0 ]; ok $? "... none refused as watch (the 1,000th is not)"
@@ -128,14 +114,14 @@ gate harvest
 [ "$(count harvest accept allowlisted)" -eq 1 ]; ok $? "allow-listing lifts the watch"
 
 # A scanner's Request-URI without a user counts the To URI.
-mkconf touri
+gate_conf touri
 sipmsg -n 3 -f sip:s@scan2.example -r sip:example.com -t sip:ext%d@example.com -m OPTIONS >"$T/in"
 gate touri
 n=$(awk -F '\t' '$6 != "observe" { print $5 }' "$T/touri/log" | sort -u | wc -l)
 [ "$n" -eq 3 ]; ok $? "a Request-URI without user counts the To URI ($n distinct)"
 
 # ---- suspicion from responses ----
-mkconf sus
+gate_conf sus
 sipmsg -n 19 -f sip:p@sus.example -r sip:u%d@example.com -R 404 >"$T/in"
 gate sus
 sipmsg -n 5 -s 100 -f sip:p@sus.example -r sip:u%d@example.com >"$T/in"
@@ -160,20 +146,20 @@ fedlist -c "$T/sus.conf" watch ls >"$T/wls" 2>&1 &&
 ok $? "... and fedlist watch ls no longer lists it"
 
 # ---- modes ----
-mkconf off "federation = off"
+gate_conf off "federation = off"
 sipmsg -n 3 -f sip:a@fabrikam.example >"$T/in"
 gate off
 [ "$(count off refuse federation_off)" -eq 3 ]; ok $? "federation = off refuses everyone"
 [ ! -s "$T/out" ]; ok $? "... and passes nothing"
 
-mkconf al "federation = allowlist"
+gate_conf al "federation = allowlist"
 echo ".friends.example" >"$T/al/allow"
 { sipmsg -n 2 -f sip:a@sub.friends.example; sipmsg -n 2 -f sip:a@stranger.example; } >"$T/in"
 gate al
 [ "$(count al accept allowlisted)" -eq 2 ]; ok $? "allowlist mode: a .suffix entry admits a subdomain"
 [ "$(count al refuse not_allowed)" -eq 2 ]; ok $? "allowlist mode: an unlisted domain is refused (not_allowed)"
 
-mkconf both
+gate_conf both
 echo "both.example" >"$T/both/allow"
 echo "both.example" >"$T/both/block"
 sipmsg -n 2 -f sip:a@both.example >"$T/in"
@@ -182,14 +168,14 @@ gate both
 grep_file "... and fedgate warns, naming both files" "both the allow list.*and the block list" "$T/err"
 n=$(grep -c 'both the allow list' "$T/err")
 [ "$n" -eq 1 ]; ok $? "... once ($n)"
-mkconf blk "federation = allowlist"
+gate_conf blk "federation = allowlist"
 echo ".spam.example" >"$T/blk/block"
 sipmsg -n 1 -f sip:a@x.spam.example >"$T/in"
 gate blk
 [ "$(count blk refuse blocked)" -eq 1 ]; ok $? "the block list wins in allowlist mode too"
 
 # ---- methods, scanners, spoofing, relaying ----
-mkconf misc
+gate_conf misc
 sipmsg -m REGISTER -f sip:100@scan.example -r sip:example.com >"$T/in"
 gate misc -r "$T/misc/replies"
 [ "$(count misc refuse method)" -eq 1 ]; ok $? "REGISTER is refused (method)"
@@ -216,8 +202,7 @@ sipmsg -f sip:a@partner.example -H 'Route: <sip:relay.elsewhere.example;lr>' >"$
 gate misc
 [ "$(count misc refuse not_local)" -eq 3 ]; ok $? "a foreign Route header is refused (not_local)"
 sipmsg -f sip:a@partner.example -H 'Route: <sip:edge.example.com;lr>' >"$T/in"
-mkconf misc2 "local_domains = example.com, .example.com"
-sed -i '/^local_domains = example.com$/d' "$T/misc2.conf"
+gate_conf misc2 "local_domains = example.com, .example.com"
 gate misc2
 [ "$(count misc2 accept)" -eq 1 ]; ok $? "a Route through our own domain is fine"
 sipmsg -m ACK -f sip:ceo@example.com >"$T/in"
@@ -236,7 +221,7 @@ grep_file "... Call-ID copied" '^Call-ID: c0@partner.example' "$T/misc/r403"
 grep_file "... CSeq copied" '^CSeq: 1 MESSAGE' "$T/misc/r403"
 
 # ---- malformed input ----
-mkconf mal
+gate_conf mal
 {
 	sipmsg -n 1 -s 1 -f sip:a@partner.example
 	printf 'MESSAGE sip:u@example.com SIP/2.0\r\nVia: SIP/2.0/TLS h;branch=z9hG4bKx\r\nFrom: <sip:a@partner.example>;tag=1\r\nTo: <sip:u@example.com>\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n'
@@ -267,7 +252,7 @@ bad=$(LC_ALL=C grep -c '[^ -~	]' "$T/mal/log")
 [ "$bad" -eq 0 ]; ok $? "the log stays printable ASCII whatever the partner sends ($bad bad lines)"
 
 # ---- dry run ----
-mkconf dry
+gate_conf dry
 sipmsg -n 30 -f sip:a@partner.example -r sip:u%d@example.com >"$T/in"
 gate dry -n; ok $? "-n: exit 0"
 [ ! -e "$T/dry/state" ]; ok $? "-n creates nothing under state_dir"
@@ -275,7 +260,7 @@ a=$(count dry accept)
 [ "$a" -ge 20 ] && [ "$a" -le 21 ]; ok $? "-n still decides with state evolving in memory ($a accepted)"
 
 # ---- verification (SPEC 1.3) against the edge cache ----
-mkconf ver "verify = srv"
+gate_conf ver "verify = srv"
 exp=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%S.000Z)
 old=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%S.000Z)
 cat >"$T/ver/edges" <<EOT
@@ -299,14 +284,14 @@ gate ver
 sipmsg -f sip:a@stale.example >"$T/in"
 gate ver --peer sip.stale.example
 [ "$(count ver refuse unverified)" -eq 3 ]; ok $? "an expired edge cache entry verifies nothing"
-mkconf pin
+gate_conf pin
 echo "pinned.example edge=sip.pinned.example" >"$T/pin/allow"
 sipmsg -f sip:a@pinned.example >"$T/in"
 gate pin --peer sip.pinned.example
 [ "$(count pin accept allowlisted)" -eq 1 ]; ok $? "edge= pins the partner's edge: that peer passes"
 gate pin --peer sip.other.example
 [ "$(count pin refuse unverified)" -eq 1 ]; ok $? "... any other peer is unverified, even with verify = none"
-mkconf noedges "verify = srv"
+gate_conf noedges "verify = srv"
 rm -f "$T/noedges/edges"
 sipmsg -f sip:a@fabrikam.example >"$T/in"
 gate noedges --peer sip.fabrikam.example
@@ -314,7 +299,7 @@ gate noedges --peer sip.fabrikam.example
 grep_file "... with a warning naming the cache" "noedges/edges: no edge cache" "$T/err"
 
 # ---- hostile shapes found in review ----
-mkconf long
+gate_conf long
 U=$(head -c 1000 /dev/zero | tr '\0' a)
 sipmsg -n 300 -f sip:x@long.example -r "sip:${U}%d@example.com" >"$T/in"
 gate long
@@ -323,14 +308,14 @@ n=$(entries long uris)
 sz=$(du -k "$T/long/state/counters.mdb" | cut -f1)
 [ "$sz" -lt 200 ]; ok $? "... but the store stays small: URIs are kept as 16-byte hashes ($sz KB)"
 
-mkconf respalone
+gate_conf respalone
 sipmsg -n 50 -f sip:x@r%d.example -R 404 | awk 'BEGIN { RS = "\r\n\r\n"; ORS = "\r\n\r\n" } /^SIP\/2.0/' >"$T/in"
 gate respalone
 n=$(entries respalone partners)
 [ "$n" -eq 0 ]; ok $? "responses alone create no partner state ($n partners)"
 [ "$(count respalone observe)" -eq 50 ]; ok $? "... though each is logged"
 
-mkconf raise
+gate_conf raise
 echo "big.example max_uris=3" >"$T/raise/allow"
 sipmsg -n 4 -f sip:x@big.example -r sip:u%d@example.com >"$T/in"
 gate raise
@@ -340,7 +325,7 @@ sipmsg -n 1 -f sip:x@big.example -r sip:u%d@example.com >"$T/in"
 gate raise
 [ "$(count raise accept allowlisted)" -eq 4 ]; ok $? "raising the entry's max_uris lifts the watch"
 
-mkconf exact "suspect_fail_share = 0.035" "suspect_min_responses = 200" "discovered_rate = 1000"
+gate_conf exact "suspect_fail_share = 0.035" "suspect_min_responses = 200" "discovered_rate = 1000"
 { sipmsg -n 193 -f sip:x@ex.example -r sip:u%d@example.com -R 200
   sipmsg -n 7 -s 500 -f sip:x@ex.example -r sip:u%d@example.com -R 404
   sipmsg -n 3 -s 900 -f sip:x@ex.example -r sip:u%d@example.com; } >"$T/in"
@@ -348,7 +333,7 @@ gate exact
 [ "$(count exact limit suspicious)" -ge 2 ]; ok $? "7 failures of 200 is exactly a share of 0.035: suspicious"
 
 # ---- hostile or odd input as a whole ----
-mkconf odd
+gate_conf odd
 : >"$T/in"
 gate odd; rc=$?
 [ "$rc" -eq 0 ] && [ ! -s "$T/out" ]; ok $? "empty input: exit 0, nothing out ($rc)"
@@ -369,17 +354,13 @@ fedgate -c "$T/odd.conf" -u 127.0.0.1:5060 <"$T/in" >"$T/out" 2>"$T/err"; rc=$?
 [ "$rc" -eq 0 ] && cmp -s "$T/in" "$T/out"; ok $? "-u is accepted and unused in pipe mode ($rc)"
 
 # A bad edge cache is reported once, not on every request.
-mkconf badedge "verify = srv"
+gate_conf badedge "verify = srv"
 echo "fabrikam.example sip.fabrikam.example notaport 2030-01-01T00:00:00.000Z" >"$T/badedge/edges"
-mkfifo "$T/bfifo"
-fedgate -c "$T/badedge.conf" --peer sip.fabrikam.example <"$T/bfifo" >/dev/null 2>"$T/berr" &
-bpid=$!
-exec 8>"$T/bfifo"
+fifo_gate 8 "$T/badedge.conf" "$T/berr" --peer sip.fabrikam.example
 sipmsg -n 1 -s 1 -f sip:a@fabrikam.example >&8
 sleep 1.2
 sipmsg -n 1 -s 2 -f sip:a@fabrikam.example >&8
-exec 8>&-
-wait "$bpid"
+fifo_gate_end 8 "$gate_pid"
 [ "$(count badedge refuse unverified)" -eq 2 ]; ok $? "a bad edge cache verifies nobody"
 n=$(grep -c 'bad port' "$T/berr")
 [ "$n" -eq 1 ]; ok $? "... and is reported once, naming file and line ($n times)"

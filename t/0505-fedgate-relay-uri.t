@@ -9,18 +9,9 @@ need fedgate sipmsg
 
 # .corp.example.com is local, as in the security review that found the
 # leaks; the rate is lifted so that only the rule under test decides.
-mkdir -p "$T/s"
-cat >"$T/fed.conf" <<EOF
-local_domains = example.com .corp.example.com
-discovered_rate = 10000
-allow_list = $T/s/allow
-block_list = $T/s/block
-state_dir = $T/s/state
-verdict_log = $T/s/log
-edge_cache = $T/s/edges
-EOF
-: >"$T/s/allow"
-: >"$T/s/block"
+fedconf "$T/fed.conf" "$T/s" "local_domains = example.com .corp.example.com" \
+    "discovered_rate = 10000" &&
+: >"$T/s/allow" && : >"$T/s/block"
 : >"$T/relayed"
 : >"$T/all"
 n_accepted=0 n_refused=0 n_malformed=0

@@ -4,7 +4,7 @@
 . "${0%/*}/lib.sh"
 
 D=$T/g
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 : >"$D/allow"; : >"$D/block"
 
 # ---- 8 processes, one partner, one state directory ----
@@ -79,12 +79,7 @@ expect "a fedgate after the kills still works" fedgate -c "$T/fed.conf" <"$T/in"
 tail -1 "$D/log" | grep -q 'crash.example'; ok $? "... and decides"
 
 # ---- a list edit is seen by a running fedgate within a second ----
-mkfifo "$T/fifo"
-fedgate -c "$T/fed.conf" <"$T/fifo" >"$T/live.out" 2>"$T/live.err" &
-gpid=$!
-exec 7>"$T/fifo"
-stop_gate() { exec 7>&-; kill "$gpid" 2>/dev/null; }
-at_exit stop_gate
+fifo_gate 7 "$T/fed.conf" "$T/live.err"
 sipmsg -n 1 -s 1 -f sip:a@later.example >&7
 wait_for 5 grep -q 'later.example.*accept' "$D/log"
 ok $? "a running fedgate accepts later.example"
@@ -105,8 +100,7 @@ sleep 1.2
 sipmsg -n 1 -s 4 -f sip:a@other.example >&7
 wait_for 5 grep -q 'federation_off.*c4@' "$D/log"
 ok $? "a bad edit of fed.conf keeps the running configuration"
-exec 7>&-
-wait "$gpid"; ok $? "... and exits 0 at end of input"
+fifo_gate_end 7 "$gate_pid"; ok $? "... and exits 0 at end of input"
 grep_file "... and says so, naming file and line" "fed.conf:[0-9]*:.*keeping the running configuration" "$T/live.err"
 mv "$T/fed.conf.orig" "$T/fed.conf"
 

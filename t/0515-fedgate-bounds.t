@@ -7,12 +7,6 @@
 
 need mdb_stat setpriv
 
-# mk NAME [key = value]...: a configuration in $T/NAME.conf, files in $T/NAME.
-mk() {
-	_m=$1; shift
-	scratch_conf "$T/$_m" "$@" && mv "$T/fed.conf" "$T/$_m.conf" &&
-	    : >"$T/$_m/allow" && : >"$T/$_m/block"
-}
 # gate NAME [fedgate args]: fedgate on $T/in.
 gate() {
 	_m=$1; shift
@@ -29,7 +23,7 @@ entries() {
 }
 
 # ---- every legal domain: 253 octets ----
-mk long
+gate_conf long
 L63=$(printf '%063d' 0 | tr 0 a)
 D253="$L63.$L63.$L63.$(printf '%061d' 0 | tr 0 b)"
 [ ${#D253} -eq 253 ]; ok $? "the test domain has 253 octets (${#D253})"
@@ -45,7 +39,7 @@ gate long; ok $? "a 254-octet one: exit 0, no crash"
 [ "$(count long refuse spoof)" -eq 1 ]; ok $? "... refused: no partner domain"
 
 # ---- new partners a peer may bring (max_new_partners) ----
-mk newp "max_new_partners = 5"
+gate_conf newp "max_new_partners = 5"
 sipmsg -n 8 -f 'sip:x@m%d.example' >"$T/in"
 gate newp --peer 192.0.2.66:5061; ok $? "8 new domains over one peer: exit 0"
 [ "$(count newp accept discovered)" -eq 5 ]; ok $? "... the first 5 are accepted"
@@ -71,13 +65,8 @@ ok $? "... and accepts it from another peer"
 [ "$(entries newp partners)" -eq 6 ]; ok $? "... changing nothing in the store"
 
 # ---- a running fedgate takes up a changed max_new_partners ----
-mk live "max_new_partners = 1"
-mkfifo "$T/fifo"
-fedgate -c "$T/live.conf" --peer 192.0.2.77:5061 <"$T/fifo" >/dev/null 2>"$T/live.err" &
-gpid=$!
-exec 7>"$T/fifo"
-stop_gate() { exec 7>&-; kill "$gpid" 2>/dev/null; }
-at_exit stop_gate
+gate_conf live "max_new_partners = 1"
+fifo_gate 7 "$T/live.conf" "$T/live.err" --peer 192.0.2.77:5061
 sipmsg -n 2 -f 'sip:x@live%d.example' >&7
 wait_for 5 grep -q 'live1.example.*refuse	new_partners' "$T/live/log"
 ok $? "max_new_partners = 1: the second new domain is refused"
@@ -87,11 +76,10 @@ sleep 1.2
 sipmsg -n 1 -s 2 -f 'sip:x@live%d.example' >&7
 wait_for 5 grep -q 'live2.example.*accept	discovered' "$T/live/log"
 ok $? "raised to 5 in fed.conf: the same process accepts the next one"
-exec 7>&-
-wait "$gpid"; ok $? "... and exits 0 at end of input"
+fifo_gate_end 7 "$gate_pid"; ok $? "... and exits 0 at end of input"
 
 # ---- the total cap (max_partners) ----
-mk cap "max_partners = 20"
+gate_conf cap "max_partners = 20"
 i=0
 while [ "$i" -lt 30 ]; do
 	sipmsg -n 1 -f "sip:x@c$i.example" >"$T/in"
@@ -104,7 +92,7 @@ n=$(entries cap partners)
 [ "$(count cap accept discovered)" -eq 30 ]; ok $? "... the oldest made room: all 30 accepted"
 
 # ---- minted domains over one peer ----
-mk mint
+gate_conf mint
 sipmsg -n 20000 -f 'sip:x@mint%d.example' >"$T/in"
 gate mint --peer 192.0.2.99:5061; ok $? "20,000 minted domains over one peer: exit 0"
 a=$(count mint accept discovered) r=$(count mint refuse new_partners)
@@ -118,7 +106,7 @@ gate mint --peer 198.51.100.7:5061
 ok $? "a legitimate partner from another edge is still accepted"
 
 # ---- the watch list is a plain-text file ----
-mk w "max_uris = 3"
+gate_conf w "max_uris = 3"
 sipmsg -n 4 -f 'sip:h@harvest.example' -r 'sip:u%d@example.com' >"$T/in"
 gate w
 [ "$(count w refuse watch)" -eq 1 ]; ok $? "the 4th distinct URI: watch"
@@ -149,7 +137,7 @@ ok $? "... and the watch list, a file of its own, still holds"
 mdb_stat -n -a "$T/w/state/counters.mdb" >/dev/null; ok $? "... on a fresh store"
 
 # ---- an old (version 1) state directory ----
-mk old
+gate_conf old
 mkdir -p "$T/old/state/partners" "$T/old/state/locks"
 echo 'fedkit-state 1' >"$T/old/state/format"
 sipmsg -n 1 >"$T/in"
@@ -161,7 +149,7 @@ grep_file "... saying what it is and what to do" 'version 1 (a file per partner)
 if [ "$(id -u)" -ne 0 ]; then
 	ok 1 "ownership: this part needs root (CI runs as root)"
 else
-	mk own "max_uris = 2"
+	gate_conf own "max_uris = 2"
 	sipmsg -n 3 -f 'sip:h@own.example' -r 'sip:u%d@example.com' >"$T/in"
 	chown -R 4242:4242 "$T/own" && chmod 755 "$T" &&
 	    setpriv --reuid 4242 --regid 4242 --clear-groups \
@@ -177,7 +165,7 @@ else
 	ok $? "fedgate as 4242 goes on after root's clear"
 	[ "$(tail -1 "$T/own/log" | cut -f 6,7)" = "$(printf 'accept\tdiscovered')" ]
 	ok $? "... and the cleared partner is accepted again"
-	mk fresh
+	gate_conf fresh
 	fedlist -c "$T/fresh.conf" watch clear nobody.example >"$T/out" 2>&1
 	[ $? -eq 1 ] && [ ! -e "$T/fresh/state" ]
 	ok $? "fedlist watch clear as root creates no state directory (fedgate's user makes it)"

@@ -9,19 +9,10 @@ need sipp systemd-socket-activate socat ss
 test_ports 3
 GATE=$base UAS=$((base + 1)) DEAD=$((base + 2))
 
-mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
-	rm -rf "$T/state" "$T/v.log" "$T/uas.msg"
-	mkdir -p "$T/state"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $T/v.log"
-		echo "state_dir = $T/state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/fed.conf"
-	: >"$T/allow"
-	: >"$T/block"
+mkconf() {	# mkconf [KEY=VALUE...]: a fresh fed.conf, state and log
+	rm -rf "$T/state" "$T/v.log" "$T/uas.msg" && mkdir "$T/state" &&
+	: >"$T/allow" && : >"$T/block" &&
+	fedconf "$T/fed.conf" "$T" "verdict_log = $T/v.log" "$@"
 }
 
 start_uas() {	# start_uas CODE [TRANSPORT]: our server answering every MESSAGE so

@@ -12,14 +12,7 @@ GATE=$base UAS=$((base + 1))
 
 mkdir -p "$T/state" "$T/log"
 chmod 777 "$T/log" "$T/state"
-{
-	echo "local_domains = example.com"
-	echo "verdict_log = $T/log/v.log"
-	echo "state_dir = $T/state"
-	echo "allow_list = $T/allow"
-	echo "block_list = $T/block"
-	echo "tls = off"
-} >"$T/fed.conf"
+fedconf "$T/fed.conf" "$T" "verdict_log = $T/log/v.log" "tls = off"
 : >"$T/allow"
 : >"$T/block"
 

@@ -21,20 +21,10 @@ cont_stalled() {
 }
 at_exit cont_stalled
 
-mkconf() {	# mkconf EXTRA-LINE...: a fresh fed.conf, state and log
-	rm -rf "$T/state" "$T/v.log" "$T/uas.msg" "$T/ups.log"
-	mkdir -p "$T/state"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $T/v.log"
-		echo "state_dir = $T/state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		echo "tls = off"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/fed.conf"
-	: >"$T/allow"
-	: >"$T/block"
+mkconf() {	# mkconf [KEY=VALUE...]: a fresh fed.conf, state and log
+	rm -rf "$T/state" "$T/v.log" "$T/uas.msg" "$T/ups.log" &&
+	mkdir "$T/state" && : >"$T/allow" && : >"$T/block" &&
+	fedconf "$T/fed.conf" "$T" "verdict_log = $T/v.log" "tls = off" "$@"
 }
 
 # start_uas CODE [TRANSPORT [FROM-DOMAIN]]: sipp as our server, answering
@@ -176,6 +166,15 @@ class Stream:
         return answered
 
 
+def burst(st, tag, frm):
+    # 1.2 s on, 15 requests at once from frm; their codes in st.codes.
+    time.sleep(1.2)
+    st.codes = []
+    st.send(b"".join(request("%s%d" % (tag, i), frm, "bob%d" % i)
+                     for i in range(1, 16)))
+    st.pump(15)
+
+
 def fedgate_of(act):
     # The fedgate the activator started for our connection: its child.
     for _ in range(100):
@@ -200,11 +199,7 @@ if MODE == "forge":
     st.send(request("v0", "victim.test", "bob0"))
     st.pump(1)
     st.send(b"".join(forged(i) for i in range(25)))
-    time.sleep(1.2)
-    st.codes = []
-    st.send(b"".join(request("v%d" % i, "victim.test", "bob%d" % i)
-                     for i in range(1, 16)))
-    st.pump(15)
+    burst(st, "v", "victim.test")
 elif MODE == "harvest":
     # One request at a time to distinct users, each answered first.
     st = Stream()
@@ -218,11 +213,7 @@ elif MODE == "answer":
     st.send(request("a0", "partner.example", "bob0"))
     n = st.pump(1, (404, int(ARGS[0])))
     sys.stderr.write("answered %d requests of our server\n" % n)
-    time.sleep(1.2)
-    st.codes = []
-    st.send(b"".join(request("a%d" % i, "partner.example", "bob%d" % i)
-                     for i in range(1, 16)))
-    st.pump(15)
+    burst(st, "a", "partner.example")
 elif MODE == "stall":
     # Half a request; fedgate stopped while the rest, five more whole
     # ones and half of a seventh wait in the socket, for longer than

@@ -28,15 +28,8 @@ hold_release() {
 }
 at_exit hold_release
 
-{
-	echo "local_domains = example.com"
-	echo "verdict_log = $T/v.log"
-	echo "state_dir = $T/state"
-	echo "allow_list = $T/allow"
-	echo "block_list = $T/block"
-	echo "tls = off"
-	echo "idle_timeout = 3s"	# the UDP fedgate ends soon after its test
-} >"$T/fed.conf"
+# idle_timeout: the UDP fedgate ends soon after its test.
+fedconf "$T/fed.conf" "$T" "verdict_log = $T/v.log" "tls = off" "idle_timeout = 3s"
 mkdir "$T/state"
 printf 'SEQUENTIAL\nbob;\n' >"$T/users"
 sed "s/@CODE@/200/" "$TOP/t/sipp/uas.xml" >"$T/uas.xml"
@@ -82,6 +75,13 @@ request() {
 	msgno=$((msgno + 1))
 	sipmsg -n 1 -s "$msgno" -c one -f 'sip:alice@p%d.partner.example' >"$T/one.sip"
 	connflood -n 1 -s "$2" -f "$T/one.sip" -t "${3:-10}" 127.0.0.1 "$GATE" >"$T/one" 2>&1
+}
+# one_from NAME SOURCE SUMMARY DESC: one request from SOURCE; connflood's
+# summary ($T/one) must be "connections 1 SUMMARY".
+one_from() {
+	request "$1" "$2"
+	grep -q "^connections 1 $3" "$T/one"
+	ok $? "$1: $4 ($(cat "$T/one"))"
 }
 
 # burst NAME: 300 connections that send nothing, in a few seconds (at
@@ -216,12 +216,9 @@ burst "xinetd"
 hold 32 127.0.0.1
 grep -q '^connections 32 answered 32 .* 200:32$' "$T/held"
 ok $? "xinetd: 32 connections from 127.0.0.1 answered and held open ($(cat "$T/held"))"
-request "xinetd" 127.0.0.1
-grep -q '^connections 1 answered 0 closed 1 ' "$T/one"
-ok $? "xinetd: per_source refuses the 33rd connection from 127.0.0.1 ($(cat "$T/one"))"
-request "xinetd" 127.0.0.2
-grep -q '^connections 1 answered 1 .* 200:1$' "$T/one"
-ok $? "xinetd: meanwhile 127.0.0.2 is served ($(cat "$T/one"))"
+one_from xinetd 127.0.0.1 'answered 0 closed 1 ' \
+    "per_source refuses the 33rd connection from 127.0.0.1"
+one_from xinetd 127.0.0.2 'answered 1 .* 200:1$' "meanwhile 127.0.0.2 is served"
 grep_file "xinetd logs the refusal with the source (log_on_failure HOST)" \
     'FAIL: fedgate per_source_limit from=127.0.0.1' "$T/xinetd.svc"
 hold_release
@@ -239,10 +236,6 @@ ok $? "the tcpserver run script was pointed at the test"
 spawn sh "$T/run" >"$T/tcpserver.out" 2>&1
 partner "tcpserver"
 burst "tcpserver"
-request "tcpserver" 127.0.0.2
-grep -q '^connections 1 answered 0 closed 1 ' "$T/one"
-ok $? "tcpserver: the tcprules rule refuses 127.0.0.2 ($(cat "$T/one"))"
-request "tcpserver" 127.0.0.3
-grep -q '^connections 1 answered 1 .* 200:1$' "$T/one"
-ok $? "tcpserver: 127.0.0.3 is served ($(cat "$T/one"))"
+one_from tcpserver 127.0.0.2 'answered 0 closed 1 ' "the tcprules rule refuses 127.0.0.2"
+one_from tcpserver 127.0.0.3 'answered 1 .* 200:1$' "127.0.0.3 is served"
 stop_all

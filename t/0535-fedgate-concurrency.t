@@ -38,7 +38,7 @@ nofile=$(ulimit -n)
 
 hold_pid=''
 
-scratch_conf "$T/s" "tls = off" "idle_timeout = 50s"
+fedconf "$T/fed.conf" "$T/s" "tls = off" "idle_timeout = 50s"
 # Made here, so that it is as open as t/lib.sh makes $T for a fedgate
 # that drops from root to its user.
 mkdir "$T/s/state"

@@ -50,23 +50,11 @@ openssl ca -gencrl -config "$P/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
     -out "$P/crl.pem" 2>/dev/null
 ok $? "openssl made a test CA, partner certificates and a CRL"
 
-mkconf() {	# mkconf EXTRA-LINE...
-	rm -rf "$T/state" "$T/v.log"
-	mkdir -p "$T/state"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $T/v.log"
-		echo "state_dir = $T/state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		echo "edge_cache = $T/edges"
-		echo "tls_cert = $P/gate.pem"
-		echo "tls_key = $P/gate.key"
-		echo "tls_ca = $P/ca.pem"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/fed.conf"
-	: >"$T/allow"
-	: >"$T/block"
+mkconf() {	# mkconf [KEY=VALUE...]: a fresh fed.conf, state and log
+	rm -rf "$T/state" "$T/v.log" && mkdir "$T/state" &&
+	: >"$T/allow" && : >"$T/block" &&
+	fedconf "$T/fed.conf" "$T" "verdict_log = $T/v.log" \
+	    "tls_cert = $P/gate.pem" "tls_key = $P/gate.key" "tls_ca = $P/ca.pem" "$@"
 }
 # The edge cache fedq -w writes: partner.example's edge is edge.partner.example.
 echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z" >"$T/edges"
@@ -108,12 +96,16 @@ partner() {	# partner CERT N FROM [ANSWERS]: N MESSAGEs over TLS; replies in $T/
 	    -connect "127.0.0.1:$GATE" ${1:+-cert "$P/$1.pem" -key "$P/$1.key"} \
 	    -CAfile "$P/ca.pem" -verify_return_error -quiet -no_ign_eof >"$T/got" 2>"$T/s_client.err"
 }
+# session CERT N FROM [ANSWERS [KEY=VALUE...]]: a fresh fed.conf (with
+# those keys), a fedgate, and one partner connection.
+session() {
+	_sc=$1 _sn=$2 _sf=$3 _sa=${4:-$2}; shift 3; [ $# -eq 0 ] || shift
+	mkconf "$@" && start_gate && partner "$_sc" "$_sn" "$_sf" "$_sa"
+}
 count() { awk -F '\t' -v v="$1" -v r="$2" '$6 == v && $7 == r' "$T/v.log" 2>/dev/null | wc -l; }
 
 # -- a partner whose certificate names its SRV target ---------------------
-mkconf
-start_gate
-partner partner 3 partner.example
+session partner 3 partner.example
 n=$(grep -c '^SIP/2.0 200' "$T/got")
 [ "$n" -eq 3 ]; ok $? "a verified partner's 3 MESSAGEs are answered 200 by our server ($n)"
 [ "$(count accept discovered)" -eq 3 ]; ok $? "logged accept discovered"
@@ -125,18 +117,14 @@ n=$(grep -c '^Fed-Trust: source=discovered; verified=yes; partner=partner.exampl
 stop_gate
 
 # -- the name that verifies need not be the first --------------------------
-mkconf
-start_gate
-partner second 1 partner.example
+session second 1 partner.example
 grep -q '^SIP/2.0 200' "$T/got"; ok $? "a certificate whose second name is the edge is verified"
 awk -F '\t' '$2 != "www.partner.example" { exit 1 }' "$T/v.log"
 ok $? "the log names the peer by the certificate's first name"
 stop_gate
 
 # -- a certificate for another name: unverified ---------------------------
-mkconf
-start_gate
-partner wrong 2 partner.example
+session wrong 2 partner.example
 n=$(grep -c '^SIP/2.0 403' "$T/got")
 [ "$n" -eq 2 ]; ok $? "a certificate naming another host: 403 ($n)"
 [ "$(count refuse unverified)" -eq 2 ]; ok $? "logged refuse unverified"
@@ -164,9 +152,7 @@ ok $? "plaintext SIP to the TLS socket is refused"
 stop_gate
 
 # -- a CRL: the revoked certificate fails, the others still pass ------------
-mkconf "tls_crl = $P/crl.pem"
-start_gate
-partner revoked 1 partner.example 0
+session revoked 1 partner.example 0 "tls_crl = $P/crl.pem"
 wait_for 5 grep -q 'certificate revoked' "$T/gate.err"
 rc=$?
 ok $rc "a revoked certificate fails the handshake (tls_crl)"

@@ -28,25 +28,13 @@ ok $? "openssl made a test CA and certificates (the gate's key root's only)"
 
 # Everything fedgate keeps, in a directory nobody owns.
 D=$T/gate
-mkconf() {	# mkconf EXTRA-LINE...
-	rm -rf "$D"
-	mkdir -p "$D/state" && chown -R nobody "$D" && chmod 755 "$D"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $D/v.log"
-		echo "state_dir = $D/state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		echo "edge_cache = $T/edges"
-		echo "tls_cert = $P/gate.pem"
-		echo "tls_key = $P/gate.key"
-		echo "tls_ca = $P/ca.pem"
-		echo "user = nobody"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/fed.conf"
+mkconf() {	# mkconf [KEY=VALUE...]: state and log afresh in $D, nobody's
+	rm -rf "$D" && mkdir -p "$D/state" && chown -R nobody "$D" &&
+	chmod 755 "$D" && : >"$T/allow" && : >"$T/block" &&
+	fedconf "$T/fed.conf" "$T" "verdict_log = $D/v.log" "state_dir = $D/state" \
+	    "tls_cert = $P/gate.pem" "tls_key = $P/gate.key" "tls_ca = $P/ca.pem" \
+	    "user = nobody" "$@" &&
 	chmod 644 "$T/fed.conf"
-	: >"$T/allow"
-	: >"$T/block"
 }
 { echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z"
   echo "other.example edge.other.example 5061 2099-01-01T00:00:00.000Z"; } >"$T/edges"

@@ -20,22 +20,11 @@ chmod 644 "$P"/*.pem "$P"/*.key
 ok $? "openssl made a test CA and certificates"
 
 D=$T/gate
-mkconf() {	# mkconf EXTRA-LINE...
-	rm -rf "$D"
-	mkdir -p "$D/state" && chmod 777 "$D" "$D/state"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $D/v.log"
-		echo "state_dir = $D/state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		echo "edge_cache = $T/edges"
-		echo "proxy_protocol = on"
-		echo "proxy_from = 127.0.0.1 ::1/128"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/fed.conf"
-	: >"$T/allow"
-	: >"$T/block"
+mkconf() {	# mkconf [KEY=VALUE...]: state and log afresh in $D
+	rm -rf "$D" && mkdir -p "$D/state" && chmod 777 "$D" "$D/state" &&
+	: >"$T/allow" && : >"$T/block" &&
+	fedconf "$T/fed.conf" "$T" "verdict_log = $D/v.log" "state_dir = $D/state" \
+	    "proxy_protocol = on" "proxy_from = 127.0.0.1 ::1/128" "$@"
 }
 echo "partner.example edge.partner.example 5061 2099-01-01T00:00:00.000Z" >"$T/edges"
 chmod 755 "$T"; chmod 644 "$T/edges"

@@ -137,7 +137,7 @@ said() {
 }
 conf() {	# conf LINE...: fed.conf over a fresh directory $T/s
 	rm -rf "$T/s"; mkdir "$T/s" "$T/s/state"
-	scratch_conf "$T/s" "tls = off" "idle_timeout = 2s" "$@"
+	fedconf "$T/fed.conf" "$T/s" "tls = off" "idle_timeout = 2s" "$@"
 }
 
 # -- verify = srv and no edge cache ---------------------------------------

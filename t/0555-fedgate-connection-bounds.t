@@ -13,16 +13,19 @@ GATE=$base UAS=$((base + 1))
 
 sipp_server 200; ok $? "sipp plays our server on 127.0.0.1:$UAS"
 
+# fresh_conf [FED.CONF LINE...]: fed.conf over a fresh $T/s.  As shipped:
+# fedgate started as root serves as an unprivileged user that owns its
+# state and log (tmpfiles.d in a real install).
+fresh_conf() {
+	_user=
+	[ "$(id -u)" -ne 0 ] || _user="user = nobody"
+	rm -rf "$T/s" &&
+	fedconf "$T/fed.conf" "$T/s" "tls = off" "$@" ${_user:+"$_user"} &&
+	mkdir -p "$T/s/state" || return 1
+	[ -z "$_user" ] || { chmod 755 "$T" && chown -R nobody "$T/s"; }
+}
 start_gate() {	# start_gate [FED.CONF LINE...]
-	rm -rf "$T/s"
-	scratch_conf "$T/s" "tls = off" "$@"
-	mkdir -p "$T/s/state"
-	# As shipped: fedgate started as root serves as an unprivileged user
-	# that owns its state and log (tmpfiles.d in a real install).
-	if [ "$(id -u)" -eq 0 ]; then
-		echo "user = nobody" >>"$T/fed.conf"
-		chmod 755 "$T" && chown -R nobody "$T/s" || return 1
-	fi
+	fresh_conf "$@" || return 1
 	spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
 	    "$B/bin/fedgate" -c "$T/fed.conf" -u "127.0.0.1:$UAS" \
 	    2>"$T/gate.err"
@@ -118,7 +121,7 @@ grep -q '^SIP/2.0 200' "$T/heard"; ok $? "answered by our server"
 stop_gate
 
 # -- max_refusals is a fed.conf key with a lower bound ---------------------
-scratch_conf "$T/s" "max_refusals = 0"
+fedconf "$T/fed.conf" "$T/s" "max_refusals = 0"
 expect_exit 2 "max_refusals = 0 is refused" "$B/bin/fedgate" -c "$T/fed.conf" </dev/null
 grep -q 'max_refusals' "$T/err"; ok $? "naming the key"
 
@@ -141,13 +144,7 @@ stop_gate
 # -- UDP: one process serves every source; its refusals are bounded too ----
 need inetd
 start_gate_udp() {
-	rm -rf "$T/s"
-	scratch_conf "$T/s" "tls = off" "idle_timeout = 5s"
-	mkdir -p "$T/s/state"
-	if [ "$(id -u)" -eq 0 ]; then
-		echo "user = nobody" >>"$T/fed.conf"
-		chmod 755 "$T" && chown -R nobody "$T/s" || return 1
-	fi
+	fresh_conf "idle_timeout = 5s" || return 1
 	printf '127.0.0.1:%s\tdgram\tudp\twait\troot\t%s\tfedgate -c %s -u 127.0.0.1:%s\n' \
 	    "$GATE" "$B/bin/fedgate" "$T/fed.conf" "$UAS" >"$T/inetd.conf"
 	inetd -d "$T/inetd.conf" >"$T/inetd.out" 2>&1 &

@@ -59,22 +59,12 @@ test_ports 1
 UPS=$base
 spawn socat -u "TCP-LISTEN:$UPS,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null
 wait_for 10 listening "$UPS"; ok $? "our server (socat) listens on 127.0.0.1:$UPS"
-mkconf() {	# mkconf EXTRA-LINE...
-	rm -rf "$D/state" "$D/log" "$D/shim" "$D/shim.ran"
-	mkdir -p "$D/state" && chown nobody "$D/state"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $D/log"
-		echo "state_dir = $D/state"
-		echo "allow_list = $D/allow"
-		echo "block_list = $D/block"
-		echo "tls = off"
-		echo "upstream = 127.0.0.1:$UPS"
-		for l in "$@"; do echo "$l"; done
-	} >"$D/fed.conf"
+mkconf() {	# mkconf [KEY=VALUE...]: a fresh fed.conf, state and log in $D
+	rm -rf "$D/state" "$D/log" "$D/shim" "$D/shim.ran" &&
+	mkdir -p "$D/state" && chown nobody "$D/state" &&
+	: >"$D/allow" && : >"$D/block" &&
+	fedconf "$D/fed.conf" "$D" "tls = off" "upstream = 127.0.0.1:$UPS" "$@" &&
 	chmod 644 "$D/fed.conf"
-	: >"$D/allow"
-	: >"$D/block"
 }
 # gate CALL: one MESSAGE to fedgate on a loopback connection, the shim
 # (in fedgate only, not in sockrun) making CALL; what the partner heard

@@ -74,26 +74,8 @@ setup() {
 	    $(( $(date +%s) + 86400 )) >"$D/edges"
 }
 conf() {	# conf [KEY=VALUE...]: fed.conf with these values over the good ones
-	{
-		for kv in "local_domains=example.com" "allow_list=$D/allow" \
-		    "block_list=$D/block" "state_dir=$D/state" \
-		    "verdict_log=$D/log" "edge_cache=$D/edges" \
-		    "tls_cert=$P/edge.pem" "tls_key=$P/edge.key" \
-		    "tls_ca=$P/ca.pem" "upstream=127.0.0.1:$UAS" \
-		    "upstream_timeout=1s"; do
-			k=${kv%%=*}
-			for o in "$@"; do
-				[ "${o%%=*}" = "$k" ] && kv=$o
-			done
-			[ -n "${kv#*=}" ] && echo "${kv%%=*} = ${kv#*=}"
-		done
-		for o in "$@"; do
-			case " local_domains allow_list block_list state_dir verdict_log edge_cache tls_cert tls_key tls_ca upstream upstream_timeout " in
-			*" ${o%%=*} "*) ;;
-			*) echo "${o%%=*} = ${o#*=}" ;;
-			esac
-		done
-	} >"$T/fed.conf"
+	fedconf "$T/fed.conf" "$D" "tls_cert=$P/edge.pem" "tls_key=$P/edge.key" \
+	    "tls_ca=$P/ca.pem" "upstream=127.0.0.1:$UAS" "upstream_timeout=1s" "$@"
 	# The lists compiled, as fedlist leaves them (fedkit(7) List index).
 	# Not checked: a fed.conf fedgate -t is to refuse stops it too.
 	fedlist -c "$T/fed.conf" index >/dev/null 2>&1

@@ -22,11 +22,7 @@ stop_peers() {	# the fedgates reading the fifos first, then each Redis
 }
 at_exit stop_peers
 
-host() {	# host NAME [FED.CONF-LINE...]: $T/NAME.conf, files in $T/NAME
-	_h=$1; shift
-	scratch_conf "$T/$_h" "$@" && mv "$T/fed.conf" "$T/$_h.conf" &&
-	    : >"$T/$_h/allow" && : >"$T/$_h/block"
-}
+host() { gate_conf "$@"; }	# host NAME [FED.CONF-LINE...]: $T/NAME.conf, files in $T/NAME
 count() {	# count VERDICT REASON LOG...: request lines with that verdict
 	_v=$1 _r=$2; shift 2
 	awk -F '\t' -v v="$_v" -v r="$_r" '$6 == v && $7 == r' "$@" | wc -l
@@ -213,11 +209,8 @@ cmp_file "fedlist watch ls on host 3 lists susp.example as suspicious" "$T/want"
 # writes one request at a time.
 host k "$POOL"
 host r "$POOL" "redis_down = refuse"
-mkfifo "$T/k.fifo" "$T/r.fifo"
-fedgate -c "$T/k.conf" <"$T/k.fifo" >/dev/null 2>"$T/k.err" & kpid=$!
-fedgate -c "$T/r.conf" <"$T/r.fifo" >/dev/null 2>"$T/r.err" & rpid=$!
-spawned "$kpid" "$rpid"
-exec 7>"$T/k.fifo" 8>"$T/r.fifo"
+fifo_gate 7 "$T/k.conf" "$T/k.err" && kpid=$gate_pid &&
+fifo_gate 8 "$T/r.conf" "$T/r.err" && rpid=$gate_pid
 seq=0
 send() {	# send k|r DOMAIN URI-INDEX: one request, Call-ID $id
 	seq=$((seq + 1)) id=live$seq@partner.example
@@ -296,9 +289,8 @@ send k live.example 9; v=$(verdict "$T/k/log" "$id")
 [ "$v" = "accept discovered -" ]; ok $? "host k accepts a new URI of live.example ($v)"
 c=$(rcli zcard '{fedkit}:u:live.example')
 [ "$c" -ge 1 ]; ok $? "... counted in the restarted Redis ($c URIs)"
-exec 7>&- 8>&-
-wait "$kpid"; ok $? "host k exits 0 at end of input"
-wait "$rpid"; ok $? "host r exits 0 at end of input"
+fifo_gate_end 7 "$kpid"; ok $? "host k exits 0 at end of input"
+fifo_gate_end 8 "$rpid"; ok $? "host r exits 0 at end of input"
 # k's own store holds exactly the three URIs of the outage (URI 2 sent
 # again after it, 1 and 9 pooled); r's nothing.
 u=$(local_uris k)
@@ -311,10 +303,7 @@ u=$(local_uris r)
 # request is pooled, not taken for an outage.  A pipe whose input is
 # quiet still sends its response counts within a second or two.
 host q "$POOL" "redis_down = refuse"
-mkfifo "$T/q.fifo"
-fedgate -c "$T/q.conf" <"$T/q.fifo" >/dev/null 2>"$T/q.err" & qpid=$!
-spawned "$qpid"
-exec 7>"$T/q.fifo"
+fifo_gate 7 "$T/q.conf" "$T/q.err"
 sendq() {	# sendq DOMAIN URI-INDEX [sipmsg-ARG...]
 	_d=$1 _u=$2; shift 2
 	seq=$((seq + 1)) id=live$seq@partner.example
@@ -334,8 +323,7 @@ sendq quiet.example 3 -R 404
 t0=$(date +%s%N)
 wait_for 5 sh -c "redis-cli -h 127.0.0.1 -p $RP hlen '{fedkit}:r:quiet.example' | grep -qv '^0\$'"
 ok $? "a response with nothing after it reaches Redis while the input is quiet ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
-exec 7>&-
-wait "$qpid"; ok $? "host q exits 0 at end of input"
+fifo_gate_end 7 "$gate_pid"; ok $? "host q exits 0 at end of input"
 
 # ---- 5c. a full Redis is down too ----
 # Under maxmemory with noeviction Redis refuses the script (OOM): an

@@ -4,7 +4,7 @@
 . "${0%/*}/lib.sh"
 
 D=$T/d
-scratch_conf "$D" 'max_uris = 5' 'suspect_min_responses = 4'
+fedconf "$T/fed.conf" "$D" 'max_uris = 5' 'suspect_min_responses = 4'
 C="-c $T/fed.conf"
 fl() { fedlist $C "$@"; }
 
@@ -228,12 +228,7 @@ expect_exit 2 "rm with an option: exit 2" fl allow rm x.example rate=5
 expect_exit 2 "a missing -c file: exit 2" fedlist -c "$T/none.conf" allow ls
 
 # ---- a running fedgate sees an edit within a second ----
-mkfifo "$T/fifo"
-fedgate -c "$T/fed.conf" <"$T/fifo" >/dev/null 2>"$T/live.err" &
-gpid=$!
-exec 7>"$T/fifo"
-stop_gate() { exec 7>&-; kill "$gpid" 2>/dev/null; }
-at_exit stop_gate
+fifo_gate 7 "$T/fed.conf" "$T/live.err"
 sipmsg -n 1 -s 1 -f sip:a@live.example >&7
 wait_for 5 grep -q 'live.example.*accept' "$D/log"
 ok $? "a running fedgate accepts live.example"
@@ -242,8 +237,7 @@ sleep 1.2
 sipmsg -n 1 -s 2 -f sip:a@live.example >&7
 wait_for 5 grep -q 'live.example.*refuse	blocked' "$D/log"
 ok $? "... the same process refuses it after the edit"
-exec 7>&-
-wait "$gpid"; ok $? "... and exits 0"
+fifo_gate_end 7 "$gate_pid"; ok $? "... and exits 0"
 
 # ---- review fixes (issue 4) ----
 R=$T/r

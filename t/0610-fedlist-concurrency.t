@@ -5,7 +5,7 @@
 . "${0%/*}/lib.sh"
 
 D=$T/d
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 C="-c $T/fed.conf"
 
 # cmds LIST PREFIX: 1,000 one-line add commands, each its own rewrite.

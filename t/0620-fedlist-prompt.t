@@ -6,7 +6,7 @@
 need tmux
 
 D=$T/d
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 printf 'contoso.com\ncontrol.example\nfabrikam.example\n' >"$D/allow"
 HIST=$T/history
 # One tmux server (socket) per run: a server being killed may still hold
@@ -34,20 +34,23 @@ screen_has() { screen | grep -q -e "$1"; }
 # The last prompt line: what is being edited now.
 cur() { screen | grep '^fedlist>' | tail -1; }
 cur_is() { [ "$(cur)" = "$1" ]; }
+# completes LINE DESC KEY...: typing KEYs leaves LINE on the prompt.
+completes() {
+	_cl=$1 _cd=$2; shift 2
+	tm send-keys "$@"
+	wait_for 3 cur_is "$_cl"; ok $? "$_cd [$(cur)]"
+}
 
 start; ok $? "the prompt appears on a terminal"
 
 # ---- completion ----
-tm send-keys 'al' Tab
-wait_for 3 cur_is 'fedlist> allow'; ok $? "Tab completes a command (al -> allow) [$(cur)]"
-tm send-keys 'r' Tab
-wait_for 3 cur_is 'fedlist> allow rm'; ok $? "... a subcommand (r -> rm) [$(cur)]"
-tm send-keys 'fa' Tab
-wait_for 3 cur_is 'fedlist> allow rm fabrikam.example'; ok $? "... a listed domain (fa -> fabrikam.example) [$(cur)]"
+completes 'fedlist> allow' "Tab completes a command (al -> allow)" 'al' Tab
+completes 'fedlist> allow rm' "... a subcommand (r -> rm)" 'r' Tab
+completes 'fedlist> allow rm fabrikam.example' \
+    "... a listed domain (fa -> fabrikam.example)" 'fa' Tab
 tm send-keys C-u 'allow rm cont' Tab Tab
 wait_for 3 screen_has 'contoso.com *control.example'; ok $? "... two candidates are both shown"
-tm send-keys 'ro' Tab
-wait_for 3 cur_is 'fedlist> allow rm control.example'; ok $? "... and the rest completes ($(cur))"
+completes 'fedlist> allow rm control.example' "... and the rest completes" 'ro' Tab
 tm send-keys Enter
 wait_for 3 screen_has 'allow: 1 removed'; ok $? "the completed command runs"
 grep -q control "$D/allow"; [ $? -ne 0 ]; ok $? "... and removed control.example"

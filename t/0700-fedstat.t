@@ -7,36 +7,26 @@
 need python3
 
 D=$T/s
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 printf 'friend.example\n' >"$D/allow"
 printf 'listed.example\n' >"$D/block"
 
 T1=2026-11-22T00:00:00.000Z T2=2026-11-22T01:00:00.000Z
-# L time peer partner method uri verdict reason code callid
-L() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
 {
-	L $T1 e1:5061 good.example INVITE alice@example.com accept discovered - c1
-	L $T1 e1:5061 good.example 200 - observe response - c1
-	L $T2 e2:5061 good.example MESSAGE bob@example.com accept discovered - c2
-	L $T2 e2:5061 good.example 200 - observe response - c2
-	L $T1 e3:5061 bad.example OPTIONS x1@example.com refuse watch 403 c3
-	L $T1 e3:5061 bad.example OPTIONS x2@example.com limit rate 503 c4
-	L $T2 e3:5061 bad.example OPTIONS x2@example.com limit suspicious 503 c5
-	L $T2 e3:5061 bad.example 404 - observe response - c5
-	L $T2 e4:5061 spam.example MESSAGE bob@example.com refuse blocked 403 c6
+	verdict_line $T1 e1:5061 good.example INVITE alice@example.com accept discovered - c1
+	verdict_line $T1 e1:5061 good.example 200 - observe response - c1
+	verdict_line $T2 e2:5061 good.example MESSAGE bob@example.com accept discovered - c2
+	verdict_line $T2 e2:5061 good.example 200 - observe response - c2
+	verdict_line $T1 e3:5061 bad.example OPTIONS x1@example.com refuse watch 403 c3
+	verdict_line $T1 e3:5061 bad.example OPTIONS x2@example.com limit rate 503 c4
+	verdict_line $T2 e3:5061 bad.example OPTIONS x2@example.com limit suspicious 503 c5
+	verdict_line $T2 e3:5061 bad.example 404 - observe response - c5
+	verdict_line $T2 e4:5061 spam.example MESSAGE bob@example.com refuse blocked 403 c6
 	echo "garbage"
-	L $T2 - - REGISTER - refuse malformed - -
+	verdict_line $T2 - - REGISTER - refuse malformed - -
 } >"$D/log"
-# 20 responses, 10 of them failures: suspicious by fedgate's rule; the
-# same from an allow-listed partner: not judged.
-i=0
-while [ "$i" -lt 20 ]; do
-	st=200; [ $((i % 2)) -eq 0 ] && st=404
-	L $T2 e5:5061 susp.example $st - observe response - "s$i"
-	L $T2 e6:5061 friend.example 404 - observe response - "f$i"
-	i=$((i + 1))
-done >>"$D/log"
-L $T2 e7:5061 listed.example MESSAGE a@example.com accept discovered - l1 >>"$D/log"
+suspect_answers "$T2" >>"$D/log"
+verdict_line $T2 e7:5061 listed.example MESSAGE a@example.com accept discovered - l1 >>"$D/log"
 
 # Scores: refused + limited / 2 + failures x failure share + 100 x
 # distinct URIs / max_uris (fedstat(1)); the allow-listed partner's
@@ -78,9 +68,9 @@ cmp_file "... counts only the later lines" "$T/want" "$T/got"
 # the day the test was written): 2 h, 50 min and 10 min ago.
 ago() { date -u -d "@$(( $(date +%s) - $1 ))" +%Y-%m-%dT%H:%M:%S.000Z; }
 {
-	L "$(ago 7200)" e1:5061 old.example MESSAGE a@example.com accept discovered - n1
-	L "$(ago 3000)" e1:5061 mid.example MESSAGE b@example.com accept discovered - n2
-	L "$(ago 600)" e1:5061 new.example MESSAGE c@example.com accept discovered - n3
+	verdict_line "$(ago 7200)" e1:5061 old.example MESSAGE a@example.com accept discovered - n1
+	verdict_line "$(ago 3000)" e1:5061 mid.example MESSAGE b@example.com accept discovered - n2
+	verdict_line "$(ago 600)" e1:5061 new.example MESSAGE c@example.com accept discovered - n3
 } >"$T/now.log"
 expect "--since a duration" fedstat -c "$T/fed.conf" --since 1h "$T/now.log"
 cut -f1 "$T/out" | sort >"$T/got"
@@ -116,8 +106,8 @@ cmp_file "... watched and suspicious, not allow-listed, not blocked" "$T/want" "
 printf 'friend.example\nown.example max_uris=10\n' >"$D/allow"
 i=0
 while [ "$i" -lt 8 ]; do
-	L $T2 e8:5061 own.example MESSAGE "u$i@example.com" accept allowlisted - "o$i"
-	L $T2 e8:5061 free.example MESSAGE "u$i@example.com" accept allowlisted - "o$i"
+	verdict_line $T2 e8:5061 own.example MESSAGE "u$i@example.com" accept allowlisted - "o$i"
+	verdict_line $T2 e8:5061 free.example MESSAGE "u$i@example.com" accept allowlisted - "o$i"
 	i=$((i + 1))
 done >"$T/own.log"
 expect "allow-listed partners" fedstat -c "$T/fed.conf" "$T/own.log"
@@ -134,8 +124,8 @@ echo "8 ok 0.0" >"$T/want"
 cmp_file "... then the allowlisted lines say it is allow-listed" "$T/want" "$T/got"
 # --suggest: a partner whose old lines say allowlisted, now off the list
 {
-	L $T1 e9:5061 was.example MESSAGE a@example.com accept allowlisted - w1
-	L $T2 e9:5061 was.example MESSAGE b@example.com refuse watch 403 w2
+	verdict_line $T1 e9:5061 was.example MESSAGE a@example.com accept allowlisted - w1
+	verdict_line $T2 e9:5061 was.example MESSAGE b@example.com refuse watch 403 w2
 } >"$T/was.log"
 expect "--suggest, a partner taken off the allow list" fedstat -c "$T/fed.conf" --suggest "$T/was.log"
 echo was.example >"$T/want"
@@ -144,13 +134,13 @@ cmp_file "... is suggested: the list, not its old log line, decides" "$T/want" "
 # a `limit suspicious` line older than report_period (60m) no longer
 # makes a partner suspicious; a `refuse watch` line keeps it watched
 {
-	L 2026-11-22T00:00:00.000Z e1:5061 was-s.example OPTIONS a@example.com limit suspicious 503 x1
-	L 2026-11-22T00:00:00.000Z e1:5061 was-w.example OPTIONS a@example.com refuse watch 403 x2
-	L 2026-11-22T02:00:00.000Z e1:5061 other.example OPTIONS a@example.com accept discovered - x3
+	verdict_line 2026-11-22T00:00:00.000Z e1:5061 was-s.example OPTIONS a@example.com limit suspicious 503 x1
+	verdict_line 2026-11-22T00:00:00.000Z e1:5061 was-w.example OPTIONS a@example.com refuse watch 403 x2
+	verdict_line 2026-11-22T02:00:00.000Z e1:5061 other.example OPTIONS a@example.com accept discovered - x3
 } >"$T/age.log"
 i=0
 while [ "$i" -lt 20 ]; do
-	L 2026-11-22T00:00:00.000Z e1:5061 was-r.example 404 - observe response - "r$i"
+	verdict_line 2026-11-22T00:00:00.000Z e1:5061 was-r.example 404 - observe response - "r$i"
 	i=$((i + 1))
 done >>"$T/age.log"
 expect "old verdicts" fedstat -c "$T/fed.conf" "$T/age.log"
@@ -159,7 +149,7 @@ printf 'other.example 0 ok\nwas-r.example 20 ok\nwas-s.example 0 ok\nwas-w.examp
 cmp_file "... suspicion (a limit line, responses) ages out after report_period and the failures still count; watch stays" "$T/want" "$T/got"
 
 # escaped names reach JSON intact
-L $T1 'x\x2dy:1' 'we\\ird\x22.example' MESSAGE 'a\x20b@example.com' accept discovered - c9 >"$T/esc.log"
+verdict_line $T1 'x\x2dy:1' 'we\\ird\x22.example' MESSAGE 'a\x20b@example.com' accept discovered - c9 >"$T/esc.log"
 expect "escaped values" fedstat -c "$T/fed.conf" --json "$T/esc.log"
 python3 -c '
 import json, sys
@@ -176,7 +166,7 @@ expect "a last line without newline" fedstat -c "$T/fed.conf" "$T/cut.log"
 grep_file "... and is reported" "cut.log:1: last line has no newline" "$T/err"
 
 # hostile input: a long line, binary bytes
-{ head -c 10000 /dev/zero | tr '\0' 'x'; echo; printf '\001\377\n'; L $T1 - ok.example 200 - observe response - c; } >"$T/junk.log"
+{ head -c 10000 /dev/zero | tr '\0' 'x'; echo; printf '\001\377\n'; verdict_line $T1 - ok.example 200 - observe response - c; } >"$T/junk.log"
 expect "junk lines are skipped" fedstat -c "$T/fed.conf" "$T/junk.log"
 grep_file "... the long one reported" "junk.log:1: line too long" "$T/err"
 grep_file "... the binary one reported" "junk.log:2: .*raw byte" "$T/err"

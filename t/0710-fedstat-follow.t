@@ -11,7 +11,7 @@
 need script timeout
 
 D=$T/f
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 : >"$D/allow"; : >"$D/block"
 LOG=$D/log R=$T/resume ALL=$T/all
 : >"$ALL"
@@ -42,10 +42,16 @@ caught_up() {
 FPID=
 stop_fedstat() { [ -z "$FPID" ] || kill -9 "$FPID" 2>/dev/null; }
 at_exit stop_fedstat
+# follow N: fedstat -f resuming from $R on $LOG, in the background (pid
+# $FPID), its output in $T/outN, $T/errN.  crash: kill -9 it.
+follow() {
+	fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out$1" 2>"$T/err$1" &
+	FPID=$!
+}
+crash() { kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=; }
 
 write 0 100
-fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out1" 2>"$T/err1" &
-FPID=$!
+follow 1
 wait_for 20 caught_up; ok $? "fedstat -f reads the log and saves its position"
 
 # ---- three rotations while a writer appends ----
@@ -69,12 +75,11 @@ write 3100 100
 wait_for 20 caught_up; ok $? "... and with 100 lines more"
 
 # ---- kill -9, a rotation while down, --resume ----
-kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
+crash
 write 3200 500
 mv "$LOG" "$LOG.5"
 write 3700 500
-fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out2" 2>"$T/err2" &
-FPID=$!
+follow 2
 wait_for 20 caught_up; ok $? "after kill -9, fedstat -f --resume catches up"
 
 # ---- a writer that holds the rotated file, and a line it cuts ----
@@ -151,8 +156,7 @@ old_saved() {
 	grep "^old	[0-9]*	$(stat -c %i "$1")	$(stat -c %s "$1")	" "$R"
 }
 write 0 100
-fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out3" 2>"$T/err3" &
-FPID=$!
+follow 3
 wait_for 20 caught_up; ok $? "a second log: read and saved"
 exec 7>>"$LOG"
 mv "$LOG" "$LOG.1"
@@ -160,7 +164,7 @@ write 100 100
 chunk7 200
 wait_for 20 old_saved "$LOG.1"; ok $? "the position in a rotated file still read is saved"
 wait_for 20 caught_up; ok $? "... with the new file's"
-kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
+crash
 chunk7 250
 exec 7>&-
 write 300 100
@@ -171,8 +175,7 @@ write 400 100
 sleep 0.1
 mv "$LOG.2" "$LOG.3"; mv "$LOG.1" "$LOG.2"; mv "$LOG" "$LOG.1"
 write 500 100
-fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out4" 2>"$T/err4" &
-FPID=$!
+follow 4
 wait_for 20 caught_up; ok $? "after kill -9 and two rotations, --resume catches up"
 # an over-long line, cut when killed
 head -c 5000 /dev/zero | tr '\0' y >>"$LOG"
@@ -180,11 +183,10 @@ skip_saved() { [ "$(sed -n 4p "$R" | cut -f8)" = 1 ]; }
 wait_for 20 skip_saved; ok $? "inside an over-long line, the saved position is its start, marked"
 off=$(sed -n 4p "$R" | cut -f4) size=$(stat -c %s "$LOG")
 [ "$off" -eq $((size - 5000)) ]; ok $? "... the offset of its first byte ($off)"
-kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
+crash
 printf 'yyy\n' >>"$LOG"
 write 600 100
-fedstat -f -c "$T/fed.conf" --resume "$R" "$LOG" >"$T/out5" 2>"$T/err5" &
-FPID=$!
+follow 5
 wait_for 20 caught_up; ok $? "resumed inside the long line, it catches up"
 kill -TERM "$FPID"; wait "$FPID"; rc=$?; FPID=
 [ "$rc" -eq 0 ]; ok $? "SIGTERM: exit 0"

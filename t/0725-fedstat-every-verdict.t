@@ -31,16 +31,9 @@ listidx -a "$T/allow" && listidx "$T/block"
 # mkconf NAME [LINE...]: $T/NAME.conf, its own state, the one log.
 mkconf() {
 	_name=$1; shift
-	mkdir -p "$T/$_name.state"
-	{
-		echo "local_domains = example.com"
-		echo "verdict_log = $LOG"
-		echo "state_dir = $T/$_name.state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		echo "edge_cache = $T/edges"
-		for _l in "$@"; do echo "$_l"; done
-	} >"$T/$_name.conf"
+	mkdir -p "$T/$_name.state" &&
+	fedconf "$T/$_name.conf" "$T" "verdict_log = $LOG" \
+	    "state_dir = $T/$_name.state" "$@"
 }
 
 # pipe NAME DESC [FEDGATE-ARG...] <INPUT: fedgate in pipe mode must decide

@@ -81,43 +81,33 @@ count_decisions() {
 }
 
 D=$T/s
-scratch_conf "$D"
+fedconf "$T/fed.conf" "$D"
 printf 'friend.example\nown.example max_uris=10\n' >"$D/allow"
 printf 'listed.example\n' >"$D/block"
 
 T1=2026-11-22T00:00:00.000Z T2=2026-11-22T01:00:00.000Z
-# L time peer partner method uri verdict reason code callid
-L() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
 {
-	L $T1 e1:5061 good.example INVITE alice@example.com accept discovered - c1
-	L $T1 e1:5061 good.example 200 - observe response - c1
-	L $T2 e2:5061 good.example MESSAGE bob@example.com accept discovered - c2
-	L $T1 e3:5061 bad.example OPTIONS x1@example.com refuse watch 403 c3
-	L $T1 e3:5061 bad.example OPTIONS x2@example.com limit rate 503 c4
-	L $T2 e3:5061 bad.example OPTIONS x2@example.com limit suspicious 503 c5
-	L $T2 e3:5061 bad.example 404 - observe response - c5
-	L $T2 e4:5061 spam.example MESSAGE bob@example.com refuse blocked 403 c6
+	verdict_line $T1 e1:5061 good.example INVITE alice@example.com accept discovered - c1
+	verdict_line $T1 e1:5061 good.example 200 - observe response - c1
+	verdict_line $T2 e2:5061 good.example MESSAGE bob@example.com accept discovered - c2
+	verdict_line $T1 e3:5061 bad.example OPTIONS x1@example.com refuse watch 403 c3
+	verdict_line $T1 e3:5061 bad.example OPTIONS x2@example.com limit rate 503 c4
+	verdict_line $T2 e3:5061 bad.example OPTIONS x2@example.com limit suspicious 503 c5
+	verdict_line $T2 e3:5061 bad.example 404 - observe response - c5
+	verdict_line $T2 e4:5061 spam.example MESSAGE bob@example.com refuse blocked 403 c6
 	echo "garbage"
-	L $T2 - - REGISTER - refuse malformed - -
-	L $T2 e9:5061 up.example MESSAGE a@example.com accept discovered 503 u1
-	L $T2 e9:5061 up.example MESSAGE b@example.com accept discovered 503 u2
-	L $T2 e7:5061 listed.example MESSAGE a@example.com accept discovered - l1
-	L $T2 e8:5061 scan.example OPTIONS 100@example.com refuse scanner 403 s1
-	L $T2 e8:5061 flood.example - - refuse flood - f1
+	verdict_line $T2 - - REGISTER - refuse malformed - -
+	verdict_line $T2 e9:5061 up.example MESSAGE a@example.com accept discovered 503 u1
+	verdict_line $T2 e9:5061 up.example MESSAGE b@example.com accept discovered 503 u2
+	verdict_line $T2 e7:5061 listed.example MESSAGE a@example.com accept discovered - l1
+	verdict_line $T2 e8:5061 scan.example OPTIONS 100@example.com refuse scanner 403 s1
+	verdict_line $T2 e8:5061 flood.example - - refuse flood - f1
 } >"$D/log"
-# 20 responses, 10 of them failures: suspicious by fedgate's rule; the
-# same from an allow-listed partner: not judged.
-i=0
-while [ "$i" -lt 20 ]; do
-	st=200; [ $((i % 2)) -eq 0 ] && st=404
-	L $T2 e5:5061 susp.example $st - observe response - "s$i"
-	L $T2 e6:5061 friend.example 404 - observe response - "f$i"
-	i=$((i + 1))
-done >>"$D/log"
+suspect_answers "$T2" >>"$D/log"
 # 8 distinct URIs of an allow-listed partner held to max_uris=10: near.
 i=0
 while [ "$i" -lt 8 ]; do
-	L $T2 e8:5061 own.example MESSAGE "u$i@example.com" accept allowlisted - "o$i"
+	verdict_line $T2 e8:5061 own.example MESSAGE "u$i@example.com" accept allowlisted - "o$i"
 	i=$((i + 1))
 done >>"$D/log"
 lines=$(wc -l <"$D/log")

@@ -65,20 +65,10 @@ else
 fi
 conf() {	# conf FILE LINE...: a fed.conf of the shared files, and LINEs
 	_f=$1; shift
-	{
-		echo "local_domains = example.com"
-		echo "upstream = 127.0.0.1:$UAS"
-		echo "verdict_log = $D/v.log"
-		echo "state_dir = $D/state"
-		echo "allow_list = $T/allow"
-		echo "block_list = $T/block"
-		echo "edge_cache = $T/edges"
-		echo "verify = srv"
-		# Harvesting shows after 10 addresses.
-		echo "max_uris = 10"
-		[ -z "$USER_LINE" ] || echo "$USER_LINE"
-		for _l in "$@"; do echo "$_l"; done
-	} >"$_f"
+	# Harvesting shows after 10 addresses (max_uris).
+	fedconf "$_f" "$T" "upstream = 127.0.0.1:$UAS" "verdict_log = $D/v.log" \
+	    "state_dir = $D/state" "verify = srv" "max_uris = 10" \
+	    ${USER_LINE:+"$USER_LINE"} "$@" &&
 	chmod 644 "$_f"
 }
 conf "$T/fed.conf" "tls_cert = $P/gate.pem" "tls_key = $P/gate.key" "tls_ca = $P/ca.pem"

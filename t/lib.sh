@@ -40,22 +40,33 @@ _t_exit() {
 trap '_t_exit' EXIT
 trap 'exit 130' INT TERM
 
-# scratch_conf DIR [LINE...]: write $T/fed.conf for a fedgate with our
-# domain example.com and every file it keeps under DIR (made here): the
-# lists, the state, the verdict log (DIR/log) and the edge cache; extra
-# fed.conf lines follow.
-scratch_conf() {
-	_sd=$1; shift
-	mkdir -p "$_sd" || return 1
-	{
-		echo "local_domains = example.com"
-		echo "allow_list = $_sd/allow"
-		echo "block_list = $_sd/block"
-		echo "state_dir = $_sd/state"
-		echo "verdict_log = $_sd/log"
-		echo "edge_cache = $_sd/edges"
-		for _l in "$@"; do echo "$_l"; done
-	} >"$T/fed.conf"
+# fedconf FILE DIR [KEY=VALUE...]: write FILE, a fed.conf for a fedgate
+# of our domain example.com keeping every file under DIR (made here):
+# allow_list DIR/allow, block_list DIR/block, state_dir DIR/state,
+# verdict_log DIR/log, edge_cache DIR/edges.  Each KEY=VALUE (or
+# `KEY = VALUE`) sets KEY: in its default's place, or after them in the
+# order given; KEY= leaves KEY out.  A key is written once, as fed.conf
+# wants (fed.conf(5): a second setting of a key is an error).
+fedconf() {
+	_fc=$1 _fd=$2; shift 2
+	mkdir -p "$_fd" &&
+	printf '%s\n' "local_domains = example.com" "allow_list = $_fd/allow" \
+	    "block_list = $_fd/block" "state_dir = $_fd/state" \
+	    "verdict_log = $_fd/log" "edge_cache = $_fd/edges" "$@" |
+	awk '{	k = $0; sub(/[ \t]*=.*/, "", k)
+		v = $0; sub(/^[^=]*=[ \t]*/, "", v)
+		if (!(k in val)) key[++n] = k
+		val[k] = v }
+	END {	for (i = 1; i <= n; i++)
+			if (val[key[i]] != "") print key[i] " = " val[key[i]] }' >"$_fc"
+}
+
+# gate_conf NAME [KEY=VALUE...]: fedconf $T/NAME.conf $T/NAME, its lists
+# there and empty: one of several fedgates a test runs side by side.
+gate_conf() {
+	_gc=$1; shift
+	fedconf "$T/$_gc.conf" "$T/$_gc" "$@" &&
+	    : >"$T/$_gc/allow" && : >"$T/$_gc/block"
 }
 
 # at_exit FUNC: run FUNC when the script ends (stop peers and the like).
@@ -82,6 +93,66 @@ stop() {
 }
 # shellcheck disable=SC2086 # a list of pids, split on purpose
 stop_all() { stop $_spawned; }
+
+# fifo_gate FD CONF ERR [FEDGATE-ARG...]: a pipe-mode fedgate that stays
+# up between the script's steps: it reads a fifo ($T/gateFD.fifo) the
+# script writes on descriptor FD (3 to 9); its output dropped, its
+# diagnostics in ERR, its pid in $gate_pid; stopped at exit.
+# fifo_gate_end FD PID: close FD, so that the fedgate reaches the end of
+# its input; returns its exit status.
+fifo_gate() {
+	_gf=$1 _gc=$2 _ge=$3; shift 3
+	rm -f "$T/gate$_gf.fifo" && mkfifo "$T/gate$_gf.fifo" || return 1
+	# Not the script's other descriptors: a second fifo_gate holding the
+	# writing end of the first's fifo would keep its end of input away.
+	fedgate -c "$_gc" "$@" <"$T/gate$_gf.fifo" >/dev/null 2>"$_ge" \
+	    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	gate_pid=$!
+	spawned "$gate_pid"
+	eval "exec $_gf>\"\$T/gate$_gf.fifo\""
+}
+fifo_gate_end() {
+	eval "exec $1>&-"
+	wait "$2"
+}
+
+# dnsmasq_start NAME [ADDRESSES]: dnsmasq serving $T/dnsmasq.conf on
+# ADDRESSES (127.0.0.1 by default) at a port picked at random, up to 8
+# ports tried until fedq resolves NAME through it; sets dns_port (empty
+# when none answered) and dns_pid.  Started with spawn; its log in
+# $T/dnsmasq.log, its errors in $T/dnsmasq.err.
+dnsmasq_start() {
+	dns_port='' dns_pid=''
+	for _try in 1 2 3 4 5 6 7 8; do
+		_p=$(awk -v s="$$$_try" 'BEGIN { srand(s); print 20000 + int(rand() * 30000) }')
+		spawn dnsmasq --keep-in-foreground --port="$_p" \
+		    --listen-address="${2:-127.0.0.1}" \
+		    --bind-interfaces --no-resolv --no-hosts --no-poll \
+		    --conf-file="$T/dnsmasq.conf" --log-facility="$T/dnsmasq.log" \
+		    --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err"
+		dns_pid=$!
+		wait_for 5 fedq -T 100 -s "127.0.0.1:$_p" "$1" && { dns_port=$_p; return 0; }
+		stop "$dns_pid"; dns_pid=
+	done
+	return 1
+}
+
+# Verdict logs with known answers, for fedstat.  verdict_line TIME PEER
+# PARTNER METHOD URI VERDICT REASON CODE CALLID: one line of the verdict
+# log (fedkit(7) FILE FORMATS).  suspect_answers TIME: 20 answers to
+# susp.example's requests, 10 of them failures (suspicious by fedgate's
+# rule), and 20 failed answers to friend.example's (allow-listed in the
+# tests: not judged).
+verdict_line() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+suspect_answers() {
+	_i=0
+	while [ "$_i" -lt 20 ]; do
+		_st=200; [ $((_i % 2)) -eq 0 ] && _st=404
+		verdict_line "$1" e5:5061 susp.example $_st - observe response - "s$_i"
+		verdict_line "$1" e6:5061 friend.example 404 - observe response - "f$_i"
+		_i=$((_i + 1))
+	done
+}
 
 # test_ports N: set base to the first of N ports in a row that nothing
 # uses (TCP or UDP, in any state), below the kernel's ephemeral range
