@@ -117,3 +117,16 @@ while [ "$i" -le "$n" ]; do
 	fi
 	i=$((i + 1))
 done
+
+# The layout names the one file that owns each concern: every library
+# file is there, and every file named there exists.
+for f in "$TOP"/lib/*.c "$TOP"/lib/*.lua; do
+	f=${f##*/}
+	grep -q "^ *$f  *[^ ]" "$TOP/README"
+	ok $? "README's layout says what lib/$f is for"
+done
+sed -n '/^  lib\//,/^  [a-z]*\//p' "$TOP/README" |
+    awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[a-z]+\.(c|lua)$/) print $i }' |
+    while read -r f; do [ -f "$TOP/lib/$f" ] || echo "$f"; done >"$T/gone"
+[ ! -s "$T/gone" ]; ok $? "every lib/ file the layout names exists"
+if [ -s "$T/gone" ]; then diag "$(cat "$T/gone")"; fi

@@ -325,6 +325,20 @@ sipmsg -n 1 -f sip:x@big.example -r sip:u%d@example.com >"$T/in"
 gate raise
 [ "$(count raise accept allowlisted)" -eq 4 ]; ok $? "raising the entry's max_uris lifts the watch"
 
+# A watch line the store has no count for (written by hand, or the store
+# lost): under an allow entry's own max_uris fedgate refuses the partner,
+# and fedlist watch ls says so too.
+gate_conf handmark &&
+echo "marked.example max_uris=5" >"$T/handmark/allow" &&
+mkdir -p "$T/handmark/state" &&
+printf 'marked.example\t2026-11-22T01:00:00.000Z\tmax_uris\n' \
+    >"$T/handmark/state/watch" &&
+sipmsg -n 1 -f sip:x@marked.example -r sip:u%d@example.com >"$T/in" &&
+gate handmark
+[ "$(count handmark refuse watch)" -eq 1 ]; ok $? "a hand-made watch line, no count in the store: refused (watch)"
+given fedlist -c "$T/handmark.conf" watch ls
+grep_file "... and fedlist watch ls shows it watched" '^marked\.example	watch	' "$T/given.out"
+
 gate_conf exact "suspect_fail_share = 0.035" "suspect_min_responses = 200" "discovered_rate = 1000"
 { sipmsg -n 193 -f sip:x@ex.example -r sip:u%d@example.com -R 200
   sipmsg -n 7 -s 500 -f sip:x@ex.example -r sip:u%d@example.com -R 404
