@@ -495,36 +495,14 @@ wait_fd(int fd, short events, int64_t deadline)
 }
 
 /*
- * Our server, as socket mode reaches it (relay_connect, upstream_timeout),
- * then asked OPTIONS (RFC 3261 11): only its first line is read.
+ * The OPTIONS fedgate -t sends (RFC 3261 11), from our end of fd: its
+ * length, or -1 when upstream is too long a name for req.
  */
-static void
-check_upstream(struct sink *s, const struct conf *c, const char *upstream)
+static int
+options_request(char *req, size_t cap, const char *upstream,
+    const char *local)
 {
-	char req[1024], local[INET6_ADDRSTRLEN + 16], ans[ANSWER_MAX + 1];
-	char q[FED_QUOTE_MAX];
-	unsigned timeout_ms = c->upstream_timeout * 1000;
-	struct fed_err err;
-	int64_t deadline;
-	size_t len, off = 0, got = 0;
-	ssize_t r;
-	char *nl = NULL;
-	int fd, n, closed = 0, why = 0;
-
-	if (upstream == NULL && (upstream = c->upstream) == NULL) {
-		say(s, SELFCHECK_PROBLEM, "%s: no upstream: socket mode needs "
-		    "our internal server (-u host:port, or upstream = "
-		    "host:port)",
-		    conf_name(c));
-		return;
-	}
-	if ((fd = relay_connect(upstream, SOCK_STREAM, timeout_ms,
-	    &err)) < 0) {
-		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
-		return;
-	}
-	local_addr(fd, local, sizeof local);
-	n = snprintf(req, sizeof req,
+	int n = snprintf(req, cap,
 	    "OPTIONS sip:%s;transport=tcp SIP/2.0\r\n"
 	    "Via: SIP/2.0/TCP %s;branch=z9hG4bK-fedgate-t-%ld-%lld\r\n"
 	    "Max-Forwards: 70\r\n"
@@ -537,50 +515,76 @@ check_upstream(struct sink *s, const struct conf *c, const char *upstream)
 	    upstream, local, (long)getpid(), (long long)fed_now_ms(), local,
 	    (long)getpid(), upstream, (long)getpid(),
 	    (long long)fed_now_ms(), local);
-	if (n < 0 || (size_t)n >= sizeof req) {
-		say(s, SELFCHECK_PROBLEM, "upstream %s: too long a name",
-		    upstream);
-		close(fd);
-		return;
-	}
-	len = (size_t)n;
-	deadline = fed_mono_ms() + timeout_ms;
-	while (off < len && why == 0 && wait_fd(fd, POLLOUT, deadline)) {
+
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/*
+ * Send all of req by the deadline: 0, or -1 with *why the errno that
+ * stopped it (0 when the deadline did).
+ */
+static int
+send_by(int fd, const char *req, size_t len, int64_t deadline, int *why)
+{
+	size_t off = 0;
+	ssize_t r;
+
+	*why = 0;
+	while (off < len && *why == 0 && wait_fd(fd, POLLOUT, deadline)) {
 		r = send(fd, req + off, len - off, MSG_NOSIGNAL);
 		if (r < 0 && errno != EINTR && errno != EAGAIN)
-			why = errno;
+			*why = errno;
 		if (r > 0)
 			off += (size_t)r;
 	}
-	if (off < len) {
-		say(s, SELFCHECK_PROBLEM, "upstream %s: cannot send OPTIONS: "
-		    "%s", upstream, why != 0 ? strerror(why) : "timed out");
-		close(fd);
-		return;
-	}
-	/* The status line, or up to ANSWER_MAX bytes, or the deadline. */
+	return off < len ? -1 : 0;
+}
+
+/*
+ * The status line, or up to ANSWER_MAX bytes, or the deadline: into ans
+ * without its line end, NUL-terminated; its length.  *closed tells that
+ * the upstream closed or failed the connection first.
+ */
+static size_t
+read_first_line(int fd, char ans[ANSWER_MAX + 1], int64_t deadline,
+    int *closed)
+{
+	size_t got = 0;
+	ssize_t r;
+	char *nl = NULL;
+
+	*closed = 0;
 	while (got < ANSWER_MAX && nl == NULL &&
 	    wait_fd(fd, POLLIN, deadline)) {
 		r = recv(fd, ans + got, ANSWER_MAX - got, 0);
 		if (r == 0) {
-			closed = 1;
+			*closed = 1;
 			break;
 		}
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			closed = 1;
+			*closed = 1;
 			break;
 		}
 		got += (size_t)r;
 		nl = memchr(ans, '\n', got);
 	}
-	close(fd);
 	if (nl != NULL)
 		got = (size_t)(nl - ans);
 	if (got > 0 && ans[got - 1] == '\r')
 		got--;
 	ans[got] = '\0';
+	return got;
+}
+
+/* What the upstream's first line (ans, got bytes) says of it. */
+static void
+report_answer(struct sink *s, const struct conf *c, const char *upstream,
+    const char *ans, size_t got, int closed)
+{
+	char q[FED_QUOTE_MAX];
+
 	if (got >= 12 && memcmp(ans, "SIP/2.0 ", 8) == 0 &&
 	    ans[8] >= '1' && ans[8] <= '6' && ans[9] >= '0' && ans[9] <= '9' &&
 	    ans[10] >= '0' && ans[10] <= '9' && ans[11] == ' ') {
@@ -598,6 +602,51 @@ check_upstream(struct sink *s, const struct conf *c, const char *upstream)
 		say(s, SELFCHECK_WARNING, "upstream %s: connected, but no "
 		    "answer to OPTIONS within upstream_timeout (%u s)",
 		    upstream, c->upstream_timeout);
+}
+
+/*
+ * Our server, as socket mode reaches it (relay_connect, upstream_timeout),
+ * then asked OPTIONS (RFC 3261 11): only its first line is read.
+ */
+static void
+check_upstream(struct sink *s, const struct conf *c, const char *upstream)
+{
+	char req[1024], local[INET6_ADDRSTRLEN + 16], ans[ANSWER_MAX + 1];
+	unsigned timeout_ms = c->upstream_timeout * 1000;
+	struct fed_err err;
+	int64_t deadline;
+	size_t got;
+	int fd, n, closed, why;
+
+	if (upstream == NULL && (upstream = c->upstream) == NULL) {
+		say(s, SELFCHECK_PROBLEM, "%s: no upstream: socket mode needs "
+		    "our internal server (-u host:port, or upstream = "
+		    "host:port)",
+		    conf_name(c));
+		return;
+	}
+	if ((fd = relay_connect(upstream, SOCK_STREAM, timeout_ms,
+	    &err)) < 0) {
+		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
+		return;
+	}
+	local_addr(fd, local, sizeof local);
+	if ((n = options_request(req, sizeof req, upstream, local)) < 0) {
+		say(s, SELFCHECK_PROBLEM, "upstream %s: too long a name",
+		    upstream);
+		close(fd);
+		return;
+	}
+	deadline = fed_mono_ms() + timeout_ms;
+	if (send_by(fd, req, (size_t)n, deadline, &why) == -1) {
+		say(s, SELFCHECK_PROBLEM, "upstream %s: cannot send OPTIONS: "
+		    "%s", upstream, why != 0 ? strerror(why) : "timed out");
+		close(fd);
+		return;
+	}
+	got = read_first_line(fd, ans, deadline, &closed);
+	close(fd);
+	report_answer(s, c, upstream, ans, got, closed);
 }
 
 /*
