@@ -337,13 +337,71 @@ uri_cap(struct score *s, struct score_group *g)
 	return (uint32_t)limit * 2;
 }
 
+/* The verdict of one line into its group's counts and windows. */
+static void
+count_verdict(struct score *s, struct score_group *g,
+    const struct vlog_rec *r)
+{
+	int code;
+
+	switch (r->verdict) {
+	case VERDICT_ACCEPT:
+		g->accepted++;
+		g->allowlisted_last = r->reason == REASON_ALLOWLISTED;
+		break;
+	case VERDICT_LIMIT:
+		g->limited++;
+		if (r->reason == REASON_SUSPICIOUS) {
+			g->l_suspicious++;
+			if (r->time_ms > g->l_suspicious_ms)
+				g->l_suspicious_ms = r->time_ms;
+		}
+		break;
+	case VERDICT_REFUSE:
+		g->refused++;
+		g->r_watch += r->reason == REASON_WATCH;
+		g->r_blocked += r->reason == REASON_BLOCKED;
+		break;
+	case VERDICT_OBSERVE:
+		code = status_code(r->method);
+		if (code >= 200 && code <= 299) {
+			g->ok++;
+			win_add(s, g, r->time_ms, 1, 0);
+		} else if (code >= 300 && s->c->failure_code[code]) {
+			g->fail++;
+			win_add(s, g, r->time_ms, 0, 1);
+		}
+		break;
+	}
+}
+
+/*
+ * The line's request URI (of a request, up to the group's cap) and its
+ * other side (the partner of a peer's group, the peer of a partner's)
+ * into the group's sets: -1 when memory ran out.
+ */
+static int
+remember_uri_and_peer(struct score *s, struct score_group *g,
+    const struct vlog_rec *r)
+{
+	if (r->verdict != VERDICT_OBSERVE && r->uri.n > 0 && !g->uris_capped) {
+		if (g->uris.n >= uri_cap(s, g))
+			g->uris_capped = 1;
+		else if (hset_add(&g->uris, fed_siphash(s->key, r->uri.p,
+		    r->uri.n)) < 0)
+			return -1;
+	}
+	return group_peer(s, g, s->by == SCORE_BY_PEER ? r->partner :
+	    r->peer) != 0 ? -1 : 0;
+}
+
 struct score_group *
 score_line(struct score *s, const char *line, size_t n, int *oom,
     struct fed_err *err)
 {
 	struct vlog_rec r;
 	struct score_group *g;
-	int code, full = 0;
+	int full = 0;
 
 	*oom = 0;
 	s->lines++;
@@ -375,43 +433,8 @@ score_line(struct score *s, const char *line, size_t n, int *oom,
 		g->first_ms = r.time_ms;
 	if (r.time_ms > g->last_ms)
 		g->last_ms = r.time_ms;
-	switch (r.verdict) {
-	case VERDICT_ACCEPT:
-		g->accepted++;
-		g->allowlisted_last = r.reason == REASON_ALLOWLISTED;
-		break;
-	case VERDICT_LIMIT:
-		g->limited++;
-		if (r.reason == REASON_SUSPICIOUS) {
-			g->l_suspicious++;
-			if (r.time_ms > g->l_suspicious_ms)
-				g->l_suspicious_ms = r.time_ms;
-		}
-		break;
-	case VERDICT_REFUSE:
-		g->refused++;
-		g->r_watch += r.reason == REASON_WATCH;
-		g->r_blocked += r.reason == REASON_BLOCKED;
-		break;
-	case VERDICT_OBSERVE:
-		code = status_code(r.method);
-		if (code >= 200 && code <= 299) {
-			g->ok++;
-			win_add(s, g, r.time_ms, 1, 0);
-		} else if (code >= 300 && s->c->failure_code[code]) {
-			g->fail++;
-			win_add(s, g, r.time_ms, 0, 1);
-		}
-		break;
-	}
-	if (r.verdict != VERDICT_OBSERVE && r.uri.n > 0 && !g->uris_capped) {
-		if (g->uris.n >= uri_cap(s, g))
-			g->uris_capped = 1;
-		else if (hset_add(&g->uris, fed_siphash(s->key, r.uri.p,
-		    r.uri.n)) < 0)
-			goto oom;
-	}
-	if (group_peer(s, g, s->by == SCORE_BY_PEER ? r.partner : r.peer) != 0)
+	count_verdict(s, g, &r);
+	if (remember_uri_and_peer(s, g, &r) != 0)
 		goto oom;
 	return g;
 oom:
