@@ -278,14 +278,57 @@ proxy_addr_format(const struct sockaddr_storage *ss, char *buf, size_t cap)
 	return -1;
 }
 
+/*
+ * Wait up to left ms for more of the header on fd.  With part of one
+ * peeked (partial), POLLIN stays true while its bytes wait, so look only
+ * for the end of the connection, and back off a little.
+ */
+static int
+wait_for_more(int fd, int partial, int64_t left, struct fed_err *err)
+{
+	struct pollfd pfd = { .fd = fd };
+
+	if (partial) {
+		pfd.events = POLLRDHUP;
+		if (poll(&pfd, 1, left < 5 ? (int)left : 5) > 0 &&
+		    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			fed_err_set(err, "PROXY header: the connection closed");
+			return -1;
+		}
+		return 0;
+	}
+	pfd.events = POLLIN | POLLRDHUP;
+	if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+		fed_err_set(err, "PROXY header: poll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the len bytes of the header peeked, and nothing after them. */
+static int
+consume_header(int fd, unsigned char *buf, int len, struct fed_err *err)
+{
+	ssize_t took;
+
+	do
+		took = recv(fd, buf, (size_t)len, 0);
+	while (took < 0 && errno == EINTR);
+	if (took != len) {
+		fed_err_set(err, "PROXY header: %s", took < 0 ?
+		    strerror(errno) : "read short");
+		return -1;
+	}
+	return 0;
+}
+
 int
 proxy_header_read(int fd, unsigned timeout_ms, struct sockaddr_storage *src,
     struct fed_err *err)
 {
 	unsigned char buf[PROXY_HEADER_MAX];
 	int64_t deadline = fed_mono_ms() + timeout_ms, left;
-	struct pollfd pfd;
-	ssize_t got, took;
+	ssize_t got;
 	size_t seen = 0;
 	int len;
 
@@ -322,35 +365,8 @@ proxy_header_read(int fd, unsigned timeout_ms, struct sockaddr_storage *src,
 			    "%u ms", timeout_ms);
 			return -1;
 		}
-		pfd.fd = fd;
-		pfd.revents = 0;
-		if (got > 0) {
-			/* Part of a header: POLLIN stays true while its
-			 * bytes wait, so look only for the end of the
-			 * connection, and back off a little. */
-			pfd.events = POLLRDHUP;
-			if (poll(&pfd, 1, left < 5 ? (int)left : 5) > 0 &&
-			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-				fed_err_set(err, "PROXY header: the connection "
-				    "closed");
-				return -1;
-			}
-			continue;
-		}
-		pfd.events = POLLIN | POLLRDHUP;
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-			fed_err_set(err, "PROXY header: poll: %s",
-			    strerror(errno));
+		if (wait_for_more(fd, got > 0, left, err) == -1)
 			return -1;
-		}
 	}
-	do
-		took = recv(fd, buf, (size_t)len, 0);
-	while (took < 0 && errno == EINTR);
-	if (took != len) {
-		fed_err_set(err, "PROXY header: %s", took < 0 ?
-		    strerror(errno) : "read short");
-		return -1;
-	}
-	return 0;
+	return consume_header(fd, buf, len, err);
 }
