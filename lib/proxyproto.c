@@ -174,6 +174,46 @@ v1_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
 	return (int)len;
 }
 
+/*
+ * The source address of a PROXY command's header buf (len bytes) of
+ * family and protocol fam into src: len, or -1.
+ */
+static int
+v2_source(const unsigned char *buf, size_t len, int fam,
+    struct sockaddr_storage *src, struct fed_err *err)
+{
+	switch (fam) {
+	case 0x11: {		/* TCP over IPv4 */
+		struct sockaddr_in *in = (struct sockaddr_in *)src;
+
+		if (len < V2_FIXED + 12)
+			break;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, buf + V2_FIXED, 4);
+		memcpy(&in->sin_port, buf + V2_FIXED + 8, 2);
+		return (int)len;
+	}
+	case 0x21: {		/* TCP over IPv6 */
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)src;
+
+		if (len < V2_FIXED + 36)
+			break;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, buf + V2_FIXED, 16);
+		memcpy(&in6->sin6_port, buf + V2_FIXED + 32, 2);
+		return (int)len;
+	}
+	case 0x00:		/* UNSPEC: nothing to say */
+		return (int)len;
+	default:
+		fed_err_set(err, "PROXY v2 header: not a TCP connection "
+		    "(family and protocol 0x%02x)", fam);
+		return -1;
+	}
+	fed_err_set(err, "PROXY v2 header: addresses cut short");
+	return -1;
+}
+
 static int
 v2_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
     struct fed_err *err)
@@ -205,36 +245,7 @@ v2_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
 	src->ss_family = AF_UNSPEC;
 	if (cmd == 0)		/* LOCAL: the balancer itself */
 		return (int)len;
-	switch (fam) {
-	case 0x11: {		/* TCP over IPv4 */
-		struct sockaddr_in *in = (struct sockaddr_in *)src;
-
-		if (len < V2_FIXED + 12)
-			break;
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, buf + V2_FIXED, 4);
-		memcpy(&in->sin_port, buf + V2_FIXED + 8, 2);
-		return (int)len;
-	}
-	case 0x21: {		/* TCP over IPv6 */
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)src;
-
-		if (len < V2_FIXED + 36)
-			break;
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, buf + V2_FIXED, 16);
-		memcpy(&in6->sin6_port, buf + V2_FIXED + 32, 2);
-		return (int)len;
-	}
-	case 0x00:		/* UNSPEC: nothing to say */
-		return (int)len;
-	default:
-		fed_err_set(err, "PROXY v2 header: not a TCP connection "
-		    "(family and protocol 0x%02x)", fam);
-		return -1;
-	}
-	fed_err_set(err, "PROXY v2 header: addresses cut short");
-	return -1;
+	return v2_source(buf, len, fam, src, err);
 }
 
 int
