@@ -709,6 +709,62 @@ relay_findings(struct sink *s, char *buf, size_t len)
 	}
 }
 
+/* Not root: the checks run right here, under our own name. */
+static void
+check_as_self(struct sink *s, const struct conf *c, const char *upstream)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwuid(geteuid())) != NULL)
+		snprintf(s->who, sizeof s->who, "%s", pw->pw_name);
+	else
+		snprintf(s->who, sizeof s->who, "uid %ld", (long)geteuid());
+	check_as_user(s, c, upstream);
+}
+
+/* The child: become `user`, run the checks, tell them down fd. */
+static _Noreturn void
+check_in_child(struct sink *s, const struct conf *c, const char *upstream,
+    int fd)
+{
+	struct fed_err err;
+
+	s->fd = fd;
+	snprintf(s->who, sizeof s->who, "%s", c->user);
+	/* Still root after a failure: the files are then checked as
+	 * root, which finds bad lines but not permissions. */
+	if (sandbox_drop_user(c->user, NULL, NULL, &err) < 0) {
+		say(s, SELFCHECK_PROBLEM, "%s: user = %s: %s", conf_name(c),
+		    c->user, err.msg);
+		snprintf(s->who, sizeof s->who, "root");
+	}
+	check_as_user(s, c, upstream);
+	_exit(0);
+}
+
+/*
+ * What the child tells on fd, up to CHILD_OUT_MAX bytes by the deadline,
+ * into buf: its length.  *eof tells that the child closed its end.
+ */
+static size_t
+read_child(int fd, char *buf, int64_t deadline, int *eof)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	*eof = 0;
+	while (!*eof && got < CHILD_OUT_MAX && wait_fd(fd, POLLIN, deadline)) {
+		r = read(fd, buf + got, CHILD_OUT_MAX - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			*eof = 1;
+		else
+			got += (size_t)r;
+	}
+	return got;
+}
+
 /*
  * As root: the checks of what fedgate opens as `user` run in a child that
  * becomes `user` first (sandbox_drop_user, as socket mode does), and tell
@@ -717,22 +773,13 @@ relay_findings(struct sink *s, char *buf, size_t len)
 static void
 check_user_side(struct sink *s, const struct conf *c, const char *upstream)
 {
-	struct passwd *pw;
-	struct fed_err err;
 	char *buf;
-	size_t got = 0;
-	int64_t deadline;
-	ssize_t r;
+	size_t got;
 	pid_t pid;
-	int p[2], status = 0, eof = 0;
+	int p[2], status = 0, eof;
 
 	if (geteuid() != 0) {
-		if ((pw = getpwuid(geteuid())) != NULL)
-			snprintf(s->who, sizeof s->who, "%s", pw->pw_name);
-		else
-			snprintf(s->who, sizeof s->who, "uid %ld",
-			    (long)geteuid());
-		check_as_user(s, c, upstream);
+		check_as_self(s, c, upstream);
 		return;
 	}
 	if ((buf = malloc(CHILD_OUT_MAX)) == NULL || pipe2(p, O_CLOEXEC) != 0) {
@@ -752,30 +799,11 @@ check_user_side(struct sink *s, const struct conf *c, const char *upstream)
 	if (pid == 0) {
 		free(buf);
 		close(p[0]);
-		s->fd = p[1];
-		snprintf(s->who, sizeof s->who, "%s", c->user);
-		/* Still root after a failure: the files are then checked as
-		 * root, which finds bad lines but not permissions. */
-		if (sandbox_drop_user(c->user, NULL, NULL, &err) < 0) {
-			say(s, SELFCHECK_PROBLEM, "%s: user = %s: %s",
-			    conf_name(c), c->user, err.msg);
-			snprintf(s->who, sizeof s->who, "root");
-		}
-		check_as_user(s, c, upstream);
-		_exit(0);
+		check_in_child(s, c, upstream, p[1]);
 	}
 	close(p[1]);
-	deadline = fed_mono_ms() + (int64_t)c->upstream_timeout * 2000 +
-	    CHILD_SLACK_MS;
-	while (!eof && got < CHILD_OUT_MAX && wait_fd(p[0], POLLIN, deadline)) {
-		r = read(p[0], buf + got, CHILD_OUT_MAX - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			eof = 1;
-		else
-			got += (size_t)r;
-	}
+	got = read_child(p[0], buf, fed_mono_ms() +
+	    (int64_t)c->upstream_timeout * 2000 + CHILD_SLACK_MS, &eof);
 	/* Out of time, or telling more than any check has to say. */
 	if (!eof)
 		kill(pid, SIGKILL);
