@@ -195,24 +195,19 @@ utc_date(char *buf, size_t cap, int64_t t)
 		snprintf(buf, cap, "%lld s after the epoch", (long long)t);
 }
 
-/* Socket mode with TLS, as fedgate sets it up: tls_srv_open, and what a
- * listener does once (tls_srv_check), and the certificate's dates. */
-static void
-check_tls(struct sink *s, const struct conf *c)
+/*
+ * tls_cert, tls_key and tls_ca set, and every file named readable: 0.
+ * Each missing one told, not only the first tls_srv_open meets.
+ */
+static int
+check_tls_files(struct sink *s, const struct conf *c)
 {
 	const char *path[4] = { c->tls_cert, c->tls_key, c->tls_ca,
 	    c->tls_crl };
 	static const char *const key[3] = { "tls_cert", "tls_key", "tls_ca" };
 	const char *unset[3] = { "", "", "" };
-	unsigned nunset = 0;
-	struct tls_srv *t;
-	struct fed_err err;
-	int64_t nb, na, now;
-	char date[64];
-	unsigned i, bad = 0;
+	unsigned i, nunset = 0, bad = 0;
 
-	if (c->tls == TLS_OFF)
-		return;
 	for (i = 0; i < 3; i++)
 		if (path[i] == NULL)
 			unset[nunset++] = key[i];
@@ -224,16 +219,56 @@ check_tls(struct sink *s, const struct conf *c)
 		    " and ") : "", nunset > 1 ? unset[1] : "",
 		    nunset > 2 ? " and " : "", nunset > 2 ? unset[2] : "",
 		    nunset > 1 ? "are" : "is");
-		return;
+		return -1;
 	}
-	/* Each missing file told, not only the first tls_srv_open meets. */
 	for (i = 0; i < 4; i++)
 		if (path[i] != NULL && access(path[i], R_OK) != 0) {
 			say(s, SELFCHECK_PROBLEM, "TLS: %s: %s", path[i],
 			    strerror(errno));
 			bad++;
 		}
-	if (bad > 0)
+	return bad > 0 ? -1 : 0;
+}
+
+/* The certificate's dates: expired, not yet valid, or expiring soon. */
+static void
+check_cert_dates(struct sink *s, const struct conf *c, struct tls_srv *t)
+{
+	struct fed_err err;
+	int64_t nb, na, now;
+	char date[64];
+
+	if (tls_srv_cert_dates(t, &nb, &na, &err) != 0) {
+		say(s, SELFCHECK_PROBLEM, "%s (%s)", err.msg, c->tls_cert);
+		return;
+	}
+	now = fed_now_ms() / 1000;
+	if (now >= na) {
+		utc_date(date, sizeof date, na);
+		say(s, SELFCHECK_PROBLEM, "TLS: %s: the certificate expired "
+		    "on %s: partners refuse it", c->tls_cert, date);
+	} else if (now < nb) {
+		utc_date(date, sizeof date, nb);
+		say(s, SELFCHECK_PROBLEM, "TLS: %s: the certificate is not "
+		    "valid before %s: partners refuse it", c->tls_cert, date);
+	} else if (na - now < SELFCHECK_EXPIRY_WARN_DAYS * 86400) {
+		utc_date(date, sizeof date, na);
+		say(s, SELFCHECK_WARNING, "TLS: %s: the certificate expires "
+		    "in %lld day%s (%s)", c->tls_cert,
+		    (long long)((na - now) / 86400),
+		    (na - now) / 86400 == 1 ? "" : "s", date);
+	}
+}
+
+/* Socket mode with TLS, as fedgate sets it up: tls_srv_open, and what a
+ * listener does once (tls_srv_check), and the certificate's dates. */
+static void
+check_tls(struct sink *s, const struct conf *c)
+{
+	struct tls_srv *t;
+	struct fed_err err;
+
+	if (c->tls == TLS_OFF || check_tls_files(s, c) != 0)
 		return;
 	if (tls_srv_open(&t, c, &err) != 0) {
 		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
@@ -241,28 +276,7 @@ check_tls(struct sink *s, const struct conf *c)
 	}
 	if (tls_srv_check(t, &err) != 0)
 		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
-	if (tls_srv_cert_dates(t, &nb, &na, &err) != 0)
-		say(s, SELFCHECK_PROBLEM, "%s (%s)", err.msg, c->tls_cert);
-	else {
-		now = fed_now_ms() / 1000;
-		if (now >= na) {
-			utc_date(date, sizeof date, na);
-			say(s, SELFCHECK_PROBLEM, "TLS: %s: the certificate "
-			    "expired on %s: partners refuse it", c->tls_cert,
-			    date);
-		} else if (now < nb) {
-			utc_date(date, sizeof date, nb);
-			say(s, SELFCHECK_PROBLEM, "TLS: %s: the certificate "
-			    "is not valid before %s: partners refuse it",
-			    c->tls_cert, date);
-		} else if (na - now < SELFCHECK_EXPIRY_WARN_DAYS * 86400) {
-			utc_date(date, sizeof date, na);
-			say(s, SELFCHECK_WARNING, "TLS: %s: the certificate "
-			    "expires in %lld day%s (%s)", c->tls_cert,
-			    (long long)((na - now) / 86400),
-			    (na - now) / 86400 == 1 ? "" : "s", date);
-		}
-	}
+	check_cert_dates(s, c, t);
 	tls_srv_close(t);
 }
 
