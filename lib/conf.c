@@ -323,65 +323,82 @@ is_token(const char *p, size_t n)
 	return 1;
 }
 
+/* "[IPv6]:": the address checked, *colon at the ':' after the ']'. */
+static int
+check_bracketed_host(const char *p, size_t n, const char **colon,
+    struct fed_err *err)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *rb = memchr(p, ']', n), *h = p + 1;
+	size_t hn;
+	struct in6_addr a6;
+
+	if (rb == NULL) {
+		fed_err_set(err, "no \"]\" after the IPv6 address");
+		return -1;
+	}
+	hn = (size_t)(rb - h);
+	if (hn == 0 || hn >= sizeof addr) {
+		fed_err_set(err, "bad IPv6 address");
+		return -1;
+	}
+	memcpy(addr, h, hn);
+	addr[hn] = '\0';
+	if (inet_pton(AF_INET6, addr, &a6) != 1) {
+		fed_err_set(err, "bad IPv6 address");
+		return -1;
+	}
+	*colon = rb + 1;
+	if (*colon == p + n || **colon != ':') {
+		fed_err_set(err, "no \":PORT\" after the address");
+		return -1;
+	}
+	return 0;
+}
+
+/* "IPv4:" or "domain:": the host checked, *colon at its ':'. */
+static int
+check_plain_host(const char *p, size_t n, const char **colon,
+    struct fed_err *err)
+{
+	char host[DOMAIN_MAX + 2], addr[INET6_ADDRSTRLEN + 1];
+	size_t hn;
+	struct in_addr a4;
+
+	if ((*colon = memchr(p, ':', n)) == NULL) {
+		fed_err_set(err, "no \":PORT\"");
+		return -1;
+	}
+	if (memchr(*colon + 1, ':', n - (size_t)(*colon + 1 - p))) {
+		fed_err_set(err, "write an IPv6 address in brackets: "
+		    "[addr]:port");
+		return -1;
+	}
+	hn = (size_t)(*colon - p);
+	if (hn > 0 && hn < sizeof addr) {
+		memcpy(addr, p, hn);
+		addr[hn] = '\0';
+	} else
+		addr[0] = '\0';
+	if (hn == 0 || (inet_pton(AF_INET, addr, &a4) != 1 &&
+	    domain_normalize(p, hn, 0, host, sizeof host, err) == -1)) {
+		if (hn == 0)
+			fed_err_set(err, "no host before \":\"");
+		return -1;
+	}
+	return 0;
+}
+
 /* HOST:PORT, HOST a name or IPv4 address, or [IPv6]:PORT. */
 static int
 check_upstream(const char *p, size_t n, struct fed_err *err)
 {
-	char host[DOMAIN_MAX + 2], addr[INET6_ADDRSTRLEN + 1];
-	const char *colon, *h;
-	size_t hn;
+	const char *colon;
 	unsigned long port;
-	struct in6_addr a6;
-	struct in_addr a4;
 
-	if (n > 0 && p[0] == '[') {
-		const char *rb = memchr(p, ']', n);
-
-		if (rb == NULL) {
-			fed_err_set(err, "no \"]\" after the IPv6 address");
-			return -1;
-		}
-		h = p + 1;
-		hn = (size_t)(rb - h);
-		if (hn == 0 || hn >= sizeof addr) {
-			fed_err_set(err, "bad IPv6 address");
-			return -1;
-		}
-		memcpy(addr, h, hn);
-		addr[hn] = '\0';
-		if (inet_pton(AF_INET6, addr, &a6) != 1) {
-			fed_err_set(err, "bad IPv6 address");
-			return -1;
-		}
-		colon = rb + 1;
-		if (colon == p + n || *colon != ':') {
-			fed_err_set(err, "no \":PORT\" after the address");
-			return -1;
-		}
-	} else {
-		colon = memchr(p, ':', n);
-		if (colon == NULL) {
-			fed_err_set(err, "no \":PORT\"");
-			return -1;
-		}
-		if (memchr(colon + 1, ':', n - (size_t)(colon + 1 - p))) {
-			fed_err_set(err, "write an IPv6 address in brackets: "
-			    "[addr]:port");
-			return -1;
-		}
-		hn = (size_t)(colon - p);
-		if (hn > 0 && hn < sizeof addr) {
-			memcpy(addr, p, hn);
-			addr[hn] = '\0';
-		} else
-			addr[0] = '\0';
-		if (hn == 0 || (inet_pton(AF_INET, addr, &a4) != 1 &&
-		    domain_normalize(p, hn, 0, host, sizeof host, err) == -1)) {
-			if (hn == 0)
-				fed_err_set(err, "no host before \":\"");
-			return -1;
-		}
-	}
+	if ((n > 0 && p[0] == '[' ? check_bracketed_host(p, n, &colon, err) :
+	    check_plain_host(p, n, &colon, err)) == -1)
+		return -1;
 	if (parse_uint(colon + 1, n - (size_t)(colon + 1 - p), 65535,
 	    &port) == -1 || port == 0) {
 		fed_err_set(err, "the port is not a number from 1 to 65535");
