@@ -750,7 +750,7 @@ load_lines(struct score *s, const struct fed_str *f, size_t nf)
 	return LOAD_OK;
 }
 
-/* "group": a group's counts, flags and times, the records after it its. */
+/* "group": its counts, flags and times; the records after it are its. */
 static enum load_rc
 load_group(struct score *s, const struct fed_str *f, size_t nf,
     struct fed_err *err)
