@@ -323,65 +323,82 @@ is_token(const char *p, size_t n)
 	return 1;
 }
 
+/* "[IPv6]:": the address checked, *colon at the ':' after the ']'. */
+static int
+check_bracketed_host(const char *p, size_t n, const char **colon,
+    struct fed_err *err)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *rb = memchr(p, ']', n), *h = p + 1;
+	size_t hn;
+	struct in6_addr a6;
+
+	if (rb == NULL) {
+		fed_err_set(err, "no \"]\" after the IPv6 address");
+		return -1;
+	}
+	hn = (size_t)(rb - h);
+	if (hn == 0 || hn >= sizeof addr) {
+		fed_err_set(err, "bad IPv6 address");
+		return -1;
+	}
+	memcpy(addr, h, hn);
+	addr[hn] = '\0';
+	if (inet_pton(AF_INET6, addr, &a6) != 1) {
+		fed_err_set(err, "bad IPv6 address");
+		return -1;
+	}
+	*colon = rb + 1;
+	if (*colon == p + n || **colon != ':') {
+		fed_err_set(err, "no \":PORT\" after the address");
+		return -1;
+	}
+	return 0;
+}
+
+/* "IPv4:" or "domain:": the host checked, *colon at its ':'. */
+static int
+check_plain_host(const char *p, size_t n, const char **colon,
+    struct fed_err *err)
+{
+	char host[DOMAIN_MAX + 2], addr[INET6_ADDRSTRLEN + 1];
+	size_t hn;
+	struct in_addr a4;
+
+	if ((*colon = memchr(p, ':', n)) == NULL) {
+		fed_err_set(err, "no \":PORT\"");
+		return -1;
+	}
+	if (memchr(*colon + 1, ':', n - (size_t)(*colon + 1 - p))) {
+		fed_err_set(err, "write an IPv6 address in brackets: "
+		    "[addr]:port");
+		return -1;
+	}
+	hn = (size_t)(*colon - p);
+	if (hn > 0 && hn < sizeof addr) {
+		memcpy(addr, p, hn);
+		addr[hn] = '\0';
+	} else
+		addr[0] = '\0';
+	if (hn == 0 || (inet_pton(AF_INET, addr, &a4) != 1 &&
+	    domain_normalize(p, hn, 0, host, sizeof host, err) == -1)) {
+		if (hn == 0)
+			fed_err_set(err, "no host before \":\"");
+		return -1;
+	}
+	return 0;
+}
+
 /* HOST:PORT, HOST a name or IPv4 address, or [IPv6]:PORT. */
 static int
 check_upstream(const char *p, size_t n, struct fed_err *err)
 {
-	char host[DOMAIN_MAX + 2], addr[INET6_ADDRSTRLEN + 1];
-	const char *colon, *h;
-	size_t hn;
+	const char *colon;
 	unsigned long port;
-	struct in6_addr a6;
-	struct in_addr a4;
 
-	if (n > 0 && p[0] == '[') {
-		const char *rb = memchr(p, ']', n);
-
-		if (rb == NULL) {
-			fed_err_set(err, "no \"]\" after the IPv6 address");
-			return -1;
-		}
-		h = p + 1;
-		hn = (size_t)(rb - h);
-		if (hn == 0 || hn >= sizeof addr) {
-			fed_err_set(err, "bad IPv6 address");
-			return -1;
-		}
-		memcpy(addr, h, hn);
-		addr[hn] = '\0';
-		if (inet_pton(AF_INET6, addr, &a6) != 1) {
-			fed_err_set(err, "bad IPv6 address");
-			return -1;
-		}
-		colon = rb + 1;
-		if (colon == p + n || *colon != ':') {
-			fed_err_set(err, "no \":PORT\" after the address");
-			return -1;
-		}
-	} else {
-		colon = memchr(p, ':', n);
-		if (colon == NULL) {
-			fed_err_set(err, "no \":PORT\"");
-			return -1;
-		}
-		if (memchr(colon + 1, ':', n - (size_t)(colon + 1 - p))) {
-			fed_err_set(err, "write an IPv6 address in brackets: "
-			    "[addr]:port");
-			return -1;
-		}
-		hn = (size_t)(colon - p);
-		if (hn > 0 && hn < sizeof addr) {
-			memcpy(addr, p, hn);
-			addr[hn] = '\0';
-		} else
-			addr[0] = '\0';
-		if (hn == 0 || (inet_pton(AF_INET, addr, &a4) != 1 &&
-		    domain_normalize(p, hn, 0, host, sizeof host, err) == -1)) {
-			if (hn == 0)
-				fed_err_set(err, "no host before \":\"");
-			return -1;
-		}
-	}
+	if ((n > 0 && p[0] == '[' ? check_bracketed_host(p, n, &colon, err) :
+	    check_plain_host(p, n, &colon, err)) == -1)
+		return -1;
 	if (parse_uint(colon + 1, n - (size_t)(colon + 1 - p), 65535,
 	    &port) == -1 || port == 0) {
 		fed_err_set(err, "the port is not a number from 1 to 65535");
@@ -942,14 +959,157 @@ quote_line_start(char q[FED_QUOTE_MAX], const char *p, size_t n)
 	fed_quote_prefix(q, p, n, i < n && i < FED_QUOTE_LINE ? i + 1 : i);
 }
 
+/* fed.conf(5): a control character in a line stops the tool. */
+static int
+check_control_chars(const char *name, unsigned lineno, const char *p,
+    const char *e, struct fed_err *err)
+{
+	for (; p < e; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			fed_err_set(err, "%s:%u: control character \\x%02x in "
+			    "line", name, lineno, ch);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* One "key = value" line, its blanks and any comment after the value. */
+struct conf_line {
+	const char *key, *key_end, *value, *value_end;
+};
+
+/* Split a line that is neither blank nor a comment at its '='. */
+static int
+split_key_value(const char *name, unsigned lineno, const char *p,
+    const char *e, struct conf_line *l, struct fed_err *err)
+{
+	const char *t;
+
+	for (l->key_end = p; l->key_end < e && *l->key_end != '=' &&
+	    !is_blank(*l->key_end); l->key_end++)
+		;
+	l->key = p;
+	for (t = l->key_end; t < e && is_blank(*t); t++)
+		;
+	if (t == e || *t != '=') {
+		char q[FED_QUOTE_MAX];
+
+		quote_line_start(q, p, (size_t)(e - p));
+		fed_err_set(err, "%s:%u: expected \"key = value\", got %s",
+		    name, lineno, q);
+		return -1;
+	}
+	if (l->key_end == l->key) {
+		fed_err_set(err, "%s:%u: no key before \"=\"", name, lineno);
+		return -1;
+	}
+	/* The value: up to a '#' at its start or after a blank. */
+	for (l->value = t + 1; l->value < e && is_blank(*l->value);
+	    l->value++)
+		;
+	for (l->value_end = l->value; l->value_end < e; l->value_end++)
+		if (*l->value_end == '#' && (l->value_end == l->value ||
+		    is_blank(l->value_end[-1])))
+			break;
+	while (l->value_end > l->value && is_blank(l->value_end[-1]))
+		l->value_end--;
+	return 0;
+}
+
+/* The index in keys[] of the key kp..ke, or -1 with a suggestion. */
+static int
+find_key(const char *name, unsigned lineno, const char *kp, const char *ke,
+    struct fed_err *err)
+{
+	char q[FED_QUOTE_MAX], k[SUGGEST_MAX + 1];
+	const char *s = NULL;
+	size_t i, n = (size_t)(ke - kp);
+
+	for (i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].name) == n &&
+		    memcmp(keys[i].name, kp, n) == 0)
+			return (int)i;
+	quote_line_start(q, kp, n);
+	if (n <= SUGGEST_MAX) {
+		memcpy(k, kp, n);
+		k[n] = '\0';
+		s = conf_suggest_key(k);
+	}
+	if (s != NULL)
+		fed_err_set(err, "%s:%u: unknown key %s (did you mean "
+		    "\"%s\"?)", name, lineno, q, s);
+	else
+		fed_err_set(err, "%s:%u: unknown key %s", name, lineno, q);
+	return -1;
+}
+
+/*
+ * One line p..e (its newline and any CR gone): a blank line, a comment,
+ * or a key given once.  seen[] holds the line each key was given on.
+ */
+static int
+parse_line(struct conf *c, const char *name, unsigned lineno, const char *p,
+    const char *e, unsigned seen[NKEYS], struct fed_err *err)
+{
+	struct conf_line l;
+	struct fed_err why;
+	int i;
+
+	if (check_control_chars(name, lineno, p, e, err) == -1)
+		return -1;
+	while (p < e && is_blank(*p))
+		p++;
+	if (p == e || *p == '#')
+		return 0;
+	if (split_key_value(name, lineno, p, e, &l, err) == -1 ||
+	    (i = find_key(name, lineno, l.key, l.key_end, err)) == -1)
+		return -1;
+	if (seen[i] != 0) {
+		fed_err_set(err, "%s:%u: %s is given twice (first on line %u)",
+		    name, lineno, keys[i].name, seen[i]);
+		return -1;
+	}
+	seen[i] = lineno;
+	if (set_key(c, &keys[i], l.value, (size_t)(l.value_end - l.value),
+	    &why) == -1) {
+		fed_err_set(err, "%s:%u: %s: %s", name, lineno, keys[i].name,
+		    why.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Keys that bound each other: report on the later of the two. */
+static int
+check_bounding_keys(const struct conf *c, const char *name,
+    const unsigned seen[NKEYS], struct fed_err *err)
+{
+	unsigned lm = 0, ll = 0;
+	size_t i;
+
+	if (c->limits.max_line <= c->limits.max_message)
+		return 0;
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, "max_message") == 0)
+			lm = seen[i];
+		if (strcmp(keys[i].name, "max_line") == 0)
+			ll = seen[i];
+	}
+	fed_err_set(err, "%s:%u: max_line (%zu) is larger than max_message "
+	    "(%zu)", name, lm > ll ? lm : ll, c->limits.max_line,
+	    c->limits.max_message);
+	return -1;
+}
+
 int
 conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
     struct fed_err *err)
 {
 	unsigned seen[NKEYS] = { 0 }, lineno = 0;
-	const char *p = buf, *end = buf + len, *nl, *e, *kp, *ke, *vp, *ve, *t;
-	struct fed_err why;
-	size_t i;
+	const char *p = buf, *end = buf + len, *nl, *e;
 
 	if (name == NULL)
 		name = "fed.conf";
@@ -963,98 +1123,10 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 		lineno++;
 		if (e > p && e[-1] == '\r')
 			e--;	/* CRLF line endings */
-		for (t = p; t < e; t++) {
-			unsigned char ch = (unsigned char)*t;
-
-			if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-				fed_err_set(err, "%s:%u: control character "
-				    "\\x%02x in line", name, lineno, ch);
-				return -1;
-			}
-		}
-		while (p < e && is_blank(*p))
-			p++;
-		if (p == e || *p == '#')
-			continue;
-
-		for (ke = p; ke < e && *ke != '=' && !is_blank(*ke); ke++)
-			;
-		kp = p;
-		for (t = ke; t < e && is_blank(*t); t++)
-			;
-		if (t == e || *t != '=') {
-			char q[FED_QUOTE_MAX];
-
-			quote_line_start(q, p, (size_t)(e - p));
-			fed_err_set(err, "%s:%u: expected \"key = value\", "
-			    "got %s", name, lineno, q);
+		if (parse_line(c, name, lineno, p, e, seen, err) == -1)
 			return -1;
-		}
-		if (ke == kp) {
-			fed_err_set(err, "%s:%u: no key before \"=\"", name,
-			    lineno);
-			return -1;
-		}
-		/* The value: up to a '#' at its start or after a blank. */
-		for (vp = t + 1; vp < e && is_blank(*vp); vp++)
-			;
-		for (ve = vp; ve < e; ve++)
-			if (*ve == '#' && (ve == vp || is_blank(ve[-1])))
-				break;
-		while (ve > vp && is_blank(ve[-1]))
-			ve--;
-
-		for (i = 0; i < NKEYS; i++)
-			if (strlen(keys[i].name) == (size_t)(ke - kp) &&
-			    memcmp(keys[i].name, kp, (size_t)(ke - kp)) == 0)
-				break;
-		if (i == NKEYS) {
-			char q[FED_QUOTE_MAX], k[SUGGEST_MAX + 1];
-			const char *s = NULL;
-
-			quote_line_start(q, kp, (size_t)(ke - kp));
-			if ((size_t)(ke - kp) <= SUGGEST_MAX) {
-				memcpy(k, kp, (size_t)(ke - kp));
-				k[ke - kp] = '\0';
-				s = conf_suggest_key(k);
-			}
-			if (s != NULL)
-				fed_err_set(err, "%s:%u: unknown key %s (did "
-				    "you mean \"%s\"?)", name, lineno, q, s);
-			else
-				fed_err_set(err, "%s:%u: unknown key %s", name,
-				    lineno, q);
-			return -1;
-		}
-		if (seen[i] != 0) {
-			fed_err_set(err, "%s:%u: %s is given twice (first on "
-			    "line %u)", name, lineno, keys[i].name, seen[i]);
-			return -1;
-		}
-		seen[i] = lineno;
-		if (set_key(c, &keys[i], vp, (size_t)(ve - vp), &why) == -1) {
-			fed_err_set(err, "%s:%u: %s: %s", name, lineno,
-			    keys[i].name, why.msg);
-			return -1;
-		}
 	}
-
-	/* Keys that bound each other: report on the later of the two. */
-	if (c->limits.max_line > c->limits.max_message) {
-		unsigned lm = 0, ll = 0;
-
-		for (i = 0; i < NKEYS; i++) {
-			if (strcmp(keys[i].name, "max_message") == 0)
-				lm = seen[i];
-			if (strcmp(keys[i].name, "max_line") == 0)
-				ll = seen[i];
-		}
-		fed_err_set(err, "%s:%u: max_line (%zu) is larger than "
-		    "max_message (%zu)", name, lm > ll ? lm : ll,
-		    c->limits.max_line, c->limits.max_message);
-		return -1;
-	}
-	return 0;
+	return check_bounding_keys(c, name, seen, err);
 }
 
 /*

@@ -32,20 +32,16 @@ port_parse(const char *p, size_t n, uint16_t *port)
 	return 0;
 }
 
-/* "PROXY TCP4 SRC DST SPORT DPORT\r\n", "PROXY UNKNOWN ...\r\n". */
+/*
+ * The end of the v1 line within V1_MAX bytes: 1 with *len its length
+ * (CRLF included), 0 when more must be read, -1 when there is none.
+ */
 static int
-v1_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
-    struct fed_err *err)
+v1_line_end(const char *p, size_t n, size_t *len, struct fed_err *err)
 {
-	const char *f[6];
-	size_t fl[6], len, i, k = 0;
-	const char *p = (const char *)buf, *end, *e;
-	char a[INET6_ADDRSTRLEN + 1], b[sizeof(struct in6_addr)];
-	int af;
-	uint16_t sport, dport;
+	const char *e = memchr(p, '\n', n < V1_MAX ? n : V1_MAX);
 
-	/* The end of the line within V1_MAX bytes, else read more. */
-	if ((e = memchr(p, '\n', n < V1_MAX ? n : V1_MAX)) == NULL) {
+	if (e == NULL) {
 		if (n >= V1_MAX) {
 			fed_err_set(err, "PROXY v1 header: no end within %d "
 			    "bytes", V1_MAX);
@@ -57,69 +53,115 @@ v1_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
 		fed_err_set(err, "PROXY v1 header: a line not ended by CRLF");
 		return -1;
 	}
-	len = (size_t)(e - p) + 1;
-	end = e - 1;
-	memset(src, 0, sizeof *src);
-	src->ss_family = AF_UNSPEC;
-	/* Fields separated by single spaces. */
+	*len = (size_t)(e - p) + 1;
+	return 1;
+}
+
+/*
+ * The fields of p..end, separated by single spaces, up to six and up to
+ * an empty one: how many; *rest is where the split stopped.
+ */
+static size_t
+v1_fields(const char *p, const char *end, struct fed_str f[6],
+    const char **rest)
+{
+	size_t k = 0;
+
 	while (p < end && k < 6) {
-		f[k] = p;
+		f[k].p = p;
 		while (p < end && *p != ' ')
 			p++;
-		fl[k] = (size_t)(p - f[k]);
-		if (fl[k] == 0)
+		f[k].n = (size_t)(p - f[k].p);
+		if (f[k].n == 0)
 			break;
 		k++;
 		if (p < end)
 			p++;
 	}
-	if (k < 2 || fl[0] != 5 || memcmp(f[0], "PROXY", 5) != 0) {
+	*rest = p;
+	return k;
+}
+
+/* An address of family af, as inet_pton reads it, into b. */
+static int
+v1_address(int af, struct fed_str f, unsigned char b[sizeof(struct in6_addr)],
+    struct fed_err *err)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+
+	if (f.n > INET6_ADDRSTRLEN - 1) {
+		fed_err_set(err, "PROXY v1 header: a bad address");
+		return -1;
+	}
+	memcpy(a, f.p, f.n);
+	a[f.n] = '\0';
+	if (inet_pton(af, a, b) != 1) {
+		fed_err_set(err, "PROXY v1 header: a bad address");
+		return -1;
+	}
+	return 0;
+}
+
+/* The source address b, of family af, into src (its port comes last). */
+static void
+set_source_address(struct sockaddr_storage *src, int af,
+    const unsigned char b[sizeof(struct in6_addr)])
+{
+	if (af == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)src;
+
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, b, sizeof in->sin_addr);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)src;
+
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, b, sizeof in6->sin6_addr);
+	}
+}
+
+/* "PROXY TCP4 SRC DST SPORT DPORT\r\n", "PROXY UNKNOWN ...\r\n". */
+static int
+v1_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
+    struct fed_err *err)
+{
+	const char *p = (const char *)buf, *rest;
+	struct fed_str f[6];
+	unsigned char b[sizeof(struct in6_addr)];
+	size_t len = 0, k;
+	int af, rc;
+	uint16_t sport, dport;
+
+	if ((rc = v1_line_end(p, n, &len, err)) <= 0)
+		return rc;
+	memset(src, 0, sizeof *src);
+	src->ss_family = AF_UNSPEC;
+	k = v1_fields(p, p + len - 2, f, &rest);
+	if (k < 2 || !fed_str_eq(f[0], "PROXY")) {
 		fed_err_set(err, "PROXY v1 header: malformed");
 		return -1;
 	}
-	if (fl[1] == 7 && memcmp(f[1], "UNKNOWN", 7) == 0)
+	if (fed_str_eq(f[1], "UNKNOWN"))
 		return (int)len;	/* the rest is to be ignored */
-	if (fl[1] == 4 && memcmp(f[1], "TCP4", 4) == 0)
+	if (fed_str_eq(f[1], "TCP4"))
 		af = AF_INET;
-	else if (fl[1] == 4 && memcmp(f[1], "TCP6", 4) == 0)
+	else if (fed_str_eq(f[1], "TCP6"))
 		af = AF_INET6;
 	else {
 		fed_err_set(err, "PROXY v1 header: an unknown protocol");
 		return -1;
 	}
-	if (k != 6 || p != end) {
+	if (k != 6 || rest != p + len - 2) {
 		fed_err_set(err, "PROXY v1 header: malformed");
 		return -1;
 	}
-	for (i = 2; i < 4; i++) {
-		if (fl[i] > INET6_ADDRSTRLEN - 1) {
-			fed_err_set(err, "PROXY v1 header: a bad address");
-			return -1;
-		}
-		memcpy(a, f[i], fl[i]);
-		a[fl[i]] = '\0';
-		if (inet_pton(af, a, b) != 1) {
-			fed_err_set(err, "PROXY v1 header: a bad address");
-			return -1;
-		}
-		if (i == 2) {
-			if (af == AF_INET) {
-				struct sockaddr_in *in = (struct sockaddr_in *)src;
-
-				in->sin_family = AF_INET;
-				memcpy(&in->sin_addr, b, sizeof in->sin_addr);
-			} else {
-				struct sockaddr_in6 *in6 =
-				    (struct sockaddr_in6 *)src;
-
-				in6->sin6_family = AF_INET6;
-				memcpy(&in6->sin6_addr, b,
-				    sizeof in6->sin6_addr);
-			}
-		}
-	}
-	if (port_parse(f[4], fl[4], &sport) != 0 ||
-	    port_parse(f[5], fl[5], &dport) != 0) {
+	if (v1_address(af, f[2], b, err) != 0)
+		return -1;
+	set_source_address(src, af, b);
+	if (v1_address(af, f[3], b, err) != 0)
+		return -1;
+	if (port_parse(f[4].p, f[4].n, &sport) != 0 ||
+	    port_parse(f[5].p, f[5].n, &dport) != 0) {
 		memset(src, 0, sizeof *src);
 		src->ss_family = AF_UNSPEC;
 		fed_err_set(err, "PROXY v1 header: a bad port");
@@ -130,6 +172,46 @@ v1_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
 	else
 		((struct sockaddr_in6 *)src)->sin6_port = htons(sport);
 	return (int)len;
+}
+
+/*
+ * The source address of a PROXY command's header buf (len bytes) of
+ * family and protocol fam into src: len, or -1.
+ */
+static int
+v2_source(const unsigned char *buf, size_t len, int fam,
+    struct sockaddr_storage *src, struct fed_err *err)
+{
+	switch (fam) {
+	case 0x11: {		/* TCP over IPv4 */
+		struct sockaddr_in *in = (struct sockaddr_in *)src;
+
+		if (len < V2_FIXED + 12)
+			break;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, buf + V2_FIXED, 4);
+		memcpy(&in->sin_port, buf + V2_FIXED + 8, 2);
+		return (int)len;
+	}
+	case 0x21: {		/* TCP over IPv6 */
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)src;
+
+		if (len < V2_FIXED + 36)
+			break;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, buf + V2_FIXED, 16);
+		memcpy(&in6->sin6_port, buf + V2_FIXED + 32, 2);
+		return (int)len;
+	}
+	case 0x00:		/* UNSPEC: nothing to say */
+		return (int)len;
+	default:
+		fed_err_set(err, "PROXY v2 header: not a TCP connection "
+		    "(family and protocol 0x%02x)", fam);
+		return -1;
+	}
+	fed_err_set(err, "PROXY v2 header: addresses cut short");
+	return -1;
 }
 
 static int
@@ -163,36 +245,7 @@ v2_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
 	src->ss_family = AF_UNSPEC;
 	if (cmd == 0)		/* LOCAL: the balancer itself */
 		return (int)len;
-	switch (fam) {
-	case 0x11: {		/* TCP over IPv4 */
-		struct sockaddr_in *in = (struct sockaddr_in *)src;
-
-		if (len < V2_FIXED + 12)
-			break;
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, buf + V2_FIXED, 4);
-		memcpy(&in->sin_port, buf + V2_FIXED + 8, 2);
-		return (int)len;
-	}
-	case 0x21: {		/* TCP over IPv6 */
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)src;
-
-		if (len < V2_FIXED + 36)
-			break;
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, buf + V2_FIXED, 16);
-		memcpy(&in6->sin6_port, buf + V2_FIXED + 32, 2);
-		return (int)len;
-	}
-	case 0x00:		/* UNSPEC: nothing to say */
-		return (int)len;
-	default:
-		fed_err_set(err, "PROXY v2 header: not a TCP connection "
-		    "(family and protocol 0x%02x)", fam);
-		return -1;
-	}
-	fed_err_set(err, "PROXY v2 header: addresses cut short");
-	return -1;
+	return v2_source(buf, len, fam, src, err);
 }
 
 int
@@ -236,14 +289,57 @@ proxy_addr_format(const struct sockaddr_storage *ss, char *buf, size_t cap)
 	return -1;
 }
 
+/*
+ * Wait up to left ms for more of the header on fd.  With part of one
+ * peeked (partial), POLLIN stays true while its bytes wait, so look only
+ * for the end of the connection, and back off a little.
+ */
+static int
+wait_for_more(int fd, int partial, int64_t left, struct fed_err *err)
+{
+	struct pollfd pfd = { .fd = fd };
+
+	if (partial) {
+		pfd.events = POLLRDHUP;
+		if (poll(&pfd, 1, left < 5 ? (int)left : 5) > 0 &&
+		    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			fed_err_set(err, "PROXY header: the connection closed");
+			return -1;
+		}
+		return 0;
+	}
+	pfd.events = POLLIN | POLLRDHUP;
+	if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+		fed_err_set(err, "PROXY header: poll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the len bytes of the header peeked, and nothing after them. */
+static int
+consume_header(int fd, unsigned char *buf, int len, struct fed_err *err)
+{
+	ssize_t took;
+
+	do
+		took = recv(fd, buf, (size_t)len, 0);
+	while (took < 0 && errno == EINTR);
+	if (took != len) {
+		fed_err_set(err, "PROXY header: %s", took < 0 ?
+		    strerror(errno) : "read short");
+		return -1;
+	}
+	return 0;
+}
+
 int
 proxy_header_read(int fd, unsigned timeout_ms, struct sockaddr_storage *src,
     struct fed_err *err)
 {
 	unsigned char buf[PROXY_HEADER_MAX];
 	int64_t deadline = fed_mono_ms() + timeout_ms, left;
-	struct pollfd pfd;
-	ssize_t got, took;
+	ssize_t got;
 	size_t seen = 0;
 	int len;
 
@@ -280,35 +376,8 @@ proxy_header_read(int fd, unsigned timeout_ms, struct sockaddr_storage *src,
 			    "%u ms", timeout_ms);
 			return -1;
 		}
-		pfd.fd = fd;
-		pfd.revents = 0;
-		if (got > 0) {
-			/* Part of a header: POLLIN stays true while its
-			 * bytes wait, so look only for the end of the
-			 * connection, and back off a little. */
-			pfd.events = POLLRDHUP;
-			if (poll(&pfd, 1, left < 5 ? (int)left : 5) > 0 &&
-			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-				fed_err_set(err, "PROXY header: the connection "
-				    "closed");
-				return -1;
-			}
-			continue;
-		}
-		pfd.events = POLLIN | POLLRDHUP;
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-			fed_err_set(err, "PROXY header: poll: %s",
-			    strerror(errno));
+		if (wait_for_more(fd, got > 0, left, err) == -1)
 			return -1;
-		}
 	}
-	do
-		took = recv(fd, buf, (size_t)len, 0);
-	while (took < 0 && errno == EINTR);
-	if (took != len) {
-		fed_err_set(err, "PROXY header: %s", took < 0 ?
-		    strerror(errno) : "read short");
-		return -1;
-	}
-	return 0;
+	return consume_header(fd, buf, len, err);
 }

@@ -337,13 +337,71 @@ uri_cap(struct score *s, struct score_group *g)
 	return (uint32_t)limit * 2;
 }
 
+/* The verdict of one line into its group's counts and windows. */
+static void
+count_verdict(struct score *s, struct score_group *g,
+    const struct vlog_rec *r)
+{
+	int code;
+
+	switch (r->verdict) {
+	case VERDICT_ACCEPT:
+		g->accepted++;
+		g->allowlisted_last = r->reason == REASON_ALLOWLISTED;
+		break;
+	case VERDICT_LIMIT:
+		g->limited++;
+		if (r->reason == REASON_SUSPICIOUS) {
+			g->l_suspicious++;
+			if (r->time_ms > g->l_suspicious_ms)
+				g->l_suspicious_ms = r->time_ms;
+		}
+		break;
+	case VERDICT_REFUSE:
+		g->refused++;
+		g->r_watch += r->reason == REASON_WATCH;
+		g->r_blocked += r->reason == REASON_BLOCKED;
+		break;
+	case VERDICT_OBSERVE:
+		code = status_code(r->method);
+		if (code >= 200 && code <= 299) {
+			g->ok++;
+			win_add(s, g, r->time_ms, 1, 0);
+		} else if (code >= 300 && s->c->failure_code[code]) {
+			g->fail++;
+			win_add(s, g, r->time_ms, 0, 1);
+		}
+		break;
+	}
+}
+
+/*
+ * The line's request URI (of a request, up to the group's cap) and its
+ * other side (the partner of a peer's group, the peer of a partner's)
+ * into the group's sets: -1 when memory ran out.
+ */
+static int
+remember_uri_and_peer(struct score *s, struct score_group *g,
+    const struct vlog_rec *r)
+{
+	if (r->verdict != VERDICT_OBSERVE && r->uri.n > 0 && !g->uris_capped) {
+		if (g->uris.n >= uri_cap(s, g))
+			g->uris_capped = 1;
+		else if (hset_add(&g->uris, fed_siphash(s->key, r->uri.p,
+		    r->uri.n)) < 0)
+			return -1;
+	}
+	return group_peer(s, g, s->by == SCORE_BY_PEER ? r->partner :
+	    r->peer) != 0 ? -1 : 0;
+}
+
 struct score_group *
 score_line(struct score *s, const char *line, size_t n, int *oom,
     struct fed_err *err)
 {
 	struct vlog_rec r;
 	struct score_group *g;
-	int code, full = 0;
+	int full = 0;
 
 	*oom = 0;
 	s->lines++;
@@ -375,43 +433,8 @@ score_line(struct score *s, const char *line, size_t n, int *oom,
 		g->first_ms = r.time_ms;
 	if (r.time_ms > g->last_ms)
 		g->last_ms = r.time_ms;
-	switch (r.verdict) {
-	case VERDICT_ACCEPT:
-		g->accepted++;
-		g->allowlisted_last = r.reason == REASON_ALLOWLISTED;
-		break;
-	case VERDICT_LIMIT:
-		g->limited++;
-		if (r.reason == REASON_SUSPICIOUS) {
-			g->l_suspicious++;
-			if (r.time_ms > g->l_suspicious_ms)
-				g->l_suspicious_ms = r.time_ms;
-		}
-		break;
-	case VERDICT_REFUSE:
-		g->refused++;
-		g->r_watch += r.reason == REASON_WATCH;
-		g->r_blocked += r.reason == REASON_BLOCKED;
-		break;
-	case VERDICT_OBSERVE:
-		code = status_code(r.method);
-		if (code >= 200 && code <= 299) {
-			g->ok++;
-			win_add(s, g, r.time_ms, 1, 0);
-		} else if (code >= 300 && s->c->failure_code[code]) {
-			g->fail++;
-			win_add(s, g, r.time_ms, 0, 1);
-		}
-		break;
-	}
-	if (r.verdict != VERDICT_OBSERVE && r.uri.n > 0 && !g->uris_capped) {
-		if (g->uris.n >= uri_cap(s, g))
-			g->uris_capped = 1;
-		else if (hset_add(&g->uris, fed_siphash(s->key, r.uri.p,
-		    r.uri.n)) < 0)
-			goto oom;
-	}
-	if (group_peer(s, g, s->by == SCORE_BY_PEER ? r.partner : r.peer) != 0)
+	count_verdict(s, g, &r);
+	if (remember_uri_and_peer(s, g, &r) != 0)
 		goto oom;
 	return g;
 oom:
@@ -694,118 +717,162 @@ hex_u64(struct fed_str f, uint64_t *v)
 	return x != 0 ? 0 : -1;
 }
 
+/*
+ * How one saved record loaded: the line is no tally line, memory ran
+ * out, or the loader said why itself.
+ */
+enum load_rc { LOAD_OK, LOAD_BAD, LOAD_OOM, LOAD_SAID };
+
+/* "key": before any group, the sets hold hashes under it. */
+static enum load_rc
+load_key(struct score *s, const struct fed_str *f, size_t nf)
+{
+	struct fed_str half;
+
+	if (nf != 2 || f[1].n != 32 || s->ng != 0)
+		return LOAD_BAD;
+	half.p = f[1].p;
+	half.n = 16;
+	if (hex_u64(half, &s->key[0]) != 0)
+		return LOAD_BAD;
+	half.p += 16;
+	return hex_u64(half, &s->key[1]) != 0 ? LOAD_BAD : LOAD_OK;
+}
+
+/* "lines": what was read of the log, and its newest time. */
+static enum load_rc
+load_lines(struct score *s, const struct fed_str *f, size_t nf)
+{
+	if (nf != 5 || num_u64(f[1], &s->lines) || num_u64(f[2],
+	    &s->skipped) || num_u64(f[3], &s->malformed) ||
+	    num_i64(f[4], &s->newest_ms))
+		return LOAD_BAD;
+	return LOAD_OK;
+}
+
+/* "group": its counts, flags and times; the records after it are its. */
+static enum load_rc
+load_group(struct score *s, const struct fed_str *f, size_t nf,
+    struct fed_err *err)
+{
+	struct score_group *g;
+	uint64_t u[9], flag[2];
+	int i, full = 0;
+
+	if (nf != 16 || valid_name(f[1]) != 0)
+		return LOAD_BAD;
+	for (i = 0; i < 9; i++)
+		if (num_u64(f[2 + i], &u[i]) != 0)
+			return LOAD_BAD;
+	if (num_u64(f[11], &flag[0]) || num_u64(f[12], &flag[1]) ||
+	    flag[0] > 1 || flag[1] > 1)
+		return LOAD_BAD;
+	if ((g = group_get(s, f[1].p, f[1].n, &full)) == NULL) {
+		if (!full)
+			return LOAD_OOM;
+		fed_err_set(err, "more than %u groups", SCORE_GROUPS_MAX);
+		errno = EINVAL;
+		return LOAD_SAID;
+	}
+	if (g->messages != 0) {
+		fed_err_set(err, "group saved twice");
+		return LOAD_SAID;
+	}
+	g->messages = u[0];
+	g->accepted = u[1];
+	g->limited = u[2];
+	g->refused = u[3];
+	g->ok = u[4];
+	g->fail = u[5];
+	g->r_watch = u[6];
+	g->r_blocked = u[7];
+	g->l_suspicious = u[8];
+	g->allowlisted_last = (int)flag[0];
+	g->uris_capped = (int)flag[1];
+	if (num_i64(f[13], &g->first_ms) || num_i64(f[14], &g->last_ms) ||
+	    num_i64(f[15], &g->l_suspicious_ms))
+		return LOAD_BAD;
+	return LOAD_OK;
+}
+
+/* "win": one window of the group's, re-aligned to the report_period. */
+static enum load_rc
+load_win(struct score *s, struct score_group *g, const struct fed_str *f,
+    size_t nf)
+{
+	uint64_t u[2];
+	int64_t start;
+
+	if (nf != 4 || num_i64(f[1], &start) || num_u64(f[2], &u[0]) ||
+	    num_u64(f[3], &u[1]) || u[0] > UINT32_MAX || u[1] > UINT32_MAX)
+		return LOAD_BAD;
+	win_add(s, g, start, (uint32_t)u[0], (uint32_t)u[1]);
+	return LOAD_OK;
+}
+
+/* "peername", "peer", "uri": one name or hash of the group's. */
+static enum load_rc
+load_member(struct score_group *g, const struct fed_str *f)
+{
+	struct score_hset *set;
+	uint64_t h;
+
+	if (fed_str_eq(f[0], "peername")) {
+		if (g->npeer_names >= SCORE_PEER_NAMES || valid_name(f[1]) != 0)
+			return LOAD_BAD;
+		if ((g->peer_name[g->npeer_names] = fed_strdup_n(f[1].p,
+		    f[1].n)) == NULL)
+			return LOAD_OOM;
+		g->npeer_names++;
+		return LOAD_OK;
+	}
+	if (!fed_str_eq(f[0], "peer") && !fed_str_eq(f[0], "uri"))
+		return LOAD_BAD;
+	set = f[0].p[0] == 'p' ? &g->peers : &g->uris;
+	if (hex_u64(f[1], &h) != 0)
+		return LOAD_BAD;
+	if (set->n >= (set == &g->uris ? SCORE_URIS_MAX :
+	    SCORE_PEERS_COUNT_MAX))
+		return LOAD_BAD;
+	return hset_add(set, h) < 0 ? LOAD_OOM : LOAD_OK;
+}
+
+/* One record of the saved tally, by its first field. */
+static enum load_rc
+load_record(struct score *s, const struct fed_str *f, size_t nf,
+    struct fed_err *err)
+{
+	struct score_group *g;
+
+	if (fed_str_eq(f[0], "key"))
+		return load_key(s, f, nf);
+	if (fed_str_eq(f[0], "lines"))
+		return load_lines(s, f, nf);
+	if (fed_str_eq(f[0], "group"))
+		return load_group(s, f, nf, err);
+	/* The other records belong to the group before them. */
+	if (s->ng == 0)
+		return LOAD_BAD;
+	g = s->g[s->ng - 1];
+	if (fed_str_eq(f[0], "win"))
+		return load_win(s, g, f, nf);
+	return nf != 2 ? LOAD_BAD : load_member(g, f);
+}
+
 int
 score_load_line(struct score *s, const char *line, size_t n,
     struct fed_err *err)
 {
 	struct fed_str f[17];
-	struct score_group *g;
-	uint64_t u[9], h, flag[2];
-	size_t nf;
-	int i, full = 0;
+	size_t nf = fed_split_tabs(line, n, f, 17);
+	enum load_rc rc = nf > 17 ? LOAD_BAD : load_record(s, f, nf, err);
 
-	if ((nf = fed_split_tabs(line, n, f, 17)) > 17)
-		goto bad;
-	if (fed_str_eq(f[0], "key")) {
-		/* Before any group: the sets hold hashes under it. */
-		if (nf != 2 || f[1].n != 32 || s->ng != 0)
-			goto bad;
-		f[1].n = 16;
-		if (hex_u64(f[1], &s->key[0]) != 0)
-			goto bad;
-		f[1].p += 16;
-		if (hex_u64(f[1], &s->key[1]) != 0)
-			goto bad;
-		return 0;
+	if (rc == LOAD_BAD) {
+		fed_err_set(err, "not a saved tally line");
+		errno = EINVAL;
+	} else if (rc == LOAD_OOM) {
+		fed_err_set(err, "%s", strerror(ENOMEM));
+		errno = ENOMEM;
 	}
-	if (fed_str_eq(f[0], "lines")) {
-		if (nf != 5 || num_u64(f[1], &s->lines) || num_u64(f[2],
-		    &s->skipped) || num_u64(f[3], &s->malformed) ||
-		    num_i64(f[4], &s->newest_ms))
-			goto bad;
-		return 0;
-	}
-	if (fed_str_eq(f[0], "group")) {
-		if (nf != 16 || valid_name(f[1]) != 0)
-			goto bad;
-		for (i = 0; i < 9; i++)
-			if (num_u64(f[2 + i], &u[i]) != 0)
-				goto bad;
-		if (num_u64(f[11], &flag[0]) || num_u64(f[12], &flag[1]) ||
-		    flag[0] > 1 || flag[1] > 1)
-			goto bad;
-		if ((g = group_get(s, f[1].p, f[1].n, &full)) == NULL) {
-			if (!full)
-				goto oom;
-			fed_err_set(err, "more than %u groups",
-			    SCORE_GROUPS_MAX);
-			errno = EINVAL;
-			return -1;
-		}
-		if (g->messages != 0) {
-			fed_err_set(err, "group saved twice");
-			return -1;
-		}
-		g->messages = u[0];
-		g->accepted = u[1];
-		g->limited = u[2];
-		g->refused = u[3];
-		g->ok = u[4];
-		g->fail = u[5];
-		g->r_watch = u[6];
-		g->r_blocked = u[7];
-		g->l_suspicious = u[8];
-		g->allowlisted_last = (int)flag[0];
-		g->uris_capped = (int)flag[1];
-		if (num_i64(f[13], &g->first_ms) || num_i64(f[14],
-		    &g->last_ms) || num_i64(f[15], &g->l_suspicious_ms))
-			goto bad;
-		return 0;
-	}
-	/* The other records belong to the group before them. */
-	if (s->ng == 0)
-		goto bad;
-	g = s->g[s->ng - 1];
-	if (fed_str_eq(f[0], "win")) {
-		int64_t start;
-
-		if (nf != 4 || num_i64(f[1], &start) || num_u64(f[2], &u[0]) ||
-		    num_u64(f[3], &u[1]) || u[0] > UINT32_MAX ||
-		    u[1] > UINT32_MAX)
-			goto bad;
-		/* Re-aligned to the current report_period. */
-		win_add(s, g, start, (uint32_t)u[0], (uint32_t)u[1]);
-		return 0;
-	}
-	if (nf != 2)
-		goto bad;
-	if (fed_str_eq(f[0], "peername")) {
-		if (g->npeer_names >= SCORE_PEER_NAMES || valid_name(f[1]) != 0)
-			goto bad;
-		if ((g->peer_name[g->npeer_names] = fed_strdup_n(f[1].p,
-		    f[1].n)) == NULL)
-			goto oom;
-		g->npeer_names++;
-		return 0;
-	}
-	if (fed_str_eq(f[0], "peer") || fed_str_eq(f[0], "uri")) {
-		struct score_hset *set = f[0].p[0] == 'p' ? &g->peers : &g->uris;
-
-		if (hex_u64(f[1], &h) != 0)
-			goto bad;
-		if (set->n >= (set == &g->uris ? SCORE_URIS_MAX :
-		    SCORE_PEERS_COUNT_MAX))
-			goto bad;
-		if (hset_add(set, h) < 0)
-			goto oom;
-		return 0;
-	}
-bad:
-	fed_err_set(err, "not a saved tally line");
-	errno = EINVAL;
-	return -1;
-oom:
-	fed_err_set(err, "%s", strerror(ENOMEM));
-	errno = ENOMEM;
-	return -1;
+	return rc == LOAD_OK ? 0 : -1;
 }

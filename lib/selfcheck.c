@@ -195,24 +195,19 @@ utc_date(char *buf, size_t cap, int64_t t)
 		snprintf(buf, cap, "%lld s after the epoch", (long long)t);
 }
 
-/* Socket mode with TLS, as fedgate sets it up: tls_srv_open, and what a
- * listener does once (tls_srv_check), and the certificate's dates. */
-static void
-check_tls(struct sink *s, const struct conf *c)
+/*
+ * tls_cert, tls_key and tls_ca set, and every file named readable: 0.
+ * Each missing one told, not only the first tls_srv_open meets.
+ */
+static int
+check_tls_files(struct sink *s, const struct conf *c)
 {
 	const char *path[4] = { c->tls_cert, c->tls_key, c->tls_ca,
 	    c->tls_crl };
 	static const char *const key[3] = { "tls_cert", "tls_key", "tls_ca" };
 	const char *unset[3] = { "", "", "" };
-	unsigned nunset = 0;
-	struct tls_srv *t;
-	struct fed_err err;
-	int64_t nb, na, now;
-	char date[64];
-	unsigned i, bad = 0;
+	unsigned i, nunset = 0, bad = 0;
 
-	if (c->tls == TLS_OFF)
-		return;
 	for (i = 0; i < 3; i++)
 		if (path[i] == NULL)
 			unset[nunset++] = key[i];
@@ -224,16 +219,56 @@ check_tls(struct sink *s, const struct conf *c)
 		    " and ") : "", nunset > 1 ? unset[1] : "",
 		    nunset > 2 ? " and " : "", nunset > 2 ? unset[2] : "",
 		    nunset > 1 ? "are" : "is");
-		return;
+		return -1;
 	}
-	/* Each missing file told, not only the first tls_srv_open meets. */
 	for (i = 0; i < 4; i++)
 		if (path[i] != NULL && access(path[i], R_OK) != 0) {
 			say(s, SELFCHECK_PROBLEM, "TLS: %s: %s", path[i],
 			    strerror(errno));
 			bad++;
 		}
-	if (bad > 0)
+	return bad > 0 ? -1 : 0;
+}
+
+/* The certificate's dates: expired, not yet valid, or expiring soon. */
+static void
+check_cert_dates(struct sink *s, const struct conf *c, struct tls_srv *t)
+{
+	struct fed_err err;
+	int64_t nb, na, now;
+	char date[64];
+
+	if (tls_srv_cert_dates(t, &nb, &na, &err) != 0) {
+		say(s, SELFCHECK_PROBLEM, "%s (%s)", err.msg, c->tls_cert);
+		return;
+	}
+	now = fed_now_ms() / 1000;
+	if (now >= na) {
+		utc_date(date, sizeof date, na);
+		say(s, SELFCHECK_PROBLEM, "TLS: %s: the certificate expired "
+		    "on %s: partners refuse it", c->tls_cert, date);
+	} else if (now < nb) {
+		utc_date(date, sizeof date, nb);
+		say(s, SELFCHECK_PROBLEM, "TLS: %s: the certificate is not "
+		    "valid before %s: partners refuse it", c->tls_cert, date);
+	} else if (na - now < SELFCHECK_EXPIRY_WARN_DAYS * 86400) {
+		utc_date(date, sizeof date, na);
+		say(s, SELFCHECK_WARNING, "TLS: %s: the certificate expires "
+		    "in %lld day%s (%s)", c->tls_cert,
+		    (long long)((na - now) / 86400),
+		    (na - now) / 86400 == 1 ? "" : "s", date);
+	}
+}
+
+/* Socket mode with TLS, as fedgate sets it up: tls_srv_open, and what a
+ * listener does once (tls_srv_check), and the certificate's dates. */
+static void
+check_tls(struct sink *s, const struct conf *c)
+{
+	struct tls_srv *t;
+	struct fed_err err;
+
+	if (c->tls == TLS_OFF || check_tls_files(s, c) != 0)
 		return;
 	if (tls_srv_open(&t, c, &err) != 0) {
 		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
@@ -241,28 +276,7 @@ check_tls(struct sink *s, const struct conf *c)
 	}
 	if (tls_srv_check(t, &err) != 0)
 		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
-	if (tls_srv_cert_dates(t, &nb, &na, &err) != 0)
-		say(s, SELFCHECK_PROBLEM, "%s (%s)", err.msg, c->tls_cert);
-	else {
-		now = fed_now_ms() / 1000;
-		if (now >= na) {
-			utc_date(date, sizeof date, na);
-			say(s, SELFCHECK_PROBLEM, "TLS: %s: the certificate "
-			    "expired on %s: partners refuse it", c->tls_cert,
-			    date);
-		} else if (now < nb) {
-			utc_date(date, sizeof date, nb);
-			say(s, SELFCHECK_PROBLEM, "TLS: %s: the certificate "
-			    "is not valid before %s: partners refuse it",
-			    c->tls_cert, date);
-		} else if (na - now < SELFCHECK_EXPIRY_WARN_DAYS * 86400) {
-			utc_date(date, sizeof date, na);
-			say(s, SELFCHECK_WARNING, "TLS: %s: the certificate "
-			    "expires in %lld day%s (%s)", c->tls_cert,
-			    (long long)((na - now) / 86400),
-			    (na - now) / 86400 == 1 ? "" : "s", date);
-		}
-	}
+	check_cert_dates(s, c, t);
 	tls_srv_close(t);
 }
 
@@ -495,36 +509,14 @@ wait_fd(int fd, short events, int64_t deadline)
 }
 
 /*
- * Our server, as socket mode reaches it (relay_connect, upstream_timeout),
- * then asked OPTIONS (RFC 3261 11): only its first line is read.
+ * The OPTIONS fedgate -t sends (RFC 3261 11), from our end of fd: its
+ * length, or -1 when upstream is too long a name for req.
  */
-static void
-check_upstream(struct sink *s, const struct conf *c, const char *upstream)
+static int
+options_request(char *req, size_t cap, const char *upstream,
+    const char *local)
 {
-	char req[1024], local[INET6_ADDRSTRLEN + 16], ans[ANSWER_MAX + 1];
-	char q[FED_QUOTE_MAX];
-	unsigned timeout_ms = c->upstream_timeout * 1000;
-	struct fed_err err;
-	int64_t deadline;
-	size_t len, off = 0, got = 0;
-	ssize_t r;
-	char *nl = NULL;
-	int fd, n, closed = 0, why = 0;
-
-	if (upstream == NULL && (upstream = c->upstream) == NULL) {
-		say(s, SELFCHECK_PROBLEM, "%s: no upstream: socket mode needs "
-		    "our internal server (-u host:port, or upstream = "
-		    "host:port)",
-		    conf_name(c));
-		return;
-	}
-	if ((fd = relay_connect(upstream, SOCK_STREAM, timeout_ms,
-	    &err)) < 0) {
-		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
-		return;
-	}
-	local_addr(fd, local, sizeof local);
-	n = snprintf(req, sizeof req,
+	int n = snprintf(req, cap,
 	    "OPTIONS sip:%s;transport=tcp SIP/2.0\r\n"
 	    "Via: SIP/2.0/TCP %s;branch=z9hG4bK-fedgate-t-%ld-%lld\r\n"
 	    "Max-Forwards: 70\r\n"
@@ -537,50 +529,76 @@ check_upstream(struct sink *s, const struct conf *c, const char *upstream)
 	    upstream, local, (long)getpid(), (long long)fed_now_ms(), local,
 	    (long)getpid(), upstream, (long)getpid(),
 	    (long long)fed_now_ms(), local);
-	if (n < 0 || (size_t)n >= sizeof req) {
-		say(s, SELFCHECK_PROBLEM, "upstream %s: too long a name",
-		    upstream);
-		close(fd);
-		return;
-	}
-	len = (size_t)n;
-	deadline = fed_mono_ms() + timeout_ms;
-	while (off < len && why == 0 && wait_fd(fd, POLLOUT, deadline)) {
+
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/*
+ * Send all of req by the deadline: 0, or -1 with *why the errno that
+ * stopped it (0 when the deadline did).
+ */
+static int
+send_by(int fd, const char *req, size_t len, int64_t deadline, int *why)
+{
+	size_t off = 0;
+	ssize_t r;
+
+	*why = 0;
+	while (off < len && *why == 0 && wait_fd(fd, POLLOUT, deadline)) {
 		r = send(fd, req + off, len - off, MSG_NOSIGNAL);
 		if (r < 0 && errno != EINTR && errno != EAGAIN)
-			why = errno;
+			*why = errno;
 		if (r > 0)
 			off += (size_t)r;
 	}
-	if (off < len) {
-		say(s, SELFCHECK_PROBLEM, "upstream %s: cannot send OPTIONS: "
-		    "%s", upstream, why != 0 ? strerror(why) : "timed out");
-		close(fd);
-		return;
-	}
-	/* The status line, or up to ANSWER_MAX bytes, or the deadline. */
+	return off < len ? -1 : 0;
+}
+
+/*
+ * The status line, or up to ANSWER_MAX bytes, or the deadline: into ans
+ * without its line end, NUL-terminated; its length.  *closed tells that
+ * the upstream closed or failed the connection first.
+ */
+static size_t
+read_first_line(int fd, char ans[ANSWER_MAX + 1], int64_t deadline,
+    int *closed)
+{
+	size_t got = 0;
+	ssize_t r;
+	char *nl = NULL;
+
+	*closed = 0;
 	while (got < ANSWER_MAX && nl == NULL &&
 	    wait_fd(fd, POLLIN, deadline)) {
 		r = recv(fd, ans + got, ANSWER_MAX - got, 0);
 		if (r == 0) {
-			closed = 1;
+			*closed = 1;
 			break;
 		}
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			closed = 1;
+			*closed = 1;
 			break;
 		}
 		got += (size_t)r;
 		nl = memchr(ans, '\n', got);
 	}
-	close(fd);
 	if (nl != NULL)
 		got = (size_t)(nl - ans);
 	if (got > 0 && ans[got - 1] == '\r')
 		got--;
 	ans[got] = '\0';
+	return got;
+}
+
+/* What the upstream's first line (ans, got bytes) says of it. */
+static void
+report_answer(struct sink *s, const struct conf *c, const char *upstream,
+    const char *ans, size_t got, int closed)
+{
+	char q[FED_QUOTE_MAX];
+
 	if (got >= 12 && memcmp(ans, "SIP/2.0 ", 8) == 0 &&
 	    ans[8] >= '1' && ans[8] <= '6' && ans[9] >= '0' && ans[9] <= '9' &&
 	    ans[10] >= '0' && ans[10] <= '9' && ans[11] == ' ') {
@@ -598,6 +616,51 @@ check_upstream(struct sink *s, const struct conf *c, const char *upstream)
 		say(s, SELFCHECK_WARNING, "upstream %s: connected, but no "
 		    "answer to OPTIONS within upstream_timeout (%u s)",
 		    upstream, c->upstream_timeout);
+}
+
+/*
+ * Our server, as socket mode reaches it (relay_connect, upstream_timeout),
+ * then asked OPTIONS (RFC 3261 11): only its first line is read.
+ */
+static void
+check_upstream(struct sink *s, const struct conf *c, const char *upstream)
+{
+	char req[1024], local[INET6_ADDRSTRLEN + 16], ans[ANSWER_MAX + 1];
+	unsigned timeout_ms = c->upstream_timeout * 1000;
+	struct fed_err err;
+	int64_t deadline;
+	size_t got;
+	int fd, n, closed, why;
+
+	if (upstream == NULL && (upstream = c->upstream) == NULL) {
+		say(s, SELFCHECK_PROBLEM, "%s: no upstream: socket mode needs "
+		    "our internal server (-u host:port, or upstream = "
+		    "host:port)",
+		    conf_name(c));
+		return;
+	}
+	if ((fd = relay_connect(upstream, SOCK_STREAM, timeout_ms,
+	    &err)) < 0) {
+		say(s, SELFCHECK_PROBLEM, "%s", err.msg);
+		return;
+	}
+	local_addr(fd, local, sizeof local);
+	if ((n = options_request(req, sizeof req, upstream, local)) < 0) {
+		say(s, SELFCHECK_PROBLEM, "upstream %s: too long a name",
+		    upstream);
+		close(fd);
+		return;
+	}
+	deadline = fed_mono_ms() + timeout_ms;
+	if (send_by(fd, req, (size_t)n, deadline, &why) == -1) {
+		say(s, SELFCHECK_PROBLEM, "upstream %s: cannot send OPTIONS: "
+		    "%s", upstream, why != 0 ? strerror(why) : "timed out");
+		close(fd);
+		return;
+	}
+	got = read_first_line(fd, ans, deadline, &closed);
+	close(fd);
+	report_answer(s, c, upstream, ans, got, closed);
 }
 
 /*
@@ -660,6 +723,62 @@ relay_findings(struct sink *s, char *buf, size_t len)
 	}
 }
 
+/* Not root: the checks run right here, under our own name. */
+static void
+check_as_self(struct sink *s, const struct conf *c, const char *upstream)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwuid(geteuid())) != NULL)
+		snprintf(s->who, sizeof s->who, "%s", pw->pw_name);
+	else
+		snprintf(s->who, sizeof s->who, "uid %ld", (long)geteuid());
+	check_as_user(s, c, upstream);
+}
+
+/* The child: become `user`, run the checks, tell them down fd. */
+static _Noreturn void
+check_in_child(struct sink *s, const struct conf *c, const char *upstream,
+    int fd)
+{
+	struct fed_err err;
+
+	s->fd = fd;
+	snprintf(s->who, sizeof s->who, "%s", c->user);
+	/* Still root after a failure: the files are then checked as
+	 * root, which finds bad lines but not permissions. */
+	if (sandbox_drop_user(c->user, NULL, NULL, &err) < 0) {
+		say(s, SELFCHECK_PROBLEM, "%s: user = %s: %s", conf_name(c),
+		    c->user, err.msg);
+		snprintf(s->who, sizeof s->who, "root");
+	}
+	check_as_user(s, c, upstream);
+	_exit(0);
+}
+
+/*
+ * What the child tells on fd, up to CHILD_OUT_MAX bytes by the deadline,
+ * into buf: its length.  *eof tells that the child closed its end.
+ */
+static size_t
+read_child(int fd, char *buf, int64_t deadline, int *eof)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	*eof = 0;
+	while (!*eof && got < CHILD_OUT_MAX && wait_fd(fd, POLLIN, deadline)) {
+		r = read(fd, buf + got, CHILD_OUT_MAX - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			*eof = 1;
+		else
+			got += (size_t)r;
+	}
+	return got;
+}
+
 /*
  * As root: the checks of what fedgate opens as `user` run in a child that
  * becomes `user` first (sandbox_drop_user, as socket mode does), and tell
@@ -668,22 +787,13 @@ relay_findings(struct sink *s, char *buf, size_t len)
 static void
 check_user_side(struct sink *s, const struct conf *c, const char *upstream)
 {
-	struct passwd *pw;
-	struct fed_err err;
 	char *buf;
-	size_t got = 0;
-	int64_t deadline;
-	ssize_t r;
+	size_t got;
 	pid_t pid;
-	int p[2], status = 0, eof = 0;
+	int p[2], status = 0, eof;
 
 	if (geteuid() != 0) {
-		if ((pw = getpwuid(geteuid())) != NULL)
-			snprintf(s->who, sizeof s->who, "%s", pw->pw_name);
-		else
-			snprintf(s->who, sizeof s->who, "uid %ld",
-			    (long)geteuid());
-		check_as_user(s, c, upstream);
+		check_as_self(s, c, upstream);
 		return;
 	}
 	if ((buf = malloc(CHILD_OUT_MAX)) == NULL || pipe2(p, O_CLOEXEC) != 0) {
@@ -703,30 +813,11 @@ check_user_side(struct sink *s, const struct conf *c, const char *upstream)
 	if (pid == 0) {
 		free(buf);
 		close(p[0]);
-		s->fd = p[1];
-		snprintf(s->who, sizeof s->who, "%s", c->user);
-		/* Still root after a failure: the files are then checked as
-		 * root, which finds bad lines but not permissions. */
-		if (sandbox_drop_user(c->user, NULL, NULL, &err) < 0) {
-			say(s, SELFCHECK_PROBLEM, "%s: user = %s: %s",
-			    conf_name(c), c->user, err.msg);
-			snprintf(s->who, sizeof s->who, "root");
-		}
-		check_as_user(s, c, upstream);
-		_exit(0);
+		check_in_child(s, c, upstream, p[1]);
 	}
 	close(p[1]);
-	deadline = fed_mono_ms() + (int64_t)c->upstream_timeout * 2000 +
-	    CHILD_SLACK_MS;
-	while (!eof && got < CHILD_OUT_MAX && wait_fd(p[0], POLLIN, deadline)) {
-		r = read(p[0], buf + got, CHILD_OUT_MAX - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			eof = 1;
-		else
-			got += (size_t)r;
-	}
+	got = read_child(p[0], buf, fed_mono_ms() +
+	    (int64_t)c->upstream_timeout * 2000 + CHILD_SLACK_MS, &eof);
 	/* Out of time, or telling more than any check has to say. */
 	if (!eof)
 		kill(pid, SIGKILL);

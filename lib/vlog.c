@@ -399,7 +399,6 @@ raw_byte(int k, char c, struct fed_err *err)
 	return -1;
 }
 
-/* The longest piece of a bad value quoted in a message. */
 /* A field quoted in a diagnostic: escaped, so a log line cannot put
  * control bytes on an operator's terminal, and cut (fed_quote). */
 static const char *
@@ -443,23 +442,18 @@ check_escaped(struct fed_str *s, int field, struct fed_err *err)
 	return 0;
 }
 
-int
-vlog_parse(const char *line, size_t len, struct vlog_rec *r,
-    struct fed_err *err)
+/*
+ * Refuse any control or non-ASCII byte but the tabs: we escape them all
+ * when writing.  The first such byte is named, even past the ninth
+ * field, before the count of fields is.
+ */
+static int
+check_raw_bytes(const char *line, size_t len, const struct fed_str f[9],
+    size_t nf, struct fed_err *err)
 {
-	struct fed_str f[9];
-	char q[FED_QUOTE_MAX];
-	size_t i, nf;
+	size_t i;
 	int k;
-	enum verdict v;
-	enum reason rs;
 
-	if (len > 0 && line[len - 1] == '\n')
-		len--;
-	/* Refuse any control or non-ASCII byte but the tabs: we escape
-	 * them all when writing.  The first such byte is named, even past
-	 * the ninth field, before the count is. */
-	nf = fed_split_tabs(line, len, f, 9);
 	for (k = 0; k < 9 && (size_t)k < nf; k++)
 		if (has_raw(f[k].p, f[k].n)) {
 			for (i = 0; !RAW(f[k].p[i]); i++)
@@ -474,6 +468,15 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
 		else if (RAW(line[i]))
 			return raw_byte(k, line[i], err);
 	}
+	return 0;
+}
+
+/* Nine fields, none empty: an absent value is written `-`. */
+static int
+check_field_count(const struct fed_str f[9], size_t nf, struct fed_err *err)
+{
+	int k;
+
 	if (nf != 9) {
 		fed_err_set(err, "%zu field%s, want 9", nf, nf == 1 ? "" : "s");
 		return -1;
@@ -484,41 +487,49 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
 			    "or -)", k + 1, field_names[k]);
 			return -1;
 		}
+	return 0;
+}
 
-	if (vlog_time_parse(f[0].p, f[0].n, &r->time_ms) < 0) {
-		fed_err_set(err, "field 1 (time): bad time %s (want "
-		    "YYYY-MM-DDTHH:MM:SS.mmmZ)", quoted(q, f[0]));
-		return -1;
-	}
-	for (k = 1; k <= 4; k++)
-		if (check_escaped(&f[k], k, err) < 0)
-			return -1;
-	if (check_escaped(&f[8], 8, err) < 0)
-		return -1;
-	if (verdict_from_name(f[5].p, f[5].n, &v) < 0) {
+/* Fields 6 and 7: a known verdict, and a reason that goes with it. */
+static int
+parse_verdict_reason(struct fed_str fv, struct fed_str fr, enum verdict *v,
+    enum reason *rs, struct fed_err *err)
+{
+	char q[FED_QUOTE_MAX];
+
+	if (verdict_from_name(fv.p, fv.n, v) < 0) {
 		fed_err_set(err, "field 6 (verdict): unknown verdict %s",
-		    quoted(q, f[5]));
+		    quoted(q, fv));
 		return -1;
 	}
-	if (reason_from_name(f[6].p, f[6].n, &rs) < 0) {
+	if (reason_from_name(fr.p, fr.n, rs) < 0) {
 		fed_err_set(err, "field 7 (reason): unknown reason %s",
-		    quoted(q, f[6]));
+		    quoted(q, fr));
 		return -1;
 	}
-	if (reason_verdict(rs) != v) {
+	if (reason_verdict(*rs) != *v) {
 		fed_err_set(err, "field 7 (reason): reason \"%s\" does not go "
-		    "with verdict \"%s\"", reason_name(rs), verdict_name(v));
+		    "with verdict \"%s\"", reason_name(*rs), verdict_name(*v));
 		return -1;
 	}
-	if (f[7].n == 1 && f[7].p[0] == '-')
-		r->code = -1;
-	else if (f[7].n != 3 || (r->code = get_digits(f[7].p, 3)) < 100 ||
-	    r->code > 699) {
+	return 0;
+}
+
+/* Field 8: the code fedgate answered with, -1 for `-`. */
+static int
+parse_code(struct fed_str f, enum verdict v, int *code, struct fed_err *err)
+{
+	char q[FED_QUOTE_MAX];
+
+	if (f.n == 1 && f.p[0] == '-')
+		*code = -1;
+	else if (f.n != 3 || (*code = get_digits(f.p, 3)) < 100 ||
+	    *code > 699) {
 		fed_err_set(err, "field 8 (code): bad code %s (want - or "
-		    "100 to 699)", quoted(q, f[7]));
+		    "100 to 699)", quoted(q, f));
 		return -1;
 	} else if (v == VERDICT_OBSERVE ||
-	    (v == VERDICT_ACCEPT && r->code != 503)) {
+	    (v == VERDICT_ACCEPT && *code != 503)) {
 		/* An accepted request is answered by fedgate only when our
 		 * server cannot be reached: 503 (fedkit(7) Verdict log). */
 		fed_err_set(err, "field 8 (code): an %s line has no code of "
@@ -527,7 +538,38 @@ vlog_parse(const char *line, size_t len, struct vlog_rec *r,
 		    "");
 		return -1;
 	}
+	return 0;
+}
 
+int
+vlog_parse(const char *line, size_t len, struct vlog_rec *r,
+    struct fed_err *err)
+{
+	struct fed_str f[9];
+	char q[FED_QUOTE_MAX];
+	size_t nf;
+	int k;
+	enum verdict v;
+	enum reason rs;
+
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	nf = fed_split_tabs(line, len, f, 9);
+	if (check_raw_bytes(line, len, f, nf, err) < 0 ||
+	    check_field_count(f, nf, err) < 0)
+		return -1;
+	if (vlog_time_parse(f[0].p, f[0].n, &r->time_ms) < 0) {
+		fed_err_set(err, "field 1 (time): bad time %s (want "
+		    "YYYY-MM-DDTHH:MM:SS.mmmZ)", quoted(q, f[0]));
+		return -1;
+	}
+	for (k = 1; k <= 4; k++)
+		if (check_escaped(&f[k], k, err) < 0)
+			return -1;
+	if (check_escaped(&f[8], 8, err) < 0 ||
+	    parse_verdict_reason(f[5], f[6], &v, &rs, err) < 0 ||
+	    parse_code(f[7], v, &r->code, err) < 0)
+		return -1;
 	r->peer = f[1];
 	r->partner = f[2];
 	r->method = f[3];
