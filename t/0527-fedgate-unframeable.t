@@ -14,7 +14,7 @@ LONG=$(head -c 9000 /dev/zero | tr '\0' a)	# over max_line's 8192
 log_tail() { tail -n 1 "$1/log" | cut -f 2-; }
 
 # -- pipe mode: the byte where it went wrong, and why ----------------------
-scratch_conf "$T/s" &&
+fedconf "$T/fed.conf" "$T/s" &&
 sipmsg -n 1 -f sip:a@partner.example >"$T/first" &&
 { cat "$T/first"; sipmsg -n 1 -s 1 -f sip:a@partner.example -H "X-Long: $LONG"; } >"$T/in"
 expect_exit 2 "pipe mode: a header line over max_line ends the run with exit 2" \
@@ -38,7 +38,7 @@ cmp_file "... and logging refuse malformed, code -, with no partner" \
 
 # -- socket mode: the peer, and why (our server: a socat that hears all) ---------------------------------------
 # (a store of its own: run as root, fedgate drops to `user =` here)
-scratch_conf "$T/k" "tls = off" &&
+fedconf "$T/fed.conf" "$T/k" "tls = off" &&
 spawn socat -u "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" OPEN:/dev/null &&
 wait_for 10 listening "$UP" &&
 spawn systemd-socket-activate -a --inetd -l "127.0.0.1:$GATE" \
