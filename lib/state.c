@@ -66,6 +66,16 @@ lmdb_fail(struct fed_err *err, const char *what, int rc)
 	return -1;
 }
 
+static MDB_val
+val_of(const void *p, size_t n)
+{
+	MDB_val v;
+
+	v.mv_data = (void *)(uintptr_t)p;
+	v.mv_size = n;
+	return v;
+}
+
 /* ---- opening ---- */
 
 static int
@@ -150,19 +160,25 @@ is_symlink(const char *path, const char *suffix)
 	return link;
 }
 
+/* An LMDB error opening DIR's store: said, and kept in *why, whose
+ * unreadable() kinds have the caller set the store aside. */
 static int
-store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
-    int *why, struct fed_err *err)
+store_fail(const char *dir, int rc, int *why, struct fed_err *err)
+{
+	*why = rc;
+	fed_err_set(err, "%s/counters.mdb: %s", dir, mdb_strerror(rc));
+	return -1;
+}
+
+/* The LMDB environment of DIR/counters.mdb, never through a link. */
+static int
+env_open(struct store *s, const char *dir, int rdonly, int *why,
+    struct fed_err *err)
 {
 	char *path = fed_concat(dir, "/counters.mdb");
 	unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD;
-	MDB_txn *txn;
-	MDB_val k, v;
-	uint32_t ver;
 	int rc, dead;
 
-	memset(s, 0, sizeof *s);
-	*why = 0;
 	if (path == NULL) {
 		fed_err_set(err, "%s: %s", dir, strerror(ENOMEM));
 		return -1;
@@ -194,10 +210,17 @@ store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
 	free(path);
 	/* Readers killed by kill -9 keep their slot until someone looks. */
 	(void)mdb_reader_check(s->env, &dead);
-	if ((rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0,
-	    &txn)) != 0)
-		goto fail;
-	flags = rdonly ? 0 : MDB_CREATE;
+	return 0;
+}
+
+/* The store's tables, made by the first writer. */
+static int
+tables_open(MDB_txn *txn, struct store *s, const char *dir, int rdonly,
+    int *why, struct fed_err *err)
+{
+	unsigned flags = rdonly ? 0 : MDB_CREATE;
+	int rc;
+
 	if ((rc = mdb_dbi_open(txn, "meta", flags, &s->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "partners", flags, &s->partners)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "uris", flags | MDB_DUPSORT |
@@ -205,60 +228,97 @@ store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
 	    (rc = mdb_dbi_open(txn, "idle", flags, &s->idle)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "held", flags, &s->held)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "peers", flags, &s->peers)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "peeridle", flags, &s->peeridle)) != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	k.mv_data = "version";
-	k.mv_size = 7;
-	if ((rc = mdb_get(txn, s->meta, &k, &v)) == MDB_NOTFOUND && !rdonly) {
-		ver = STATE_VERSION;
-		v.mv_data = &ver;
-		v.mv_size = sizeof ver;
-		if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) == 0) {
-			uint64_t nk[2];
+	    (rc = mdb_dbi_open(txn, "peeridle", flags, &s->peeridle)) != 0)
+		return store_fail(dir, rc, why, err);
+	return 0;
+}
 
-			if (getrandom(nk, sizeof nk, 0) != sizeof nk) {
-				mdb_txn_abort(txn);
-				fed_err_set(err, "partner state: getrandom: %s",
-				    strerror(errno));
-				goto closed;
-			}
-			k.mv_data = "hashkey";
-			k.mv_size = 7;
-			v.mv_data = nk;
-			v.mv_size = sizeof nk;
-			rc = mdb_put(txn, s->meta, &k, &v, 0);
-		}
-	} else if (rc == 0 && (v.mv_size != sizeof ver ||
-	    (memcpy(&ver, v.mv_data, sizeof ver), ver != STATE_VERSION))) {
-		mdb_txn_abort(txn);
+/* A new store: its version, and the key of its URI hashes, drawn once. */
+static int
+meta_create(MDB_txn *txn, const struct store *s, const char *dir, int *why,
+    struct fed_err *err)
+{
+	uint32_t ver = STATE_VERSION;
+	uint64_t nk[2];
+	MDB_val k = val_of("version", 7), v = val_of(&ver, sizeof ver);
+	int rc;
+
+	if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+		return store_fail(dir, rc, why, err);
+	if (getrandom(nk, sizeof nk, 0) != sizeof nk) {
+		fed_err_set(err, "partner state: getrandom: %s",
+		    strerror(errno));
+		return -1;
+	}
+	k = val_of("hashkey", 7);
+	v = val_of(nk, sizeof nk);
+	if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+		return store_fail(dir, rc, why, err);
+	return 0;
+}
+
+/* The store's version: this fedkit's, or made so in a new store. */
+static int
+meta_version(MDB_txn *txn, const struct store *s, const char *dir,
+    int rdonly, int *why, struct fed_err *err)
+{
+	MDB_val k = val_of("version", 7), v;
+	uint32_t ver = 0;	/* said as 0 if the value is not 4 octets */
+	int rc;
+
+	if ((rc = mdb_get(txn, s->meta, &k, &v)) == MDB_NOTFOUND && !rdonly)
+		return meta_create(txn, s, dir, why, err);
+	if (rc != 0)
+		return store_fail(dir, rc, why, err);
+	if (v.mv_size != sizeof ver ||
+	    (memcpy(&ver, v.mv_data, sizeof ver), ver != STATE_VERSION)) {
 		fed_err_set(err, "%s/counters.mdb: store version %u, this "
 		    "fedkit reads version %d", dir, (unsigned)ver,
 		    STATE_VERSION);
-		goto closed;
+		return -1;
 	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	k.mv_data = "hashkey";
-	k.mv_size = 7;
-	if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0 ||
-	    v.mv_size != 2 * sizeof key[0]) {
-		mdb_txn_abort(txn);
-		if (rc == 0)
-			rc = MDB_CORRUPTED;
-		goto fail;
-	}
-	memcpy(key, v.mv_data, 2 * sizeof key[0]);
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
 	return 0;
-fail:
-	*why = rc;
-	fed_err_set(err, "%s/counters.mdb: %s", dir, mdb_strerror(rc));
-closed:
+}
+
+/* The key of the store's URI hashes (uri_entry). */
+static int
+hashkey_read(MDB_txn *txn, const struct store *s, const char *dir,
+    uint64_t key[2], int *why, struct fed_err *err)
+{
+	MDB_val k = val_of("hashkey", 7), v;
+	int rc;
+
+	if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0 ||
+	    v.mv_size != 2 * sizeof key[0])
+		return store_fail(dir, rc != 0 ? rc : MDB_CORRUPTED, why, err);
+	memcpy(key, v.mv_data, 2 * sizeof key[0]);
+	return 0;
+}
+
+/* DIR's store, read only or made if new, and its URI hash key: 0, or -1
+ * with err said and *why the LMDB error if there was one. */
+static int
+store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
+    int *why, struct fed_err *err)
+{
+	MDB_txn *txn;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	*why = 0;
+	if (env_open(s, dir, rdonly, why, err) != 0)
+		return -1;
+	if ((rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0,
+	    &txn)) != 0)
+		store_fail(dir, rc, why, err);
+	else if (tables_open(txn, s, dir, rdonly, why, err) != 0 ||
+	    meta_version(txn, s, dir, rdonly, why, err) != 0 ||
+	    hashkey_read(txn, s, dir, key, why, err) != 0)
+		mdb_txn_abort(txn);
+	else if ((rc = mdb_txn_commit(txn)) != 0)
+		store_fail(dir, rc, why, err);
+	else
+		return 0;
 	mdb_env_close(s->env);
 	s->env = NULL;
 	return -1;
@@ -552,16 +612,6 @@ state_close(struct state *st, struct fed_err *err)
 }
 
 /* ---- records ---- */
-
-static MDB_val
-val_of(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)(uintptr_t)p;
-	v.mv_size = n;
-	return v;
-}
 
 /* A partner's record and peers; 0 found, MDB_NOTFOUND, or an error. */
 static int
