@@ -1106,6 +1106,176 @@ watch_lifted(struct state *st, MDB_txn *txn, const char *domain,
 	return 0;
 }
 
+/*
+ * A partner the store has no record of.  Nothing is kept for a watched
+ * one; another gets a record if its peer's quota and the room allow:
+ * *admitted then set and the quota spent, else *d decided.  0 or an LMDB
+ * error.
+ */
+static int
+new_partner(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, struct policy_facts *f, struct policy_decision *d,
+    int *changed, int *admitted)
+{
+	struct peer_rec pr;
+	MDB_val pk;
+	MDB_stat ms;
+	int rc, room, counted;
+
+	f->uris_limited = q->uris_limited;
+	f->max_uris = q->max_uris;
+	f->rate_limited = q->rate > 0;
+	f->token = 1;
+	f->uri_new = 1;
+	if (q->watched) {
+		/* Without a count to weigh it by, its mark refuses (pool.lua
+		 * alike). */
+		f->watched = 1;
+		*d = policy_decide(f);
+		return 0;
+	}
+	/* The peer's quota first, then room; the quota is spent only on a
+	 * partner that gets state.  Without a peer (pipe mode without
+	 * --peer) there is no one to count by: max_partners alone bounds
+	 * the state. */
+	counted = q->discovered && (q->peer != NULL || q->peer_key != NULL);
+	if (counted) {
+		if ((rc = peer_get(st, txn, q, now_ms, &pr, &pk)) != 0)
+			return rc;
+		f->new_refused = pr.count >= st->sp.max_new_partners;
+	}
+	if (!f->new_refused && mdb_stat(txn, st->s.partners, &ms) == 0 &&
+	    ms.ms_entries >= st->sp.max_partners) {
+		if ((rc = evict_one(st, txn, &room)) != 0)
+			return rc;
+		f->new_refused = !room;
+		*changed = room;
+	}
+	if (f->new_refused) {
+		*d = policy_decide(f);
+		return 0;
+	}
+	if (counted && (rc = peer_count(st, txn, &pr, &pk, now_ms)) != 0)
+		return rc;
+	*admitted = 1;
+	return 0;
+}
+
+/* A record brought up to now: a watch the operator lifted (or that
+ * expired) cleared once the settling time is over, and, while not
+ * watched, the URIs older than uri_period forgotten. */
+static int
+rec_age(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, struct staterec *r)
+{
+	int rc;
+
+	if (r->watch_ms != 0 && !q->watched && !st->dry_run &&
+	    now_ms - r->watch_ms >= STATE_WATCH_SETTLE_MS &&
+	    q->list_read_ms > r->watch_ms + STATE_WATCH_SETTLE_MS / 5 &&
+	    (rc = watch_lifted(st, txn, q->domain, r)) != 0)
+		return rc;
+	if (!q->watched && r->watch_ms == 0)
+		return uris_expire(st, txn, q->domain, r, now_ms);
+	return 0;
+}
+
+/*
+ * The facts of a request from a partner with a record: watched, its URI
+ * new (ent its entry, when URIs are counted), suspicious, a token in its
+ * bucket at *rate.  0 or an LMDB error.
+ */
+static int
+known_facts(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, int watched, struct staterec *r,
+    unsigned char ent[URI_ENTRY], unsigned *rate, struct policy_facts *f)
+{
+	int rc, has;
+
+	f->uris_limited = q->uris_limited;
+	f->max_uris = q->max_uris;
+	/* Under an allow entry's own max_uris a partner is watched while it
+	 * is over that limit, so raising the limit lifts it. */
+	f->watched = policy_watch_holds(watched, q->discovered,
+	    q->uris_limited, 1, r->nuris, q->max_uris);
+	f->distinct_uris = r->nuris;
+	f->uri_new = 0;
+	if (q->uris_limited && !f->watched) {
+		uri_entry(st, q->uri, now_ms, ent);
+		if ((rc = uri_has(txn, &st->s, q->domain, ent, &has)) != 0)
+			return rc;
+		f->uri_new = !has;
+	}
+	f->suspicious = q->discovered && suspicious_now(st, r, now_ms);
+	*rate = f->suspicious ? st->sp.suspicious_rate : q->rate;
+	f->rate_limited = *rate > 0;
+	/* Suspicion began or ended: the bucket changes rate now, not at
+	 * the next request it accepts. */
+	(void)staterec_bucket_rate(r, now_ms, *rate, *rate);
+	f->token = staterec_bucket_peek(r, now_ms, *rate, *rate);
+	return 0;
+}
+
+/* A new URI counted: the one that crosses max_uris too (what the partner
+ * tried), though refused.  0 or an LMDB error. */
+static int
+uri_count(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, const struct policy_facts *f, int watched,
+    const unsigned char ent[URI_ENTRY], struct staterec *r,
+    struct policy_decision *d)
+{
+	MDB_val k = val_of(q->domain, strlen(q->domain));
+	MDB_val v = val_of(ent, URI_ENTRY);
+	int rc;
+
+	if (r->nuris >= STATE_URIS_MAX) {
+		/* Above any sane max_uris: what cannot be counted cannot be
+		 * let in. */
+		d->verdict = VERDICT_REFUSE;
+		d->reason = REASON_WATCH;
+		d->code = f->is_ack ? -1 : 403;
+		d->watch_now = !watched;
+		return 0;
+	}
+	if ((rc = mdb_put(txn, st->s.uris, &k, &v, 0)) != 0)
+		return rc;
+	if (r->nuris++ == 0 || now_ms < r->uri_oldest_ms)
+		r->uri_oldest_ms = now_ms;
+	return 0;
+}
+
+/* The partner watched from now: marked, and durably so.  0 or an LMDB
+ * error. */
+static int
+watch_mark(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, struct staterec *r)
+{
+	MDB_val k;
+	int rc;
+
+	r->watch_ms = now_ms;
+	if (!q->discovered)
+		return 0;
+	/* Nothing more is kept for a watched partner: the watch list holds
+	 * the fact, the mark bridges the second until every process has
+	 * re-read it. */
+	k = val_of(q->domain, strlen(q->domain));
+	if ((rc = mdb_del(txn, st->s.uris, &k, NULL)) != 0 &&
+	    rc != MDB_NOTFOUND)
+		return rc;
+	/* nuris stays: the count it was watched at, shown by `fedlist
+	 * watch ls`. */
+	r->uri_oldest_ms = 0;
+	return 0;
+}
+
+/*
+ * fedgate's decision on one request, in the transaction txn: the facts
+ * from the partner's record (made if new), policy_decide, then the record
+ * as the decision leaves it.  *changed if written, *durable if it must
+ * reach the disk now.  0 or an LMDB error.  Called once a request: its
+ * steps are static and called once, for gcc to inline.
+ */
 static int
 decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
     int64_t now_ms, struct policy_facts *f, struct policy_decision *d,
@@ -1115,127 +1285,33 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 	struct staterec_peer pe[STATEREC_PEERS];
 	unsigned char ent[URI_ENTRY];
 	unsigned npe = 0, rate;
-	struct peer_rec pr;
-	MDB_val pk;
-	MDB_stat ms;
-	int rc, fresh = 0, watched, has, room, counted;
+	int rc, fresh = 0, watched;
 
 	if ((rc = rec_get(txn, &st->s, q->domain, &r, pe, &npe)) ==
 	    MDB_NOTFOUND) {
-		f->uris_limited = q->uris_limited;
-		f->max_uris = q->max_uris;
-		f->rate_limited = q->rate > 0;
-		f->token = 1;
-		f->uri_new = 1;
-		if (q->watched) {
-			/* Nothing is kept for a watched partner; without a
-			 * count to weigh it by, its mark refuses (pool.lua
-			 * alike). */
-			f->watched = 1;
-			*d = policy_decide(f);
-			return 0;
-		}
-		/* The peer's quota first, then room; the quota is spent
-		 * only on a partner that gets state. */
-		/* Without a peer (pipe mode without --peer) there is no
-		 * one to count by: max_partners alone bounds the state. */
-		counted = q->discovered && (q->peer != NULL ||
-		    q->peer_key != NULL);
-		if (counted) {
-			if ((rc = peer_get(st, txn, q, now_ms, &pr, &pk)) != 0)
-				return rc;
-			f->new_refused = pr.count >= st->sp.max_new_partners;
-		}
-		if (!f->new_refused && mdb_stat(txn, st->s.partners,
-		    &ms) == 0 && ms.ms_entries >= st->sp.max_partners) {
-			if ((rc = evict_one(st, txn, &room)) != 0)
-				return rc;
-			f->new_refused = !room;
-			*changed = room;
-		}
-		if (f->new_refused) {
-			*d = policy_decide(f);
-			return 0;
-		}
-		if (counted &&
-		    (rc = peer_count(st, txn, &pr, &pk, now_ms)) != 0)
+		if ((rc = new_partner(st, txn, q, now_ms, f, d, changed,
+		    &fresh)) != 0 || !fresh)
 			return rc;
 		staterec_init(&r);
-		fresh = 1;
 	} else if (rc != 0)
 		return rc;
 	before = r;
-
-	if (r.watch_ms != 0 && !q->watched && !st->dry_run &&
-	    now_ms - r.watch_ms >= STATE_WATCH_SETTLE_MS &&
-	    q->list_read_ms > r.watch_ms + STATE_WATCH_SETTLE_MS / 5 &&
-	    (rc = watch_lifted(st, txn, q->domain, &r)) != 0)
+	if ((rc = rec_age(st, txn, q, now_ms, &r)) != 0)
 		return rc;
 	watched = q->watched || r.watch_ms != 0;
-	if (!watched && (rc = uris_expire(st, txn, q->domain, &r,
-	    now_ms)) != 0)
+	if ((rc = known_facts(st, txn, q, now_ms, watched, &r, ent, &rate,
+	    f)) != 0)
 		return rc;
-
-	f->uris_limited = q->uris_limited;
-	f->max_uris = q->max_uris;
-	/* Under an allow entry's own max_uris a partner is watched while it
-	 * is over that limit, so raising the limit lifts it. */
-	f->watched = policy_watch_holds(watched, q->discovered,
-	    q->uris_limited, 1, r.nuris, q->max_uris);
-	f->distinct_uris = r.nuris;
-	f->uri_new = 0;
-	if (q->uris_limited && !f->watched) {
-		uri_entry(st, q->uri, now_ms, ent);
-		if ((rc = uri_has(txn, &st->s, q->domain, ent, &has)) != 0)
-			return rc;
-		f->uri_new = !has;
-	}
-	f->suspicious = q->discovered && suspicious_now(st, &r, now_ms);
-	rate = f->suspicious ? st->sp.suspicious_rate : q->rate;
-	f->rate_limited = rate > 0;
-	/* Suspicion began or ended: the bucket changes rate now, not at
-	 * the next request it accepts. */
-	(void)staterec_bucket_rate(&r, now_ms, rate, rate);
-	f->token = staterec_bucket_peek(&r, now_ms, rate, rate);
 	*d = policy_decide(f);
 
-	/* The URI that crosses max_uris is counted too (what the partner
-	 * tried), though refused. */
 	if (f->uris_limited && f->uri_new &&
-	    (d->reason != REASON_WATCH || d->watch_now)) {
-		MDB_val k = val_of(q->domain, strlen(q->domain));
-		MDB_val v = val_of(ent, sizeof ent);
-
-		if (r.nuris >= STATE_URIS_MAX) {
-			/* Above any sane max_uris: what cannot be counted
-			 * cannot be let in. */
-			d->verdict = VERDICT_REFUSE;
-			d->reason = REASON_WATCH;
-			d->code = f->is_ack ? -1 : 403;
-			d->watch_now = !watched;
-		} else {
-			if ((rc = mdb_put(txn, st->s.uris, &k, &v, 0)) != 0)
-				return rc;
-			if (r.nuris++ == 0 || now_ms < r.uri_oldest_ms)
-				r.uri_oldest_ms = now_ms;
-		}
-	}
+	    (d->reason != REASON_WATCH || d->watch_now) &&
+	    (rc = uri_count(st, txn, q, now_ms, f, watched, ent, &r, d)) != 0)
+		return rc;
 	if (d->watch_now) {
-		r.watch_ms = now_ms;
 		*durable = 1;
-		if (q->discovered) {
-			/* Nothing more is kept for a watched partner: the
-			 * watch list holds the fact, the mark bridges the
-			 * second until every process has re-read it. */
-			MDB_val k = val_of(q->domain, strlen(q->domain));
-
-			if ((rc = mdb_del(txn, st->s.uris, &k, NULL)) != 0 &&
-			    rc != MDB_NOTFOUND)
-				return rc;
-			/* nuris stays: the count it was watched at, shown
-			 * by `fedlist watch ls`. */
-			r.uri_oldest_ms = 0;
-		}
+		if ((rc = watch_mark(st, txn, q, now_ms, &r)) != 0)
+			return rc;
 	}
 	if (d->verdict == VERDICT_ACCEPT && f->rate_limited)
 		staterec_bucket_take(&r, now_ms, rate, rate);
