@@ -234,37 +234,41 @@ setup_step(struct pool *p, redisReply *r, const char *what, int64_t now_ms)
 	return rc;
 }
 
-/* Connect, authenticate, load the script, read (or draw) the URI hash
- * key: 0, or -1 with the pool down. */
+/* The connection a previous state of this process parked (see parked),
+ * taken back: 1 if there was one to the same address. */
 static int
-connect_pool(struct pool *p, int64_t now_ms)
+unpark(struct pool *p)
+{
+	if (parked.rc == NULL || parked.pid != getpid() ||
+	    strcmp(parked.addr, p->addr) != 0)
+		return 0;
+	p->rc = parked.rc;
+	memcpy(p->sha, parked.sha, sizeof p->sha);
+	memcpy(p->hashkey, parked.hashkey, sizeof p->hashkey);
+	parked.rc = NULL;
+	return 1;
+}
+
+/* A connection to redis = ADDRESS (pool_addr_check took it), its
+ * replies awaited POOL_REPLY_MS at most: 0, or -1 with the pool down. */
+static int
+redis_dial(struct pool *p, int64_t now_ms)
 {
 	struct timeval ct = { 0, POOL_CONNECT_MS * 1000 };
 	struct timeval rt = { 0, POOL_REPLY_MS * 1000 };
-	redisReply *r;
-	char host[256], hex[33];
-	unsigned char rnd[16];
+	char host[256];
 	const char *c;
-	size_t i;
+	int n;
 
-	if (parked.rc != NULL && parked.pid == getpid() &&
-	    strcmp(parked.addr, p->addr) == 0) {
-		p->rc = parked.rc;
-		memcpy(p->sha, parked.sha, sizeof p->sha);
-		memcpy(p->hashkey, parked.hashkey, sizeof p->hashkey);
-		parked.rc = NULL;
-		return 0;
-	}
 	if (p->addr[0] == '/')
 		p->rc = redisConnectUnixWithTimeout(p->addr, ct);
 	else {
 		c = strrchr(p->addr, ':');
-		i = (size_t)(c - p->addr);
+		n = (int)(c - p->addr);
 		if (p->addr[0] == '[')
-			snprintf(host, sizeof host, "%.*s", (int)i - 2,
-			    p->addr + 1);
+			snprintf(host, sizeof host, "%.*s", n - 2, p->addr + 1);
 		else
-			snprintf(host, sizeof host, "%.*s", (int)i, p->addr);
+			snprintf(host, sizeof host, "%.*s", n, p->addr);
 		p->rc = redisConnectWithTimeout(host, atoi(c + 1), ct);
 	}
 	if (p->rc == NULL) {
@@ -279,6 +283,17 @@ connect_pool(struct pool *p, int64_t now_ms)
 		went_down(p, "cannot set a timeout", now_ms);
 		return -1;
 	}
+	return 0;
+}
+
+/* Authenticated, and lib/pool.lua loaded, its SHA1 kept for EVALSHA:
+ * 0, or -1 with the pool down. */
+static int
+script_load(struct pool *p, int64_t now_ms)
+{
+	redisReply *r;
+	char why[160];
+
 	if (p->password != NULL && p->password[0] != '\0' &&
 	    setup_step(p, command(p, now_ms, "AUTH %s", p->password), "AUTH: ",
 	    now_ms) != 0)
@@ -290,8 +305,6 @@ connect_pool(struct pool *p, int64_t now_ms)
 	if ((r = command(p, now_ms, "SCRIPT LOAD %s", pool_script)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
-		char why[160];
-
 		snprintf(why, sizeof why, "SCRIPT LOAD: %s",
 		    r->type == REDIS_REPLY_ERROR ? r->str : "odd reply");
 		freeReplyObject(r);
@@ -301,8 +314,20 @@ connect_pool(struct pool *p, int64_t now_ms)
 	memcpy(p->sha, r->str, 40);
 	p->sha[40] = '\0';
 	freeReplyObject(r);
-	/* The SipHash key of URI hashes, the same on every host: the first
-	 * process of the pool draws it (SET NX), all read it. */
+	return 0;
+}
+
+/* The SipHash key of URI hashes, the same on every host: the first
+ * process of the pool draws it (SET NX), all read it.  0, or -1 with the
+ * pool down. */
+static int
+hashkey_share(struct pool *p, int64_t now_ms)
+{
+	redisReply *r;
+	char hex[33], part[17];
+	unsigned char rnd[16];
+	size_t i;
+
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
 		went_down(p, "getrandom failed", now_ms);
 		return -1;
@@ -323,13 +348,23 @@ connect_pool(struct pool *p, int64_t now_ms)
 	hex[32] = '\0';
 	freeReplyObject(r);
 	for (i = 0; i < 2; i++) {
-		char part[17];
-
 		memcpy(part, hex + 16 * i, 16);
 		part[16] = '\0';
 		p->hashkey[i] = strtoull(part, NULL, 16);
 	}
 	return 0;
+}
+
+/* Connect, authenticate, load the script, read (or draw) the URI hash
+ * key: 0, or -1 with the pool down. */
+static int
+connect_pool(struct pool *p, int64_t now_ms)
+{
+	if (unpark(p))
+		return 0;
+	if (redis_dial(p, now_ms) != 0 || script_load(p, now_ms) != 0)
+		return -1;
+	return hashkey_share(p, now_ms);
 }
 
 int
