@@ -484,15 +484,68 @@ open_pool(struct state *st, struct fed_err *err)
 	return pool_open(&st->pool, &st->sp, st->dry_run, fed_now_ms(), err);
 }
 
+/* A dry run's stores: the real one read only, if it is there, and a
+ * private one in a directory of its own under TMPDIR that decides. */
+static int
+dry_open(struct state *st, const char *dir, struct fed_err *err)
+{
+	uint64_t realkey[2];
+	char tmpl[4096];
+	int why;
+	const char *tmp = getenv("TMPDIR");
+
+	/* The real store is only read, and only if it is there; a directory
+	 * of another version is refused as a live one is. */
+	if (exists(dir, "/format") && check_format(dir, 0, err) != 0)
+		return -1;
+	if (exists(dir, "/counters.mdb") &&
+	    exists(dir, "/counters.mdb-lock")) {
+		if (check_format(dir, 0, err) != 0 ||
+		    store_open(&st->real, dir, 1, realkey, &why, err) != 0)
+			return -1;
+		st->has_real = 1;
+	}
+	snprintf(tmpl, sizeof tmpl, "%s/fedkit-dry.XXXXXX",
+	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	if (mkdtemp(tmpl) == NULL || (st->dir = strdup(tmpl)) == NULL) {
+		fed_err_set(err, "%s: %s", tmpl, strerror(errno));
+		return -1;
+	}
+	if (store_open(&st->s, st->dir, 0, st->hashkey, &why, err) != 0)
+		return -1;
+	if (st->has_real)	/* URI hashes must match the real ones */
+		memcpy(st->hashkey, realkey, sizeof realkey);
+	return 0;
+}
+
+/* The live store in DIR, made if new, set aside and made again if a
+ * crash left it unreadable (recover). */
+static int
+live_open(struct state *st, const char *dir, struct fed_err *err)
+{
+	int why;
+
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		fed_err_set(err, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (check_format(dir, 1, err) != 0)
+		return -1;
+	if (store_open(&st->s, dir, 0, st->hashkey, &why, err) != 0 &&
+	    (!unreadable(why) || recover(st, dir, err) != 0))
+		return -1;
+	keep_owner(dir, "/format");
+	keep_owner(dir, "/counters.mdb");
+	keep_owner(dir, "/counters.mdb-lock");
+	return 0;
+}
+
 int
 state_open(struct state **stp, const char *dir, const struct state_params *sp,
     int dry_run, struct fed_err *err)
 {
 	struct state *st;
-	uint64_t realkey[2];
-	char tmpl[4096];
-	int why;
-	const char *tmp = getenv("TMPDIR");
+	int rc;
 
 	*stp = NULL;
 	if ((st = calloc(1, sizeof *st)) == NULL) {
@@ -501,59 +554,19 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 	}
 	st->sp = *sp;
 	st->dry_run = dry_run;
-	if (dry_run) {
-		/* The real store is only read, and only if it is there; a
-		 * directory of another version is refused as a live one is. */
-		if (exists(dir, "/format") && check_format(dir, 0, err) != 0)
-			goto fail;
-		if (exists(dir, "/counters.mdb") &&
-		    exists(dir, "/counters.mdb-lock")) {
-			if (check_format(dir, 0, err) != 0 ||
-			    store_open(&st->real, dir, 1, realkey, &why, err) != 0)
-				goto fail;
-			st->has_real = 1;
-		}
-		snprintf(tmpl, sizeof tmpl, "%s/fedkit-dry.XXXXXX",
-		    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-		if (mkdtemp(tmpl) == NULL || (st->dir = strdup(tmpl)) == NULL) {
-			fed_err_set(err, "%s: %s", tmpl, strerror(errno));
-			goto fail;
-		}
-		if (store_open(&st->s, st->dir, 0, st->hashkey, &why, err) != 0)
-			goto fail;
-		if (st->has_real)	/* URI hashes must match the real ones */
-			memcpy(st->hashkey, realkey, sizeof realkey);
-		if (open_pool(st, err) != 0)
-			goto fail;
-		*stp = st;
-		return 0;
+	if (dry_run)
+		rc = dry_open(st, dir, err);
+	else if (sp->pool_only && sp->redis != NULL && sp->redis[0] != '\0' &&
+	    !exists(dir, "/counters.mdb"))
+		rc = 0;		/* the pool alone: no local store */
+	else
+		rc = live_open(st, dir, err);
+	if (rc != 0 || open_pool(st, err) != 0) {
+		state_close(st, NULL);
+		return -1;
 	}
-	if (sp->pool_only && sp->redis != NULL && sp->redis[0] != '\0' &&
-	    !exists(dir, "/counters.mdb")) {
-		if (open_pool(st, err) != 0)
-			goto fail;
-		*stp = st;
-		return 0;
-	}
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		fed_err_set(err, "%s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	if (check_format(dir, 1, err) != 0)
-		goto fail;
-	if (store_open(&st->s, dir, 0, st->hashkey, &why, err) != 0 &&
-	    (!unreadable(why) || recover(st, dir, err) != 0))
-		goto fail;
-	keep_owner(dir, "/format");
-	keep_owner(dir, "/counters.mdb");
-	keep_owner(dir, "/counters.mdb-lock");
-	if (open_pool(st, err) != 0)
-		goto fail;
 	*stp = st;
 	return 0;
-fail:
-	state_close(st, NULL);
-	return -1;
 }
 
 static void
