@@ -1444,6 +1444,49 @@ state_batch(struct state *st, int on, struct fed_err *err)
 	return rc;
 }
 
+/*
+ * The pool's decision: 0 if it decided (or a 503 stands for it while it
+ * is down and this host must not decide alone), 1 for the local store
+ * to decide, -1 with err said.
+ */
+static int
+pool_decision(struct state *st, const struct state_req *q, int64_t now_ms,
+    struct policy_facts *f, struct policy_decision *d, struct fed_err *err)
+{
+	int rc, wn, cap;
+
+	/* A dry run decides on its private store, the partner pulled from
+	 * the pool (dry_pull_pool); POOL_DOWN if not. */
+	rc = st->dry_run ? (pooled(st, now_ms) ? 2 : POOL_DOWN) :
+	    pool_decide(st->pool, q, now_ms, f, &wn, &cap, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		st->pooled = 1;
+		*d = policy_decide(f);
+		if (cap) {
+			d->verdict = VERDICT_REFUSE;
+			d->reason = REASON_WATCH;
+			d->code = f->is_ack ? -1 : 403;
+		} else if (d->watch_now != wn) {
+			fed_err_set(err, "pool: %s: the script and "
+			    "policy_decide disagree on a watch", q->domain);
+			return -1;
+		}
+		d->watch_now = wn;
+		return 0;
+	}
+	if (rc == POOL_DOWN && (st->sp.redis_refuse || st->s.env == NULL)) {
+		/* Never open silently (fedkit(7) POOL). */
+		d->verdict = VERDICT_LIMIT;
+		d->reason = REASON_POOL_DOWN;
+		d->code = f->is_ack ? -1 : 503;
+		d->watch_now = 0;
+		return 0;
+	}
+	return 1;
+}
+
 int
 state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
     struct policy_facts *f, struct policy_decision *d, struct fed_err *err)
@@ -1457,41 +1500,9 @@ state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
 		return -1;
 	}
 	st->pooled = 0;
-	if (st->pool != NULL) {
-		int wn, cap;
-
-		/* A dry run decides on its private store, the partner
-		 * pulled from the pool (dry_pull_pool); POOL_DOWN if not. */
-		rc = st->dry_run ? (pooled(st, now_ms) ? 2 : POOL_DOWN) :
-		    pool_decide(st->pool, q, now_ms, f, &wn, &cap, err);
-		if (rc < 0)
-			return -1;
-		if (rc == 0) {
-			st->pooled = 1;
-			*d = policy_decide(f);
-			if (cap) {
-				d->verdict = VERDICT_REFUSE;
-				d->reason = REASON_WATCH;
-				d->code = f->is_ack ? -1 : 403;
-			} else if (d->watch_now != wn) {
-				fed_err_set(err, "pool: %s: the script and "
-				    "policy_decide disagree on a watch",
-				    q->domain);
-				return -1;
-			}
-			d->watch_now = wn;
-			return 0;
-		}
-		if (rc == POOL_DOWN &&
-		    (st->sp.redis_refuse || st->s.env == NULL)) {
-			/* Never open silently (fedkit(7) POOL). */
-			d->verdict = VERDICT_LIMIT;
-			d->reason = REASON_POOL_DOWN;
-			d->code = f->is_ack ? -1 : 503;
-			d->watch_now = 0;
-			return 0;
-		}
-	}
+	if (st->pool != NULL &&
+	    (rc = pool_decision(st, q, now_ms, f, d, err)) <= 0)
+		return rc;
 	if ((rc = txn_get(st, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
 	if (st->dry_run && st->pool != NULL && pooled(st, now_ms)) {
