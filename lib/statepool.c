@@ -458,24 +458,18 @@ pool_close(struct pool *p)
 	free(p);
 }
 
-/* Run the script: the command and its arguments after the SHA. */
+/* EVALSHA, tried again on a fresh connection once when Redis closed the
+ * one we had, and after loading the script again when Redis lost it
+ * (NOSCRIPT): the reply, or NULL with the pool down. */
 static redisReply *
-run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
+evalsha(struct pool *p, int64_t now_ms, int ac, const char **av)
 {
-	const char **av;
-	redisReply *r = NULL;
-	int i, again, fresh = 0;
+	redisReply *r = NULL, *l;
+	int again, fresh = 0;
 
-	if ((av = calloc((size_t)argc + 3, sizeof *av)) == NULL)
-		return NULL;
-	av[0] = "EVALSHA";
-	av[1] = p->sha;
-	av[2] = "0";
-	for (i = 0; i < argc; i++)
-		av[i + 3] = argv[i];
 	for (again = 0; again < 3; again++) {
 		/* hiredis takes the lengths from strlen with NULL */
-		r = redisCommandArgv(p->rc, argc + 3, av, NULL);
+		r = redisCommandArgv(p->rc, ac, av, NULL);
 		if (r == NULL && conn_stale(p->rc) && !fresh) {
 			/* Redis restarted since the last call: one new
 			 * connection now, not an outage (a failed connect
@@ -494,8 +488,6 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 		/* Redis restarted (or SCRIPT FLUSH): load it again. */
 		if (r->type == REDIS_REPLY_ERROR &&
 		    strncmp(r->str, "NOSCRIPT", 8) == 0 && again < 2) {
-			redisReply *l;
-
 			freeReplyObject(r);
 			r = NULL;
 			if ((l = command(p, now_ms, "SCRIPT LOAD %s",
@@ -506,6 +498,26 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 		}
 		break;
 	}
+	return r;
+}
+
+/* Run the script: the command and its arguments after the SHA. */
+static redisReply *
+run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
+{
+	const char **av;
+	redisReply *r;
+	int i;
+
+	if ((av = calloc((size_t)argc + 3, sizeof *av)) == NULL)
+		return NULL;
+	av[0] = "EVALSHA";
+	av[1] = p->sha;
+	av[2] = "0";
+	for (i = 0; i < argc; i++)
+		av[i + 3] = argv[i];
+	r = evalsha(p, now_ms, argc + 3, av);
+	free(av);
 	/*
 	 * Any other error reply (OOM under maxmemory, BUSY, READONLY on a
 	 * replica, LOADING after a restart) is Redis unable to decide:
@@ -524,7 +536,6 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 		say(p, "back", "; deciding on the pool again");
 		p->down = 0;
 	}
-	free(av);
 	return r;
 }
 
