@@ -1103,6 +1103,32 @@ array_at(const redisReply *r, size_t i)
 	return r->element[i];
 }
 
+/* A pulled partner's URIs, pairs of hash (hex) and first time in ur:
+ * 0, or -1 with err said and pp freed. */
+static int
+pulled_uris(struct pool_pulled *pp, const redisReply *ur,
+    struct fed_err *err)
+{
+	size_t i, n = ur->elements / 2;
+
+	if (n == 0)
+		return 0;
+	if ((pp->uri_hash = calloc(n, sizeof *pp->uri_hash)) == NULL ||
+	    (pp->uri_ms = calloc(n, sizeof *pp->uri_ms)) == NULL) {
+		pool_pulled_free(pp);
+		fed_err_set(err, "pool: %s", strerror(ENOMEM));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (ur->element[2 * i]->type != REDIS_REPLY_STRING)
+			continue;
+		pp->uri_hash[pp->nuris] = strtoull(ur->element[2 * i]->str,
+		    NULL, 16);
+		pp->uri_ms[pp->nuris++] = int_at(ur, 2 * i + 1);
+	}
+	return 0;
+}
+
 int
 pool_pull(struct pool *p, const char *domain, const char *peer_key,
     int64_t now_ms, struct pool_pulled *pp, struct fed_err *err)
@@ -1112,6 +1138,7 @@ pool_pull(struct pool *p, const char *domain, const char *peer_key,
 	const redisReply *sl, *ur, *pe, *nq;
 	redisReply *r;
 	size_t i;
+	int rc;
 
 	memset(pp, 0, sizeof *pp);
 	staterec_init(&pp->rec);
@@ -1144,24 +1171,7 @@ pool_pull(struct pool *p, const char *domain, const char *peer_key,
 	pp->rec.npeer = pp->npeer;
 	pp->peer_window_ms = int_at(nq, 0);
 	pp->peer_count = (unsigned)int_at(nq, 1);
-	if (ur->elements >= 2) {
-		size_t n = ur->elements / 2;
-
-		if ((pp->uri_hash = calloc(n, sizeof *pp->uri_hash)) == NULL ||
-		    (pp->uri_ms = calloc(n, sizeof *pp->uri_ms)) == NULL) {
-			pool_pulled_free(pp);
-			freeReplyObject(r);
-			fed_err_set(err, "pool: %s", strerror(ENOMEM));
-			return -1;
-		}
-		for (i = 0; i < n; i++) {
-			if (ur->element[2 * i]->type != REDIS_REPLY_STRING)
-				continue;
-			pp->uri_hash[pp->nuris] = strtoull(
-			    ur->element[2 * i]->str, NULL, 16);
-			pp->uri_ms[pp->nuris++] = int_at(ur, 2 * i + 1);
-		}
-	}
+	rc = pulled_uris(pp, ur, err);
 	freeReplyObject(r);
-	return 0;
+	return rc;
 }
