@@ -66,6 +66,16 @@ lmdb_fail(struct fed_err *err, const char *what, int rc)
 	return -1;
 }
 
+static MDB_val
+val_of(const void *p, size_t n)
+{
+	MDB_val v;
+
+	v.mv_data = (void *)(uintptr_t)p;
+	v.mv_size = n;
+	return v;
+}
+
 /* ---- opening ---- */
 
 static int
@@ -150,19 +160,25 @@ is_symlink(const char *path, const char *suffix)
 	return link;
 }
 
+/* An LMDB error opening DIR's store: said, and kept in *why, whose
+ * unreadable() kinds have the caller set the store aside. */
 static int
-store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
-    int *why, struct fed_err *err)
+store_fail(const char *dir, int rc, int *why, struct fed_err *err)
+{
+	*why = rc;
+	fed_err_set(err, "%s/counters.mdb: %s", dir, mdb_strerror(rc));
+	return -1;
+}
+
+/* The LMDB environment of DIR/counters.mdb, never through a link. */
+static int
+env_open(struct store *s, const char *dir, int rdonly, int *why,
+    struct fed_err *err)
 {
 	char *path = fed_concat(dir, "/counters.mdb");
 	unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD;
-	MDB_txn *txn;
-	MDB_val k, v;
-	uint32_t ver;
 	int rc, dead;
 
-	memset(s, 0, sizeof *s);
-	*why = 0;
 	if (path == NULL) {
 		fed_err_set(err, "%s: %s", dir, strerror(ENOMEM));
 		return -1;
@@ -194,10 +210,17 @@ store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
 	free(path);
 	/* Readers killed by kill -9 keep their slot until someone looks. */
 	(void)mdb_reader_check(s->env, &dead);
-	if ((rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0,
-	    &txn)) != 0)
-		goto fail;
-	flags = rdonly ? 0 : MDB_CREATE;
+	return 0;
+}
+
+/* The store's tables, made by the first writer. */
+static int
+tables_open(MDB_txn *txn, struct store *s, const char *dir, int rdonly,
+    int *why, struct fed_err *err)
+{
+	unsigned flags = rdonly ? 0 : MDB_CREATE;
+	int rc;
+
 	if ((rc = mdb_dbi_open(txn, "meta", flags, &s->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "partners", flags, &s->partners)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "uris", flags | MDB_DUPSORT |
@@ -205,60 +228,97 @@ store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
 	    (rc = mdb_dbi_open(txn, "idle", flags, &s->idle)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "held", flags, &s->held)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "peers", flags, &s->peers)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "peeridle", flags, &s->peeridle)) != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	k.mv_data = "version";
-	k.mv_size = 7;
-	if ((rc = mdb_get(txn, s->meta, &k, &v)) == MDB_NOTFOUND && !rdonly) {
-		ver = STATE_VERSION;
-		v.mv_data = &ver;
-		v.mv_size = sizeof ver;
-		if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) == 0) {
-			uint64_t nk[2];
+	    (rc = mdb_dbi_open(txn, "peeridle", flags, &s->peeridle)) != 0)
+		return store_fail(dir, rc, why, err);
+	return 0;
+}
 
-			if (getrandom(nk, sizeof nk, 0) != sizeof nk) {
-				mdb_txn_abort(txn);
-				fed_err_set(err, "partner state: getrandom: %s",
-				    strerror(errno));
-				goto closed;
-			}
-			k.mv_data = "hashkey";
-			k.mv_size = 7;
-			v.mv_data = nk;
-			v.mv_size = sizeof nk;
-			rc = mdb_put(txn, s->meta, &k, &v, 0);
-		}
-	} else if (rc == 0 && (v.mv_size != sizeof ver ||
-	    (memcpy(&ver, v.mv_data, sizeof ver), ver != STATE_VERSION))) {
-		mdb_txn_abort(txn);
+/* A new store: its version, and the key of its URI hashes, drawn once. */
+static int
+meta_create(MDB_txn *txn, const struct store *s, const char *dir, int *why,
+    struct fed_err *err)
+{
+	uint32_t ver = STATE_VERSION;
+	uint64_t nk[2];
+	MDB_val k = val_of("version", 7), v = val_of(&ver, sizeof ver);
+	int rc;
+
+	if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+		return store_fail(dir, rc, why, err);
+	if (getrandom(nk, sizeof nk, 0) != sizeof nk) {
+		fed_err_set(err, "partner state: getrandom: %s",
+		    strerror(errno));
+		return -1;
+	}
+	k = val_of("hashkey", 7);
+	v = val_of(nk, sizeof nk);
+	if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+		return store_fail(dir, rc, why, err);
+	return 0;
+}
+
+/* The store's version: this fedkit's, or made so in a new store. */
+static int
+meta_version(MDB_txn *txn, const struct store *s, const char *dir,
+    int rdonly, int *why, struct fed_err *err)
+{
+	MDB_val k = val_of("version", 7), v;
+	uint32_t ver = 0;	/* said as 0 if the value is not 4 octets */
+	int rc;
+
+	if ((rc = mdb_get(txn, s->meta, &k, &v)) == MDB_NOTFOUND && !rdonly)
+		return meta_create(txn, s, dir, why, err);
+	if (rc != 0)
+		return store_fail(dir, rc, why, err);
+	if (v.mv_size != sizeof ver ||
+	    (memcpy(&ver, v.mv_data, sizeof ver), ver != STATE_VERSION)) {
 		fed_err_set(err, "%s/counters.mdb: store version %u, this "
 		    "fedkit reads version %d", dir, (unsigned)ver,
 		    STATE_VERSION);
-		goto closed;
+		return -1;
 	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	k.mv_data = "hashkey";
-	k.mv_size = 7;
-	if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0 ||
-	    v.mv_size != 2 * sizeof key[0]) {
-		mdb_txn_abort(txn);
-		if (rc == 0)
-			rc = MDB_CORRUPTED;
-		goto fail;
-	}
-	memcpy(key, v.mv_data, 2 * sizeof key[0]);
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
 	return 0;
-fail:
-	*why = rc;
-	fed_err_set(err, "%s/counters.mdb: %s", dir, mdb_strerror(rc));
-closed:
+}
+
+/* The key of the store's URI hashes (uri_entry). */
+static int
+hashkey_read(MDB_txn *txn, const struct store *s, const char *dir,
+    uint64_t key[2], int *why, struct fed_err *err)
+{
+	MDB_val k = val_of("hashkey", 7), v;
+	int rc;
+
+	if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0 ||
+	    v.mv_size != 2 * sizeof key[0])
+		return store_fail(dir, rc != 0 ? rc : MDB_CORRUPTED, why, err);
+	memcpy(key, v.mv_data, 2 * sizeof key[0]);
+	return 0;
+}
+
+/* DIR's store, read only or made if new, and its URI hash key: 0, or -1
+ * with err said and *why the LMDB error if there was one. */
+static int
+store_open(struct store *s, const char *dir, int rdonly, uint64_t key[2],
+    int *why, struct fed_err *err)
+{
+	MDB_txn *txn;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	*why = 0;
+	if (env_open(s, dir, rdonly, why, err) != 0)
+		return -1;
+	if ((rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0,
+	    &txn)) != 0)
+		store_fail(dir, rc, why, err);
+	else if (tables_open(txn, s, dir, rdonly, why, err) != 0 ||
+	    meta_version(txn, s, dir, rdonly, why, err) != 0 ||
+	    hashkey_read(txn, s, dir, key, why, err) != 0)
+		mdb_txn_abort(txn);
+	else if ((rc = mdb_txn_commit(txn)) != 0)
+		store_fail(dir, rc, why, err);
+	else
+		return 0;
 	mdb_env_close(s->env);
 	s->env = NULL;
 	return -1;
@@ -424,15 +484,68 @@ open_pool(struct state *st, struct fed_err *err)
 	return pool_open(&st->pool, &st->sp, st->dry_run, fed_now_ms(), err);
 }
 
+/* A dry run's stores: the real one read only, if it is there, and a
+ * private one in a directory of its own under TMPDIR that decides. */
+static int
+dry_open(struct state *st, const char *dir, struct fed_err *err)
+{
+	uint64_t realkey[2];
+	char tmpl[4096];
+	int why;
+	const char *tmp = getenv("TMPDIR");
+
+	/* The real store is only read, and only if it is there; a directory
+	 * of another version is refused as a live one is. */
+	if (exists(dir, "/format") && check_format(dir, 0, err) != 0)
+		return -1;
+	if (exists(dir, "/counters.mdb") &&
+	    exists(dir, "/counters.mdb-lock")) {
+		if (check_format(dir, 0, err) != 0 ||
+		    store_open(&st->real, dir, 1, realkey, &why, err) != 0)
+			return -1;
+		st->has_real = 1;
+	}
+	snprintf(tmpl, sizeof tmpl, "%s/fedkit-dry.XXXXXX",
+	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	if (mkdtemp(tmpl) == NULL || (st->dir = strdup(tmpl)) == NULL) {
+		fed_err_set(err, "%s: %s", tmpl, strerror(errno));
+		return -1;
+	}
+	if (store_open(&st->s, st->dir, 0, st->hashkey, &why, err) != 0)
+		return -1;
+	if (st->has_real)	/* URI hashes must match the real ones */
+		memcpy(st->hashkey, realkey, sizeof realkey);
+	return 0;
+}
+
+/* The live store in DIR, made if new, set aside and made again if a
+ * crash left it unreadable (recover). */
+static int
+live_open(struct state *st, const char *dir, struct fed_err *err)
+{
+	int why;
+
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		fed_err_set(err, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (check_format(dir, 1, err) != 0)
+		return -1;
+	if (store_open(&st->s, dir, 0, st->hashkey, &why, err) != 0 &&
+	    (!unreadable(why) || recover(st, dir, err) != 0))
+		return -1;
+	keep_owner(dir, "/format");
+	keep_owner(dir, "/counters.mdb");
+	keep_owner(dir, "/counters.mdb-lock");
+	return 0;
+}
+
 int
 state_open(struct state **stp, const char *dir, const struct state_params *sp,
     int dry_run, struct fed_err *err)
 {
 	struct state *st;
-	uint64_t realkey[2];
-	char tmpl[4096];
-	int why;
-	const char *tmp = getenv("TMPDIR");
+	int rc;
 
 	*stp = NULL;
 	if ((st = calloc(1, sizeof *st)) == NULL) {
@@ -441,59 +554,19 @@ state_open(struct state **stp, const char *dir, const struct state_params *sp,
 	}
 	st->sp = *sp;
 	st->dry_run = dry_run;
-	if (dry_run) {
-		/* The real store is only read, and only if it is there; a
-		 * directory of another version is refused as a live one is. */
-		if (exists(dir, "/format") && check_format(dir, 0, err) != 0)
-			goto fail;
-		if (exists(dir, "/counters.mdb") &&
-		    exists(dir, "/counters.mdb-lock")) {
-			if (check_format(dir, 0, err) != 0 ||
-			    store_open(&st->real, dir, 1, realkey, &why, err) != 0)
-				goto fail;
-			st->has_real = 1;
-		}
-		snprintf(tmpl, sizeof tmpl, "%s/fedkit-dry.XXXXXX",
-		    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-		if (mkdtemp(tmpl) == NULL || (st->dir = strdup(tmpl)) == NULL) {
-			fed_err_set(err, "%s: %s", tmpl, strerror(errno));
-			goto fail;
-		}
-		if (store_open(&st->s, st->dir, 0, st->hashkey, &why, err) != 0)
-			goto fail;
-		if (st->has_real)	/* URI hashes must match the real ones */
-			memcpy(st->hashkey, realkey, sizeof realkey);
-		if (open_pool(st, err) != 0)
-			goto fail;
-		*stp = st;
-		return 0;
+	if (dry_run)
+		rc = dry_open(st, dir, err);
+	else if (sp->pool_only && sp->redis != NULL && sp->redis[0] != '\0' &&
+	    !exists(dir, "/counters.mdb"))
+		rc = 0;		/* the pool alone: no local store */
+	else
+		rc = live_open(st, dir, err);
+	if (rc != 0 || open_pool(st, err) != 0) {
+		state_close(st, NULL);
+		return -1;
 	}
-	if (sp->pool_only && sp->redis != NULL && sp->redis[0] != '\0' &&
-	    !exists(dir, "/counters.mdb")) {
-		if (open_pool(st, err) != 0)
-			goto fail;
-		*stp = st;
-		return 0;
-	}
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		fed_err_set(err, "%s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	if (check_format(dir, 1, err) != 0)
-		goto fail;
-	if (store_open(&st->s, dir, 0, st->hashkey, &why, err) != 0 &&
-	    (!unreadable(why) || recover(st, dir, err) != 0))
-		goto fail;
-	keep_owner(dir, "/format");
-	keep_owner(dir, "/counters.mdb");
-	keep_owner(dir, "/counters.mdb-lock");
-	if (open_pool(st, err) != 0)
-		goto fail;
 	*stp = st;
 	return 0;
-fail:
-	state_close(st, NULL);
-	return -1;
 }
 
 static void
@@ -552,16 +625,6 @@ state_close(struct state *st, struct fed_err *err)
 }
 
 /* ---- records ---- */
-
-static MDB_val
-val_of(const void *p, size_t n)
-{
-	MDB_val v;
-
-	v.mv_data = (void *)(uintptr_t)p;
-	v.mv_size = n;
-	return v;
-}
 
 /* A partner's record and peers; 0 found, MDB_NOTFOUND, or an error. */
 static int
@@ -1056,6 +1119,176 @@ watch_lifted(struct state *st, MDB_txn *txn, const char *domain,
 	return 0;
 }
 
+/*
+ * A partner the store has no record of.  Nothing is kept for a watched
+ * one; another gets a record if its peer's quota and the room allow:
+ * *admitted then set and the quota spent, else *d decided.  0 or an LMDB
+ * error.
+ */
+static int
+new_partner(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, struct policy_facts *f, struct policy_decision *d,
+    int *changed, int *admitted)
+{
+	struct peer_rec pr;
+	MDB_val pk;
+	MDB_stat ms;
+	int rc, room, counted;
+
+	f->uris_limited = q->uris_limited;
+	f->max_uris = q->max_uris;
+	f->rate_limited = q->rate > 0;
+	f->token = 1;
+	f->uri_new = 1;
+	if (q->watched) {
+		/* Without a count to weigh it by, its mark refuses (pool.lua
+		 * alike). */
+		f->watched = 1;
+		*d = policy_decide(f);
+		return 0;
+	}
+	/* The peer's quota first, then room; the quota is spent only on a
+	 * partner that gets state.  Without a peer (pipe mode without
+	 * --peer) there is no one to count by: max_partners alone bounds
+	 * the state. */
+	counted = q->discovered && (q->peer != NULL || q->peer_key != NULL);
+	if (counted) {
+		if ((rc = peer_get(st, txn, q, now_ms, &pr, &pk)) != 0)
+			return rc;
+		f->new_refused = pr.count >= st->sp.max_new_partners;
+	}
+	if (!f->new_refused && mdb_stat(txn, st->s.partners, &ms) == 0 &&
+	    ms.ms_entries >= st->sp.max_partners) {
+		if ((rc = evict_one(st, txn, &room)) != 0)
+			return rc;
+		f->new_refused = !room;
+		*changed = room;
+	}
+	if (f->new_refused) {
+		*d = policy_decide(f);
+		return 0;
+	}
+	if (counted && (rc = peer_count(st, txn, &pr, &pk, now_ms)) != 0)
+		return rc;
+	*admitted = 1;
+	return 0;
+}
+
+/* A record brought up to now: a watch the operator lifted (or that
+ * expired) cleared once the settling time is over, and, while not
+ * watched, the URIs older than uri_period forgotten. */
+static int
+rec_age(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, struct staterec *r)
+{
+	int rc;
+
+	if (r->watch_ms != 0 && !q->watched && !st->dry_run &&
+	    now_ms - r->watch_ms >= STATE_WATCH_SETTLE_MS &&
+	    q->list_read_ms > r->watch_ms + STATE_WATCH_SETTLE_MS / 5 &&
+	    (rc = watch_lifted(st, txn, q->domain, r)) != 0)
+		return rc;
+	if (!q->watched && r->watch_ms == 0)
+		return uris_expire(st, txn, q->domain, r, now_ms);
+	return 0;
+}
+
+/*
+ * The facts of a request from a partner with a record: watched, its URI
+ * new (ent its entry, when URIs are counted), suspicious, a token in its
+ * bucket at *rate.  0 or an LMDB error.
+ */
+static int
+known_facts(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, int watched, struct staterec *r,
+    unsigned char ent[URI_ENTRY], unsigned *rate, struct policy_facts *f)
+{
+	int rc, has;
+
+	f->uris_limited = q->uris_limited;
+	f->max_uris = q->max_uris;
+	/* Under an allow entry's own max_uris a partner is watched while it
+	 * is over that limit, so raising the limit lifts it. */
+	f->watched = policy_watch_holds(watched, q->discovered,
+	    q->uris_limited, 1, r->nuris, q->max_uris);
+	f->distinct_uris = r->nuris;
+	f->uri_new = 0;
+	if (q->uris_limited && !f->watched) {
+		uri_entry(st, q->uri, now_ms, ent);
+		if ((rc = uri_has(txn, &st->s, q->domain, ent, &has)) != 0)
+			return rc;
+		f->uri_new = !has;
+	}
+	f->suspicious = q->discovered && suspicious_now(st, r, now_ms);
+	*rate = f->suspicious ? st->sp.suspicious_rate : q->rate;
+	f->rate_limited = *rate > 0;
+	/* Suspicion began or ended: the bucket changes rate now, not at
+	 * the next request it accepts. */
+	(void)staterec_bucket_rate(r, now_ms, *rate, *rate);
+	f->token = staterec_bucket_peek(r, now_ms, *rate, *rate);
+	return 0;
+}
+
+/* A new URI counted: the one that crosses max_uris too (what the partner
+ * tried), though refused.  0 or an LMDB error. */
+static int
+uri_count(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, const struct policy_facts *f, int watched,
+    const unsigned char ent[URI_ENTRY], struct staterec *r,
+    struct policy_decision *d)
+{
+	MDB_val k = val_of(q->domain, strlen(q->domain));
+	MDB_val v = val_of(ent, URI_ENTRY);
+	int rc;
+
+	if (r->nuris >= STATE_URIS_MAX) {
+		/* Above any sane max_uris: what cannot be counted cannot be
+		 * let in. */
+		d->verdict = VERDICT_REFUSE;
+		d->reason = REASON_WATCH;
+		d->code = f->is_ack ? -1 : 403;
+		d->watch_now = !watched;
+		return 0;
+	}
+	if ((rc = mdb_put(txn, st->s.uris, &k, &v, 0)) != 0)
+		return rc;
+	if (r->nuris++ == 0 || now_ms < r->uri_oldest_ms)
+		r->uri_oldest_ms = now_ms;
+	return 0;
+}
+
+/* The partner watched from now: marked, and durably so.  0 or an LMDB
+ * error. */
+static int
+watch_mark(struct state *st, MDB_txn *txn, const struct state_req *q,
+    int64_t now_ms, struct staterec *r)
+{
+	MDB_val k;
+	int rc;
+
+	r->watch_ms = now_ms;
+	if (!q->discovered)
+		return 0;
+	/* Nothing more is kept for a watched partner: the watch list holds
+	 * the fact, the mark bridges the second until every process has
+	 * re-read it. */
+	k = val_of(q->domain, strlen(q->domain));
+	if ((rc = mdb_del(txn, st->s.uris, &k, NULL)) != 0 &&
+	    rc != MDB_NOTFOUND)
+		return rc;
+	/* nuris stays: the count it was watched at, shown by `fedlist
+	 * watch ls`. */
+	r->uri_oldest_ms = 0;
+	return 0;
+}
+
+/*
+ * fedgate's decision on one request, in the transaction txn: the facts
+ * from the partner's record (made if new), policy_decide, then the record
+ * as the decision leaves it.  *changed if written, *durable if it must
+ * reach the disk now.  0 or an LMDB error.  Called once a request: its
+ * steps are static and called once, for gcc to inline.
+ */
 static int
 decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
     int64_t now_ms, struct policy_facts *f, struct policy_decision *d,
@@ -1065,127 +1298,33 @@ decide_in(struct state *st, MDB_txn *txn, const struct state_req *q,
 	struct staterec_peer pe[STATEREC_PEERS];
 	unsigned char ent[URI_ENTRY];
 	unsigned npe = 0, rate;
-	struct peer_rec pr;
-	MDB_val pk;
-	MDB_stat ms;
-	int rc, fresh = 0, watched, has, room, counted;
+	int rc, fresh = 0, watched;
 
 	if ((rc = rec_get(txn, &st->s, q->domain, &r, pe, &npe)) ==
 	    MDB_NOTFOUND) {
-		f->uris_limited = q->uris_limited;
-		f->max_uris = q->max_uris;
-		f->rate_limited = q->rate > 0;
-		f->token = 1;
-		f->uri_new = 1;
-		if (q->watched) {
-			/* Nothing is kept for a watched partner; without a
-			 * count to weigh it by, its mark refuses (pool.lua
-			 * alike). */
-			f->watched = 1;
-			*d = policy_decide(f);
-			return 0;
-		}
-		/* The peer's quota first, then room; the quota is spent
-		 * only on a partner that gets state. */
-		/* Without a peer (pipe mode without --peer) there is no
-		 * one to count by: max_partners alone bounds the state. */
-		counted = q->discovered && (q->peer != NULL ||
-		    q->peer_key != NULL);
-		if (counted) {
-			if ((rc = peer_get(st, txn, q, now_ms, &pr, &pk)) != 0)
-				return rc;
-			f->new_refused = pr.count >= st->sp.max_new_partners;
-		}
-		if (!f->new_refused && mdb_stat(txn, st->s.partners,
-		    &ms) == 0 && ms.ms_entries >= st->sp.max_partners) {
-			if ((rc = evict_one(st, txn, &room)) != 0)
-				return rc;
-			f->new_refused = !room;
-			*changed = room;
-		}
-		if (f->new_refused) {
-			*d = policy_decide(f);
-			return 0;
-		}
-		if (counted &&
-		    (rc = peer_count(st, txn, &pr, &pk, now_ms)) != 0)
+		if ((rc = new_partner(st, txn, q, now_ms, f, d, changed,
+		    &fresh)) != 0 || !fresh)
 			return rc;
 		staterec_init(&r);
-		fresh = 1;
 	} else if (rc != 0)
 		return rc;
 	before = r;
-
-	if (r.watch_ms != 0 && !q->watched && !st->dry_run &&
-	    now_ms - r.watch_ms >= STATE_WATCH_SETTLE_MS &&
-	    q->list_read_ms > r.watch_ms + STATE_WATCH_SETTLE_MS / 5 &&
-	    (rc = watch_lifted(st, txn, q->domain, &r)) != 0)
+	if ((rc = rec_age(st, txn, q, now_ms, &r)) != 0)
 		return rc;
 	watched = q->watched || r.watch_ms != 0;
-	if (!watched && (rc = uris_expire(st, txn, q->domain, &r,
-	    now_ms)) != 0)
+	if ((rc = known_facts(st, txn, q, now_ms, watched, &r, ent, &rate,
+	    f)) != 0)
 		return rc;
-
-	f->uris_limited = q->uris_limited;
-	f->max_uris = q->max_uris;
-	/* Under an allow entry's own max_uris a partner is watched while it
-	 * is over that limit, so raising the limit lifts it. */
-	f->watched = policy_watch_holds(watched, q->discovered,
-	    q->uris_limited, 1, r.nuris, q->max_uris);
-	f->distinct_uris = r.nuris;
-	f->uri_new = 0;
-	if (q->uris_limited && !f->watched) {
-		uri_entry(st, q->uri, now_ms, ent);
-		if ((rc = uri_has(txn, &st->s, q->domain, ent, &has)) != 0)
-			return rc;
-		f->uri_new = !has;
-	}
-	f->suspicious = q->discovered && suspicious_now(st, &r, now_ms);
-	rate = f->suspicious ? st->sp.suspicious_rate : q->rate;
-	f->rate_limited = rate > 0;
-	/* Suspicion began or ended: the bucket changes rate now, not at
-	 * the next request it accepts. */
-	(void)staterec_bucket_rate(&r, now_ms, rate, rate);
-	f->token = staterec_bucket_peek(&r, now_ms, rate, rate);
 	*d = policy_decide(f);
 
-	/* The URI that crosses max_uris is counted too (what the partner
-	 * tried), though refused. */
 	if (f->uris_limited && f->uri_new &&
-	    (d->reason != REASON_WATCH || d->watch_now)) {
-		MDB_val k = val_of(q->domain, strlen(q->domain));
-		MDB_val v = val_of(ent, sizeof ent);
-
-		if (r.nuris >= STATE_URIS_MAX) {
-			/* Above any sane max_uris: what cannot be counted
-			 * cannot be let in. */
-			d->verdict = VERDICT_REFUSE;
-			d->reason = REASON_WATCH;
-			d->code = f->is_ack ? -1 : 403;
-			d->watch_now = !watched;
-		} else {
-			if ((rc = mdb_put(txn, st->s.uris, &k, &v, 0)) != 0)
-				return rc;
-			if (r.nuris++ == 0 || now_ms < r.uri_oldest_ms)
-				r.uri_oldest_ms = now_ms;
-		}
-	}
+	    (d->reason != REASON_WATCH || d->watch_now) &&
+	    (rc = uri_count(st, txn, q, now_ms, f, watched, ent, &r, d)) != 0)
+		return rc;
 	if (d->watch_now) {
-		r.watch_ms = now_ms;
 		*durable = 1;
-		if (q->discovered) {
-			/* Nothing more is kept for a watched partner: the
-			 * watch list holds the fact, the mark bridges the
-			 * second until every process has re-read it. */
-			MDB_val k = val_of(q->domain, strlen(q->domain));
-
-			if ((rc = mdb_del(txn, st->s.uris, &k, NULL)) != 0 &&
-			    rc != MDB_NOTFOUND)
-				return rc;
-			/* nuris stays: the count it was watched at, shown
-			 * by `fedlist watch ls`. */
-			r.uri_oldest_ms = 0;
-		}
+		if ((rc = watch_mark(st, txn, q, now_ms, &r)) != 0)
+			return rc;
 	}
 	if (d->verdict == VERDICT_ACCEPT && f->rate_limited)
 		staterec_bucket_take(&r, now_ms, rate, rate);
@@ -1305,6 +1444,49 @@ state_batch(struct state *st, int on, struct fed_err *err)
 	return rc;
 }
 
+/*
+ * The pool's decision: 0 if it decided (or a 503 stands for it while it
+ * is down and this host must not decide alone), 1 for the local store
+ * to decide, -1 with err said.
+ */
+static int
+pool_decision(struct state *st, const struct state_req *q, int64_t now_ms,
+    struct policy_facts *f, struct policy_decision *d, struct fed_err *err)
+{
+	int rc, wn, cap;
+
+	/* A dry run decides on its private store, the partner pulled from
+	 * the pool (dry_pull_pool); POOL_DOWN if not. */
+	rc = st->dry_run ? (pooled(st, now_ms) ? 2 : POOL_DOWN) :
+	    pool_decide(st->pool, q, now_ms, f, &wn, &cap, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		st->pooled = 1;
+		*d = policy_decide(f);
+		if (cap) {
+			d->verdict = VERDICT_REFUSE;
+			d->reason = REASON_WATCH;
+			d->code = f->is_ack ? -1 : 403;
+		} else if (d->watch_now != wn) {
+			fed_err_set(err, "pool: %s: the script and "
+			    "policy_decide disagree on a watch", q->domain);
+			return -1;
+		}
+		d->watch_now = wn;
+		return 0;
+	}
+	if (rc == POOL_DOWN && (st->sp.redis_refuse || st->s.env == NULL)) {
+		/* Never open silently (fedkit(7) POOL). */
+		d->verdict = VERDICT_LIMIT;
+		d->reason = REASON_POOL_DOWN;
+		d->code = f->is_ack ? -1 : 503;
+		d->watch_now = 0;
+		return 0;
+	}
+	return 1;
+}
+
 int
 state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
     struct policy_facts *f, struct policy_decision *d, struct fed_err *err)
@@ -1318,41 +1500,9 @@ state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
 		return -1;
 	}
 	st->pooled = 0;
-	if (st->pool != NULL) {
-		int wn, cap;
-
-		/* A dry run decides on its private store, the partner
-		 * pulled from the pool (dry_pull_pool); POOL_DOWN if not. */
-		rc = st->dry_run ? (pooled(st, now_ms) ? 2 : POOL_DOWN) :
-		    pool_decide(st->pool, q, now_ms, f, &wn, &cap, err);
-		if (rc < 0)
-			return -1;
-		if (rc == 0) {
-			st->pooled = 1;
-			*d = policy_decide(f);
-			if (cap) {
-				d->verdict = VERDICT_REFUSE;
-				d->reason = REASON_WATCH;
-				d->code = f->is_ack ? -1 : 403;
-			} else if (d->watch_now != wn) {
-				fed_err_set(err, "pool: %s: the script and "
-				    "policy_decide disagree on a watch",
-				    q->domain);
-				return -1;
-			}
-			d->watch_now = wn;
-			return 0;
-		}
-		if (rc == POOL_DOWN &&
-		    (st->sp.redis_refuse || st->s.env == NULL)) {
-			/* Never open silently (fedkit(7) POOL). */
-			d->verdict = VERDICT_LIMIT;
-			d->reason = REASON_POOL_DOWN;
-			d->code = f->is_ack ? -1 : 503;
-			d->watch_now = 0;
-			return 0;
-		}
-	}
+	if (st->pool != NULL &&
+	    (rc = pool_decision(st, q, now_ms, f, d, err)) <= 0)
+		return rc;
 	if ((rc = txn_get(st, &txn)) != 0)
 		return lmdb_fail(err, "begin", rc);
 	if (st->dry_run && st->pool != NULL && pooled(st, now_ms)) {

@@ -234,37 +234,41 @@ setup_step(struct pool *p, redisReply *r, const char *what, int64_t now_ms)
 	return rc;
 }
 
-/* Connect, authenticate, load the script, read (or draw) the URI hash
- * key: 0, or -1 with the pool down. */
+/* The connection a previous state of this process parked (see parked),
+ * taken back: 1 if there was one to the same address. */
 static int
-connect_pool(struct pool *p, int64_t now_ms)
+unpark(struct pool *p)
+{
+	if (parked.rc == NULL || parked.pid != getpid() ||
+	    strcmp(parked.addr, p->addr) != 0)
+		return 0;
+	p->rc = parked.rc;
+	memcpy(p->sha, parked.sha, sizeof p->sha);
+	memcpy(p->hashkey, parked.hashkey, sizeof p->hashkey);
+	parked.rc = NULL;
+	return 1;
+}
+
+/* A connection to redis = ADDRESS (pool_addr_check took it), its
+ * replies awaited POOL_REPLY_MS at most: 0, or -1 with the pool down. */
+static int
+redis_dial(struct pool *p, int64_t now_ms)
 {
 	struct timeval ct = { 0, POOL_CONNECT_MS * 1000 };
 	struct timeval rt = { 0, POOL_REPLY_MS * 1000 };
-	redisReply *r;
-	char host[256], hex[33];
-	unsigned char rnd[16];
+	char host[256];
 	const char *c;
-	size_t i;
+	int n;
 
-	if (parked.rc != NULL && parked.pid == getpid() &&
-	    strcmp(parked.addr, p->addr) == 0) {
-		p->rc = parked.rc;
-		memcpy(p->sha, parked.sha, sizeof p->sha);
-		memcpy(p->hashkey, parked.hashkey, sizeof p->hashkey);
-		parked.rc = NULL;
-		return 0;
-	}
 	if (p->addr[0] == '/')
 		p->rc = redisConnectUnixWithTimeout(p->addr, ct);
 	else {
 		c = strrchr(p->addr, ':');
-		i = (size_t)(c - p->addr);
+		n = (int)(c - p->addr);
 		if (p->addr[0] == '[')
-			snprintf(host, sizeof host, "%.*s", (int)i - 2,
-			    p->addr + 1);
+			snprintf(host, sizeof host, "%.*s", n - 2, p->addr + 1);
 		else
-			snprintf(host, sizeof host, "%.*s", (int)i, p->addr);
+			snprintf(host, sizeof host, "%.*s", n, p->addr);
 		p->rc = redisConnectWithTimeout(host, atoi(c + 1), ct);
 	}
 	if (p->rc == NULL) {
@@ -279,6 +283,17 @@ connect_pool(struct pool *p, int64_t now_ms)
 		went_down(p, "cannot set a timeout", now_ms);
 		return -1;
 	}
+	return 0;
+}
+
+/* Authenticated, and lib/pool.lua loaded, its SHA1 kept for EVALSHA:
+ * 0, or -1 with the pool down. */
+static int
+script_load(struct pool *p, int64_t now_ms)
+{
+	redisReply *r;
+	char why[160];
+
 	if (p->password != NULL && p->password[0] != '\0' &&
 	    setup_step(p, command(p, now_ms, "AUTH %s", p->password), "AUTH: ",
 	    now_ms) != 0)
@@ -290,8 +305,6 @@ connect_pool(struct pool *p, int64_t now_ms)
 	if ((r = command(p, now_ms, "SCRIPT LOAD %s", pool_script)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
-		char why[160];
-
 		snprintf(why, sizeof why, "SCRIPT LOAD: %s",
 		    r->type == REDIS_REPLY_ERROR ? r->str : "odd reply");
 		freeReplyObject(r);
@@ -301,8 +314,20 @@ connect_pool(struct pool *p, int64_t now_ms)
 	memcpy(p->sha, r->str, 40);
 	p->sha[40] = '\0';
 	freeReplyObject(r);
-	/* The SipHash key of URI hashes, the same on every host: the first
-	 * process of the pool draws it (SET NX), all read it. */
+	return 0;
+}
+
+/* The SipHash key of URI hashes, the same on every host: the first
+ * process of the pool draws it (SET NX), all read it.  0, or -1 with the
+ * pool down. */
+static int
+hashkey_share(struct pool *p, int64_t now_ms)
+{
+	redisReply *r;
+	char hex[33], part[17];
+	unsigned char rnd[16];
+	size_t i;
+
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
 		went_down(p, "getrandom failed", now_ms);
 		return -1;
@@ -323,13 +348,23 @@ connect_pool(struct pool *p, int64_t now_ms)
 	hex[32] = '\0';
 	freeReplyObject(r);
 	for (i = 0; i < 2; i++) {
-		char part[17];
-
 		memcpy(part, hex + 16 * i, 16);
 		part[16] = '\0';
 		p->hashkey[i] = strtoull(part, NULL, 16);
 	}
 	return 0;
+}
+
+/* Connect, authenticate, load the script, read (or draw) the URI hash
+ * key: 0, or -1 with the pool down. */
+static int
+connect_pool(struct pool *p, int64_t now_ms)
+{
+	if (unpark(p))
+		return 0;
+	if (redis_dial(p, now_ms) != 0 || script_load(p, now_ms) != 0)
+		return -1;
+	return hashkey_share(p, now_ms);
 }
 
 int
@@ -423,24 +458,18 @@ pool_close(struct pool *p)
 	free(p);
 }
 
-/* Run the script: the command and its arguments after the SHA. */
+/* EVALSHA, tried again on a fresh connection once when Redis closed the
+ * one we had, and after loading the script again when Redis lost it
+ * (NOSCRIPT): the reply, or NULL with the pool down. */
 static redisReply *
-run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
+evalsha(struct pool *p, int64_t now_ms, int ac, const char **av)
 {
-	const char **av;
-	redisReply *r = NULL;
-	int i, again, fresh = 0;
+	redisReply *r = NULL, *l;
+	int again, fresh = 0;
 
-	if ((av = calloc((size_t)argc + 3, sizeof *av)) == NULL)
-		return NULL;
-	av[0] = "EVALSHA";
-	av[1] = p->sha;
-	av[2] = "0";
-	for (i = 0; i < argc; i++)
-		av[i + 3] = argv[i];
 	for (again = 0; again < 3; again++) {
 		/* hiredis takes the lengths from strlen with NULL */
-		r = redisCommandArgv(p->rc, argc + 3, av, NULL);
+		r = redisCommandArgv(p->rc, ac, av, NULL);
 		if (r == NULL && conn_stale(p->rc) && !fresh) {
 			/* Redis restarted since the last call: one new
 			 * connection now, not an outage (a failed connect
@@ -459,8 +488,6 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 		/* Redis restarted (or SCRIPT FLUSH): load it again. */
 		if (r->type == REDIS_REPLY_ERROR &&
 		    strncmp(r->str, "NOSCRIPT", 8) == 0 && again < 2) {
-			redisReply *l;
-
 			freeReplyObject(r);
 			r = NULL;
 			if ((l = command(p, now_ms, "SCRIPT LOAD %s",
@@ -471,6 +498,26 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 		}
 		break;
 	}
+	return r;
+}
+
+/* Run the script: the command and its arguments after the SHA. */
+static redisReply *
+run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
+{
+	const char **av;
+	redisReply *r;
+	int i;
+
+	if ((av = calloc((size_t)argc + 3, sizeof *av)) == NULL)
+		return NULL;
+	av[0] = "EVALSHA";
+	av[1] = p->sha;
+	av[2] = "0";
+	for (i = 0; i < argc; i++)
+		av[i + 3] = argv[i];
+	r = evalsha(p, now_ms, argc + 3, av);
+	free(av);
 	/*
 	 * Any other error reply (OOM under maxmemory, BUSY, READONLY on a
 	 * replica, LOADING after a restart) is Redis unable to decide:
@@ -489,7 +536,6 @@ run_argv(struct pool *p, int64_t now_ms, int argc, const char **argv)
 		say(p, "back", "; deciding on the pool again");
 		p->down = 0;
 	}
-	free(av);
 	return r;
 }
 
@@ -1057,6 +1103,32 @@ array_at(const redisReply *r, size_t i)
 	return r->element[i];
 }
 
+/* A pulled partner's URIs, pairs of hash (hex) and first time in ur:
+ * 0, or -1 with err said and pp freed. */
+static int
+pulled_uris(struct pool_pulled *pp, const redisReply *ur,
+    struct fed_err *err)
+{
+	size_t i, n = ur->elements / 2;
+
+	if (n == 0)
+		return 0;
+	if ((pp->uri_hash = calloc(n, sizeof *pp->uri_hash)) == NULL ||
+	    (pp->uri_ms = calloc(n, sizeof *pp->uri_ms)) == NULL) {
+		pool_pulled_free(pp);
+		fed_err_set(err, "pool: %s", strerror(ENOMEM));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (ur->element[2 * i]->type != REDIS_REPLY_STRING)
+			continue;
+		pp->uri_hash[pp->nuris] = strtoull(ur->element[2 * i]->str,
+		    NULL, 16);
+		pp->uri_ms[pp->nuris++] = int_at(ur, 2 * i + 1);
+	}
+	return 0;
+}
+
 int
 pool_pull(struct pool *p, const char *domain, const char *peer_key,
     int64_t now_ms, struct pool_pulled *pp, struct fed_err *err)
@@ -1066,6 +1138,7 @@ pool_pull(struct pool *p, const char *domain, const char *peer_key,
 	const redisReply *sl, *ur, *pe, *nq;
 	redisReply *r;
 	size_t i;
+	int rc;
 
 	memset(pp, 0, sizeof *pp);
 	staterec_init(&pp->rec);
@@ -1098,24 +1171,7 @@ pool_pull(struct pool *p, const char *domain, const char *peer_key,
 	pp->rec.npeer = pp->npeer;
 	pp->peer_window_ms = int_at(nq, 0);
 	pp->peer_count = (unsigned)int_at(nq, 1);
-	if (ur->elements >= 2) {
-		size_t n = ur->elements / 2;
-
-		if ((pp->uri_hash = calloc(n, sizeof *pp->uri_hash)) == NULL ||
-		    (pp->uri_ms = calloc(n, sizeof *pp->uri_ms)) == NULL) {
-			pool_pulled_free(pp);
-			freeReplyObject(r);
-			fed_err_set(err, "pool: %s", strerror(ENOMEM));
-			return -1;
-		}
-		for (i = 0; i < n; i++) {
-			if (ur->element[2 * i]->type != REDIS_REPLY_STRING)
-				continue;
-			pp->uri_hash[pp->nuris] = strtoull(
-			    ur->element[2 * i]->str, NULL, 16);
-			pp->uri_ms[pp->nuris++] = int_at(ur, 2 * i + 1);
-		}
-	}
+	rc = pulled_uris(pp, ur, err);
 	freeReplyObject(r);
-	return 0;
+	return rc;
 }
