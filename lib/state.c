@@ -1031,8 +1031,8 @@ dry_pull(struct state *st, MDB_txn *txn, const char *domain,
  * peer's count of new partners are copied from the pool into the private
  * store the first time they are asked for, then decided on there as on
  * the local store; nothing goes back.  The URIs keep the pool's hashes,
- * so the private store hashes with the pool's key.  0, an LMDB error, or
- * -1 with *err.
+ * so the private store hashes with the pool's key.  0, or -1 with *err
+ * (LMDB's error codes are negative too: they are said here, not passed up).
  */
 static int
 dry_pull_pool(struct state *st, MDB_txn *txn, const struct state_req *q,
@@ -1083,7 +1083,7 @@ dry_pull_pool(struct state *st, MDB_txn *txn, const struct state_req *q,
 		rc = mdb_put(txn, st->s.peers, &pk, &v, 0);
 	}
 	pool_pulled_free(&pp);
-	return rc;
+	return rc == 0 ? 0 : lmdb_fail(err, "dry run", rc);
 }
 
 /* ---- the decision ---- */
@@ -1508,7 +1508,7 @@ state_decide(struct state *st, const struct state_req *q, int64_t now_ms,
 	if (st->dry_run && st->pool != NULL && pooled(st, now_ms)) {
 		if ((rc = dry_pull_pool(st, txn, q, now_ms, err)) != 0) {
 			txn_fail(st, txn);
-			return rc < 0 ? -1 : lmdb_fail(err, "dry run", rc);
+			return -1;
 		}
 	} else if (st->dry_run && (rc = dry_pull(st, txn, q->domain, q)) != 0) {
 		txn_fail(st, txn);
