@@ -186,80 +186,73 @@ warn_stale(struct listdb *db, int fd, int terr)
 	    db->idxpath);
 }
 
+/* Open path to read and fstat it: the descriptor, or -1 with *errnum. */
+static int
+open_stat(const char *path, struct stat *st, int *errnum)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		*errnum = errno;
+		return -1;
+	}
+	if (fstat(fd, st) == -1) {
+		*errnum = errno;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /*
- * One attempt at loading db->path into db (which holds path, idxpath and
- * options only).  Index and text are each opened once, the index first
- * (writers rename the text first), and everything is judged on those
- * descriptors.  With wait_ok set, a valid index that does not describe
- * the text while a writer holds PATH.lock loads nothing and returns
- * OPEN_STALE: the caller decides whether to wait for its writer.
- * OPEN_ERR (*err set) when there is no index and the text cannot be
- * read, or memory runs out: nothing loaded.
+ * open_try with a valid index (ifd, header *h): it is searched, stale when
+ * it does not describe the text on fd (-1: none, `terr` the errno; *st
+ * its stat).  Takes both descriptors; ifd stays open in db unless the
+ * load waits for a writer (OPEN_STALE, with wait_ok).
  */
 static int
-open_try(struct listdb *db, int wait_ok, struct fed_err *err)
+open_indexed(struct listdb *db, int ifd, const struct idxhdr *h, int fd,
+    const struct stat *st, int terr, int wait_ok)
 {
-	struct stat st, ist;
-	struct idxhdr h;
+	if (fd == -1 || !S_ISREG(st->st_mode) || !index_of(h, st)) {
+		if (wait_ok && writer_busy(db->path)) {
+			if (fd != -1)
+				close(fd);
+			close(ifd);
+			unload(db);
+			return OPEN_STALE;
+		}
+		db->stale = 1;
+		warn_stale(db, fd, terr);
+	}
+	if (fd != -1)
+		close(fd);
+	/* A lookup reads a piece here and there: reading ahead around
+	 * each would only cost time when the list is not in the page
+	 * cache. */
+	(void)posix_fadvise(ifd, 0, 0, POSIX_FADV_RANDOM);
+	db->idxfd = ifd;
+	db->textbase = (off_t)(LISTDB_HDR_SIZE + h->count * sizeof(uint32_t));
+	db->textlen = (size_t)h->size;
+	db->n = (size_t)h->count;
+	db->indexed = 1;
+	db->exists = 1;
+	return OPEN_OK;
+}
+
+/*
+ * open_try with no valid index (`ierr` why: ENOENT none, another errno,
+ * or 0 for an index of another version or damaged): the text on fd (-1:
+ * none, `terr` the errno) is parsed whole, its bad lines skipped.  Takes
+ * fd.
+ */
+static int
+open_text(struct listdb *db, int fd, int terr, int ierr, struct fed_err *err)
+{
 	struct fed_err bad;
 	char more[64];
 	size_t nbad = 0;
-	int fd, ifd, terr = 0, ierr = 0, valid = 0;
 
-	unload(db);
-	if ((ifd = open(db->idxpath, O_RDONLY | O_CLOEXEC | O_NOCTTY)) ==
-	    -1)
-		ierr = errno;
-	else if (fstat(ifd, &ist) == -1) {
-		ierr = errno;
-		close(ifd);
-		ifd = -1;
-	} else {
-		fed_ident_of(&db->idx, &ist);
-		valid = index_valid(ifd, &ist, &h);
-	}
-	if (ifd == -1 && ierr != ENOENT)
-		db->idx.exists = -1;
-	if ((fd = open(db->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		terr = errno;
-	else if (fstat(fd, &st) == -1) {
-		terr = errno;
-		close(fd);
-		fd = -1;
-	} else
-		fed_ident_of(&db->text, &st);
-	if (fd == -1 && terr != ENOENT)
-		db->text.exists = -1;
-
-	if (valid) {
-		if (fd == -1 || !S_ISREG(st.st_mode) || !index_of(&h, &st)) {
-			if (wait_ok && writer_busy(db->path)) {
-				if (fd != -1)
-					close(fd);
-				close(ifd);
-				unload(db);
-				return OPEN_STALE;
-			}
-			db->stale = 1;
-			warn_stale(db, fd, terr);
-		}
-		if (fd != -1)
-			close(fd);
-		/* A lookup reads a piece here and there: reading ahead
-		 * around each would only cost time when the list is not in
-		 * the page cache. */
-		(void)posix_fadvise(ifd, 0, 0, POSIX_FADV_RANDOM);
-		db->idxfd = ifd;
-		db->textbase = (off_t)(LISTDB_HDR_SIZE +
-		    h.count * sizeof(uint32_t));
-		db->textlen = (size_t)h.size;
-		db->n = (size_t)h.count;
-		db->indexed = 1;
-		db->exists = 1;
-		return OPEN_OK;
-	}
-	if (ifd != -1)
-		close(ifd);
 	if (fd == -1) {
 		if (terr == ENOENT && ierr == ENOENT)
 			return OPEN_OK;	/* no list yet: nobody listed */
@@ -300,6 +293,40 @@ open_try(struct listdb *db, int wait_ok, struct fed_err *err)
 		    ierr == ENOENT ? "no index" : ierr != 0 ? strerror(ierr) :
 		    "not an index of this version, or damaged");
 	return OPEN_OK;
+}
+
+/*
+ * One attempt at loading db->path into db (which holds path, idxpath and
+ * options only).  Index and text are each opened once, the index first
+ * (writers rename the text first), and everything is judged on those
+ * descriptors.  With wait_ok set, a valid index that does not describe
+ * the text while a writer holds PATH.lock loads nothing and returns
+ * OPEN_STALE: the caller decides whether to wait for its writer.
+ * OPEN_ERR (*err set) when there is no index and the text cannot be
+ * read, or memory runs out: nothing loaded.
+ */
+static int
+open_try(struct listdb *db, int wait_ok, struct fed_err *err)
+{
+	struct stat st, ist;
+	struct idxhdr h;
+	int fd, ifd, terr = 0, ierr = 0, valid = 0;
+
+	unload(db);
+	if ((ifd = open_stat(db->idxpath, &ist, &ierr)) != -1) {
+		fed_ident_of(&db->idx, &ist);
+		valid = index_valid(ifd, &ist, &h);
+	} else if (ierr != ENOENT)
+		db->idx.exists = -1;
+	if ((fd = open_stat(db->path, &st, &terr)) != -1)
+		fed_ident_of(&db->text, &st);
+	else if (terr != ENOENT)
+		db->text.exists = -1;
+	if (valid)
+		return open_indexed(db, ifd, &h, fd, &st, terr, wait_ok);
+	if (ifd != -1)
+		close(ifd);
+	return open_text(db, fd, terr, ierr, err);
 }
 
 /* A fresh db for path, nothing loaded yet. */
