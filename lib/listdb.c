@@ -768,6 +768,136 @@ listdb_close(struct listdb *db)
 }
 
 /*
+ * The text on fd, checked for compiling: a regular file LISTDB_TEXT_MAX
+ * bytes at most.  *st and *text describe it.  0, or -1 with *err.
+ */
+static int
+text_stat(int fd, const char *path, struct stat *st, struct fed_ident *text,
+    struct fed_err *err)
+{
+	if (fstat(fd, st) == -1) {
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		fed_err_set(err, "%s: not a regular file", path);
+		return -1;
+	}
+	fed_ident_of(text, st);
+	if ((uint64_t)st->st_size > LISTDB_TEXT_MAX) {
+		fed_err_too_big(err, path, LISTDB_TEXT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The line offsets of the text on fd's entries, sorted by name, in *offs
+ * (*n of them; NULL when none).  0; LISTDB_BAD_TEXT, *err naming its first
+ * bad line; -1, *err.
+ */
+static int
+text_offsets(int fd, const char *path, int options_allowed, uint32_t **offs,
+    size_t *n, struct fed_err *err)
+{
+	struct fed_err bad;
+	struct list l;
+	char more[64];
+	size_t i, nbad = 0;
+	int rc = -1;
+
+	*offs = NULL;
+	*n = 0;
+	/* Every bad line is counted, so the operator fixes them in one go. */
+	if (list_load_fd_salvage(&l, fd, path, options_allowed, &nbad, &bad,
+	    err) == -1)
+		return -1;
+	if (nbad > 0) {
+		more_lines(more, sizeof more, nbad);
+		fed_err_set(err, "%s%s", bad.msg, more);
+		rc = LISTDB_BAD_TEXT;
+		goto out;
+	}
+	if (l.n > 0 && (*offs = reallocarray(NULL, l.n, sizeof **offs)) ==
+	    NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < l.n; i++)
+		(*offs)[i] = (uint32_t)l.v[i].off;
+	*n = l.n;
+	rc = 0;
+out:
+	list_free(&l);
+	return rc;
+}
+
+/*
+ * The text's bytes, as the index carries them (list_load_fd rewrote its
+ * own copy in place), into *copy: st->st_size of them, from fd, whose
+ * identity must still be *text.  0, or -1 with *err.
+ */
+static int
+text_copy(int fd, const char *path, const struct stat *st,
+    const struct fed_ident *text, char **copy, struct fed_err *err)
+{
+	if ((*copy = malloc((size_t)st->st_size + 1)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	if (st->st_size > 0 && pread(fd, *copy, (size_t)st->st_size, 0) !=
+	    (ssize_t)st->st_size) {
+		fed_err_set(err, "%s: changed while it was read; try again",
+		    path);
+		return -1;
+	}
+	/*
+	 * Only a writer ignoring the lock (a hand edit in place) can change
+	 * the file under us; then the bytes read may not be those of the
+	 * identity, so refuse rather than guess.
+	 */
+	if (!fd_unchanged(fd, text)) {
+		fed_err_set(err, "%s: changed while it was read; try again",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write PATH.idx (idxpath) through afile: the header for the text whose
+ * stat is *st, its n sorted line offsets and its bytes.  0, or -1 with
+ * *err.
+ */
+static int
+index_put(const char *idxpath, const struct stat *st, const uint32_t *offs,
+    size_t n, const char *copy, struct fed_err *err)
+{
+	struct afile idx;
+	struct idxhdr h;
+
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, LISTDB_MAGIC, sizeof LISTDB_MAGIC - 1);
+	h.ino = (uint64_t)st->st_ino;
+	h.size = (uint64_t)st->st_size;
+	h.mtime_sec = (int64_t)st->st_mtim.tv_sec;
+	h.mtime_nsec = (int64_t)st->st_mtim.tv_nsec;
+	h.count = (uint64_t)n;
+	/* The index tells no more than the text: the same permissions. */
+	if (afile_begin(&idx, idxpath, (int)(st->st_mode & 0666), err) == -1)
+		return -1;
+	if (fwrite(&h, sizeof h, 1, idx.fp) != 1 ||
+	    (offs != NULL && fwrite(offs, sizeof *offs, n, idx.fp) != n) ||
+	    (st->st_size > 0 && fwrite(copy, (size_t)st->st_size, 1,
+	    idx.fp) != 1)) {
+		fed_err_set(err, "%s: write: %s", idx.tmp, strerror(errno));
+		afile_abort(&idx);
+		return -1;
+	}
+	return afile_commit(&idx, err);
+}
+
+/*
  * Which lock protects what.  The index is a function of the text, so the
  * lock that matters is the text's, PATH.lock, which every writer of PATH
  * holds (afile_begin on PATH; fedlist across rewriting text and index).
@@ -794,18 +924,14 @@ int
 list_index_write(const char *path, int options_allowed, int held,
     struct fed_err *err)
 {
-	struct afile lock, idx;
-	struct idxhdr h;
+	struct afile lock;
 	struct fed_ident text;
 	struct stat st;
-	struct list l;
 	uint32_t *offs = NULL;
-	struct fed_err bad;
-	char *idxpath = NULL, *copy = NULL, more[64];
-	size_t i, nbad = 0;
+	char *idxpath = NULL, *copy = NULL;
+	size_t n;
 	int fd = -1, locked = 0, rc = -1;
 
-	memset(&l, 0, sizeof l);
 	if ((idxpath = fed_concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		return -1;
@@ -817,96 +943,26 @@ list_index_write(const char *path, int options_allowed, int held,
 	}
 	/* One open file for the identity and the bytes: a text renamed in
 	 * meanwhile cannot get the identity of the one read. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 &&
-	    errno == ENOENT) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		if (errno != ENOENT)
+			fed_err_set(err, "%s: %s", path, strerror(errno));
 		/* No text: an empty list, which needs no index. */
-		if (unlink(idxpath) == -1 && errno != ENOENT) {
+		else if (unlink(idxpath) == -1 && errno != ENOENT)
 			fed_err_set(err, "%s: %s", idxpath, strerror(errno));
-			goto out;
-		}
-		rc = 0;
+		else
+			rc = 0;
 		goto out;
 	}
-	if (fd == -1 || fstat(fd, &st) == -1) {
-		fed_err_set(err, "%s: %s", path, strerror(errno));
+	if (text_stat(fd, path, &st, &text, err) == -1 ||
+	    (rc = text_offsets(fd, path, options_allowed, &offs, &n, err)) !=
+	    0 || (rc = text_copy(fd, path, &st, &text, &copy, err)) != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fed_err_set(err, "%s: not a regular file", path);
-		goto out;
-	}
-	fed_ident_of(&text, &st);
-	if ((uint64_t)st.st_size > LISTDB_TEXT_MAX) {
-		fed_err_too_big(err, path, LISTDB_TEXT_MAX);
-		goto out;
-	}
-	/* Every bad line is counted, so the operator fixes them in one go. */
-	if (list_load_fd_salvage(&l, fd, path, options_allowed, &nbad, &bad,
-	    err) == -1)
-		goto out;
-	if (nbad > 0) {
-		more_lines(more, sizeof more, nbad);
-		fed_err_set(err, "%s%s", bad.msg, more);
-		rc = LISTDB_BAD_TEXT;
-		goto out;
-	}
-	/* The index carries the text as it was compiled (list_load_fd
-	 * rewrote its own copy in place). */
-	if ((copy = malloc((size_t)st.st_size + 1)) == NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		goto out;
-	}
-	if (st.st_size > 0 && pread(fd, copy, (size_t)st.st_size, 0) !=
-	    (ssize_t)st.st_size) {
-		fed_err_set(err, "%s: changed while it was read; try again",
-		    path);
-		goto out;
-	}
-	/*
-	 * Only a writer ignoring the lock (a hand edit in place) can change
-	 * the file under us; then the bytes read may not be those of the
-	 * identity, so refuse rather than guess.
-	 */
-	if (!fd_unchanged(fd, &text)) {
-		fed_err_set(err, "%s: changed while it was read; try again",
-		    path);
-		goto out;
-	}
-	if (l.n > 0 && (offs = reallocarray(NULL, l.n, sizeof *offs)) ==
-	    NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		goto out;
-	}
-	for (i = 0; i < l.n; i++)
-		offs[i] = (uint32_t)l.v[i].off;
-
-	memset(&h, 0, sizeof h);
-	memcpy(h.magic, LISTDB_MAGIC, sizeof LISTDB_MAGIC - 1);
-	h.ino = (uint64_t)st.st_ino;
-	h.size = (uint64_t)st.st_size;
-	h.mtime_sec = (int64_t)st.st_mtim.tv_sec;
-	h.mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
-	h.count = (uint64_t)l.n;
-	/* The index tells no more than the text: the same permissions. */
-	if (afile_begin(&idx, idxpath, (int)(st.st_mode & 0666), err) == -1)
-		goto out;
-	if (fwrite(&h, sizeof h, 1, idx.fp) != 1 ||
-	    (offs != NULL && fwrite(offs, sizeof *offs, l.n, idx.fp) !=
-	    l.n) || (st.st_size > 0 && fwrite(copy, (size_t)st.st_size, 1,
-	    idx.fp) != 1)) {
-		fed_err_set(err, "%s: write: %s", idx.tmp, strerror(errno));
-		afile_abort(&idx);
-		goto out;
-	}
-	if (afile_commit(&idx, err) == -1)
-		goto out;
-	rc = 0;
+	rc = index_put(idxpath, &st, offs, n, copy, err);
 out:
 	if (fd != -1)
 		close(fd);
 	if (locked)
 		afile_abort(&lock);
-	list_free(&l);
 	free(offs);
 	free(copy);
 	free(idxpath);
