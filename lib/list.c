@@ -465,10 +465,6 @@ parse_line(const char *p, const char *e, char *arena, size_t *a,
 }
 
 /*
- * Parse buf[0..len), which the list owns from now on and whose names it
- * rewrites in place: buf must have room for one more byte (buf[len]).
- */
-/*
  * A salvage parse (list_load_fd_salvage) skips bad lines and keeps count;
  * a strict one (sv NULL) fails at the first.
  */
@@ -488,13 +484,101 @@ salvage_note(struct salvage *sv, unsigned line, const char *msg)
 	memcpy(sv->first->msg, msg, sizeof sv->first->msg);
 }
 
+/*
+ * The most entries [p, end) can hold: one a line, the last line perhaps
+ * without its newline.
+ */
+static size_t
+count_lines(const char *p, const char *end)
+{
+	const char *nl;
+	size_t lines = 1;
+
+	for (nl = p; nl < end && (nl = memchr(nl, '\n', (size_t)(end - nl)));
+	    nl++)
+		lines++;
+	return lines;
+}
+
+/*
+ * Room for one more entry in l->v (*cap allocated).  The array starts at
+ * the line count or 64 K entries, whichever is less, so a file of blank
+ * lines costs no memory, and doubles up to it (large reallocs are mremap,
+ * no copy).  0, or -1 with *err.
+ */
+static int
+entries_grow(struct list *l, size_t *cap, size_t lines, const char *name,
+    struct fed_err *err)
+{
+	struct list_entry *nv;
+	size_t ncap = *cap == 0 ? 65536 : *cap * 2;
+
+	if (ncap > lines)
+		ncap = lines;
+	if ((nv = reallocarray(l->v, ncap, sizeof *nv)) == NULL) {
+		fed_err_set(err, "%s: %s", name, strerror(ENOMEM));
+		return -1;
+	}
+	l->v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* A salvage parse keeps each name's first line (the sort put it first)
+ * and notes the later ones as bad lines. */
+static void
+drop_duplicates(struct list *l, const char *name, struct salvage *sv,
+    struct fed_err *err)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < l->n; i++) {
+		if (w > 0 && strcmp(l->v[w - 1].name, l->v[i].name) == 0) {
+			fed_err_set(err, "%s:%u: %s is listed twice (first on "
+			    "line %u)", name, l->v[i].line, l->v[i].name,
+			    l->v[w - 1].line);
+			salvage_note(sv, l->v[i].line, err->msg);
+			continue;
+		}
+		l->v[w++] = l->v[i];
+	}
+	l->n = w;
+}
+
+/* A strict parse fails on the duplicate met first in the file, naming
+ * its original: 0, or -1 with *err. */
+static int
+refuse_duplicates(const struct list *l, const char *name,
+    struct fed_err *err)
+{
+	size_t i, first, dup = 0;
+
+	for (i = 1; i < l->n; i++)
+		if (strcmp(l->v[i - 1].name, l->v[i].name) == 0 &&
+		    (dup == 0 || l->v[i].line < l->v[dup].line))
+			dup = i;
+	if (dup == 0)
+		return 0;
+	for (first = dup; first > 0 &&
+	    strcmp(l->v[first - 1].name, l->v[dup].name) == 0; first--)
+		;
+	fed_err_set(err, "%s:%u: %s is listed twice (first on line %u)",
+	    name, l->v[dup].line, l->v[dup].name, l->v[first].line);
+	return -1;
+}
+
+/*
+ * Parse buf[0..len), which the list owns from now on and whose names it
+ * rewrites in place: buf must have room for one more byte (buf[len]).
+ * Strict (sv NULL) or salvage, as struct salvage says.
+ */
 static int
 parse_owned(struct list *l, const char *name, char *buf, size_t len,
     int options_allowed, struct salvage *sv, struct fed_err *err)
 {
 	struct fed_err e;
 	char *p = buf, *end = buf + len, *nl;
-	size_t a = 0, cap = 0, lines = 0, i, dup = 0;
+	size_t a = 0, cap = 0, lines;
 	unsigned lineno = 0;
 	int r;
 
@@ -503,35 +587,14 @@ parse_owned(struct list *l, const char *name, char *buf, size_t len,
 	/* A UTF-8 byte order mark, as some editors write, is no content. */
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
 		p += 3, a = 3;
-	/*
-	 * At most one entry a line.  The array starts at that count or 64 K
-	 * entries, whichever is less, so a file of blank lines costs no
-	 * memory, and doubles up to it (large reallocs are mremap, no copy).
-	 */
-	for (nl = p; nl < end && (nl = memchr(nl, '\n', (size_t)(end - nl)));
-	    nl++)
-		lines++;
-	lines++;		/* the last line may lack its newline */
+	lines = count_lines(p, end);
 	for (; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
 		lineno++;
-		if (l->n == cap) {
-			struct list_entry *nv;
-			size_t ncap = cap == 0 ? 65536 : cap * 2;
-
-			if (ncap > lines)
-				ncap = lines;
-			nv = reallocarray(l->v, ncap, sizeof *nv);
-			if (nv == NULL) {
-				fed_err_set(err, "%s: %s", name,
-				    strerror(ENOMEM));
-				return -1;
-			}
-			l->v = nv;
-			cap = ncap;
-		}
+		if (l->n == cap && entries_grow(l, &cap, lines, name, err) == -1)
+			return -1;
 		r = parse_line(p, nl, buf, &a, options_allowed, &l->v[l->n],
 		    &e);
 		if (r == -1) {
@@ -546,46 +609,15 @@ parse_owned(struct list *l, const char *name, char *buf, size_t len,
 			l->v[l->n++].off = (size_t)(p - buf);
 		}
 	}
-
 	if (sort_entries(l) == -1) {
 		fed_err_set(err, "%s: %s", name, strerror(ENOMEM));
 		return -1;
 	}
-
 	if (sv != NULL) {
-		size_t w = 0;
-
-		/* Keep each name's first line (the sort put it first). */
-		for (i = 0; i < l->n; i++) {
-			if (w > 0 && strcmp(l->v[w - 1].name, l->v[i].name) ==
-			    0) {
-				fed_err_set(err, "%s:%u: %s is listed twice "
-				    "(first on line %u)", name, l->v[i].line,
-				    l->v[i].name, l->v[w - 1].line);
-				salvage_note(sv, l->v[i].line, err->msg);
-				continue;
-			}
-			l->v[w++] = l->v[i];
-		}
-		l->n = w;
+		drop_duplicates(l, name, sv, err);
 		return 0;
 	}
-	/* Report the duplicate met first in the file, naming its original. */
-	for (i = 1; i < l->n; i++)
-		if (strcmp(l->v[i - 1].name, l->v[i].name) == 0 &&
-		    (dup == 0 || l->v[i].line < l->v[dup].line))
-			dup = i;
-	if (dup != 0) {
-		size_t first = dup;
-
-		while (first > 0 &&
-		    strcmp(l->v[first - 1].name, l->v[dup].name) == 0)
-			first--;
-		fed_err_set(err, "%s:%u: %s is listed twice (first on line %u)",
-		    name, l->v[dup].line, l->v[dup].name, l->v[first].line);
-		return -1;
-	}
-	return 0;
+	return refuse_duplicates(l, name, err);
 }
 
 int
