@@ -295,6 +295,96 @@ is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* The token [p, te) quoted into q, for a message. */
+static const char *
+token(char q[FED_QUOTE_MAX], const char *p, const char *te)
+{
+	fed_quote_prefix(q, p, (size_t)(te - p), FED_QUOTE_LINE);
+	return q;
+}
+
+/* edge=: the value [v, te) normalized into the arena at *a. */
+static int
+option_edge(const char *v, const char *te, char *arena, size_t *a,
+    struct list_entry *ent, struct fed_err *err)
+{
+	if (domain_normalize(v, (size_t)(te - v), 0, arena + *a,
+	    DOMAIN_MAX + 2, err) == -1) {
+		char m[sizeof err->msg];
+
+		memcpy(m, err->msg, sizeof m);
+		fed_err_set(err, "edge=: %s", m);
+		return -1;
+	}
+	ent->edge = arena + *a;
+	*a += strlen(ent->edge) + 1;
+	return 0;
+}
+
+/* rate= or max_uris= (the token [p, te), its '=' at eq) into *out;
+ * `what` names the limit in the message. */
+static int
+option_limit(const char *p, const char *eq, const char *te, long *out,
+    const char *what, struct fed_err *err)
+{
+	char q[FED_QUOTE_MAX];
+
+	if (parse_limit(eq + 1, (size_t)(te - eq - 1), out) == -1) {
+		fed_err_set(err, "%s: %s must be a whole number from 1 to %ld "
+		    "or \"unlimited\"", token(q, p, te), what, LIST_NUM_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Options a line has given so far: each may come once. */
+enum { OPT_EDGE = 1, OPT_RATE = 2, OPT_MAX_URIS = 4 };
+
+/*
+ * One option, the token [p, te) whose '=' is at eq, into *ent (edge=
+ * into the arena at *a); *seen says which were given before.  0, or -1
+ * with *err.
+ */
+static int
+parse_option(const char *p, const char *eq, const char *te, char *arena,
+    size_t *a, struct list_entry *ent, unsigned *seen, struct fed_err *err)
+{
+	static const struct {
+		const char *key;
+		unsigned bit;
+	} keys[] = {
+		{ "edge", OPT_EDGE },
+		{ "rate", OPT_RATE },
+		{ "max_uris", OPT_MAX_URIS },
+	};
+	char q[FED_QUOTE_MAX];
+	size_t i, klen = (size_t)(eq - p);
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strlen(keys[i].key) == klen &&
+		    memcmp(p, keys[i].key, klen) == 0)
+			break;
+	if (i == sizeof keys / sizeof keys[0]) {
+		fed_err_set(err, "unknown option %s (the options are edge=, "
+		    "rate=, max_uris=)", token(q, p, te));
+		return -1;
+	}
+	if (*seen & keys[i].bit) {
+		fed_err_set(err, "%s= given twice", keys[i].key);
+		return -1;
+	}
+	*seen |= keys[i].bit;
+	switch (keys[i].bit) {
+	case OPT_EDGE:
+		return option_edge(eq + 1, te, arena, a, ent, err);
+	case OPT_RATE:
+		return option_limit(p, eq, te, &ent->rate, "the rate", err);
+	default:
+		return option_limit(p, eq, te, &ent->max_uris, "max_uris",
+		    err);
+	}
+}
+
 /*
  * The options of a line, [p, e) after its name, up to a '#': edge= into
  * the arena at *a, rate= and max_uris= (LIST_UNSET when not given, as the
@@ -306,8 +396,7 @@ parse_options(const char *p, const char *e, char *arena, size_t *a,
 {
 	char q[FED_QUOTE_MAX];
 	const char *te, *eq;
-	size_t n;
-	int have_edge = 0, have_rate = 0, have_max = 0;
+	unsigned seen = 0;
 
 	for (; p < e; p = te) {
 		while (p < e && is_blank(*p))
@@ -316,70 +405,19 @@ parse_options(const char *p, const char *e, char *arena, size_t *a,
 			break;
 		for (te = p; te < e && !is_blank(*te); te++)
 			;
-		eq = memchr(p, '=', (size_t)(te - p));
-		if (eq == NULL) {
-			fed_quote_prefix(q, p, (size_t)(te - p),
-			    FED_QUOTE_LINE);
+		if ((eq = memchr(p, '=', (size_t)(te - p))) == NULL) {
 			fed_err_set(err, "unexpected %s: one domain a line, "
-			    "then options edge=, rate=, max_uris=", q);
+			    "then options edge=, rate=, max_uris=",
+			    token(q, p, te));
 			return -1;
 		}
 		if (!options_allowed) {
-			fed_quote_prefix(q, p, (size_t)(te - p),
-			    FED_QUOTE_LINE);
 			fed_err_set(err, "option %s: the block list takes "
-			    "no options", q);
+			    "no options", token(q, p, te));
 			return -1;
 		}
-		n = (size_t)(te - eq - 1);
-		if (eq - p == 4 && memcmp(p, "edge", 4) == 0) {
-			if (have_edge++) {
-				fed_err_set(err, "edge= given twice");
-				return -1;
-			}
-			if (domain_normalize(eq + 1, n, 0, arena + *a,
-			    DOMAIN_MAX + 2, err) == -1) {
-				char m[sizeof err->msg];
-
-				memcpy(m, err->msg, sizeof m);
-				fed_err_set(err, "edge=: %s", m);
-				return -1;
-			}
-			ent->edge = arena + *a;
-			*a += strlen(ent->edge) + 1;
-		} else if (eq - p == 4 && memcmp(p, "rate", 4) == 0) {
-			if (have_rate++) {
-				fed_err_set(err, "rate= given twice");
-				return -1;
-			}
-			if (parse_limit(eq + 1, n, &ent->rate) == -1) {
-				fed_quote_prefix(q, p, (size_t)(te - p),
-				    FED_QUOTE_LINE);
-				fed_err_set(err, "%s: the rate must be a whole "
-				    "number from 1 to %ld or \"unlimited\"", q,
-				    LIST_NUM_MAX);
-				return -1;
-			}
-		} else if (eq - p == 8 && memcmp(p, "max_uris", 8) == 0) {
-			if (have_max++) {
-				fed_err_set(err, "max_uris= given twice");
-				return -1;
-			}
-			if (parse_limit(eq + 1, n, &ent->max_uris) == -1) {
-				fed_quote_prefix(q, p, (size_t)(te - p),
-				    FED_QUOTE_LINE);
-				fed_err_set(err, "%s: max_uris must be a whole "
-				    "number from 1 to %ld or \"unlimited\"", q,
-				    LIST_NUM_MAX);
-				return -1;
-			}
-		} else {
-			fed_quote_prefix(q, p, (size_t)(te - p),
-			    FED_QUOTE_LINE);
-			fed_err_set(err, "unknown option %s (the options are "
-			    "edge=, rate=, max_uris=)", q);
+		if (parse_option(p, eq, te, arena, a, ent, &seen, err) == -1)
 			return -1;
-		}
 	}
 	return 0;
 }
