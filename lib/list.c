@@ -69,6 +69,66 @@ name_err(struct fed_err *err, const char *in, size_t n, size_t show,
 }
 
 /*
+ * The label in[label..i) of the name in[0..n): 1..LABEL_MAX octets, no
+ * hyphen at either end.  0, or -1 with *err.
+ */
+static int
+label_valid(const char *in, size_t n, size_t label, size_t i,
+    struct fed_err *err)
+{
+	char ql[FED_QUOTE_MAX];
+
+	if (i == label) {
+		name_err(err, in, n, FED_QUOTE_LINE, "empty label (two dots "
+		    "in a row)");
+		return -1;
+	}
+	if (i - label > LABEL_MAX) {
+		fed_quote_prefix(ql, in + label, i - label, FED_QUOTE_LINE);
+		name_err(err, in, n, FED_QUOTE_LINE, "label %s is %zu "
+		    "characters long (at most %d)", ql, i - label, LABEL_MAX);
+		return -1;
+	}
+	if (in[label] == '-' || in[i - 1] == '-') {
+		fed_quote_prefix(ql, in + label, i - label, FED_QUOTE_LINE);
+		name_err(err, in, n, FED_QUOTE_LINE, "label %s %s with a "
+		    "hyphen", ql, in[label] == '-' ? "starts" : "ends");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The labels of in[start..end), of the name in[0..n): letters, digits and
+ * hyphens between the dots, each label_valid.  0, or -1 with *err.
+ */
+static int
+labels_valid(const char *in, size_t n, size_t start, size_t end,
+    struct fed_err *err)
+{
+	char ql[FED_QUOTE_MAX];
+	size_t i, label = start;
+
+	for (i = start; i <= end; i++) {
+		if (i < end && in[i] != '.') {
+			if (!(cclass[(unsigned char)in[i]] & C_LDH)) {
+				fed_quote(ql, in + i, 1);
+				name_err(err, in, n, i + 1, "invalid character "
+				    "%s (a name has only letters, digits, "
+				    "hyphens and dots)", ql);
+				return -1;
+			}
+			continue;
+		}
+		/* A label ends at in[i]. */
+		if (label_valid(in, n, label, i, err) == -1)
+			return -1;
+		label = i + 1;
+	}
+	return 0;
+}
+
+/*
  * Validate first, then write: out may be the same memory as in, or lie
  * before it (list_parse normalizes in place), as the copy runs forward.
  */
@@ -76,8 +136,7 @@ int
 domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
     size_t outsz, struct fed_err *err)
 {
-	char ql[FED_QUOTE_MAX];
-	size_t i, start = 0, end = n, label;
+	size_t i, start = 0, end = n;
 
 	if (n == 0) {
 		fed_err_set(err, "empty name");
@@ -104,42 +163,8 @@ domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
 		name_err(err, in, n, FED_QUOTE_LINE, "empty name");
 		return -1;
 	}
-	label = start;
-	for (i = start; i <= end; i++) {
-		if (i < end && in[i] != '.') {
-			if (!(cclass[(unsigned char)in[i]] & C_LDH)) {
-				fed_quote(ql, in + i, 1);
-				name_err(err, in, n, i + 1, "invalid character "
-				    "%s (a name has only letters, digits, "
-				    "hyphens and dots)", ql);
-				return -1;
-			}
-			continue;
-		}
-		/* A label ends at in[i]. */
-		if (i == label) {
-			name_err(err, in, n, FED_QUOTE_LINE, "empty label "
-			    "(two dots in a row)");
-			return -1;
-		}
-		if (i - label > LABEL_MAX) {
-			fed_quote_prefix(ql, in + label, i - label,
-			    FED_QUOTE_LINE);
-			name_err(err, in, n, FED_QUOTE_LINE, "label %s is %zu "
-			    "characters long (at most %d)", ql, i - label,
-			    LABEL_MAX);
-			return -1;
-		}
-		if (in[label] == '-' || in[i - 1] == '-') {
-			fed_quote_prefix(ql, in + label, i - label,
-			    FED_QUOTE_LINE);
-			name_err(err, in, n, FED_QUOTE_LINE, "label %s %s with "
-			    "a hyphen", ql, in[label] == '-' ? "starts" :
-			    "ends");
-			return -1;
-		}
-		label = i + 1;
-	}
+	if (labels_valid(in, n, start, end, err) == -1)
+		return -1;
 	if (end - start > DOMAIN_MAX) {
 		name_err(err, in, n, FED_QUOTE_LINE, "name is %zu characters "
 		    "long (at most %d)", end - start, DOMAIN_MAX);
