@@ -505,22 +505,133 @@ cmd_list(struct ctx *x, enum listedit_which w, int argc, char **argv)
 
 /* ---- check ---- */
 
+/*
+ * check's argument as gate_check takes it: a SIP URI as given, a domain
+ * normalized into norm (DOMAIN_MAX + 2 bytes).  What gate_check cannot
+ * take is the user's mistake (exit 2), not the system's.
+ */
 static int
-cmd_check(struct ctx *x, int argc, char **argv)
+check_target(struct ctx *x, const char *arg, char *norm, size_t normsz,
+    const char **target)
+{
+	struct fed_err err;
+
+	if (!gate_check_arg_ok(arg)) {
+		char q[FED_QUOTE_MAX];
+
+		fed_quote(q, arg, strlen(arg));
+		fed_warnx("check: %s: not a domain or a SIP URI", q);
+		return FED_EXIT_USAGE;
+	}
+	*target = arg;
+	if (strncasecmp(arg, "sip:", 4) != 0 &&
+	    strncasecmp(arg, "sips:", 5) != 0) {
+		if (domain_normalize(arg, strlen(arg), 0, norm, normsz,
+		    &err) != 0) {
+			fed_warnx("check: %s", err.msg);
+			return FED_EXIT_USAGE;
+		}
+		*target = norm;
+	}
+	if (conf_check_local_domains(&x->c, &err) != 0) {
+		fed_warnx("check: %s", err.msg);
+		return FED_EXIT_USAGE;
+	}
+	return FED_EXIT_OK;
+}
+
+/* The gate check asks, opened as fedgate opens it, writing nothing. */
+static int
+check_gate_open(struct ctx *x, struct gate **g)
 {
 	struct gate_opts o = {
-		.peer = NULL,
-		.tls = 0,
+		.peer = x->peer,
 		.dry_run = 1,
 		.log_fd = -1,
+		/* As fedgate on a socket (bin/fedgate.c): with TLS
+		 * configured the peer is a verified certificate name, and
+		 * `verify = auto` means srv.  Nothing is loaded: check
+		 * reads no certificate or key. */
+		.tls = x->c.tls != TLS_OFF && x->c.tls_cert != NULL,
 		.replies = 0,
 		.peer_names = NULL,
 		.npeer_names = 0,
 	};
+	struct fed_err err;
+
+	if (gate_open(g, &x->c, &o, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	return FED_EXIT_OK;
+}
+
+/* check -j: the answer as one JSON object. */
+static void
+check_print_json(const struct gate_check *chk, const char *code)
+{
+	printf("{\"partner\":");
+	json_cstr(chk->res.partner[0] ? chk->res.partner : NULL);
+	printf(",\"verdict\":\"%s\",\"reason\":\"%s\",\"code\":%s,\"rule\":",
+	    verdict_name(chk->res.d.verdict), reason_name(chk->res.d.reason),
+	    chk->res.d.code < 0 ? "null" : code);
+	json_cstr(chk->res.rule);
+	printf(",\"list\":");
+	json_cstr(chk->list);
+	printf(",\"entry\":");
+	json_cstr(chk->list ? chk->entry : NULL);
+	printf("}\n");
+}
+
+/*
+ * check's answer: a tab-separated line (partner, verdict, reason, code,
+ * list:entry) or a JSON object; -v adds a sentence naming the rule and
+ * the entry that decided (tcprulescheck).
+ */
+static void
+check_print(const struct ctx *x, const char *target,
+    const struct gate_check *chk)
+{
+	char code[8];
+
+	snprintf(code, sizeof code, "%d", chk->res.d.code);
+	if (chk->res.d.code < 0)
+		snprintf(code, sizeof code, "-");
+	if (x->json) {
+		check_print_json(chk, code);
+		return;
+	}
+	printf("%s\t%s\t%s\t%s\t", chk->res.partner[0] ? chk->res.partner :
+	    "-", verdict_name(chk->res.d.verdict),
+	    reason_name(chk->res.d.reason), code);
+	if (chk->list != NULL)
+		printf("%s:%s\n", chk->list, chk->entry);
+	else
+		printf("-\n");
+	if (!x->chatty)
+		return;
+	printf("%s: %s", chk->res.partner[0] ? chk->res.partner : target,
+	    verdict_name(chk->res.d.verdict));
+	if (chk->res.d.code > 0)
+		printf(" (%d %s)", chk->res.d.code,
+		    policy_code_phrase(chk->res.d.code));
+	printf(", rule %s", chk->res.rule);
+	if (chk->list != NULL)
+		printf(", by the entry %s of %s", chk->entry, chk->path);
+	printf("\n");
+}
+
+/*
+ * fedlist check: what fedgate decides for the target, by gate_check, the
+ * code that decides real requests, changing nothing (fedlist(1) check).
+ */
+static int
+cmd_check(struct ctx *x, int argc, char **argv)
+{
 	struct gate_check *chk;
 	struct fed_err err;
 	struct gate *g;
-	char norm[DOMAIN_MAX + 2], code[8];
+	char norm[DOMAIN_MAX + 2];
 	const char *target;
 	int rc;
 
@@ -528,38 +639,9 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		fed_warnx("check: one domain or SIP URI");
 		return FED_EXIT_USAGE;
 	}
-	target = argv[0];
-	/* What gate_check cannot take is the user's mistake (exit 2), not
-	 * the system's. */
-	if (!gate_check_arg_ok(target)) {
-		char q[FED_QUOTE_MAX];
-
-		fed_quote(q, target, strlen(target));
-		fed_warnx("check: %s: not a domain or a SIP URI", q);
-		return FED_EXIT_USAGE;
-	}
-	if (strncasecmp(target, "sip:", 4) != 0 &&
-	    strncasecmp(target, "sips:", 5) != 0) {
-		if (domain_normalize(target, strlen(target), 0, norm,
-		    sizeof norm, &err) != 0) {
-			fed_warnx("check: %s", err.msg);
-			return FED_EXIT_USAGE;
-		}
-		target = norm;
-	}
-	if (conf_check_local_domains(&x->c, &err) != 0) {
-		fed_warnx("check: %s", err.msg);
-		return FED_EXIT_USAGE;
-	}
-	o.peer = x->peer;
-	/* As fedgate on a socket (bin/fedgate.c): with TLS configured the
-	 * peer is a verified certificate name, and `verify = auto` means
-	 * srv.  Nothing is loaded: check reads no certificate or key. */
-	o.tls = x->c.tls != TLS_OFF && x->c.tls_cert != NULL;
-	if (gate_open(&g, &x->c, &o, &err) != 0) {
-		fed_warnx("%s", err.msg);
-		return FED_EXIT_SYS;
-	}
+	if ((rc = check_target(x, argv[0], norm, sizeof norm, &target)) !=
+	    FED_EXIT_OK || (rc = check_gate_open(x, &g)) != FED_EXIT_OK)
+		return rc;
 	if ((chk = malloc(sizeof *chk)) == NULL) {
 		fed_warn("check");
 		gate_close(g, &err);
@@ -573,43 +655,7 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		gate_close(g, &err);
 		return FED_EXIT_SYS;
 	}
-	snprintf(code, sizeof code, "%d", chk->res.d.code);
-	if (chk->res.d.code < 0)
-		snprintf(code, sizeof code, "-");
-	if (x->json) {
-		printf("{\"partner\":");
-		json_cstr(chk->res.partner[0] ? chk->res.partner : NULL);
-		printf(",\"verdict\":\"%s\",\"reason\":\"%s\",\"code\":%s,"
-		    "\"rule\":", verdict_name(chk->res.d.verdict),
-		    reason_name(chk->res.d.reason),
-		    chk->res.d.code < 0 ? "null" : code);
-		json_cstr(chk->res.rule);
-		printf(",\"list\":");
-		json_cstr(chk->list);
-		printf(",\"entry\":");
-		json_cstr(chk->list ? chk->entry : NULL);
-		printf("}\n");
-	} else {
-		printf("%s\t%s\t%s\t%s\t", chk->res.partner[0] ?
-		    chk->res.partner : "-", verdict_name(chk->res.d.verdict),
-		    reason_name(chk->res.d.reason), code);
-		if (chk->list != NULL)
-			printf("%s:%s\n", chk->list, chk->entry);
-		else
-			printf("-\n");
-	}
-	if (x->chatty && !x->json) {
-		printf("%s: %s", chk->res.partner[0] ? chk->res.partner :
-		    target, verdict_name(chk->res.d.verdict));
-		if (chk->res.d.code > 0)
-			printf(" (%d %s)", chk->res.d.code,
-			    policy_code_phrase(chk->res.d.code));
-		printf(", rule %s", chk->res.rule);
-		if (chk->list != NULL)
-			printf(", by the entry %s of %s", chk->entry,
-			    chk->path);
-		printf("\n");
-	}
+	check_print(x, target, chk);
 	rc = chk->res.d.verdict == VERDICT_ACCEPT ? FED_EXIT_OK : FED_EXIT_NO;
 	free(chk);
 	if (gate_close(g, &err) != 0) {
