@@ -228,29 +228,14 @@ skey_cmp(const void *a, const void *b)
 	    ((const struct skey *)b)->e);
 }
 
-static int
-sort_entries(struct list *l)
+/* Each entry's key: the first eight bytes of its name, NUL-padded, as a
+ * big-endian number, so keys order as the names' prefixes do. */
+static void
+skeys_fill(struct skey *s, const struct list *l)
 {
-	struct skey *s, *tmp, *sw;
-	struct list_entry *w;
-	size_t i, j, n = l->n, count[256];
-	unsigned pass;
+	size_t i, j;
 
-	for (i = 1; i < n; i++)
-		if (entry_cmp(&l->v[i - 1], &l->v[i]) > 0)
-			break;
-	if (i >= n)
-		return 0;	/* already sorted, as fedlist often writes */
-	s = reallocarray(NULL, n, sizeof *s);
-	tmp = reallocarray(NULL, n, sizeof *tmp);
-	w = reallocarray(NULL, n, sizeof *w);
-	if (s == NULL || tmp == NULL || w == NULL) {
-		free(s);
-		free(tmp);
-		free(w);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < l->n; i++) {
 		const unsigned char *p = (const unsigned char *)l->v[i].name;
 		uint64_t k = 0;
 
@@ -262,6 +247,20 @@ sort_entries(struct list *l)
 		s[i].k = k;
 		s[i].e = &l->v[i];
 	}
+}
+
+/*
+ * Sort s[0..n) by key, least significant byte first, through tmp (as
+ * large); a pass whose byte is the same everywhere is skipped.  Returns
+ * whichever of the two arrays holds the result; the other is scratch.
+ */
+static struct skey *
+skeys_radix(struct skey *s, struct skey *tmp, size_t n)
+{
+	struct skey *sw;
+	size_t i, count[256];
+	unsigned pass;
+
 	for (pass = 0; pass < 8; pass++) {
 		unsigned shift = pass * 8;
 		size_t sum = 0;
@@ -283,14 +282,41 @@ sort_entries(struct list *l)
 		s = tmp;
 		tmp = sw;
 	}
+	return s;
+}
+
+static int
+sort_entries(struct list *l)
+{
+	struct skey *s, *tmp, *sorted;
+	struct list_entry *w;
+	size_t i, j, n = l->n;
+
+	for (i = 1; i < n; i++)
+		if (entry_cmp(&l->v[i - 1], &l->v[i]) > 0)
+			break;
+	if (i >= n)
+		return 0;	/* already sorted, as fedlist often writes */
+	s = reallocarray(NULL, n, sizeof *s);
+	tmp = reallocarray(NULL, n, sizeof *tmp);
+	w = reallocarray(NULL, n, sizeof *w);
+	if (s == NULL || tmp == NULL || w == NULL) {
+		free(s);
+		free(tmp);
+		free(w);
+		return -1;
+	}
+	skeys_fill(s, l);
+	sorted = skeys_radix(s, tmp, n);
+	/* Names sharing their first eight bytes: qsort each such run. */
 	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && s[j].k == s[i].k; j++)
+		for (j = i + 1; j < n && sorted[j].k == sorted[i].k; j++)
 			;
 		if (j - i > 1)
-			qsort(s + i, j - i, sizeof *s, skey_cmp);
+			qsort(sorted + i, j - i, sizeof *sorted, skey_cmp);
 	}
 	for (i = 0; i < n; i++)
-		w[i] = *s[i].e;
+		w[i] = *sorted[i].e;
 	free(s);
 	free(tmp);
 	free(l->v);
