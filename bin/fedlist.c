@@ -990,15 +990,61 @@ clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
 	return FED_EXIT_OK;
 }
 
+/*
+ * watch clear -: the names on stdin, one a line (the first word; blanks
+ * and a comment around it are ignored), each cleared as it is read.
+ */
+static int
+clear_stdin(struct ctx *x, struct watchlist *wl, struct state **rw)
+{
+	char *line;
+	size_t n;
+	unsigned lineno = 0;
+	int r, rc = FED_EXIT_OK;
+
+	if ((line = malloc(LINE_MAX_BYTES + 1)) == NULL) {
+		fed_warn("watch clear");
+		return FED_EXIT_SYS;
+	}
+	while ((r = get_line(line, &n)) != 1) {
+		char *p = line, *e;
+
+		lineno++;
+		if (r == -1) {
+			/* ^C at the prompt: the names cleared so far stay
+			 * cleared, the rest are not read. */
+			if (errno == EINTR)
+				fed_warnx("stdin: interrupted");
+			else
+				fed_warn("stdin");
+			rc = worst(rc, FED_EXIT_SYS);
+			break;
+		}
+		if (r < 0) {
+			fed_warnx("stdin:%u: %s", lineno, line_problem(r));
+			rc = worst(rc, FED_EXIT_USAGE);
+			continue;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (e = p; *e && *e != '\n' && *e != ' ' && *e != '\t' &&
+		    *e != '#'; e++)
+			;
+		*e = '\0';
+		if (*p != '\0')
+			rc = worst(rc, clear_one(x, wl, rw, p));
+	}
+	free(line);
+	clearerr(stdin);	/* as for add - */
+	return rc;
+}
+
 static int
 cmd_watch_clear(struct ctx *x, int argc, char **argv)
 {
 	struct state *rw = NULL;
 	struct watchlist wl;
-	char *line;
-	size_t n;
-	unsigned lineno = 0;
-	int i, r, rc = FED_EXIT_OK;
+	int i, rc = FED_EXIT_OK;
 
 	if (argc == 0) {
 		fed_warnx("watch clear: which domain? (names, or - for stdin)");
@@ -1010,44 +1056,9 @@ cmd_watch_clear(struct ctx *x, int argc, char **argv)
 	}
 	if (open_watchlist(x, &wl) != 0)
 		return FED_EXIT_SYS;
-	if (argc == 1 && strcmp(argv[0], "-") == 0) {
-		if ((line = malloc(LINE_MAX_BYTES + 1)) == NULL) {
-			fed_warn("watch clear");
-			watchlist_close(&wl);
-			return FED_EXIT_SYS;
-		}
-		while ((r = get_line(line, &n)) != 1) {
-			char *p = line, *e;
-
-			lineno++;
-			if (r == -1) {
-				/* ^C at the prompt: the names cleared so
-				 * far stay cleared, the rest are not read. */
-				if (errno == EINTR)
-					fed_warnx("stdin: interrupted");
-				else
-					fed_warn("stdin");
-				rc = worst(rc, FED_EXIT_SYS);
-				break;
-			}
-			if (r < 0) {
-				fed_warnx("stdin:%u: %s", lineno,
-				    line_problem(r));
-				rc = worst(rc, FED_EXIT_USAGE);
-				continue;
-			}
-			while (*p == ' ' || *p == '\t')
-				p++;
-			for (e = p; *e && *e != '\n' && *e != ' ' &&
-			    *e != '\t' && *e != '#'; e++)
-				;
-			*e = '\0';
-			if (*p != '\0')
-				rc = worst(rc, clear_one(x, &wl, &rw, p));
-		}
-		free(line);
-		clearerr(stdin);	/* as for add - */
-	} else
+	if (argc == 1 && strcmp(argv[0], "-") == 0)
+		rc = clear_stdin(x, &wl, &rw);
+	else
 		for (i = 0; i < argc; i++)
 			rc = worst(rc, clear_one(x, &wl, &rw, argv[i]));
 	watchlist_close(&wl);
