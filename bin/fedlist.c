@@ -1174,6 +1174,32 @@ static const char help_text[] =
     "the line are the comment.\n"
     "Add --json to ls, check or watch ls for JSON; --peer NAME to check.\n";
 
+/* One command's words, w[0] its name: the action it names. */
+static int
+run_command(struct ctx *x, int n, char **w)
+{
+	if (n == 0)
+		return FED_EXIT_OK;
+	if (strcmp(w[0], "allow") == 0)
+		return cmd_list(x, LISTEDIT_ALLOW, n - 1, w + 1);
+	if (strcmp(w[0], "block") == 0)
+		return cmd_list(x, LISTEDIT_BLOCK, n - 1, w + 1);
+	if (strcmp(w[0], "check") == 0)
+		return cmd_check(x, n - 1, w + 1);
+	if (strcmp(w[0], "watch") == 0)
+		return cmd_watch(x, n - 1, w + 1);
+	if (strcmp(w[0], "index") == 0)
+		return cmd_index(x, n - 1, w + 1);
+	if (strcmp(w[0], "help") == 0) {
+		fputs(help_text, stdout);
+		fflush(stdout);
+		return FED_EXIT_OK;
+	}
+	fed_warnx("%s: unknown command (allow, block, check, index, watch, "
+	    "help)", w[0]);
+	return FED_EXIT_USAGE;
+}
+
 /* One command, words already split; --json and --peer NAME may come
  * anywhere in it (before a comment). */
 static int
@@ -1208,34 +1234,13 @@ run(struct ctx *x, int argc, char **argv)
 	}
 	if (i < argc) {
 		fed_warnx("too many words (at most %d)", WORDS_MAX);
-		x->json = json;
-		x->peer = peer;
-		return FED_EXIT_USAGE;
-	}
-	if (x->peer != NULL && (x->peer[0] == '\0' || strlen(x->peer) >= 256))
-		rc = (fed_warnx("--peer: a name of 1 to 255 bytes"),
-		    FED_EXIT_USAGE);
-	else if (n == 0)
-		rc = FED_EXIT_OK;
-	else if (strcmp(w[0], "allow") == 0)
-		rc = cmd_list(x, LISTEDIT_ALLOW, n - 1, w + 1);
-	else if (strcmp(w[0], "block") == 0)
-		rc = cmd_list(x, LISTEDIT_BLOCK, n - 1, w + 1);
-	else if (strcmp(w[0], "check") == 0)
-		rc = cmd_check(x, n - 1, w + 1);
-	else if (strcmp(w[0], "watch") == 0)
-		rc = cmd_watch(x, n - 1, w + 1);
-	else if (strcmp(w[0], "index") == 0)
-		rc = cmd_index(x, n - 1, w + 1);
-	else if (strcmp(w[0], "help") == 0) {
-		fputs(help_text, stdout);
-		fflush(stdout);
-		rc = FED_EXIT_OK;
-	} else {
-		fed_warnx("%s: unknown command (allow, block, check, index, "
-		    "watch, help)", w[0]);
 		rc = FED_EXIT_USAGE;
-	}
+	} else if (x->peer != NULL && (x->peer[0] == '\0' ||
+	    strlen(x->peer) >= 256)) {
+		fed_warnx("--peer: a name of 1 to 255 bytes");
+		rc = FED_EXIT_USAGE;
+	} else
+		rc = run_command(x, n, w);
 	x->json = json;
 	x->peer = peer;
 	return rc;
