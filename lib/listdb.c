@@ -425,6 +425,46 @@ listdb_check(const char *path, int options_allowed, struct fed_err *err)
 	return rc;
 }
 
+/*
+ * listdb_refresh found the index this process has open removed or
+ * damaged (nd, the reload, has none): keep searching it (its descriptor
+ * still reads it), rather than fall back on a text nobody compiled.
+ * Closes nd; 0, the answers unchanged.
+ */
+static int
+refresh_keep_index(struct listdb *db, struct listdb *nd)
+{
+	db->text = nd->text;
+	db->idx = nd->idx;
+	db->stale = 1;
+	fed_err_set(&db->warn, "%s: %s: still using the index loaded "
+	    "before; run `fedlist index`", db->idxpath, nd->idx.exists ?
+	    "not a valid index" : "removed");
+	listdb_close(nd);
+	return 0;
+}
+
+/*
+ * listdb_refresh takes the reload nd in db's place, keeping what db has
+ * told.  1, or 0 when the same index stays (over a text edited by hand,
+ * it answers as before).
+ */
+static int
+refresh_adopt(struct listdb *db, struct listdb *nd, int64_t now_ms)
+{
+	int r;
+
+	nd->checked_ms = now_ms;
+	nd->told = db->told;
+	nd->told_text = db->told_text;
+	nd->told_idx = db->told_idx;
+	r = !(db->indexed && nd->indexed && fed_ident_same(&nd->idx,
+	    &db->idx));
+	listdb_close(db);
+	*db = *nd;
+	return r;
+}
+
 int
 listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 {
@@ -468,28 +508,9 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 		listdb_close(&nd);
 		return -1;
 	}
-	if (db->indexed && !nd.indexed && nd.text.exists) {
-		/* The index this process has open was removed or damaged:
-		 * keep searching it (its descriptor still reads it), rather
-		 * than fall back on a text nobody compiled. */
-		db->text = nd.text;
-		db->idx = nd.idx;
-		db->stale = 1;
-		fed_err_set(&db->warn, "%s: %s: still using the index "
-		    "loaded before; run `fedlist index`", db->idxpath,
-		    nd.idx.exists ? "not a valid index" : "removed");
-		listdb_close(&nd);
-		return 0;
-	}
-	nd.checked_ms = now_ms;
-	nd.told = db->told;
-	nd.told_text = db->told_text;
-	nd.told_idx = db->told_idx;
-	/* The same index over a text edited by hand answers as before. */
-	r = !(db->indexed && nd.indexed && fed_ident_same(&nd.idx, &db->idx));
-	listdb_close(db);
-	*db = nd;
-	return r;
+	if (db->indexed && !nd.indexed && nd.text.exists)
+		return refresh_keep_index(db, &nd);
+	return refresh_adopt(db, &nd, now_ms);
 }
 
 /*
