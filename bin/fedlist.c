@@ -1484,6 +1484,31 @@ catch_interrupt(void)
 	return sigaction(SIGINT, &sa, NULL);
 }
 
+/* The prompt's readline: its name, completion, and the history kept in
+ * hist (NULL: none) from earlier sessions. */
+static void
+prompt_readline_init(const char *hist)
+{
+	rl_readline_name = "fedlist";
+	rl_attempted_completion_function = complete;
+	using_history();
+	stifle_history(HISTORY_MAX);
+	if (hist != NULL)
+		(void)read_history(hist);
+}
+
+/* A line with a word in it joins the history, written to hist as it is
+ * added. */
+static void
+prompt_remember(const char *line, const char *hist)
+{
+	if (line[strspn(line, " \t")] == '\0')
+		return;
+	add_history(line);
+	if (hist != NULL && write_history(hist) != 0)
+		fed_warnx("%s: history not saved", hist);
+}
+
 static int
 run_prompt(struct ctx *x)
 {
@@ -1497,12 +1522,7 @@ run_prompt(struct ctx *x)
 		fed_warn("prompt: SIGINT");
 		return FED_EXIT_SYS;
 	}
-	rl_readline_name = "fedlist";
-	rl_attempted_completion_function = complete;
-	using_history();
-	stifle_history(HISTORY_MAX);
-	if (hist != NULL)
-		(void)read_history(hist);
+	prompt_readline_init(hist);
 	for (;;) {
 		char *copy;
 
@@ -1525,11 +1545,7 @@ run_prompt(struct ctx *x)
 			rc = FED_EXIT_SYS;
 			break;
 		}
-		if (line[strspn(line, " \t")] != '\0') {
-			add_history(line);
-			if (hist != NULL && write_history(hist) != 0)
-				fed_warnx("%s: history not saved", hist);
-		}
+		prompt_remember(line, hist);
 		free(line);
 		n = split(copy, w);
 		if (n < 0) {
