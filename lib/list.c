@@ -682,7 +682,8 @@ parse_owned(struct list *l, const char *name, char *buf, size_t len,
 		if (nl == NULL)
 			nl = end;
 		lineno++;
-		if (l->n == cap && entries_grow(l, &cap, lines, name, err) == -1)
+		if (l->n == cap && entries_grow(l, &cap, lines, name, err) ==
+		    -1)
 			return -1;
 		r = parse_line(p, nl, buf, &a, options_allowed, &l->v[l->n],
 		    &e);

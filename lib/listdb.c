@@ -249,7 +249,8 @@ open_indexed(struct listdb *db, int ifd, const struct idxhdr *h, int fd,
 static int
 open_text(struct listdb *db, int fd, int terr, int ierr, struct fed_err *err)
 {
-	struct fed_err bad;
+	/* list_load_fd_salvage only writes it; cppcheck thinks it reads it. */
+	struct fed_err bad = { "" };
 	char more[64];
 	size_t nbad = 0;
 
@@ -821,7 +822,7 @@ static int
 text_offsets(int fd, const char *path, int options_allowed, uint32_t **offs,
     size_t *n, struct fed_err *err)
 {
-	struct fed_err bad;
+	struct fed_err bad = { "" };	/* as in open_text */
 	struct list l;
 	char more[64];
 	size_t i, nbad = 0;
