@@ -505,22 +505,133 @@ cmd_list(struct ctx *x, enum listedit_which w, int argc, char **argv)
 
 /* ---- check ---- */
 
+/*
+ * check's argument as gate_check takes it: a SIP URI as given, a domain
+ * normalized into norm (DOMAIN_MAX + 2 bytes).  What gate_check cannot
+ * take is the user's mistake (exit 2), not the system's.
+ */
 static int
-cmd_check(struct ctx *x, int argc, char **argv)
+check_target(struct ctx *x, const char *arg, char *norm, size_t normsz,
+    const char **target)
+{
+	struct fed_err err;
+
+	if (!gate_check_arg_ok(arg)) {
+		char q[FED_QUOTE_MAX];
+
+		fed_quote(q, arg, strlen(arg));
+		fed_warnx("check: %s: not a domain or a SIP URI", q);
+		return FED_EXIT_USAGE;
+	}
+	*target = arg;
+	if (strncasecmp(arg, "sip:", 4) != 0 &&
+	    strncasecmp(arg, "sips:", 5) != 0) {
+		if (domain_normalize(arg, strlen(arg), 0, norm, normsz,
+		    &err) != 0) {
+			fed_warnx("check: %s", err.msg);
+			return FED_EXIT_USAGE;
+		}
+		*target = norm;
+	}
+	if (conf_check_local_domains(&x->c, &err) != 0) {
+		fed_warnx("check: %s", err.msg);
+		return FED_EXIT_USAGE;
+	}
+	return FED_EXIT_OK;
+}
+
+/* The gate check asks, opened as fedgate opens it, writing nothing. */
+static int
+check_gate_open(struct ctx *x, struct gate **g)
 {
 	struct gate_opts o = {
-		.peer = NULL,
-		.tls = 0,
+		.peer = x->peer,
 		.dry_run = 1,
 		.log_fd = -1,
+		/* As fedgate on a socket (bin/fedgate.c): with TLS
+		 * configured the peer is a verified certificate name, and
+		 * `verify = auto` means srv.  Nothing is loaded: check
+		 * reads no certificate or key. */
+		.tls = x->c.tls != TLS_OFF && x->c.tls_cert != NULL,
 		.replies = 0,
 		.peer_names = NULL,
 		.npeer_names = 0,
 	};
+	struct fed_err err;
+
+	if (gate_open(g, &x->c, &o, &err) != 0) {
+		fed_warnx("%s", err.msg);
+		return FED_EXIT_SYS;
+	}
+	return FED_EXIT_OK;
+}
+
+/* check -j: the answer as one JSON object. */
+static void
+check_print_json(const struct gate_check *chk, const char *code)
+{
+	printf("{\"partner\":");
+	json_cstr(chk->res.partner[0] ? chk->res.partner : NULL);
+	printf(",\"verdict\":\"%s\",\"reason\":\"%s\",\"code\":%s,\"rule\":",
+	    verdict_name(chk->res.d.verdict), reason_name(chk->res.d.reason),
+	    chk->res.d.code < 0 ? "null" : code);
+	json_cstr(chk->res.rule);
+	printf(",\"list\":");
+	json_cstr(chk->list);
+	printf(",\"entry\":");
+	json_cstr(chk->list ? chk->entry : NULL);
+	printf("}\n");
+}
+
+/*
+ * check's answer: a tab-separated line (partner, verdict, reason, code,
+ * list:entry) or a JSON object; -v adds a sentence naming the rule and
+ * the entry that decided (tcprulescheck).
+ */
+static void
+check_print(const struct ctx *x, const char *target,
+    const struct gate_check *chk)
+{
+	char code[8];
+
+	snprintf(code, sizeof code, "%d", chk->res.d.code);
+	if (chk->res.d.code < 0)
+		snprintf(code, sizeof code, "-");
+	if (x->json) {
+		check_print_json(chk, code);
+		return;
+	}
+	printf("%s\t%s\t%s\t%s\t", chk->res.partner[0] ? chk->res.partner :
+	    "-", verdict_name(chk->res.d.verdict),
+	    reason_name(chk->res.d.reason), code);
+	if (chk->list != NULL)
+		printf("%s:%s\n", chk->list, chk->entry);
+	else
+		printf("-\n");
+	if (!x->chatty)
+		return;
+	printf("%s: %s", chk->res.partner[0] ? chk->res.partner : target,
+	    verdict_name(chk->res.d.verdict));
+	if (chk->res.d.code > 0)
+		printf(" (%d %s)", chk->res.d.code,
+		    policy_code_phrase(chk->res.d.code));
+	printf(", rule %s", chk->res.rule);
+	if (chk->list != NULL)
+		printf(", by the entry %s of %s", chk->entry, chk->path);
+	printf("\n");
+}
+
+/*
+ * fedlist check: what fedgate decides for the target, by gate_check, the
+ * code that decides real requests, changing nothing (fedlist(1) check).
+ */
+static int
+cmd_check(struct ctx *x, int argc, char **argv)
+{
 	struct gate_check *chk;
 	struct fed_err err;
 	struct gate *g;
-	char norm[DOMAIN_MAX + 2], code[8];
+	char norm[DOMAIN_MAX + 2];
 	const char *target;
 	int rc;
 
@@ -528,38 +639,9 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		fed_warnx("check: one domain or SIP URI");
 		return FED_EXIT_USAGE;
 	}
-	target = argv[0];
-	/* What gate_check cannot take is the user's mistake (exit 2), not
-	 * the system's. */
-	if (!gate_check_arg_ok(target)) {
-		char q[FED_QUOTE_MAX];
-
-		fed_quote(q, target, strlen(target));
-		fed_warnx("check: %s: not a domain or a SIP URI", q);
-		return FED_EXIT_USAGE;
-	}
-	if (strncasecmp(target, "sip:", 4) != 0 &&
-	    strncasecmp(target, "sips:", 5) != 0) {
-		if (domain_normalize(target, strlen(target), 0, norm,
-		    sizeof norm, &err) != 0) {
-			fed_warnx("check: %s", err.msg);
-			return FED_EXIT_USAGE;
-		}
-		target = norm;
-	}
-	if (conf_check_local_domains(&x->c, &err) != 0) {
-		fed_warnx("check: %s", err.msg);
-		return FED_EXIT_USAGE;
-	}
-	o.peer = x->peer;
-	/* As fedgate on a socket (bin/fedgate.c): with TLS configured the
-	 * peer is a verified certificate name, and `verify = auto` means
-	 * srv.  Nothing is loaded: check reads no certificate or key. */
-	o.tls = x->c.tls != TLS_OFF && x->c.tls_cert != NULL;
-	if (gate_open(&g, &x->c, &o, &err) != 0) {
-		fed_warnx("%s", err.msg);
-		return FED_EXIT_SYS;
-	}
+	if ((rc = check_target(x, argv[0], norm, sizeof norm, &target)) !=
+	    FED_EXIT_OK || (rc = check_gate_open(x, &g)) != FED_EXIT_OK)
+		return rc;
 	if ((chk = malloc(sizeof *chk)) == NULL) {
 		fed_warn("check");
 		gate_close(g, &err);
@@ -573,43 +655,7 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		gate_close(g, &err);
 		return FED_EXIT_SYS;
 	}
-	snprintf(code, sizeof code, "%d", chk->res.d.code);
-	if (chk->res.d.code < 0)
-		snprintf(code, sizeof code, "-");
-	if (x->json) {
-		printf("{\"partner\":");
-		json_cstr(chk->res.partner[0] ? chk->res.partner : NULL);
-		printf(",\"verdict\":\"%s\",\"reason\":\"%s\",\"code\":%s,"
-		    "\"rule\":", verdict_name(chk->res.d.verdict),
-		    reason_name(chk->res.d.reason),
-		    chk->res.d.code < 0 ? "null" : code);
-		json_cstr(chk->res.rule);
-		printf(",\"list\":");
-		json_cstr(chk->list);
-		printf(",\"entry\":");
-		json_cstr(chk->list ? chk->entry : NULL);
-		printf("}\n");
-	} else {
-		printf("%s\t%s\t%s\t%s\t", chk->res.partner[0] ?
-		    chk->res.partner : "-", verdict_name(chk->res.d.verdict),
-		    reason_name(chk->res.d.reason), code);
-		if (chk->list != NULL)
-			printf("%s:%s\n", chk->list, chk->entry);
-		else
-			printf("-\n");
-	}
-	if (x->chatty && !x->json) {
-		printf("%s: %s", chk->res.partner[0] ? chk->res.partner :
-		    target, verdict_name(chk->res.d.verdict));
-		if (chk->res.d.code > 0)
-			printf(" (%d %s)", chk->res.d.code,
-			    policy_code_phrase(chk->res.d.code));
-		printf(", rule %s", chk->res.rule);
-		if (chk->list != NULL)
-			printf(", by the entry %s of %s", chk->entry,
-			    chk->path);
-		printf("\n");
-	}
+	check_print(x, target, chk);
 	rc = chk->res.d.verdict == VERDICT_ACCEPT ? FED_EXIT_OK : FED_EXIT_NO;
 	free(chk);
 	if (gate_close(g, &err) != 0) {
@@ -944,15 +990,61 @@ clear_one(struct ctx *x, struct watchlist *wl, struct state **rw,
 	return FED_EXIT_OK;
 }
 
+/*
+ * watch clear -: the names on stdin, one a line (the first word; blanks
+ * and a comment around it are ignored), each cleared as it is read.
+ */
+static int
+clear_stdin(struct ctx *x, struct watchlist *wl, struct state **rw)
+{
+	char *line;
+	size_t n;
+	unsigned lineno = 0;
+	int r, rc = FED_EXIT_OK;
+
+	if ((line = malloc(LINE_MAX_BYTES + 1)) == NULL) {
+		fed_warn("watch clear");
+		return FED_EXIT_SYS;
+	}
+	while ((r = get_line(line, &n)) != 1) {
+		char *p = line, *e;
+
+		lineno++;
+		if (r == -1) {
+			/* ^C at the prompt: the names cleared so far stay
+			 * cleared, the rest are not read. */
+			if (errno == EINTR)
+				fed_warnx("stdin: interrupted");
+			else
+				fed_warn("stdin");
+			rc = worst(rc, FED_EXIT_SYS);
+			break;
+		}
+		if (r < 0) {
+			fed_warnx("stdin:%u: %s", lineno, line_problem(r));
+			rc = worst(rc, FED_EXIT_USAGE);
+			continue;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (e = p; *e && *e != '\n' && *e != ' ' && *e != '\t' &&
+		    *e != '#'; e++)
+			;
+		*e = '\0';
+		if (*p != '\0')
+			rc = worst(rc, clear_one(x, wl, rw, p));
+	}
+	free(line);
+	clearerr(stdin);	/* as for add - */
+	return rc;
+}
+
 static int
 cmd_watch_clear(struct ctx *x, int argc, char **argv)
 {
 	struct state *rw = NULL;
 	struct watchlist wl;
-	char *line;
-	size_t n;
-	unsigned lineno = 0;
-	int i, r, rc = FED_EXIT_OK;
+	int i, rc = FED_EXIT_OK;
 
 	if (argc == 0) {
 		fed_warnx("watch clear: which domain? (names, or - for stdin)");
@@ -964,44 +1056,9 @@ cmd_watch_clear(struct ctx *x, int argc, char **argv)
 	}
 	if (open_watchlist(x, &wl) != 0)
 		return FED_EXIT_SYS;
-	if (argc == 1 && strcmp(argv[0], "-") == 0) {
-		if ((line = malloc(LINE_MAX_BYTES + 1)) == NULL) {
-			fed_warn("watch clear");
-			watchlist_close(&wl);
-			return FED_EXIT_SYS;
-		}
-		while ((r = get_line(line, &n)) != 1) {
-			char *p = line, *e;
-
-			lineno++;
-			if (r == -1) {
-				/* ^C at the prompt: the names cleared so
-				 * far stay cleared, the rest are not read. */
-				if (errno == EINTR)
-					fed_warnx("stdin: interrupted");
-				else
-					fed_warn("stdin");
-				rc = worst(rc, FED_EXIT_SYS);
-				break;
-			}
-			if (r < 0) {
-				fed_warnx("stdin:%u: %s", lineno,
-				    line_problem(r));
-				rc = worst(rc, FED_EXIT_USAGE);
-				continue;
-			}
-			while (*p == ' ' || *p == '\t')
-				p++;
-			for (e = p; *e && *e != '\n' && *e != ' ' &&
-			    *e != '\t' && *e != '#'; e++)
-				;
-			*e = '\0';
-			if (*p != '\0')
-				rc = worst(rc, clear_one(x, &wl, &rw, p));
-		}
-		free(line);
-		clearerr(stdin);	/* as for add - */
-	} else
+	if (argc == 1 && strcmp(argv[0], "-") == 0)
+		rc = clear_stdin(x, &wl, &rw);
+	else
 		for (i = 0; i < argc; i++)
 			rc = worst(rc, clear_one(x, &wl, &rw, argv[i]));
 	watchlist_close(&wl);
@@ -1117,6 +1174,32 @@ static const char help_text[] =
     "the line are the comment.\n"
     "Add --json to ls, check or watch ls for JSON; --peer NAME to check.\n";
 
+/* One command's words, w[0] its name: the action it names. */
+static int
+run_command(struct ctx *x, int n, char **w)
+{
+	if (n == 0)
+		return FED_EXIT_OK;
+	if (strcmp(w[0], "allow") == 0)
+		return cmd_list(x, LISTEDIT_ALLOW, n - 1, w + 1);
+	if (strcmp(w[0], "block") == 0)
+		return cmd_list(x, LISTEDIT_BLOCK, n - 1, w + 1);
+	if (strcmp(w[0], "check") == 0)
+		return cmd_check(x, n - 1, w + 1);
+	if (strcmp(w[0], "watch") == 0)
+		return cmd_watch(x, n - 1, w + 1);
+	if (strcmp(w[0], "index") == 0)
+		return cmd_index(x, n - 1, w + 1);
+	if (strcmp(w[0], "help") == 0) {
+		fputs(help_text, stdout);
+		fflush(stdout);
+		return FED_EXIT_OK;
+	}
+	fed_warnx("%s: unknown command (allow, block, check, index, watch, "
+	    "help)", w[0]);
+	return FED_EXIT_USAGE;
+}
+
 /* One command, words already split; --json and --peer NAME may come
  * anywhere in it (before a comment). */
 static int
@@ -1151,34 +1234,13 @@ run(struct ctx *x, int argc, char **argv)
 	}
 	if (i < argc) {
 		fed_warnx("too many words (at most %d)", WORDS_MAX);
-		x->json = json;
-		x->peer = peer;
-		return FED_EXIT_USAGE;
-	}
-	if (x->peer != NULL && (x->peer[0] == '\0' || strlen(x->peer) >= 256))
-		rc = (fed_warnx("--peer: a name of 1 to 255 bytes"),
-		    FED_EXIT_USAGE);
-	else if (n == 0)
-		rc = FED_EXIT_OK;
-	else if (strcmp(w[0], "allow") == 0)
-		rc = cmd_list(x, LISTEDIT_ALLOW, n - 1, w + 1);
-	else if (strcmp(w[0], "block") == 0)
-		rc = cmd_list(x, LISTEDIT_BLOCK, n - 1, w + 1);
-	else if (strcmp(w[0], "check") == 0)
-		rc = cmd_check(x, n - 1, w + 1);
-	else if (strcmp(w[0], "watch") == 0)
-		rc = cmd_watch(x, n - 1, w + 1);
-	else if (strcmp(w[0], "index") == 0)
-		rc = cmd_index(x, n - 1, w + 1);
-	else if (strcmp(w[0], "help") == 0) {
-		fputs(help_text, stdout);
-		fflush(stdout);
-		rc = FED_EXIT_OK;
-	} else {
-		fed_warnx("%s: unknown command (allow, block, check, index, "
-		    "watch, help)", w[0]);
 		rc = FED_EXIT_USAGE;
-	}
+	} else if (x->peer != NULL && (x->peer[0] == '\0' ||
+	    strlen(x->peer) >= 256)) {
+		fed_warnx("--peer: a name of 1 to 255 bytes");
+		rc = FED_EXIT_USAGE;
+	} else
+		rc = run_command(x, n, w);
 	x->json = json;
 	x->peer = peer;
 	return rc;
@@ -1422,6 +1484,31 @@ catch_interrupt(void)
 	return sigaction(SIGINT, &sa, NULL);
 }
 
+/* The prompt's readline: its name, completion, and the history kept in
+ * hist (NULL: none) from earlier sessions. */
+static void
+prompt_readline_init(const char *hist)
+{
+	rl_readline_name = "fedlist";
+	rl_attempted_completion_function = complete;
+	using_history();
+	stifle_history(HISTORY_MAX);
+	if (hist != NULL)
+		(void)read_history(hist);
+}
+
+/* A line with a word in it joins the history, written to hist as it is
+ * added. */
+static void
+prompt_remember(const char *line, const char *hist)
+{
+	if (line[strspn(line, " \t")] == '\0')
+		return;
+	add_history(line);
+	if (hist != NULL && write_history(hist) != 0)
+		fed_warnx("%s: history not saved", hist);
+}
+
 static int
 run_prompt(struct ctx *x)
 {
@@ -1435,12 +1522,7 @@ run_prompt(struct ctx *x)
 		fed_warn("prompt: SIGINT");
 		return FED_EXIT_SYS;
 	}
-	rl_readline_name = "fedlist";
-	rl_attempted_completion_function = complete;
-	using_history();
-	stifle_history(HISTORY_MAX);
-	if (hist != NULL)
-		(void)read_history(hist);
+	prompt_readline_init(hist);
 	for (;;) {
 		char *copy;
 
@@ -1463,11 +1545,7 @@ run_prompt(struct ctx *x)
 			rc = FED_EXIT_SYS;
 			break;
 		}
-		if (line[strspn(line, " \t")] != '\0') {
-			add_history(line);
-			if (hist != NULL && write_history(hist) != 0)
-				fed_warnx("%s: history not saved", hist);
-		}
+		prompt_remember(line, hist);
 		free(line);
 		n = split(copy, w);
 		if (n < 0) {

@@ -69,6 +69,66 @@ name_err(struct fed_err *err, const char *in, size_t n, size_t show,
 }
 
 /*
+ * The label in[label..i) of the name in[0..n): 1..LABEL_MAX octets, no
+ * hyphen at either end.  0, or -1 with *err.
+ */
+static int
+label_valid(const char *in, size_t n, size_t label, size_t i,
+    struct fed_err *err)
+{
+	char ql[FED_QUOTE_MAX];
+
+	if (i == label) {
+		name_err(err, in, n, FED_QUOTE_LINE, "empty label (two dots "
+		    "in a row)");
+		return -1;
+	}
+	if (i - label > LABEL_MAX) {
+		fed_quote_prefix(ql, in + label, i - label, FED_QUOTE_LINE);
+		name_err(err, in, n, FED_QUOTE_LINE, "label %s is %zu "
+		    "characters long (at most %d)", ql, i - label, LABEL_MAX);
+		return -1;
+	}
+	if (in[label] == '-' || in[i - 1] == '-') {
+		fed_quote_prefix(ql, in + label, i - label, FED_QUOTE_LINE);
+		name_err(err, in, n, FED_QUOTE_LINE, "label %s %s with a "
+		    "hyphen", ql, in[label] == '-' ? "starts" : "ends");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The labels of in[start..end), of the name in[0..n): letters, digits and
+ * hyphens between the dots, each label_valid.  0, or -1 with *err.
+ */
+static int
+labels_valid(const char *in, size_t n, size_t start, size_t end,
+    struct fed_err *err)
+{
+	char ql[FED_QUOTE_MAX];
+	size_t i, label = start;
+
+	for (i = start; i <= end; i++) {
+		if (i < end && in[i] != '.') {
+			if (!(cclass[(unsigned char)in[i]] & C_LDH)) {
+				fed_quote(ql, in + i, 1);
+				name_err(err, in, n, i + 1, "invalid character "
+				    "%s (a name has only letters, digits, "
+				    "hyphens and dots)", ql);
+				return -1;
+			}
+			continue;
+		}
+		/* A label ends at in[i]. */
+		if (label_valid(in, n, label, i, err) == -1)
+			return -1;
+		label = i + 1;
+	}
+	return 0;
+}
+
+/*
  * Validate first, then write: out may be the same memory as in, or lie
  * before it (list_parse normalizes in place), as the copy runs forward.
  */
@@ -76,8 +136,7 @@ int
 domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
     size_t outsz, struct fed_err *err)
 {
-	char ql[FED_QUOTE_MAX];
-	size_t i, start = 0, end = n, label;
+	size_t i, start = 0, end = n;
 
 	if (n == 0) {
 		fed_err_set(err, "empty name");
@@ -104,42 +163,8 @@ domain_normalize(const char *in, size_t n, int allow_suffix, char *out,
 		name_err(err, in, n, FED_QUOTE_LINE, "empty name");
 		return -1;
 	}
-	label = start;
-	for (i = start; i <= end; i++) {
-		if (i < end && in[i] != '.') {
-			if (!(cclass[(unsigned char)in[i]] & C_LDH)) {
-				fed_quote(ql, in + i, 1);
-				name_err(err, in, n, i + 1, "invalid character "
-				    "%s (a name has only letters, digits, "
-				    "hyphens and dots)", ql);
-				return -1;
-			}
-			continue;
-		}
-		/* A label ends at in[i]. */
-		if (i == label) {
-			name_err(err, in, n, FED_QUOTE_LINE, "empty label "
-			    "(two dots in a row)");
-			return -1;
-		}
-		if (i - label > LABEL_MAX) {
-			fed_quote_prefix(ql, in + label, i - label,
-			    FED_QUOTE_LINE);
-			name_err(err, in, n, FED_QUOTE_LINE, "label %s is %zu "
-			    "characters long (at most %d)", ql, i - label,
-			    LABEL_MAX);
-			return -1;
-		}
-		if (in[label] == '-' || in[i - 1] == '-') {
-			fed_quote_prefix(ql, in + label, i - label,
-			    FED_QUOTE_LINE);
-			name_err(err, in, n, FED_QUOTE_LINE, "label %s %s with "
-			    "a hyphen", ql, in[label] == '-' ? "starts" :
-			    "ends");
-			return -1;
-		}
-		label = i + 1;
-	}
+	if (labels_valid(in, n, start, end, err) == -1)
+		return -1;
 	if (end - start > DOMAIN_MAX) {
 		name_err(err, in, n, FED_QUOTE_LINE, "name is %zu characters "
 		    "long (at most %d)", end - start, DOMAIN_MAX);
@@ -203,29 +228,14 @@ skey_cmp(const void *a, const void *b)
 	    ((const struct skey *)b)->e);
 }
 
-static int
-sort_entries(struct list *l)
+/* Each entry's key: the first eight bytes of its name, NUL-padded, as a
+ * big-endian number, so keys order as the names' prefixes do. */
+static void
+skeys_fill(struct skey *s, const struct list *l)
 {
-	struct skey *s, *tmp, *sw;
-	struct list_entry *w;
-	size_t i, j, n = l->n, count[256];
-	unsigned pass;
+	size_t i, j;
 
-	for (i = 1; i < n; i++)
-		if (entry_cmp(&l->v[i - 1], &l->v[i]) > 0)
-			break;
-	if (i >= n)
-		return 0;	/* already sorted, as fedlist often writes */
-	s = reallocarray(NULL, n, sizeof *s);
-	tmp = reallocarray(NULL, n, sizeof *tmp);
-	w = reallocarray(NULL, n, sizeof *w);
-	if (s == NULL || tmp == NULL || w == NULL) {
-		free(s);
-		free(tmp);
-		free(w);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < l->n; i++) {
 		const unsigned char *p = (const unsigned char *)l->v[i].name;
 		uint64_t k = 0;
 
@@ -237,6 +247,20 @@ sort_entries(struct list *l)
 		s[i].k = k;
 		s[i].e = &l->v[i];
 	}
+}
+
+/*
+ * Sort s[0..n) by key, least significant byte first, through tmp (as
+ * large); a pass whose byte is the same everywhere is skipped.  Returns
+ * whichever of the two arrays holds the result; the other is scratch.
+ */
+static struct skey *
+skeys_radix(struct skey *s, struct skey *tmp, size_t n)
+{
+	struct skey *sw;
+	size_t i, count[256];
+	unsigned pass;
+
 	for (pass = 0; pass < 8; pass++) {
 		unsigned shift = pass * 8;
 		size_t sum = 0;
@@ -258,14 +282,41 @@ sort_entries(struct list *l)
 		s = tmp;
 		tmp = sw;
 	}
+	return s;
+}
+
+static int
+sort_entries(struct list *l)
+{
+	struct skey *s, *tmp, *sorted;
+	struct list_entry *w;
+	size_t i, j, n = l->n;
+
+	for (i = 1; i < n; i++)
+		if (entry_cmp(&l->v[i - 1], &l->v[i]) > 0)
+			break;
+	if (i >= n)
+		return 0;	/* already sorted, as fedlist often writes */
+	s = reallocarray(NULL, n, sizeof *s);
+	tmp = reallocarray(NULL, n, sizeof *tmp);
+	w = reallocarray(NULL, n, sizeof *w);
+	if (s == NULL || tmp == NULL || w == NULL) {
+		free(s);
+		free(tmp);
+		free(w);
+		return -1;
+	}
+	skeys_fill(s, l);
+	sorted = skeys_radix(s, tmp, n);
+	/* Names sharing their first eight bytes: qsort each such run. */
 	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && s[j].k == s[i].k; j++)
+		for (j = i + 1; j < n && sorted[j].k == sorted[i].k; j++)
 			;
 		if (j - i > 1)
-			qsort(s + i, j - i, sizeof *s, skey_cmp);
+			qsort(sorted + i, j - i, sizeof *sorted, skey_cmp);
 	}
 	for (i = 0; i < n; i++)
-		w[i] = *s[i].e;
+		w[i] = *sorted[i].e;
 	free(s);
 	free(tmp);
 	free(l->v);
@@ -295,6 +346,96 @@ is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* The token [p, te) quoted into q, for a message. */
+static const char *
+token(char q[FED_QUOTE_MAX], const char *p, const char *te)
+{
+	fed_quote_prefix(q, p, (size_t)(te - p), FED_QUOTE_LINE);
+	return q;
+}
+
+/* edge=: the value [v, te) normalized into the arena at *a. */
+static int
+option_edge(const char *v, const char *te, char *arena, size_t *a,
+    struct list_entry *ent, struct fed_err *err)
+{
+	if (domain_normalize(v, (size_t)(te - v), 0, arena + *a,
+	    DOMAIN_MAX + 2, err) == -1) {
+		char m[sizeof err->msg];
+
+		memcpy(m, err->msg, sizeof m);
+		fed_err_set(err, "edge=: %s", m);
+		return -1;
+	}
+	ent->edge = arena + *a;
+	*a += strlen(ent->edge) + 1;
+	return 0;
+}
+
+/* rate= or max_uris= (the token [p, te), its '=' at eq) into *out;
+ * `what` names the limit in the message. */
+static int
+option_limit(const char *p, const char *eq, const char *te, long *out,
+    const char *what, struct fed_err *err)
+{
+	char q[FED_QUOTE_MAX];
+
+	if (parse_limit(eq + 1, (size_t)(te - eq - 1), out) == -1) {
+		fed_err_set(err, "%s: %s must be a whole number from 1 to %ld "
+		    "or \"unlimited\"", token(q, p, te), what, LIST_NUM_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Options a line has given so far: each may come once. */
+enum { OPT_EDGE = 1, OPT_RATE = 2, OPT_MAX_URIS = 4 };
+
+/*
+ * One option, the token [p, te) whose '=' is at eq, into *ent (edge=
+ * into the arena at *a); *seen says which were given before.  0, or -1
+ * with *err.
+ */
+static int
+parse_option(const char *p, const char *eq, const char *te, char *arena,
+    size_t *a, struct list_entry *ent, unsigned *seen, struct fed_err *err)
+{
+	static const struct {
+		const char *key;
+		unsigned bit;
+	} keys[] = {
+		{ "edge", OPT_EDGE },
+		{ "rate", OPT_RATE },
+		{ "max_uris", OPT_MAX_URIS },
+	};
+	char q[FED_QUOTE_MAX];
+	size_t i, klen = (size_t)(eq - p);
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strlen(keys[i].key) == klen &&
+		    memcmp(p, keys[i].key, klen) == 0)
+			break;
+	if (i == sizeof keys / sizeof keys[0]) {
+		fed_err_set(err, "unknown option %s (the options are edge=, "
+		    "rate=, max_uris=)", token(q, p, te));
+		return -1;
+	}
+	if (*seen & keys[i].bit) {
+		fed_err_set(err, "%s= given twice", keys[i].key);
+		return -1;
+	}
+	*seen |= keys[i].bit;
+	switch (keys[i].bit) {
+	case OPT_EDGE:
+		return option_edge(eq + 1, te, arena, a, ent, err);
+	case OPT_RATE:
+		return option_limit(p, eq, te, &ent->rate, "the rate", err);
+	default:
+		return option_limit(p, eq, te, &ent->max_uris, "max_uris",
+		    err);
+	}
+}
+
 /*
  * The options of a line, [p, e) after its name, up to a '#': edge= into
  * the arena at *a, rate= and max_uris= (LIST_UNSET when not given, as the
@@ -306,8 +447,7 @@ parse_options(const char *p, const char *e, char *arena, size_t *a,
 {
 	char q[FED_QUOTE_MAX];
 	const char *te, *eq;
-	size_t n;
-	int have_edge = 0, have_rate = 0, have_max = 0;
+	unsigned seen = 0;
 
 	for (; p < e; p = te) {
 		while (p < e && is_blank(*p))
@@ -316,70 +456,19 @@ parse_options(const char *p, const char *e, char *arena, size_t *a,
 			break;
 		for (te = p; te < e && !is_blank(*te); te++)
 			;
-		eq = memchr(p, '=', (size_t)(te - p));
-		if (eq == NULL) {
-			fed_quote_prefix(q, p, (size_t)(te - p),
-			    FED_QUOTE_LINE);
+		if ((eq = memchr(p, '=', (size_t)(te - p))) == NULL) {
 			fed_err_set(err, "unexpected %s: one domain a line, "
-			    "then options edge=, rate=, max_uris=", q);
+			    "then options edge=, rate=, max_uris=",
+			    token(q, p, te));
 			return -1;
 		}
 		if (!options_allowed) {
-			fed_quote_prefix(q, p, (size_t)(te - p),
-			    FED_QUOTE_LINE);
 			fed_err_set(err, "option %s: the block list takes "
-			    "no options", q);
+			    "no options", token(q, p, te));
 			return -1;
 		}
-		n = (size_t)(te - eq - 1);
-		if (eq - p == 4 && memcmp(p, "edge", 4) == 0) {
-			if (have_edge++) {
-				fed_err_set(err, "edge= given twice");
-				return -1;
-			}
-			if (domain_normalize(eq + 1, n, 0, arena + *a,
-			    DOMAIN_MAX + 2, err) == -1) {
-				char m[sizeof err->msg];
-
-				memcpy(m, err->msg, sizeof m);
-				fed_err_set(err, "edge=: %s", m);
-				return -1;
-			}
-			ent->edge = arena + *a;
-			*a += strlen(ent->edge) + 1;
-		} else if (eq - p == 4 && memcmp(p, "rate", 4) == 0) {
-			if (have_rate++) {
-				fed_err_set(err, "rate= given twice");
-				return -1;
-			}
-			if (parse_limit(eq + 1, n, &ent->rate) == -1) {
-				fed_quote_prefix(q, p, (size_t)(te - p),
-				    FED_QUOTE_LINE);
-				fed_err_set(err, "%s: the rate must be a whole "
-				    "number from 1 to %ld or \"unlimited\"", q,
-				    LIST_NUM_MAX);
-				return -1;
-			}
-		} else if (eq - p == 8 && memcmp(p, "max_uris", 8) == 0) {
-			if (have_max++) {
-				fed_err_set(err, "max_uris= given twice");
-				return -1;
-			}
-			if (parse_limit(eq + 1, n, &ent->max_uris) == -1) {
-				fed_quote_prefix(q, p, (size_t)(te - p),
-				    FED_QUOTE_LINE);
-				fed_err_set(err, "%s: max_uris must be a whole "
-				    "number from 1 to %ld or \"unlimited\"", q,
-				    LIST_NUM_MAX);
-				return -1;
-			}
-		} else {
-			fed_quote_prefix(q, p, (size_t)(te - p),
-			    FED_QUOTE_LINE);
-			fed_err_set(err, "unknown option %s (the options are "
-			    "edge=, rate=, max_uris=)", q);
+		if (parse_option(p, eq, te, arena, a, ent, &seen, err) == -1)
 			return -1;
-		}
 	}
 	return 0;
 }
@@ -465,10 +554,6 @@ parse_line(const char *p, const char *e, char *arena, size_t *a,
 }
 
 /*
- * Parse buf[0..len), which the list owns from now on and whose names it
- * rewrites in place: buf must have room for one more byte (buf[len]).
- */
-/*
  * A salvage parse (list_load_fd_salvage) skips bad lines and keeps count;
  * a strict one (sv NULL) fails at the first.
  */
@@ -488,13 +573,101 @@ salvage_note(struct salvage *sv, unsigned line, const char *msg)
 	memcpy(sv->first->msg, msg, sizeof sv->first->msg);
 }
 
+/*
+ * The most entries [p, end) can hold: one a line, the last line perhaps
+ * without its newline.
+ */
+static size_t
+count_lines(const char *p, const char *end)
+{
+	const char *nl;
+	size_t lines = 1;
+
+	for (nl = p; nl < end && (nl = memchr(nl, '\n', (size_t)(end - nl)));
+	    nl++)
+		lines++;
+	return lines;
+}
+
+/*
+ * Room for one more entry in l->v (*cap allocated).  The array starts at
+ * the line count or 64 K entries, whichever is less, so a file of blank
+ * lines costs no memory, and doubles up to it (large reallocs are mremap,
+ * no copy).  0, or -1 with *err.
+ */
+static int
+entries_grow(struct list *l, size_t *cap, size_t lines, const char *name,
+    struct fed_err *err)
+{
+	struct list_entry *nv;
+	size_t ncap = *cap == 0 ? 65536 : *cap * 2;
+
+	if (ncap > lines)
+		ncap = lines;
+	if ((nv = reallocarray(l->v, ncap, sizeof *nv)) == NULL) {
+		fed_err_set(err, "%s: %s", name, strerror(ENOMEM));
+		return -1;
+	}
+	l->v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* A salvage parse keeps each name's first line (the sort put it first)
+ * and notes the later ones as bad lines. */
+static void
+drop_duplicates(struct list *l, const char *name, struct salvage *sv,
+    struct fed_err *err)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < l->n; i++) {
+		if (w > 0 && strcmp(l->v[w - 1].name, l->v[i].name) == 0) {
+			fed_err_set(err, "%s:%u: %s is listed twice (first on "
+			    "line %u)", name, l->v[i].line, l->v[i].name,
+			    l->v[w - 1].line);
+			salvage_note(sv, l->v[i].line, err->msg);
+			continue;
+		}
+		l->v[w++] = l->v[i];
+	}
+	l->n = w;
+}
+
+/* A strict parse fails on the duplicate met first in the file, naming
+ * its original: 0, or -1 with *err. */
+static int
+refuse_duplicates(const struct list *l, const char *name,
+    struct fed_err *err)
+{
+	size_t i, first, dup = 0;
+
+	for (i = 1; i < l->n; i++)
+		if (strcmp(l->v[i - 1].name, l->v[i].name) == 0 &&
+		    (dup == 0 || l->v[i].line < l->v[dup].line))
+			dup = i;
+	if (dup == 0)
+		return 0;
+	for (first = dup; first > 0 &&
+	    strcmp(l->v[first - 1].name, l->v[dup].name) == 0; first--)
+		;
+	fed_err_set(err, "%s:%u: %s is listed twice (first on line %u)",
+	    name, l->v[dup].line, l->v[dup].name, l->v[first].line);
+	return -1;
+}
+
+/*
+ * Parse buf[0..len), which the list owns from now on and whose names it
+ * rewrites in place: buf must have room for one more byte (buf[len]).
+ * Strict (sv NULL) or salvage, as struct salvage says.
+ */
 static int
 parse_owned(struct list *l, const char *name, char *buf, size_t len,
     int options_allowed, struct salvage *sv, struct fed_err *err)
 {
 	struct fed_err e;
 	char *p = buf, *end = buf + len, *nl;
-	size_t a = 0, cap = 0, lines = 0, i, dup = 0;
+	size_t a = 0, cap = 0, lines;
 	unsigned lineno = 0;
 	int r;
 
@@ -503,35 +676,15 @@ parse_owned(struct list *l, const char *name, char *buf, size_t len,
 	/* A UTF-8 byte order mark, as some editors write, is no content. */
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
 		p += 3, a = 3;
-	/*
-	 * At most one entry a line.  The array starts at that count or 64 K
-	 * entries, whichever is less, so a file of blank lines costs no
-	 * memory, and doubles up to it (large reallocs are mremap, no copy).
-	 */
-	for (nl = p; nl < end && (nl = memchr(nl, '\n', (size_t)(end - nl)));
-	    nl++)
-		lines++;
-	lines++;		/* the last line may lack its newline */
+	lines = count_lines(p, end);
 	for (; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
 		lineno++;
-		if (l->n == cap) {
-			struct list_entry *nv;
-			size_t ncap = cap == 0 ? 65536 : cap * 2;
-
-			if (ncap > lines)
-				ncap = lines;
-			nv = reallocarray(l->v, ncap, sizeof *nv);
-			if (nv == NULL) {
-				fed_err_set(err, "%s: %s", name,
-				    strerror(ENOMEM));
-				return -1;
-			}
-			l->v = nv;
-			cap = ncap;
-		}
+		if (l->n == cap && entries_grow(l, &cap, lines, name, err) ==
+		    -1)
+			return -1;
 		r = parse_line(p, nl, buf, &a, options_allowed, &l->v[l->n],
 		    &e);
 		if (r == -1) {
@@ -546,46 +699,15 @@ parse_owned(struct list *l, const char *name, char *buf, size_t len,
 			l->v[l->n++].off = (size_t)(p - buf);
 		}
 	}
-
 	if (sort_entries(l) == -1) {
 		fed_err_set(err, "%s: %s", name, strerror(ENOMEM));
 		return -1;
 	}
-
 	if (sv != NULL) {
-		size_t w = 0;
-
-		/* Keep each name's first line (the sort put it first). */
-		for (i = 0; i < l->n; i++) {
-			if (w > 0 && strcmp(l->v[w - 1].name, l->v[i].name) ==
-			    0) {
-				fed_err_set(err, "%s:%u: %s is listed twice "
-				    "(first on line %u)", name, l->v[i].line,
-				    l->v[i].name, l->v[w - 1].line);
-				salvage_note(sv, l->v[i].line, err->msg);
-				continue;
-			}
-			l->v[w++] = l->v[i];
-		}
-		l->n = w;
+		drop_duplicates(l, name, sv, err);
 		return 0;
 	}
-	/* Report the duplicate met first in the file, naming its original. */
-	for (i = 1; i < l->n; i++)
-		if (strcmp(l->v[i - 1].name, l->v[i].name) == 0 &&
-		    (dup == 0 || l->v[i].line < l->v[dup].line))
-			dup = i;
-	if (dup != 0) {
-		size_t first = dup;
-
-		while (first > 0 &&
-		    strcmp(l->v[first - 1].name, l->v[dup].name) == 0)
-			first--;
-		fed_err_set(err, "%s:%u: %s is listed twice (first on line %u)",
-		    name, l->v[dup].line, l->v[dup].name, l->v[first].line);
-		return -1;
-	}
-	return 0;
+	return refuse_duplicates(l, name, err);
 }
 
 int

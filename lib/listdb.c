@@ -186,80 +186,74 @@ warn_stale(struct listdb *db, int fd, int terr)
 	    db->idxpath);
 }
 
+/* Open path to read and fstat it: the descriptor, or -1 with *errnum. */
+static int
+open_stat(const char *path, struct stat *st, int *errnum)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		*errnum = errno;
+		return -1;
+	}
+	if (fstat(fd, st) == -1) {
+		*errnum = errno;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /*
- * One attempt at loading db->path into db (which holds path, idxpath and
- * options only).  Index and text are each opened once, the index first
- * (writers rename the text first), and everything is judged on those
- * descriptors.  With wait_ok set, a valid index that does not describe
- * the text while a writer holds PATH.lock loads nothing and returns
- * OPEN_STALE: the caller decides whether to wait for its writer.
- * OPEN_ERR (*err set) when there is no index and the text cannot be
- * read, or memory runs out: nothing loaded.
+ * open_try with a valid index (ifd, header *h): it is searched, stale when
+ * it does not describe the text on fd (-1: none, `terr` the errno; *st
+ * its stat).  Takes both descriptors; ifd stays open in db unless the
+ * load waits for a writer (OPEN_STALE, with wait_ok).
  */
 static int
-open_try(struct listdb *db, int wait_ok, struct fed_err *err)
+open_indexed(struct listdb *db, int ifd, const struct idxhdr *h, int fd,
+    const struct stat *st, int terr, int wait_ok)
 {
-	struct stat st, ist;
-	struct idxhdr h;
-	struct fed_err bad;
+	if (fd == -1 || !S_ISREG(st->st_mode) || !index_of(h, st)) {
+		if (wait_ok && writer_busy(db->path)) {
+			if (fd != -1)
+				close(fd);
+			close(ifd);
+			unload(db);
+			return OPEN_STALE;
+		}
+		db->stale = 1;
+		warn_stale(db, fd, terr);
+	}
+	if (fd != -1)
+		close(fd);
+	/* A lookup reads a piece here and there: reading ahead around
+	 * each would only cost time when the list is not in the page
+	 * cache. */
+	(void)posix_fadvise(ifd, 0, 0, POSIX_FADV_RANDOM);
+	db->idxfd = ifd;
+	db->textbase = (off_t)(LISTDB_HDR_SIZE + h->count * sizeof(uint32_t));
+	db->textlen = (size_t)h->size;
+	db->n = (size_t)h->count;
+	db->indexed = 1;
+	db->exists = 1;
+	return OPEN_OK;
+}
+
+/*
+ * open_try with no valid index (`ierr` why: ENOENT none, another errno,
+ * or 0 for an index of another version or damaged): the text on fd (-1:
+ * none, `terr` the errno) is parsed whole, its bad lines skipped.  Takes
+ * fd.
+ */
+static int
+open_text(struct listdb *db, int fd, int terr, int ierr, struct fed_err *err)
+{
+	/* list_load_fd_salvage only writes it; cppcheck thinks it reads it. */
+	struct fed_err bad = { "" };
 	char more[64];
 	size_t nbad = 0;
-	int fd, ifd, terr = 0, ierr = 0, valid = 0;
 
-	unload(db);
-	if ((ifd = open(db->idxpath, O_RDONLY | O_CLOEXEC | O_NOCTTY)) ==
-	    -1)
-		ierr = errno;
-	else if (fstat(ifd, &ist) == -1) {
-		ierr = errno;
-		close(ifd);
-		ifd = -1;
-	} else {
-		fed_ident_of(&db->idx, &ist);
-		valid = index_valid(ifd, &ist, &h);
-	}
-	if (ifd == -1 && ierr != ENOENT)
-		db->idx.exists = -1;
-	if ((fd = open(db->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		terr = errno;
-	else if (fstat(fd, &st) == -1) {
-		terr = errno;
-		close(fd);
-		fd = -1;
-	} else
-		fed_ident_of(&db->text, &st);
-	if (fd == -1 && terr != ENOENT)
-		db->text.exists = -1;
-
-	if (valid) {
-		if (fd == -1 || !S_ISREG(st.st_mode) || !index_of(&h, &st)) {
-			if (wait_ok && writer_busy(db->path)) {
-				if (fd != -1)
-					close(fd);
-				close(ifd);
-				unload(db);
-				return OPEN_STALE;
-			}
-			db->stale = 1;
-			warn_stale(db, fd, terr);
-		}
-		if (fd != -1)
-			close(fd);
-		/* A lookup reads a piece here and there: reading ahead
-		 * around each would only cost time when the list is not in
-		 * the page cache. */
-		(void)posix_fadvise(ifd, 0, 0, POSIX_FADV_RANDOM);
-		db->idxfd = ifd;
-		db->textbase = (off_t)(LISTDB_HDR_SIZE +
-		    h.count * sizeof(uint32_t));
-		db->textlen = (size_t)h.size;
-		db->n = (size_t)h.count;
-		db->indexed = 1;
-		db->exists = 1;
-		return OPEN_OK;
-	}
-	if (ifd != -1)
-		close(ifd);
 	if (fd == -1) {
 		if (terr == ENOENT && ierr == ENOENT)
 			return OPEN_OK;	/* no list yet: nobody listed */
@@ -300,6 +294,40 @@ open_try(struct listdb *db, int wait_ok, struct fed_err *err)
 		    ierr == ENOENT ? "no index" : ierr != 0 ? strerror(ierr) :
 		    "not an index of this version, or damaged");
 	return OPEN_OK;
+}
+
+/*
+ * One attempt at loading db->path into db (which holds path, idxpath and
+ * options only).  Index and text are each opened once, the index first
+ * (writers rename the text first), and everything is judged on those
+ * descriptors.  With wait_ok set, a valid index that does not describe
+ * the text while a writer holds PATH.lock loads nothing and returns
+ * OPEN_STALE: the caller decides whether to wait for its writer.
+ * OPEN_ERR (*err set) when there is no index and the text cannot be
+ * read, or memory runs out: nothing loaded.
+ */
+static int
+open_try(struct listdb *db, int wait_ok, struct fed_err *err)
+{
+	struct stat st, ist;
+	struct idxhdr h;
+	int fd, ifd, terr = 0, ierr = 0, valid = 0;
+
+	unload(db);
+	if ((ifd = open_stat(db->idxpath, &ist, &ierr)) != -1) {
+		fed_ident_of(&db->idx, &ist);
+		valid = index_valid(ifd, &ist, &h);
+	} else if (ierr != ENOENT)
+		db->idx.exists = -1;
+	if ((fd = open_stat(db->path, &st, &terr)) != -1)
+		fed_ident_of(&db->text, &st);
+	else if (terr != ENOENT)
+		db->text.exists = -1;
+	if (valid)
+		return open_indexed(db, ifd, &h, fd, &st, terr, wait_ok);
+	if (ifd != -1)
+		close(ifd);
+	return open_text(db, fd, terr, ierr, err);
 }
 
 /* A fresh db for path, nothing loaded yet. */
@@ -398,6 +426,46 @@ listdb_check(const char *path, int options_allowed, struct fed_err *err)
 	return rc;
 }
 
+/*
+ * listdb_refresh found the index this process has open removed or
+ * damaged (nd, the reload, has none): keep searching it (its descriptor
+ * still reads it), rather than fall back on a text nobody compiled.
+ * Closes nd; 0, the answers unchanged.
+ */
+static int
+refresh_keep_index(struct listdb *db, struct listdb *nd)
+{
+	db->text = nd->text;
+	db->idx = nd->idx;
+	db->stale = 1;
+	fed_err_set(&db->warn, "%s: %s: still using the index loaded "
+	    "before; run `fedlist index`", db->idxpath, nd->idx.exists ?
+	    "not a valid index" : "removed");
+	listdb_close(nd);
+	return 0;
+}
+
+/*
+ * listdb_refresh takes the reload nd in db's place, keeping what db has
+ * told.  1, or 0 when the same index stays (over a text edited by hand,
+ * it answers as before).
+ */
+static int
+refresh_adopt(struct listdb *db, struct listdb *nd, int64_t now_ms)
+{
+	int r;
+
+	nd->checked_ms = now_ms;
+	nd->told = db->told;
+	nd->told_text = db->told_text;
+	nd->told_idx = db->told_idx;
+	r = !(db->indexed && nd->indexed && fed_ident_same(&nd->idx,
+	    &db->idx));
+	listdb_close(db);
+	*db = *nd;
+	return r;
+}
+
 int
 listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 {
@@ -441,28 +509,9 @@ listdb_refresh(struct listdb *db, int64_t now_ms, struct fed_err *err)
 		listdb_close(&nd);
 		return -1;
 	}
-	if (db->indexed && !nd.indexed && nd.text.exists) {
-		/* The index this process has open was removed or damaged:
-		 * keep searching it (its descriptor still reads it), rather
-		 * than fall back on a text nobody compiled. */
-		db->text = nd.text;
-		db->idx = nd.idx;
-		db->stale = 1;
-		fed_err_set(&db->warn, "%s: %s: still using the index "
-		    "loaded before; run `fedlist index`", db->idxpath,
-		    nd.idx.exists ? "not a valid index" : "removed");
-		listdb_close(&nd);
-		return 0;
-	}
-	nd.checked_ms = now_ms;
-	nd.told = db->told;
-	nd.told_text = db->told_text;
-	nd.told_idx = db->told_idx;
-	/* The same index over a text edited by hand answers as before. */
-	r = !(db->indexed && nd.indexed && fed_ident_same(&nd.idx, &db->idx));
-	listdb_close(db);
-	*db = nd;
-	return r;
+	if (db->indexed && !nd.indexed && nd.text.exists)
+		return refresh_keep_index(db, &nd);
+	return refresh_adopt(db, &nd, now_ms);
 }
 
 /*
@@ -741,6 +790,136 @@ listdb_close(struct listdb *db)
 }
 
 /*
+ * The text on fd, checked for compiling: a regular file LISTDB_TEXT_MAX
+ * bytes at most.  *st and *text describe it.  0, or -1 with *err.
+ */
+static int
+text_stat(int fd, const char *path, struct stat *st, struct fed_ident *text,
+    struct fed_err *err)
+{
+	if (fstat(fd, st) == -1) {
+		fed_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		fed_err_set(err, "%s: not a regular file", path);
+		return -1;
+	}
+	fed_ident_of(text, st);
+	if ((uint64_t)st->st_size > LISTDB_TEXT_MAX) {
+		fed_err_too_big(err, path, LISTDB_TEXT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The line offsets of the text on fd's entries, sorted by name, in *offs
+ * (*n of them; NULL when none).  0; LISTDB_BAD_TEXT, *err naming its first
+ * bad line; -1, *err.
+ */
+static int
+text_offsets(int fd, const char *path, int options_allowed, uint32_t **offs,
+    size_t *n, struct fed_err *err)
+{
+	struct fed_err bad = { "" };	/* as in open_text */
+	struct list l;
+	char more[64];
+	size_t i, nbad = 0;
+	int rc = -1;
+
+	*offs = NULL;
+	*n = 0;
+	/* Every bad line is counted, so the operator fixes them in one go. */
+	if (list_load_fd_salvage(&l, fd, path, options_allowed, &nbad, &bad,
+	    err) == -1)
+		return -1;
+	if (nbad > 0) {
+		more_lines(more, sizeof more, nbad);
+		fed_err_set(err, "%s%s", bad.msg, more);
+		rc = LISTDB_BAD_TEXT;
+		goto out;
+	}
+	if (l.n > 0 && (*offs = reallocarray(NULL, l.n, sizeof **offs)) ==
+	    NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < l.n; i++)
+		(*offs)[i] = (uint32_t)l.v[i].off;
+	*n = l.n;
+	rc = 0;
+out:
+	list_free(&l);
+	return rc;
+}
+
+/*
+ * The text's bytes, as the index carries them (list_load_fd rewrote its
+ * own copy in place), into *copy: st->st_size of them, from fd, whose
+ * identity must still be *text.  0, or -1 with *err.
+ */
+static int
+text_copy(int fd, const char *path, const struct stat *st,
+    const struct fed_ident *text, char **copy, struct fed_err *err)
+{
+	if ((*copy = malloc((size_t)st->st_size + 1)) == NULL) {
+		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	if (st->st_size > 0 && pread(fd, *copy, (size_t)st->st_size, 0) !=
+	    (ssize_t)st->st_size) {
+		fed_err_set(err, "%s: changed while it was read; try again",
+		    path);
+		return -1;
+	}
+	/*
+	 * Only a writer ignoring the lock (a hand edit in place) can change
+	 * the file under us; then the bytes read may not be those of the
+	 * identity, so refuse rather than guess.
+	 */
+	if (!fd_unchanged(fd, text)) {
+		fed_err_set(err, "%s: changed while it was read; try again",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write PATH.idx (idxpath) through afile: the header for the text whose
+ * stat is *st, its n sorted line offsets and its bytes.  0, or -1 with
+ * *err.
+ */
+static int
+index_put(const char *idxpath, const struct stat *st, const uint32_t *offs,
+    size_t n, const char *copy, struct fed_err *err)
+{
+	struct afile idx;
+	struct idxhdr h;
+
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, LISTDB_MAGIC, sizeof LISTDB_MAGIC - 1);
+	h.ino = (uint64_t)st->st_ino;
+	h.size = (uint64_t)st->st_size;
+	h.mtime_sec = (int64_t)st->st_mtim.tv_sec;
+	h.mtime_nsec = (int64_t)st->st_mtim.tv_nsec;
+	h.count = (uint64_t)n;
+	/* The index tells no more than the text: the same permissions. */
+	if (afile_begin(&idx, idxpath, (int)(st->st_mode & 0666), err) == -1)
+		return -1;
+	if (fwrite(&h, sizeof h, 1, idx.fp) != 1 ||
+	    (offs != NULL && fwrite(offs, sizeof *offs, n, idx.fp) != n) ||
+	    (st->st_size > 0 && fwrite(copy, (size_t)st->st_size, 1,
+	    idx.fp) != 1)) {
+		fed_err_set(err, "%s: write: %s", idx.tmp, strerror(errno));
+		afile_abort(&idx);
+		return -1;
+	}
+	return afile_commit(&idx, err);
+}
+
+/*
  * Which lock protects what.  The index is a function of the text, so the
  * lock that matters is the text's, PATH.lock, which every writer of PATH
  * holds (afile_begin on PATH; fedlist across rewriting text and index).
@@ -767,18 +946,14 @@ int
 list_index_write(const char *path, int options_allowed, int held,
     struct fed_err *err)
 {
-	struct afile lock, idx;
-	struct idxhdr h;
+	struct afile lock;
 	struct fed_ident text;
 	struct stat st;
-	struct list l;
 	uint32_t *offs = NULL;
-	struct fed_err bad;
-	char *idxpath = NULL, *copy = NULL, more[64];
-	size_t i, nbad = 0;
+	char *idxpath = NULL, *copy = NULL;
+	size_t n;
 	int fd = -1, locked = 0, rc = -1;
 
-	memset(&l, 0, sizeof l);
 	if ((idxpath = fed_concat(path, LISTDB_IDX_SUFFIX)) == NULL) {
 		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
 		return -1;
@@ -790,96 +965,26 @@ list_index_write(const char *path, int options_allowed, int held,
 	}
 	/* One open file for the identity and the bytes: a text renamed in
 	 * meanwhile cannot get the identity of the one read. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 &&
-	    errno == ENOENT) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		if (errno != ENOENT)
+			fed_err_set(err, "%s: %s", path, strerror(errno));
 		/* No text: an empty list, which needs no index. */
-		if (unlink(idxpath) == -1 && errno != ENOENT) {
+		else if (unlink(idxpath) == -1 && errno != ENOENT)
 			fed_err_set(err, "%s: %s", idxpath, strerror(errno));
-			goto out;
-		}
-		rc = 0;
+		else
+			rc = 0;
 		goto out;
 	}
-	if (fd == -1 || fstat(fd, &st) == -1) {
-		fed_err_set(err, "%s: %s", path, strerror(errno));
+	if (text_stat(fd, path, &st, &text, err) == -1 ||
+	    (rc = text_offsets(fd, path, options_allowed, &offs, &n, err)) !=
+	    0 || (rc = text_copy(fd, path, &st, &text, &copy, err)) != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fed_err_set(err, "%s: not a regular file", path);
-		goto out;
-	}
-	fed_ident_of(&text, &st);
-	if ((uint64_t)st.st_size > LISTDB_TEXT_MAX) {
-		fed_err_too_big(err, path, LISTDB_TEXT_MAX);
-		goto out;
-	}
-	/* Every bad line is counted, so the operator fixes them in one go. */
-	if (list_load_fd_salvage(&l, fd, path, options_allowed, &nbad, &bad,
-	    err) == -1)
-		goto out;
-	if (nbad > 0) {
-		more_lines(more, sizeof more, nbad);
-		fed_err_set(err, "%s%s", bad.msg, more);
-		rc = LISTDB_BAD_TEXT;
-		goto out;
-	}
-	/* The index carries the text as it was compiled (list_load_fd
-	 * rewrote its own copy in place). */
-	if ((copy = malloc((size_t)st.st_size + 1)) == NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		goto out;
-	}
-	if (st.st_size > 0 && pread(fd, copy, (size_t)st.st_size, 0) !=
-	    (ssize_t)st.st_size) {
-		fed_err_set(err, "%s: changed while it was read; try again",
-		    path);
-		goto out;
-	}
-	/*
-	 * Only a writer ignoring the lock (a hand edit in place) can change
-	 * the file under us; then the bytes read may not be those of the
-	 * identity, so refuse rather than guess.
-	 */
-	if (!fd_unchanged(fd, &text)) {
-		fed_err_set(err, "%s: changed while it was read; try again",
-		    path);
-		goto out;
-	}
-	if (l.n > 0 && (offs = reallocarray(NULL, l.n, sizeof *offs)) ==
-	    NULL) {
-		fed_err_set(err, "%s: %s", path, strerror(ENOMEM));
-		goto out;
-	}
-	for (i = 0; i < l.n; i++)
-		offs[i] = (uint32_t)l.v[i].off;
-
-	memset(&h, 0, sizeof h);
-	memcpy(h.magic, LISTDB_MAGIC, sizeof LISTDB_MAGIC - 1);
-	h.ino = (uint64_t)st.st_ino;
-	h.size = (uint64_t)st.st_size;
-	h.mtime_sec = (int64_t)st.st_mtim.tv_sec;
-	h.mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
-	h.count = (uint64_t)l.n;
-	/* The index tells no more than the text: the same permissions. */
-	if (afile_begin(&idx, idxpath, (int)(st.st_mode & 0666), err) == -1)
-		goto out;
-	if (fwrite(&h, sizeof h, 1, idx.fp) != 1 ||
-	    (offs != NULL && fwrite(offs, sizeof *offs, l.n, idx.fp) !=
-	    l.n) || (st.st_size > 0 && fwrite(copy, (size_t)st.st_size, 1,
-	    idx.fp) != 1)) {
-		fed_err_set(err, "%s: write: %s", idx.tmp, strerror(errno));
-		afile_abort(&idx);
-		goto out;
-	}
-	if (afile_commit(&idx, err) == -1)
-		goto out;
-	rc = 0;
+	rc = index_put(idxpath, &st, offs, n, copy, err);
 out:
 	if (fd != -1)
 		close(fd);
 	if (locked)
 		afile_abort(&lock);
-	list_free(&l);
 	free(offs);
 	free(copy);
 	free(idxpath);
