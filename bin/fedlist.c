@@ -1207,7 +1207,7 @@ run(struct ctx *x, int argc, char **argv)
 {
 	char *w[WORDS_MAX] = { 0 };	/* all set: gcc's analyzer cannot
 					 * tie n to the words filled in */
-	int n = 0, i, rc, json = x->json;
+	int n = 0, i, rc, json = x->json, no_name = 0;
 	const char *peer = x->peer;
 
 	for (i = 0; i < argc && n < WORDS_MAX; i++) {
@@ -1224,15 +1224,20 @@ run(struct ctx *x, int argc, char **argv)
 		if (strcmp(argv[i], "--peer") == 0 ||
 		    strcmp(argv[i], "-p") == 0) {
 			if (i + 1 >= argc) {
-				fed_warnx("--peer: which name?");
-				return FED_EXIT_USAGE;
+				no_name = 1;
+				break;
 			}
 			x->peer = argv[++i];
 			continue;
 		}
 		w[n++] = argv[i];
 	}
-	if (i < argc) {
+	/* Every refusal restores -j and --peer too: at the prompt they are
+	 * this command's, never the next one's. */
+	if (no_name) {
+		fed_warnx("--peer: which name?");
+		rc = FED_EXIT_USAGE;
+	} else if (i < argc) {
 		fed_warnx("too many words (at most %d)", WORDS_MAX);
 		rc = FED_EXIT_USAGE;
 	} else if (x->peer != NULL && (x->peer[0] == '\0' ||

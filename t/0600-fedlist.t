@@ -144,6 +144,13 @@ printf 'www.evil.example\trefuse\tblocked\t403\tblock:.evil.example\n' >"$T/want
 cmp_file "... names the .suffix entry that decided" "$T/want" "$T/out"
 expect_exit 1 "check --json" fl check --json www.evil.example
 grep_file "... as JSON" '^{"partner":"www.evil.example","verdict":"refuse","reason":"blocked","code":403,"rule":"blocked","list":"block","entry":".evil.example"}$' "$T/out"
+# At the prompt (commands on standard input) -j and --peer are the
+# command's own, also when it is refused.
+printf 'check -j --peer\ncheck -j www.evil.example --peer\ncheck www.evil.example\n' >"$T/cmds"
+expect_exit 2 "prompt: a --peer without its name refused, the commands after still run" \
+    sh -c 'fedlist -c "$1" <"$2"' - "$T/fed.conf" "$T/cmds"
+printf 'www.evil.example\trefuse\tblocked\t403\tblock:.evil.example\n' >"$T/want"
+cmp_file "... and -j of a refused command does not outlive it" "$T/want" "$T/out"
 expect_exit 1 "check of one of our own domains: spoof" fl check example.com
 grep_file "... refuse spoof 403" "^example.com	refuse	spoof	403	-$" "$T/out"
 expect_exit 2 "check of an invalid name: exit 2" fl check 'bad name'
