@@ -563,21 +563,88 @@ rewrite(const char *path, const char *text, size_t len, mode_t mode,
 	return afile_commit(&af, err);
 }
 
+/*
+ * An edit of the file: read under its lock, so that another writer's
+ * line cannot slip in between our read and our rename, and so is never
+ * lost; then the new text written, and its table adopted.
+ */
+struct wl_edit {
+	int lockfd;
+	char *buf, *text;	/* the file as read; the new text */
+	size_t len, n;
+	struct fed_ident id;
+	mode_t mode;
+	struct watchlist_table t;
+};
+
+static int
+edit_begin(struct watchlist *wl, struct wl_edit *ed, struct fed_err *err)
+{
+	memset(ed, 0, sizeof *ed);
+	ed->lockfd = -1;
+	if (afile_lock(wl->path, 0, &ed->lockfd, err) != 0)
+		return -1;
+	afile_remove_stale(wl->path);
+	return read_file(wl->path, &ed->buf, &ed->len, &ed->id, &ed->mode,
+	    err);
+}
+
+/* The new text written, its table (ed->t, parsed) the one in use. */
+static int
+edit_write(struct watchlist *wl, struct wl_edit *ed, struct fed_err *err)
+{
+	if (rewrite(wl->path, ed->text, ed->n, ed->mode, &ed->id, err) != 0)
+		return -1;
+	adopt(wl, &ed->t, &ed->id);
+	return 0;
+}
+
+static void
+edit_end(struct wl_edit *ed)
+{
+	if (ed->lockfd >= 0)
+		close(ed->lockfd);
+	table_free(&ed->t);
+	free(ed->text);
+	free(ed->buf);
+}
+
+/* The file as it is (a header for a new one), and the new line.  -1 when
+ * out of memory. */
+static int
+text_appended(struct wl_edit *ed, const char *name, int64_t since_ms,
+    const char *reason)
+{
+	char when[VLOG_TIME_LEN + 1];
+	size_t cap;
+
+	vlog_time_format(when, since_ms);
+	cap = (ed->buf != NULL ? ed->len + 1 : sizeof HEADER) + strlen(name) +
+	    strlen(when) + strlen(reason) + 4;
+	if ((ed->text = malloc(cap)) == NULL)
+		return -1;
+	if (ed->buf != NULL) {
+		memcpy(ed->text, ed->buf, ed->len);
+		ed->n = ed->len;
+		if (ed->n > 0 && ed->text[ed->n - 1] != '\n')
+			ed->text[ed->n++] = '\n';
+	} else
+		ed->n = (size_t)snprintf(ed->text, cap, "%s", HEADER);
+	ed->n += (size_t)snprintf(ed->text + ed->n, cap - ed->n, "%s\t%s\t%s\n",
+	    name, when, reason);
+	return 0;
+}
+
 int
 watchlist_add(struct watchlist *wl, const char *domain, int64_t since_ms,
     const char *reason, struct fed_err *err)
 {
-	struct watchlist_table t;
+	struct wl_edit ed;
 	struct bad_lines bad;
-	struct fed_ident id;
 	const struct watchlist_entry *e;
-	char name[DOMAIN_MAX + 2], when[VLOG_TIME_LEN + 1], *buf = NULL;
-	char *text = NULL, q[FED_QUOTE_MAX];
-	size_t len, n, cap;
-	mode_t mode;
-	int lockfd = -1, rc = -1;
+	char name[DOMAIN_MAX + 2], q[FED_QUOTE_MAX];
+	int rc = -1;
 
-	memset(&t, 0, sizeof t);
 	if (wl->path == NULL) {
 		fed_err_set(err, "watchlist_add without watchlist_open");
 		return -1;
@@ -591,59 +658,30 @@ watchlist_add(struct watchlist *wl, const char *domain, int64_t since_ms,
 		    "letters, digits, _ - .)", q, WATCHLIST_REASON_MAX);
 		return -1;
 	}
-	/* Read under the lock: another writer's line cannot slip in
-	 * between our read and our rename, and so is never lost. */
-	if (afile_lock(wl->path, 0, &lockfd, err) != 0)
-		return -1;
-	afile_remove_stale(wl->path);
-	if (read_file(wl->path, &buf, &len, &id, &mode, err) != 0)
+	if (edit_begin(wl, &ed, err) != 0)
 		goto out;
-
-	/* The new text: the file as it is (a header for a new one), and the
-	 * new line. */
-	vlog_time_format(when, since_ms);
-	cap = (buf != NULL ? len + 1 : sizeof HEADER) + strlen(name) +
-	    strlen(when) + strlen(reason) + 4;
-	if ((text = malloc(cap)) == NULL) {
+	if (text_appended(&ed, name, since_ms, reason) != 0) {
 		fed_err_set(err, "%s: %s", wl->path, strerror(ENOMEM));
 		goto out;
 	}
-	if (buf != NULL) {
-		memcpy(text, buf, len);
-		n = len;
-		if (n > 0 && text[n - 1] != '\n')
-			text[n++] = '\n';
-	} else
-		n = (size_t)snprintf(text, cap, "%s", HEADER);
-	n += (size_t)snprintf(text + n, cap - n, "%s\t%s\t%s\n", name, when,
-	    reason);
-
 	/* One parse tells whether the domain was there (its first line is
 	 * not the new, last one) and gives the table of the text written. */
 	memset(&bad, 0, sizeof bad);
-	if (table_parse(&t, wl->path, text, n, &bad, err) != 0)
+	if (table_parse(&ed.t, wl->path, ed.text, ed.n, &bad, err) != 0)
 		goto out;
-	if ((e = table_find(&t, name, strlen(name))) == NULL) {
+	if ((e = table_find(&ed.t, name, strlen(name))) == NULL) {
 		fed_err_set(err, "%s: the new line does not read back", wl->path);
 		goto out;
 	}
-	if (e->line != count_lines(text, n)) {
+	if (e->line != count_lines(ed.text, ed.n)) {
 		/* Already watched: nothing to write.  The table read (the
 		 * appended duplicate dropped) is that of the file. */
-		adopt(wl, &t, &id);
+		adopt(wl, &ed.t, &ed.id);
 		rc = 0;
-		goto out;
-	}
-	if (rewrite(wl->path, text, n, mode, &id, err) != 0)
-		goto out;
-	adopt(wl, &t, &id);
-	rc = 0;
+	} else if (edit_write(wl, &ed, err) == 0)
+		rc = 0;
 out:
-	if (lockfd >= 0)
-		close(lockfd);
-	table_free(&t);
-	free(text);
-	free(buf);
+	edit_end(&ed);
 	return rc;
 }
 
@@ -664,63 +702,49 @@ int
 watchlist_remove(struct watchlist *wl, const char *domain,
     struct fed_err *err)
 {
-	struct watchlist_table t;
+	struct wl_edit ed;
 	struct bad_lines bad;
-	struct fed_ident id;
-	char name[DOMAIN_MAX + 2], *buf = NULL, *text = NULL;
+	char name[DOMAIN_MAX + 2];
 	const char *p, *next, *end, *le;
-	size_t len, n = 0;
-	mode_t mode;
-	int lockfd = -1, rc = -1;
+	int rc = -1;
 
-	memset(&t, 0, sizeof t);
 	if (wl->path == NULL) {
 		fed_err_set(err, "watchlist_remove without watchlist_open");
 		return -1;
 	}
 	if (arg_domain(domain, name, sizeof name, err) != 0)
 		return -1;
-	if (afile_lock(wl->path, 0, &lockfd, err) != 0)
-		return -1;
-	afile_remove_stale(wl->path);
-	if (read_file(wl->path, &buf, &len, &id, &mode, err) != 0)
+	if (edit_begin(wl, &ed, err) != 0)
 		goto out;
 	memset(&bad, 0, sizeof bad);
-	if (table_parse(&t, wl->path, buf != NULL ? buf : "", len, &bad,
-	    err) != 0)
+	if (table_parse(&ed.t, wl->path, ed.buf != NULL ? ed.buf : "", ed.len,
+	    &bad, err) != 0)
 		goto out;
-	if (table_find(&t, name, strlen(name)) == NULL) {
-		adopt(wl, &t, &id);	/* not watched: nothing to write */
+	if (table_find(&ed.t, name, strlen(name)) == NULL) {
+		adopt(wl, &ed.t, &ed.id);	/* not watched: nothing to write */
 		rc = 0;
 		goto out;
 	}
-	table_free(&t);
+	table_free(&ed.t);
 
 	/* Every line but the domain's, byte for byte. */
-	if ((text = malloc(len + 1)) == NULL) {
+	if ((ed.text = malloc(ed.len + 1)) == NULL) {
 		fed_err_set(err, "%s: %s", wl->path, strerror(ENOMEM));
 		goto out;
 	}
-	for (p = buf, end = buf + len; p < end; p = next) {
+	for (p = ed.buf, end = ed.buf + ed.len; p < end; p = next) {
 		next = next_line(p, end, &le);
 		if (line_names(p, le, name))
 			continue;
-		memcpy(text + n, p, (size_t)(next - p));
-		n += (size_t)(next - p);
+		memcpy(ed.text + ed.n, p, (size_t)(next - p));
+		ed.n += (size_t)(next - p);
 	}
 	memset(&bad, 0, sizeof bad);
-	if (table_parse(&t, wl->path, text, n, &bad, err) != 0)
-		goto out;
-	if (rewrite(wl->path, text, n, mode, &id, err) != 0)
-		goto out;
-	adopt(wl, &t, &id);
-	rc = 1;
+	if (table_parse(&ed.t, wl->path, ed.text, ed.n, &bad, err) == 0 &&
+	    edit_write(wl, &ed, err) == 0)
+		rc = 1;
 out:
-	if (lockfd >= 0)
-		close(lockfd);
-	table_free(&t);
-	free(text);
-	free(buf);
+	edit_end(&ed);
 	return rc;
 }
 
