@@ -492,9 +492,9 @@ fed_err_too_big(struct fed_err *err, const char *name, size_t limit)
 	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB" };
 	size_t u = 0;
 
-	/* The unit that says it exactly in a number up to 1024, if one
-	 * does (1024 KiB, 256 MiB), else bytes (4294967295 bytes). */
-	while (limit > 1024 && limit % 1024 == 0 && u + 1 < 4) {
+	/* The largest unit that says it exactly (1 MiB, 256 MiB, 64 KiB),
+	 * else bytes (4294967295 bytes), as the man pages give the limits. */
+	while (limit >= 1024 && limit % 1024 == 0 && u + 1 < 4) {
 		limit /= 1024;
 		u++;
 	}

@@ -176,7 +176,8 @@ int fed_read_file(const char *path, size_t maxlen, char **buf, size_t *len,
 int fed_read_fd(int fd, const char *path, size_t maxlen, char **buf,
     size_t *len, struct fed_err *);
 /* What every size limit says when something is over it: "NAME: larger
- * than LIMIT", the limit exact in bytes, KiB, MiB or GiB. */
+ * than LIMIT", the limit exact in the largest of bytes, KiB, MiB or GiB
+ * that says it exactly ("1 MiB"). */
 void fed_err_too_big(struct fed_err *, const char *name, size_t limit);
 
 /*

@@ -525,7 +525,7 @@ test_load(void)
 			fputs("# padding line\n", f);
 		fclose(f);
 		ok(conf_load(&c, a, &e) == -1 &&
-		    strstr(e.msg, "larger than 1024 KiB") != NULL,
+		    strstr(e.msg, "larger than 1 MiB") != NULL,
 		    "a file over 1 MiB: %s", e.msg);
 		conf_free(&c);
 	}

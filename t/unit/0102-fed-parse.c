@@ -1,4 +1,5 @@
-/* 0102-fed-parse.c: fed.c's unsigned decimal parser, tab splitter and file identity. */
+/* 0102-fed-parse.c: fed.c's unsigned decimal parser, tab splitter, file
+ * identity and size-limit message. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -160,11 +161,38 @@ test_ident_path(void)
 	rmdir(dir);
 }
 
+/* fed_err_too_big: the limit in the largest unit that says it exactly. */
+static void
+test_too_big(void)
+{
+	static const struct {
+		size_t limit;
+		const char *want;
+	} cases[] = {
+		{ 1 << 20, "f: larger than 1 MiB" },
+		{ (size_t)256 << 20, "f: larger than 256 MiB" },
+		{ 65536, "f: larger than 64 KiB" },
+		{ 1536, "f: larger than 1536 bytes" },
+		{ 1024, "f: larger than 1 KiB" },
+		{ 1000, "f: larger than 1000 bytes" },
+		{ 4294967295u, "f: larger than 4294967295 bytes" },
+		{ (size_t)1 << 40, "f: larger than 1024 GiB" },
+	};
+	struct fed_err e;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fed_err_too_big(&e, "f", cases[i].limit);
+		is_str(e.msg, cases[i].want, "too big, limit %zu", cases[i].limit);
+	}
+}
+
 int
 main(void)
 {
 	test_parse_u64();
 	test_split_tabs();
 	test_ident_path();
+	test_too_big();
 	return done_testing();
 }
