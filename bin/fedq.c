@@ -458,14 +458,7 @@ lookup(struct fedq *q, const struct dns_opts *o)
 static void
 fedq_free(struct fedq *q)
 {
-	size_t i;
-
-	for (i = 0; i < q->nedges; i++) {
-		free(q->edges[i].domain);
-		free(q->edges[i].target);
-		free(q->edges[i].addrs);
-	}
-	free(q->edges);
+	edge_array_free(q->edges, q->nedges);
 	tls_probe_free(q->tp);
 }
 

@@ -22,17 +22,23 @@ cmp_edge(const void *a, const void *b)
 	    ((const struct edge *)b)->domain);
 }
 
-static void
-edges_clear(struct edges *ed)
+void
+edge_array_free(struct edge *v, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < ed->n; i++) {
-		free(ed->v[i].domain);
-		free(ed->v[i].target);
-		free(ed->v[i].addrs);
+	for (i = 0; i < n; i++) {
+		free(v[i].domain);
+		free(v[i].target);
+		free(v[i].addrs);
 	}
-	free(ed->v);
+	free(v);
+}
+
+static void
+edges_clear(struct edges *ed)
+{
+	edge_array_free(ed->v, ed->n);
 	ed->v = NULL;
 	ed->n = 0;
 }

@@ -69,6 +69,9 @@ int edges_match(const struct edges *, const char *domain, const char *peer,
 int edges_peer_is(const char *peer, const char *fqdn);
 
 void edges_free(struct edges *);
+/* Free n edges (their strings) and the array itself, as fedq collects
+ * them for edges_merge. */
+void edge_array_free(struct edge *, size_t n);
 
 /*
  * Merge fresh lookups into the cache at path, through afile (locked,
